@@ -1,0 +1,210 @@
+"""The `normalize-corpus` flow: discover articles, normalize them in mapped batches, account.
+
+The flow only composes: discovery and batches are Prefect tasks (newsprep.tasks.prefect_tasks);
+the flow appends each finished batch's records to the manifest journal, reports progress,
+and at the end writes the manifest, the run summary and a markdown artifact.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+import fsspec
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact
+from prefect.artifacts import update_progress_artifact
+from prefect.futures import as_completed
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+
+from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions
+from newsprep.manifest import ManifestWriter, summarize, write_run_summary
+from newsprep.progress import Progress
+from newsprep.tasks.article import Job
+from newsprep.tasks.prefect_tasks import Batch, discover_articles, normalize_batch
+
+MAX_BATCH_SIZE = 500  # past this a batch only delays progress reports and retries
+BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
+
+
+class FailureBudgetExceeded(RuntimeError):
+    """More articles failed than `max_failure_rate` allows; everything else was written."""
+
+
+def auto_batch_size(articles: int, workers: int) -> int:
+    """Large enough that orchestration (~10-50 ms per task run) is noise next to the text
+    work (~5 ms per article), small enough that every worker gets several batches."""
+    spread = math.ceil(articles / (workers * BATCHES_PER_WORKER))
+    per_worker = math.ceil(articles / workers) if articles else 1
+    return max(1, min(MAX_BATCH_SIZE, max(spread, min(50, per_worker))))
+
+
+def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
+    if options.runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=workers)
+    return ProcessPoolTaskRunner(max_workers=workers)
+
+
+def library_versions() -> dict[str, str]:
+    names = ("newsprep", "prefect", "ftfy", "sacremoses", "fsspec", "s3fs", "pydantic")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except Exception:  # noqa: BLE001 - an optional package that is not installed
+            found[name] = "not installed"
+    return found
+
+
+@flow(
+    name="normalize-corpus",
+    flow_run_name="normalize-corpus: {source} → {dest}",
+    description="Raw news articles in, tokenized lowercased corpus out, with a manifest.",
+    validate_parameters=True,
+)
+def normalize_corpus(
+    source: str = SAMPLE_SOURCE,
+    dest: str = "out",
+    profile: ProfileName = "default",
+    overrides: dict[str, Any] | None = None,
+    options: RunOptions = RunOptions(),  # noqa: B008 - a frozen model, safe as a default
+) -> dict:
+    """Normalize every article under `source` into `dest`; returns the run summary."""
+    logger = get_run_logger()
+    config = RunConfig(
+        source=source, dest=dest, profile=profile, overrides=overrides or {}, options=options
+    )
+    pipeline = config.pipeline()
+    started_at, started = datetime.now(UTC), time.monotonic()
+
+    found = discover_articles(config.source, config.dest, {})
+    workers = options.workers or _cpu_count()
+    size = options.batch_size or auto_batch_size(len(found.articles), workers)
+    batches = [
+        Batch(index, tuple(found.articles[start : start + size]))
+        for index, start in enumerate(range(0, len(found.articles), size))
+    ]
+    logger.info(
+        "%d articles in %d batches of up to %d, %d %s workers, profile %s (%s)",
+        len(found.articles), len(batches), size, workers, options.runner, profile,
+        pipeline.fingerprint(),
+    )
+    if found.ignored:
+        logger.info("ignored %d files that are not articles, e.g. %s",
+                    len(found.ignored), found.ignored[0])
+
+    dest_fs, dest_root = fsspec.url_to_fs(config.dest)
+    manifest = ManifestWriter(dest_fs, dest_root)
+    progress_id = create_progress_artifact(0.0, description="Articles processed")
+    progress = Progress(
+        len(found.articles), logger,
+        on_update=lambda percent: update_progress_artifact(progress_id, percent),
+    )
+    job = Job(
+        source_root=found.root,
+        dest_root=dest_fs.unstrip_protocol(dest_root),
+        pipeline=pipeline,
+        max_attempts=options.max_attempts,
+        retry_delay_seconds=options.retry_delay_seconds,
+    )
+    if batches:
+        with make_task_runner(options, workers) as runner:
+            futures = runner.map(normalize_batch, {"batch": batches, "job": unmapped(job)})
+            for future in as_completed(futures):
+                outcome = future.result()
+                manifest.append(outcome.records)
+                progress.advance(len(outcome.records))
+    records = manifest.compact()
+
+    statuses, reasons = summarize(records)
+    seconds = time.monotonic() - started
+    summary = {
+        "source": _redact(config.source),
+        "dest": _redact(config.dest),
+        "profile": profile,
+        "overrides": config.overrides,
+        "config_fingerprint": pipeline.fingerprint(),
+        "pipeline": pipeline.model_dump(mode="json"),
+        "options": options.model_dump(mode="json"),
+        "discovered": len(found.articles),
+        "ignored_files": len(found.ignored),
+        "counts": dict(statuses),
+        "reasons": dict(reasons.most_common()),
+        "batches": len(batches),
+        "batch_size": size,
+        "workers": workers,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "articles_per_second": round(len(records) / seconds, 1) if seconds else None,
+        "versions": library_versions(),
+    }
+    write_run_summary(dest_fs, dest_root, summary)
+    create_markdown_artifact(
+        _markdown_report(summary, records),
+        key=_artifact_key(profile),
+        description="normalize-corpus run summary",
+    )
+    failed = statuses["failed"]
+    if records and failed / len(records) > options.max_failure_rate:
+        raise FailureBudgetExceeded(
+            f"{failed} of {len(records)} articles failed, more than max_failure_rate="
+            f"{options.max_failure_rate}; see {summary['dest']}/_manifest.jsonl"
+        )
+    return summary
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _redact(url: str) -> str:
+    """Drop user:password@ from a URL so credentials never reach the summary or artifacts."""
+    return re.sub(r"(?<=://)[^/@]+@", "", url)
+
+
+def _artifact_key(profile: str) -> str:
+    return f"normalize-corpus-{profile}".lower()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
+
+
+def _md(text: object) -> str:
+    """Escape article-derived text for a markdown table cell."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def _markdown_report(summary: dict, records: list[dict]) -> str:
+    counts = summary["counts"]
+    lines = [
+        f"# normalize-corpus: {_md(summary['profile'])}",
+        "",
+        f"**{summary['discovered']}** articles from `{summary['source']}` to "
+        f"`{summary['dest']}` in {summary['seconds']} s "
+        f"({summary['articles_per_second']} articles/s).",
+        "",
+        "| status | articles |",
+        "|---|---|",
+        *(f"| {status} | {count} |" for status, count in counts.items()),
+        "",
+    ]
+    if summary["reasons"]:
+        examples: dict[str, str] = {}
+        for record in records:
+            if record["reason"]:
+                examples.setdefault(record["reason"], record["id"])
+        lines += ["| reason | articles | example |", "|---|---|---|"]
+        lines += [
+            f"| {_md(reason)} | {count} | {_md(examples[reason])} |"
+            for reason, count in list(summary["reasons"].items())[:10]
+        ]
+    lines += ["", f"Config fingerprint `{summary['config_fingerprint']}`."]
+    return "\n".join(lines) + "\n"

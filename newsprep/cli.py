@@ -1,0 +1,202 @@
+"""`newsprep` command line: run the normalize-corpus flow, list profiles.
+
+Exit codes: 0 the run finished within its failure budget; 1 more articles failed than
+--max-failure-rate allows (or the flow itself failed); 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import ValidationError
+
+from newsprep.config import PROFILES, SAMPLE_SOURCE, ConfigError, RunConfig, RunOptions
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare string
+    return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsprep", description="Raw news articles in, a tokenized training corpus out."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="normalize a corpus (the normalize-corpus flow)")
+    run.add_argument(
+        "source", nargs="?", default=SAMPLE_SOURCE,
+        help="folder, file or fsspec URL of raw articles (default: the bundled sample)",
+    )
+    run.add_argument("dest", nargs="?", default="out", help="output folder or URL (default: out)")
+    run.add_argument("--profile", default="default", choices=sorted(PROFILES))
+    run.add_argument(
+        "--set", dest="overrides", action="append", type=_parse_override, default=[],
+        metavar="KEY=VALUE", help="override a profile setting, e.g. --set tokenize.lang=de",
+    )
+    fields = RunOptions.model_fields
+    run.add_argument("--batch-size", type=int, help=fields["batch_size"].description)
+    run.add_argument("--workers", type=int, help=fields["workers"].description)
+    run.add_argument("--runner", choices=["process", "thread"], help=fields["runner"].description)
+    run.add_argument("--max-attempts", type=int, help=fields["max_attempts"].description)
+    run.add_argument(
+        "--max-failure-rate", type=float, help=fields["max_failure_rate"].description
+    )
+    commands.add_parser("profiles", help="show the named profiles and their settings")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The run's typed config from the command line; raises ConfigError on bad values."""
+    option_names = ("batch_size", "workers", "runner", "max_attempts", "max_failure_rate")
+    options = {name: getattr(args, name) for name in option_names if getattr(args, name) is not None}
+    try:
+        config = RunConfig(
+            source=args.source,
+            dest=args.dest,
+            profile=args.profile,
+            overrides=dict(args.overrides),
+            options=RunOptions(**options),
+        )
+    except ValidationError as exc:
+        raise ConfigError(
+            "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
+                      for e in exc.errors())
+        ) from None
+    config.pipeline()  # validates profile overrides now, before any server starts
+    return config
+
+
+@contextmanager
+def prefect_api():
+    """Use the configured Prefect API, or start one local server for this run.
+
+    Prefect's own ephemeral mode would start a server in every worker process; one
+    server, announced through PREFECT_API_URL, is shared by the flow and its workers.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        yield server.api_url
+    finally:
+        _flush_to_api()
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _flush_to_api() -> None:
+    """Send buffered run logs and events while the server is still up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()
+    EventsWorker.drain_all()
+
+
+def run(config: RunConfig) -> int:
+    _check_source(config.source)
+    with prefect_api():
+        from newsprep.flows.normalize_corpus import normalize_corpus
+
+        state = normalize_corpus(**config.model_dump(), return_state=True)
+    summary = _read_summary(config.dest)
+    if summary is not None:
+        print(render_summary(summary), file=sys.stderr)
+    if state.is_completed():
+        return EXIT_OK
+    print(f"newsprep: run {state.name.lower()}: {state.message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _check_source(source: str) -> None:
+    import fsspec
+
+    try:
+        fs, path = fsspec.url_to_fs(source)
+        exists = fs.exists(path)
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"cannot open source {source!r}: {exc}") from None
+    if not exists:
+        raise ConfigError(f"source {source!r} does not exist")
+
+
+def _read_summary(dest: str) -> dict | None:
+    import fsspec
+
+    from newsprep.manifest import RUN_SUMMARY
+
+    fs, root = fsspec.url_to_fs(dest)
+    path = f"{root.rstrip('/')}/{RUN_SUMMARY}"
+    if not fs.exists(path):
+        return None
+    return json.loads(fs.cat_file(path))
+
+
+def render_summary(summary: dict) -> str:
+    """The one-screen end-of-run report."""
+    counts = summary["counts"]
+    width = max(len(status) for status in counts)
+    lines = [
+        "",
+        f"newsprep: {summary['discovered']} articles, profile {summary['profile']}, "
+        f"{summary['seconds']:.1f} s ({summary['articles_per_second']} articles/s)",
+        *(f"  {status:<{width}}  {count}" for status, count in counts.items()),
+    ]
+    if summary["reasons"]:
+        lines.append("  top reasons:")
+        lines += [f"    {count:>6}  {reason}" for reason, count in
+                  list(summary["reasons"].items())[:5]]
+    if summary["ignored_files"]:
+        lines.append(f"  ignored {summary['ignored_files']} files that are not articles")
+    lines += [
+        f"  corpus:     {summary['dest']}",
+        f"  manifest:   {summary['dest'].rstrip('/')}/_manifest.jsonl",
+    ]
+    if counts.get("rejected") or counts.get("failed"):
+        lines.append(f"  quarantine: {summary['dest'].rstrip('/')}/_quarantine/")
+    return "\n".join(lines)
+
+
+def show_profiles() -> int:
+    for name, profile in PROFILES.items():
+        print(f"{name}: {profile.description} (fingerprint {profile.fingerprint()})")
+        print(json.dumps(profile.model_dump(mode="json"), indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "profiles":
+            return show_profiles()
+        return run(config_from_args(args))
+    except ConfigError as exc:
+        print(f"newsprep: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

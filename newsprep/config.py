@@ -1,0 +1,245 @@
+"""The run configuration: one typed model, used by the CLI, the flow's parameters and the deployments.
+
+`PipelineConfig` says what happens to the text; named profiles are instances of it (`PROFILES`).
+`RunOptions` says how a run executes. `RunConfig` is a whole run: where from, where to, which
+profile, field overrides, options. Library objects (`ftfy.TextFixerConfig`, `MosesTokenizer`)
+are built from these models in the stage modules, each in exactly one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from importlib.resources import files
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A configuration the run cannot start with; the message names the field."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FetchOptions(_Frozen):
+    """How article bytes are read and decoded."""
+
+    fallback_encodings: tuple[str, ...] = Field(
+        ("cp1252",),
+        description="Tried in order when the bytes are not UTF-8; the one used is recorded "
+        "in the article's `fixes` (e.g. `decode:cp1252`).",
+    )
+    max_bytes: int = Field(
+        50 * 1024 * 1024, gt=0, description="Articles larger than this are rejected, not read."
+    )
+    max_line_chars: int = Field(
+        200_000, gt=0, description="Articles with a longer line are rejected before tokenizing."
+    )
+    max_control_ratio: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Share of control characters above which decoded bytes count as binary.",
+    )
+
+    @field_validator("fallback_encodings")
+    @classmethod
+    def _known_encodings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import codecs
+
+        for name in value:
+            codecs.lookup(name)  # LookupError -> validation error naming the field
+        return value
+
+
+class UnicodeFixOptions(_Frozen):
+    """ftfy's `TextFixerConfig`, spelled out so every run records what it used.
+
+    Field names and defaults are ftfy 6.3's; `explain` is always on (the manifest's `fixes`).
+    """
+
+    unescape_html: Literal["auto"] | bool = Field(
+        "auto", description="Decode HTML entities; 'auto' skips text that contains '<'."
+    )
+    remove_terminal_escapes: bool = True
+    fix_encoding: bool = Field(True, description="Undo mojibake (UTF-8 decoded as cp1252 etc.).")
+    restore_byte_a0: bool = True
+    replace_lossy_sequences: bool = True
+    decode_inconsistent_utf8: bool = True
+    fix_c1_controls: bool = True
+    fix_latin_ligatures: bool = True
+    fix_character_width: bool = True
+    uncurl_quotes: bool = Field(
+        True, description="Curly quotes become ASCII ones, which Moses tokenizes consistently."
+    )
+    fix_line_breaks: bool = True
+    fix_surrogates: bool = True
+    remove_control_chars: bool = True
+    normalization: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFC"
+    max_decode_length: int = Field(1_000_000, gt=0)
+
+
+class TokenizeOptions(_Frozen):
+    """Moses tokenization (sacremoses) and the small rules around it."""
+
+    engine: Literal["sacremoses"] = Field(
+        "sacremoses", description="Tokenizer implementation; sacremoses is the reference."
+    )
+    lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
+    escape: bool = Field(False, description="Moses XML escaping (&quot; &amp; ...). Off for corpora.")
+    aggressive_dash_splits: bool = Field(
+        False, description="Split hyphens between letters or digits: far-western -> far - western."
+    )
+    dash_token: str = Field(
+        "@-@", min_length=1, description="The token a split hyphen becomes (Moses writes @-@)."
+    )
+    split_cannot: bool = Field(False, description="PTB style: cannot -> can not.")
+    protect_urls: bool = Field(
+        False, description="Keep URLs and e-mail addresses whole (sacremoses' web patterns)."
+    )
+    drop_patterns: tuple[str, ...] = Field(
+        (),
+        description="Regular expressions removed (replaced by a space) before tokenizing, "
+        "e.g. a source tag such as (CNN).",
+    )
+
+    @field_validator("drop_patterns")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        return value
+
+
+class ValidateOptions(_Frozen):
+    """Thresholds of the validation checks (see tasks/validate.py)."""
+
+    min_tokens: int = Field(5, ge=0, description="Fewer output tokens than this: rejected.")
+    min_length_ratio: float = Field(
+        0.5, ge=0, description="Output/input character ratio below this: rejected."
+    )
+    max_length_ratio: float = Field(
+        2.0, gt=0, description="Output/input character ratio above this: rejected."
+    )
+
+
+class PipelineConfig(_Frozen):
+    """What happens to the text. A profile is an instance of this model."""
+
+    description: str = ""
+    fetch: FetchOptions = FetchOptions()
+    unicode_fix: UnicodeFixOptions = UnicodeFixOptions()
+    tokenize: TokenizeOptions = TokenizeOptions()
+    lowercase: bool = True
+    layout: Literal["paragraphs", "sentences"] = Field(
+        "paragraphs",
+        description="paragraphs: one output line per non-empty source line; sentences: "
+        "sentence-final ' . ' tokens become line breaks (the CNN/DailyMail layout).",
+    )
+    validation: ValidateOptions = ValidateOptions()
+
+    def fingerprint(self) -> str:
+        """A short stable hash of every setting: same fingerprint, same output."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"description"}), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+PROFILES: dict[str, PipelineConfig] = {
+    "default": PipelineConfig(
+        description="Moses English, no escaping, lowercase, one line per paragraph.",
+    ),
+    "cnndm": PipelineConfig(
+        description="The CNN/DailyMail corpus format (see tests/golden): sentence per line.",
+        tokenize=TokenizeOptions(
+            aggressive_dash_splits=True,  # the corpus splits far-western into far - western
+            dash_token="-",  # ... and writes the split hyphen as a plain -, not Moses' @-@
+            split_cannot=True,  # PTB convention used by the corpus: can not
+            drop_patterns=(r"\(CNN\)",),  # the dateline source tag is not part of the text
+        ),
+        layout="sentences",  # one sentence per line, as in the published files
+    ),
+}
+
+ProfileName = Literal["default", "cnndm"]
+
+SAMPLE_SOURCE = str(files("newsprep") / "sample")
+
+
+class RunOptions(_Frozen):
+    """How a run executes. None of these change the output bytes."""
+
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Articles per Prefect task run. Empty: chosen from the corpus size and "
+        "workers. 1 gives one task run per article, named after it.",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Parallel worker processes (or threads). Empty: CPU count."
+    )
+    runner: Literal["process", "thread"] = Field(
+        "process", description="process: CPU-bound stages in parallel; thread: one process."
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Attempts per article for transient errors (I/O, timeouts)."
+    )
+    retry_delay_seconds: float = Field(
+        0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    max_failure_rate: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Share of articles that may end `failed` before the run counts as failed.",
+    )
+
+
+class RunConfig(_Frozen):
+    """A whole run. Its fields are exactly the `normalize-corpus` flow's parameters."""
+
+    source: str = Field(SAMPLE_SOURCE, description="Folder, file or fsspec URL of raw articles.")
+    dest: str = Field("out", description="Folder or fsspec URL the corpus is written to.")
+    profile: ProfileName = Field("default", description="Named pipeline configuration.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
+    )
+    options: RunOptions = RunOptions()
+
+    def pipeline(self) -> PipelineConfig:
+        """The profile with the overrides applied, validated."""
+        return resolve_pipeline(self.profile, self.overrides)
+
+
+def resolve_pipeline(profile: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Apply dotted-path overrides to a named profile; errors name the profile or field."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    data = PROFILES[profile].model_dump()
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown setting {dotted!r}: {part!r} is not an option group")
+            node = node[part]
+        if leaf not in node:
+            raise ConfigError(f"unknown setting {dotted!r}; known here: {', '.join(sorted(node))}")
+        node[leaf] = value
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )

@@ -1,0 +1,68 @@
+"""The Prefect tasks: the only place where Prefect decorators wrap the stage code.
+
+Tasks return small records, never article texts. The per-article retry budget lives in
+`process_article`; Prefect's own retries here cover a batch that crashed as a whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+
+from newsprep.tasks.article import ArticleRef, Job, process_article
+from newsprep.tasks.discover import Discovery, discover
+
+
+@dataclass(frozen=True)
+class Batch:
+    index: int
+    articles: tuple[ArticleRef, ...]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    index: int
+    records: list[dict]
+
+
+def _batch_run_name() -> str:
+    batch: Batch = task_run.parameters["batch"]
+    if len(batch.articles) == 1:
+        return f"article {batch.articles[0].id}"
+    return f"batch {batch.index} ({len(batch.articles)} articles)"
+
+
+@task(
+    name="discover-articles",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def discover_articles(source: str, dest: str, storage_options: dict) -> Discovery:
+    return discover(source, dest, storage_options)
+
+
+@task(
+    name="normalize-batch",
+    task_run_name=_batch_run_name,
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
+    """Process every article of a batch; one log line per article that did not end ok."""
+    logger = get_run_logger()
+    records = []
+    for ref in batch.articles:
+        record = process_article(ref, job)
+        if record.status != "ok":
+            logger.warning(
+                "%s %s: %s (%s)", record.status, record.id, record.reason, record.detail
+            )
+        records.append(record.to_dict())
+    return BatchOutcome(batch.index, records)

@@ -1,0 +1,45 @@
+"""Stage 2, unicode fix: ftfy with an explicit, recorded configuration.
+
+The `TextFixerConfig` is built from `UnicodeFixOptions` here and nowhere else. ftfy's
+explanation says which fixes changed the text; they are recorded per article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ftfy
+
+from newsprep.config import UnicodeFixOptions
+
+
+@dataclass(frozen=True)
+class Fixed:
+    text: str
+    fixes: tuple[str, ...]  # ftfy steps that changed the text, in order of first use
+
+
+@lru_cache(maxsize=8)
+def text_fixer_config(options: UnicodeFixOptions) -> ftfy.TextFixerConfig:
+    return ftfy.TextFixerConfig(**options.model_dump(), explain=True)
+
+
+def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
+    """Repair mojibake, entities, controls and quotes; normalize; end lines with \\n only.
+
+    ftfy is applied line by line, as `ftfy.fix_text` does, so one bad line cannot make
+    ftfy decide differently about the rest.
+    """
+    config = text_fixer_config(options)
+    out: list[str] = []
+    fixes: dict[str, None] = {}
+    for line in text.splitlines(keepends=True):
+        fixed, steps = ftfy.fix_and_explain(line, config=config)
+        out.append(fixed)
+        for action, parameter in steps or ():
+            fixes[parameter if action == "apply" else f"{action}:{parameter}"] = None
+    result = "".join(out)
+    if "\r" in result:  # fix_line_breaks may be off; the later stages expect \n
+        result = result.replace("\r\n", "\n").replace("\r", "\n")
+    return Fixed(result, tuple(fixes))
