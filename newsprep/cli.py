@@ -110,10 +110,10 @@ def prefect_api():
 def _flush_to_api() -> None:
     """Send buffered run logs and events while the server is still up."""
     from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()
-    EventsWorker.drain_all()
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
 
 
 def run(config: RunConfig) -> int:
