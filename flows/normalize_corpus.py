@@ -11,23 +11,36 @@ import math
 import platform
 import re
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
 import fsspec
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact
-from prefect.artifacts import update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
 from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions
-from newsprep.manifest import ManifestWriter, summarize, write_run_summary
+from newsprep.manifest import (
+    ManifestWriter,
+    existing_outputs,
+    load_previous,
+    remove_temp_files,
+    summarize,
+    unchanged,
+    write_run_summary,
+)
 from newsprep.progress import Progress
-from newsprep.tasks.article import Job
-from newsprep.tasks.prefect_tasks import Batch, discover_articles, normalize_batch
+from newsprep.tasks.article import ArticleRef, Job
+from newsprep.tasks.discover import iter_articles
+from newsprep.tasks.prefect_tasks import Batch, BatchOutcome, discover_articles, normalize_batch
 
 MAX_BATCH_SIZE = 500  # past this a batch only delays progress reports and retries
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
@@ -57,7 +70,7 @@ def library_versions() -> dict[str, str]:
     for name in names:
         try:
             found[name] = version(name)
-        except Exception:  # noqa: BLE001 - an optional package that is not installed
+        except Exception:
             found[name] = "not installed"
     return found
 
@@ -81,45 +94,76 @@ def normalize_corpus(
         source=source, dest=dest, profile=profile, overrides=overrides or {}, options=options
     )
     pipeline = config.pipeline()
+    fingerprint = pipeline.fingerprint()
     started_at, started = datetime.now(UTC), time.monotonic()
 
-    found = discover_articles(config.source, config.dest, {})
+    listing = discover_articles(config.source, config.dest, pipeline)
     workers = options.workers or _cpu_count()
-    size = options.batch_size or auto_batch_size(len(found.articles), workers)
-    batches = [
-        Batch(index, tuple(found.articles[start : start + size]))
-        for index, start in enumerate(range(0, len(found.articles), size))
-    ]
+    total = len(listing.files) if listing.countable else None
+    if pipeline.output.format == "jsonl":
+        size = pipeline.output.shard_size  # shards must not depend on the worker count
+    else:
+        size = options.batch_size or auto_batch_size(total or MAX_BATCH_SIZE * workers, workers)
     logger.info(
-        "%d articles in %d batches of up to %d, %d %s workers, profile %s (%s)",
-        len(found.articles), len(batches), size, workers, options.runner, profile,
-        pipeline.fingerprint(),
+        "%s articles in batches of up to %d, %d %s workers, profile %s (%s)",
+        total if total is not None else "streaming", size, workers, options.runner, profile,
+        fingerprint,
     )
-    if found.ignored:
+    if listing.ignored:
         logger.info("ignored %d files that are not articles, e.g. %s",
-                    len(found.ignored), found.ignored[0])
+                    len(listing.ignored), listing.ignored[0])
 
     dest_fs, dest_root = fsspec.url_to_fs(config.dest)
+    remove_temp_files(dest_fs, dest_root)
     manifest = ManifestWriter(dest_fs, dest_root)
+    manifest.recover()
+    resume = not options.force and pipeline.output.format == "files"
+    previous = load_previous(dest_fs, dest_root) if resume else {}
+    outputs = existing_outputs(dest_fs, dest_root) if previous else set()
+
     progress_id = create_progress_artifact(0.0, description="Articles processed")
     progress = Progress(
-        len(found.articles), logger,
-        on_update=lambda percent: update_progress_artifact(progress_id, percent),
+        total, logger, on_update=lambda percent: update_progress_artifact(progress_id, percent)
     )
     job = Job(
-        source_root=found.root,
+        source_root=listing.root,
         dest_root=dest_fs.unstrip_protocol(dest_root),
         pipeline=pipeline,
         max_attempts=options.max_attempts,
         retry_delay_seconds=options.retry_delay_seconds,
     )
-    if batches:
-        with make_task_runner(options, workers) as runner:
-            futures = runner.map(normalize_batch, {"batch": batches, "job": unmapped(job)})
-            for future in as_completed(futures):
-                outcome = future.result()
-                manifest.append(outcome.records)
-                progress.advance(len(outcome.records))
+    # new: not in the last manifest; changed: its bytes or the config differ; retried: it
+    # did not end ok last time; skipped: unchanged and already written.
+    changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
+
+    def to_process() -> Iterator[ArticleRef]:
+        """Articles that need work; unchanged ones are recorded as skipped right here."""
+        for ref in iter_articles(listing, pipeline):
+            before = previous.get(ref.id)
+            if unchanged(before, ref.signature, fingerprint, outputs):
+                changes["skipped"] += 1
+                manifest.append([{**before, "status": "skipped", "attempts": 0}])
+                progress.advance(1)
+                continue
+            if before is None:
+                changes["new"] += 1
+            elif before.get("signature") == ref.signature and before.get(
+                "fingerprint"
+            ) == fingerprint:
+                changes["retried"] += 1
+            else:
+                changes["changed"] += 1
+            yield ref
+
+    batches = (
+        Batch(index, tuple(refs)) for index, refs in enumerate(chunked(to_process(), size))
+    )
+    count = 0
+    with make_task_runner(options, workers) as runner:
+        for outcome in map_bounded(runner, batches, job, in_flight=2 * workers):
+            manifest.append(outcome.records)
+            progress.advance(len(outcome.records))
+            count += 1
     records = manifest.compact()
 
     statuses, reasons = summarize(records)
@@ -129,14 +173,15 @@ def normalize_corpus(
         "dest": _redact(config.dest),
         "profile": profile,
         "overrides": config.overrides,
-        "config_fingerprint": pipeline.fingerprint(),
+        "config_fingerprint": fingerprint,
         "pipeline": pipeline.model_dump(mode="json"),
         "options": options.model_dump(mode="json"),
-        "discovered": len(found.articles),
-        "ignored_files": len(found.ignored),
+        "discovered": len(records),
+        "ignored_files": len(listing.ignored),
         "counts": dict(statuses),
+        "changes": changes,
         "reasons": dict(reasons.most_common()),
-        "batches": len(batches),
+        "batches": count,
         "batch_size": size,
         "workers": workers,
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -157,6 +202,41 @@ def normalize_corpus(
             f"{options.max_failure_rate}; see {summary['dest']}/_manifest.jsonl"
         )
     return summary
+
+
+def chunked(items: Iterable[ArticleRef], size: int) -> Iterator[list[ArticleRef]]:
+    chunk: list[ArticleRef] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def map_bounded(
+    runner: TaskRunner, batches: Iterator[Batch], job: Job, in_flight: int
+) -> Iterator[BatchOutcome]:
+    """Map `normalize_batch` over the batches, at most `in_flight` at a time, yielding
+    outcomes as they finish: memory stays flat however large the corpus is."""
+    pending: set = set()
+    exhausted = False
+    while pending or not exhausted:
+        room = []
+        while not exhausted and len(pending) + len(room) < in_flight:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+            else:
+                room.append(batch)
+        if room:
+            pending.update(runner.map(normalize_batch, {"batch": room, "job": unmapped(job)}))
+        if not pending:
+            break
+        done = next(as_completed(list(pending)))
+        pending.discard(done)
+        yield done.result()
 
 
 def _cpu_count() -> int:

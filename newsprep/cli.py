@@ -56,14 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-failure-rate", type=float, help=fields["max_failure_rate"].description
     )
+    run.add_argument("--force", action="store_true", default=None,
+                     help=fields["force"].description)
+    run.add_argument(
+        "--storage-option", dest="storage_options", action="append", type=_parse_override,
+        default=[], metavar="KEY=VALUE",
+        help="fsspec option for SOURCE's and DEST's filesystems (repeatable), e.g. "
+        "endpoint_url=http://127.0.0.1:9000; handed over in the environment, never "
+        "as a flow parameter, so secrets stay out of Prefect, logs and the manifest",
+    )
     commands.add_parser("profiles", help="show the named profiles and their settings")
+    serve = commands.add_parser(
+        "serve", help="serve the deployments of deployments/prefect.yaml from this process"
+    )
+    serve.add_argument("--prefect-file", help="prefect.yaml to read (default: the repository's)")
+    serve.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
-    option_names = ("batch_size", "workers", "runner", "max_attempts", "max_failure_rate")
-    options = {name: getattr(args, name) for name in option_names if getattr(args, name) is not None}
+    option_names = ("batch_size", "workers", "runner", "max_attempts", "max_failure_rate", "force")
+    given = {name: getattr(args, name) for name in option_names}
+    options = {name: value for name, value in given.items() if value is not None}
     try:
         config = RunConfig(
             source=args.source,
@@ -116,7 +131,24 @@ def _flush_to_api() -> None:
     EventsWorker.drain_all(timeout=10)
 
 
-def run(config: RunConfig) -> int:
+def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
+    """Hand fsspec options to every filesystem of these URLs, in this process and in the
+    worker processes it starts (fsspec reads FSSPEC_<PROTOCOL> when imported)."""
+    import fsspec.config
+    from fsspec.core import split_protocol
+
+    if not options:
+        return
+    protocols = {split_protocol(part)[0] for url in urls for part in url.split("::")}
+    for protocol in sorted(p for p in protocols if p not in (None, "file", "tar")):
+        variable = f"FSSPEC_{protocol.upper()}"
+        merged = {**json.loads(os.environ.get(variable, "{}")), **options}
+        os.environ[variable] = json.dumps(merged)
+        fsspec.config.conf.setdefault(protocol, {}).update(options)
+
+
+def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int:
+    apply_storage_options([config.source, config.dest], storage_options or {})
     _check_source(config.source)
     with prefect_api():
         from newsprep.flows.normalize_corpus import normalize_corpus
@@ -134,11 +166,15 @@ def run(config: RunConfig) -> int:
 def _check_source(source: str) -> None:
     import fsspec
 
+    if source.startswith("tar://") and "::" in source:
+        source = source.split("::", 1)[1]  # the archive itself; members are listed later
     try:
         fs, path = fsspec.url_to_fs(source)
         exists = fs.exists(path)
     except (ValueError, ImportError) as exc:
         raise ConfigError(f"cannot open source {source!r}: {exc}") from None
+    except PermissionError as exc:
+        raise ConfigError(f"no permission to read source {source!r}: {exc}") from None
     if not exists:
         raise ConfigError(f"source {source!r} does not exist")
 
@@ -192,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "profiles":
             return show_profiles()
-        return run(config_from_args(args))
+        if args.command == "serve":
+            from newsprep.serve import serve
+
+            return serve(args.prefect_file, limit=args.limit)
+        return run(config_from_args(args), dict(args.storage_options))
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,4 +1,4 @@
-"""The run configuration: one typed model, used by the CLI, the flow's parameters and the deployments.
+"""The run configuration: one typed model for the CLI, the flow's parameters and deployments.
 
 `PipelineConfig` says what happens to the text; named profiles are instances of it (`PROFILES`).
 `RunOptions` says how a run executes. `RunConfig` is a whole run: where from, where to, which
@@ -23,6 +23,40 @@ class ConfigError(ValueError):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InputOptions(_Frozen):
+    """Which files are articles and how to read them."""
+
+    format: Literal["auto", "txt", "story", "jsonl", "tar"] = Field(
+        "auto",
+        description="auto: by extension (.txt, .story, .jsonl/.jsonl.gz, .tar/.tar.gz/.tgz); "
+        "otherwise every file is read as this format.",
+    )
+    id_field: str = Field("id", description="JSONL: the field holding the article id.")
+    text_fields: tuple[str, ...] = Field(
+        ("text", "article"), description="JSONL: the first of these present is the article."
+    )
+    highlights_field: str = Field(
+        "highlights", description="JSONL: summary field, kept separate from the article."
+    )
+    member_pattern: str = Field(
+        "*", description="Archives: glob of member names to read (e.g. *.story)."
+    )
+    require_highlights: bool = Field(
+        False, description="Reject .story files and JSONL records that have no highlights."
+    )
+
+
+class OutputOptions(_Frozen):
+    """How the corpus is written under DEST."""
+
+    format: Literal["files", "jsonl"] = Field(
+        "files",
+        description="files: one file per article, mirroring the source's relative path; "
+        "jsonl: gzip-compressed shards part-00000.jsonl.gz with id, text, highlights, source.",
+    )
+    shard_size: int = Field(1000, ge=1, description="jsonl: articles per shard at most.")
 
 
 class FetchOptions(_Frozen):
@@ -90,7 +124,9 @@ class TokenizeOptions(_Frozen):
         "sacremoses", description="Tokenizer implementation; sacremoses is the reference."
     )
     lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
-    escape: bool = Field(False, description="Moses XML escaping (&quot; &amp; ...). Off for corpora.")
+    escape: bool = Field(
+        False, description="Moses XML escaping (&quot; &amp; ...). Off for corpora."
+    )
     aggressive_dash_splits: bool = Field(
         False, description="Split hyphens between letters or digits: far-western -> far - western."
     )
@@ -134,6 +170,7 @@ class PipelineConfig(_Frozen):
     """What happens to the text. A profile is an instance of this model."""
 
     description: str = ""
+    input: InputOptions = InputOptions()
     fetch: FetchOptions = FetchOptions()
     unicode_fix: UnicodeFixOptions = UnicodeFixOptions()
     tokenize: TokenizeOptions = TokenizeOptions()
@@ -144,6 +181,7 @@ class PipelineConfig(_Frozen):
         "sentence-final ' . ' tokens become line breaks (the CNN/DailyMail layout).",
     )
     validation: ValidateOptions = ValidateOptions()
+    output: OutputOptions = OutputOptions()
 
     def fingerprint(self) -> str:
         """A short stable hash of every setting: same fingerprint, same output."""
@@ -193,6 +231,7 @@ class RunOptions(_Frozen):
     retry_delay_seconds: float = Field(
         0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
     )
+    force: bool = Field(False, description="Reprocess every article, even unchanged ones.")
     max_failure_rate: float = Field(
         0.01,
         ge=0,

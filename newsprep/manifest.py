@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from newsprep.tasks.write import write_atomic
+from newsprep.tasks.write import TEMP_MARKER, write_atomic
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -38,6 +38,20 @@ class ManifestWriter:
         if self.local:
             self._handle = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
 
+    def recover(self) -> None:
+        """Fold the journal a killed run left behind into the manifest, so a rerun can
+        skip what that run finished."""
+        if not self.fs.exists(self.journal):
+            return
+        manifest = posixpath.join(self.root, MANIFEST)
+        records = {r["id"]: r for r in read_manifest(self.fs, manifest)}
+        records.update((r["id"], r) for r in self._read_journal())
+        self._write_manifest(records)
+        if self.local:
+            self._handle.truncate(0)
+        else:
+            self.fs.rm(self.journal, recursive=True)
+
     def append(self, records: Iterable[dict]) -> None:
         """Record a finished batch durably (a local append, or one journal object)."""
         text = "".join(_line(r) for r in records)
@@ -54,22 +68,48 @@ class ManifestWriter:
         """Write the manifest (last record per id wins, sorted by id) and drop the journal."""
         if self.local:
             self._handle.close()
-        records: dict[str, dict] = {}
-        for record in self._read_journal():
-            records[record["id"]] = record
+        records = {record["id"]: record for record in self._read_journal()}
+        ordered = self._write_manifest(records)
+        if self.fs.exists(self.journal):
+            self.fs.rm(self.journal, recursive=not self.local)
+        return ordered
+
+    def _write_manifest(self, records: dict[str, dict]) -> list[dict]:
         ordered = [records[key] for key in sorted(records)]
         manifest = "".join(_line(r) for r in ordered).encode("utf-8")
         write_atomic(self.fs, posixpath.join(self.root, MANIFEST), manifest)
-        self.fs.rm(self.journal, recursive=not self.local)
         return ordered
 
     def _read_journal(self) -> Iterable[dict]:
+        if not self.fs.exists(self.journal):
+            return
         paths = [self.journal] if self.local else sorted(self.fs.find(self.journal))
         for path in paths:
-            with self.fs.open(path, "r", encoding="utf-8") as handle:
-                for line in handle:
-                    if line.strip():
-                        yield json.loads(line)
+            yield from read_manifest(self.fs, path)
+
+
+def read_manifest(fs: AbstractFileSystem, path: str) -> Iterable[dict]:
+    """Records of a manifest or journal file; a line cut short by a crash is passed over."""
+    if not fs.exists(path):
+        return
+    with fs.open(path, "r", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # the last line of a journal killed mid-write
+            if line.strip():
+                yield json.loads(line)
+
+
+def unchanged(previous: dict | None, ref_signature: str, fingerprint: str, outputs: set) -> bool:
+    """True when a previous run already wrote this article from the same bytes and config."""
+    return (
+        previous is not None
+        and previous["status"] in ("ok", "skipped")
+        and previous.get("fingerprint") == fingerprint
+        and previous.get("signature") == ref_signature
+        and previous.get("output") in outputs
+        and (previous.get("highlights") is None or previous["highlights"] in outputs)
+    )
 
 
 def summarize(records: Iterable[dict]) -> tuple[Counter, Counter]:
@@ -86,3 +126,24 @@ def summarize(records: Iterable[dict]) -> tuple[Counter, Counter]:
 def write_run_summary(fs: AbstractFileSystem, dest_root: str, summary: dict) -> None:
     text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), text.encode("utf-8"))
+
+
+def load_previous(fs: AbstractFileSystem, dest_root: str) -> dict[str, dict]:
+    """The last manifest's records by id (after `ManifestWriter.recover`)."""
+    return {r["id"]: r for r in read_manifest(fs, posixpath.join(dest_root, MANIFEST))}
+
+
+def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> set[str]:
+    """Every file under DEST, relative to it: one listing instead of one request each."""
+    root = dest_root.rstrip("/")
+    return {posixpath.relpath(path, root) for path in fs.find(root)}
+
+
+def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
+    """Delete temp files a killed run left on a local disk; returns how many."""
+    if not isinstance(fs, LocalFileSystem) or not fs.exists(dest_root):
+        return 0
+    stale = [path for path in fs.find(dest_root) if TEMP_MARKER in posixpath.basename(path)]
+    for path in stale:
+        fs.rm(path)
+    return len(stale)

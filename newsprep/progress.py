@@ -10,7 +10,7 @@ from collections.abc import Callable
 class Progress:
     def __init__(
         self,
-        total: int,
+        total: int | None,
         logger: logging.Logger | logging.LoggerAdapter,
         every_seconds: float = 2.0,
         on_update: Callable[[float], None] | None = None,
@@ -30,15 +30,18 @@ class Progress:
     def advance(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
-        if now - self._last >= self.every or self.done >= self.total:
+        finished = self.total is not None and self.done >= self.total
+        if now - self._last >= self.every or finished:
             self._last = now
             self.logger.info("%s", self.line())
-            if self.on_update is not None:
-                self.on_update(100.0 * self.done / self.total if self.total else 100.0)
+            if self.on_update is not None and self.total:
+                self.on_update(min(100.0, 100.0 * self.done / self.total))
 
     def line(self) -> str:
-        percent = 100.0 * self.done / self.total if self.total else 100.0
         rate = self.rate
+        if self.total is None:  # streaming from archives or JSONL: no total up front
+            return f"{self.done} articles, {rate:.1f} articles/s"
+        percent = 100.0 * self.done / self.total if self.total else 100.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         return (
             f"{self.done}/{self.total} articles ({percent:.0f}%), "
@@ -49,6 +52,8 @@ class Progress:
 def _duration(seconds: float) -> str:
     if seconds != seconds:  # NaN: no rate yet
         return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

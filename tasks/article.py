@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import posixpath
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Literal, TypeVar
 
 import fsspec
@@ -22,12 +22,13 @@ from fsspec import AbstractFileSystem
 from newsprep.config import PipelineConfig
 from newsprep.errors import Rejected, is_transient
 from newsprep.tasks.fetch import decode, read_bytes
+from newsprep.tasks.formats import parse_story
 from newsprep.tasks.layout import layout
 from newsprep.tasks.lowercase import lowercase
 from newsprep.tasks.tokenize import tokenize
 from newsprep.tasks.unicode_fix import fix_unicode
 from newsprep.tasks.validate import validate
-from newsprep.tasks.write import quarantine, write_atomic
+from newsprep.tasks.write import Sink, open_sink, quarantine
 
 logger = logging.getLogger("newsprep")
 T = TypeVar("T")
@@ -36,11 +37,22 @@ Status = Literal["ok", "rejected", "failed", "skipped"]
 
 @dataclass(frozen=True)
 class ArticleRef:
-    """An article found in the source: its id (relative path) and where to read it."""
+    """An article found in the source: its id, where it came from, how to read it.
 
-    id: str
-    path: str  # path on the source filesystem
-    size: int | None = None
+    File articles are read by the worker (`path`); archive members and JSONL records
+    arrive inline (`data`), read once from their container by the discovery stream.
+    """
+
+    id: str  # unique within a run, a safe relative path: the output path under DEST
+    source: str  # where it came from, for people: a URL, URL!member or URL:line
+    format: Literal["txt", "story", "jsonl"] = "txt"
+    path: str | None = None  # a file on the source filesystem
+    data: bytes | None = None  # inline bytes
+    highlights: tuple[str, ...] | None = None  # JSONL highlights
+    record_id: str | None = None  # JSONL: the record's own id
+    signature: str = ""  # changes when the source changes (size + mtime/ETag, or a hash)
+    # (status, reason, detail) of a problem found while discovering: nothing to process
+    problem: tuple[Status, str, str] | None = None
 
 
 @dataclass
@@ -58,6 +70,9 @@ class ArticleRecord:
     tokens: int | None = None
     fixes: list[str] = field(default_factory=list)
     quarantine: str | None = None  # relative to DEST
+    highlights: str | None = None  # relative to DEST (files output of .story / JSONL)
+    signature: str = ""
+    fingerprint: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +83,7 @@ class Normalized:
     text: str  # the output file's content, final newline included
     tokens: int
     fixes: tuple[str, ...]
+    highlights: str | None = None  # one tokenized highlight per line, final newline
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,10 @@ class Job:
     retry_delay_seconds: float = 0.5
     storage_options: dict = field(default_factory=dict)
 
+    @cached_property
+    def fingerprint(self) -> str:
+        return self.pipeline.fingerprint()
+
     def source_fs(self) -> AbstractFileSystem:
         return fsspec.url_to_fs(self.source_root, **self.storage_options)[0]
 
@@ -88,67 +108,124 @@ class Job:
         return fsspec.url_to_fs(self.dest_root, **self.storage_options)
 
 
-def normalize_text(raw: bytes, config: PipelineConfig) -> Normalized:
-    """fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate."""
+def normalize_text(
+    raw: bytes,
+    config: PipelineConfig,
+    fmt: str = "txt",
+    highlights: tuple[str, ...] | None = None,
+) -> Normalized:
+    """fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate.
+
+    A `.story` is split into body and highlights after the unicode fix; highlights (from
+    the story or given, as JSONL's) go through the same stages, one per output line.
+    """
     decoded = decode(raw, config.fetch)
     fixed = fix_unicode(decoded.text, config.unicode_fix)
-    lines = tokenize(fixed.text, config.tokenize)
-    if config.lowercase:
-        lines = [lowercase(line) for line in lines]
-    text = layout(lines, config.layout)
-    validate(text, fixed.text, config)
-    return Normalized(text + "\n", len(text.split()), decoded.fixes + fixed.fixes)
+    body, fixes = fixed.text, decoded.fixes + fixed.fixes
+    if fmt == "story":
+        story = parse_story(body)
+        if not story.body:
+            raise Rejected("no-body", "the .story file has no article text before @highlight")
+        body, highlights = story.body, story.highlights
+    elif highlights:
+        highlights = tuple(fix_unicode(h, config.unicode_fix).text for h in highlights)
+    if config.input.require_highlights and not highlights:
+        raise Rejected("no-highlights", "require_highlights is set and there are none")
+    text = layout(_tokenized_lines(body, config), config.layout)
+    validate(text, body, config)
+    summary = None
+    if highlights:
+        lines = [line for h in highlights for line in _tokenized_lines(h, config)]
+        summary = "\n".join(lines) + "\n" if lines else None
+    return Normalized(text + "\n", len(text.split()), fixes, summary)
 
 
-def process_article(ref: ArticleRef, job: Job) -> ArticleRecord:
-    """Read, normalize and write one article; the record says how it ended."""
-    source_fs = job.source_fs()
+def _tokenized_lines(text: str, config: PipelineConfig) -> list[str]:
+    lines = tokenize(text, config.tokenize)
+    return [lowercase(line) for line in lines] if config.lowercase else lines
+
+
+def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
+    """Process articles in order into one sink (files, or one JSONL shard)."""
     dest_fs, dest_root = job.dest_fs()
-    record = ArticleRecord(id=ref.id, source=source_fs.unstrip_protocol(ref.path), status="ok")
-    raw: bytes | None = None
+    sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
+    records = [process_article(ref, job, sink) for ref in refs]
+    written = [r for r in records if r.status == "ok"]
+    try:
+        _retrying(sink.close, job)
+    except Exception as exc:
+        for record in written:
+            record.status, record.reason = "failed", "write-error"
+            record.detail = f"{type(exc).__name__}: {exc}"
+            record.output = record.sha256 = record.highlights = None
+    return records
+
+
+def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
+    """Read, normalize and hand one article to the sink; the record says how it ended."""
+    record = ArticleRecord(
+        id=ref.id, source=ref.source, status="ok", signature=ref.signature,
+        fingerprint=job.fingerprint,
+    )
+    raw = ref.data
+    if ref.problem is not None:  # found while discovering: nothing to process
+        record.status, record.reason, record.detail = ref.problem
+        return _quarantine(job, ref, raw, record)
     step = "read"
     try:
-        raw = _retrying(
-            lambda: read_bytes(source_fs, ref.path, job.pipeline.fetch.max_bytes), job, record
-        )
+        if raw is None:
+            source_fs = job.source_fs()
+            max_bytes = job.pipeline.fetch.max_bytes
+            raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
         step = "normalize"
-        result = normalize_text(raw, job.pipeline)
+        result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
         step = "write"
-        output = posixpath.join(dest_root, ref.id)
-        data = result.text.encode("utf-8")
-        _retrying(lambda: write_atomic(dest_fs, output, data), job, record)
+        written = _retrying(lambda: sink.put(ref, result), job, record)
     except Rejected as exc:
         record.status, record.reason, record.detail = "rejected", exc.reason, exc.detail
-    except Exception as exc:  # noqa: BLE001 - every article must end with a record
+    except Exception as exc:
         record.status, record.reason = "failed", f"{step}-error"
         record.detail = f"{type(exc).__name__}: {exc}"
+        if step == "normalize":
+            logger.exception("unexpected error normalizing %s", ref.id)
     else:
-        record.output, record.tokens, record.fixes = ref.id, result.tokens, list(result.fixes)
-        record.sha256 = hashlib.sha256(data).hexdigest()
+        record.output, record.highlights = written
+        record.tokens, record.fixes = result.tokens, list(result.fixes)
+        record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
         return record
-    if raw is not None:
-        _quarantine(dest_fs, dest_root, ref, raw, record)
-    return record
+    return _quarantine(job, ref, raw, record)
 
 
-def _retrying(call: Callable[[], T], job: Job, record: ArticleRecord) -> T:
-    """Run an I/O call; retry transient errors with exponential backoff and full jitter."""
+def _retrying(call: Callable[[], T], job: Job, record: ArticleRecord | None = None) -> T:
+    """Run an I/O call; retry transient errors with exponential backoff and jitter.
+
+    Attempts are counted on the article's record (one budget per article).
+    """
+    attempts = record.attempts if record is not None else 1
     while True:
         try:
             return call()
         except Exception as exc:
-            if record.attempts >= job.max_attempts or not is_transient(exc):
+            if attempts >= job.max_attempts or not is_transient(exc):
                 raise
-            delay = job.retry_delay_seconds * 2 ** (record.attempts - 1)
-            logger.info("retrying %s after %s: %s", record.id, type(exc).__name__, exc)
-            record.attempts += 1
+            delay = job.retry_delay_seconds * 2 ** (attempts - 1)
+            what = record.id if record is not None else "batch output"
+            logger.info("retrying %s after %s: %s", what, type(exc).__name__, exc)
+            attempts += 1
+            if record is not None:
+                record.attempts = attempts
             time.sleep(random.uniform(delay / 2, delay))
 
 
 def _quarantine(
-    fs: AbstractFileSystem, dest_root: str, ref: ArticleRef, raw: bytes, record: ArticleRecord
-) -> None:
+    job: Job, ref: ArticleRef, raw: bytes | None, record: ArticleRecord
+) -> ArticleRecord:
+    """Copy the bytes of an article that did not end ok to DEST/_quarantine/ (best effort)."""
+    if raw is None:
+        return record
+    dest_fs, dest_root = job.dest_fs()
     try:
-        record.quarantine = quarantine(fs, dest_root, ref.id, raw, record.to_dict())
-    except Exception as exc:  # noqa: BLE001 - the record matters more than the copy
+        record.quarantine = quarantine(dest_fs, dest_root, ref.id, raw, record.to_dict())
+    except Exception as exc:
         logger.warning("could not quarantine %s: %s", ref.id, exc)
+    return record

@@ -1,33 +1,71 @@
-"""Finding the articles under SOURCE: one `ArticleRef` per article file, in a stable order."""
+"""Finding the articles under SOURCE, as a stream of `ArticleRef`s in a stable order.
+
+`list_source` lists the files once (a folder, one file, an fsspec URL of either, or a
+chained `tar://PATTERN::URL`). `iter_articles` turns the listing into articles: a text or
+`.story` file is one article that the worker reads itself; JSONL files and archives are
+streamed here, record by record and member by member, never unpacked or read whole.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
-from dataclasses import dataclass, field
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 import fsspec
+from fsspec import AbstractFileSystem
 
-from newsprep.config import ConfigError
+from newsprep.config import ConfigError, PipelineConfig
+from newsprep.errors import Rejected, is_transient
 from newsprep.tasks.article import ArticleRef
-from newsprep.tasks.write import QUARANTINE_DIR
+from newsprep.tasks.formats import (
+    ARCHIVE_SUFFIXES,
+    JSONL_SUFFIXES,
+    detect_format,
+    iter_jsonl_lines,
+    iter_tar,
+    parse_jsonl_line,
+    safe_id_component,
+    safe_relative_path,
+    strip_suffix,
+)
 
-ARTICLE_EXTENSIONS = (".txt",)
+_CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    relative: str  # path relative to the source folder
+    path: str  # path on the source filesystem
+    format: str  # txt, story, jsonl, tar
+    size: int | None
+    signature: str
 
 
 @dataclass
-class Discovery:
+class SourceListing:
     root: str  # the source folder as an fsspec URL
-    articles: list[ArticleRef] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # files that are not articles
+    files: list[SourceFile] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # not articles: unknown type, links
+    member_pattern: str | None = None  # from a tar://PATTERN::URL source
+
+    @property
+    def countable(self) -> bool:
+        """True when every file is one article, so the total is known up front."""
+        return all(f.format in ("txt", "story") for f in self.files)
 
 
-def discover(source: str, dest: str, storage_options: dict | None = None) -> Discovery:
-    """List the articles under `source` (a folder, one file, or an fsspec URL of either).
-
-    Ids are paths relative to the source folder. Hidden files, files without an article
-    extension, and anything under `dest` (when it lies inside the source) are left out.
-    """
+def list_source(
+    source: str, dest: str, config: PipelineConfig, storage_options: dict | None = None
+) -> SourceListing:
+    """List the files under `source`; anything under `dest` (if inside) is left out."""
     options = storage_options or {}
+    pattern = None
+    if source.startswith("tar://") and "::" in source:
+        pattern, source = source[len("tar://") :].split("::", 1)
     fs, root = fsspec.url_to_fs(source, **options)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
@@ -37,19 +75,151 @@ def discover(source: str, dest: str, storage_options: dict | None = None) -> Dis
     else:
         raise ConfigError(f"source {source!r} does not exist (or is not readable)")
     dest_fs, dest_root = fsspec.url_to_fs(dest, **options)
-    inside = dest_fs.protocol == fs.protocol and _is_under(dest_root.rstrip("/"), base)
-    found = Discovery(root=fs.unstrip_protocol(base))
+    dest_root = dest_root.rstrip("/")
+    dest_inside = type(dest_fs) is type(fs) and _is_under(dest_root, base)
+    listing = SourceListing(root=fs.unstrip_protocol(base), member_pattern=pattern)
     for path in sorted(entries):
-        if inside and _is_under(path, dest_root.rstrip("/")):
+        info = entries[path]
+        if dest_inside and _is_under(path, dest_root):
             continue
-        relative = posixpath.relpath(path, base)
+        relative = posixpath.relpath(path, base) if base != path else posixpath.basename(path)
         if any(part.startswith(".") for part in relative.split("/")):
+            continue  # hidden files, including our own temp files
+        fmt = "tar" if pattern is not None else detect_format(relative, config.input)
+        if fmt is None or info.get("islink") or info.get("type") != "file":
+            listing.ignored.append(relative)
             continue
-        if not relative.endswith(ARTICLE_EXTENSIONS) or relative.startswith(QUARANTINE_DIR + "/"):
-            found.ignored.append(relative)
-            continue
-        found.articles.append(ArticleRef(relative, path, entries[path].get("size")))
-    return found
+        listing.files.append(SourceFile(relative, path, fmt, info.get("size"), _signature(info)))
+    return listing
+
+
+def iter_articles(
+    listing: SourceListing, config: PipelineConfig, storage_options: dict | None = None
+) -> Iterator[ArticleRef]:
+    """Every article of the listing, in order; duplicate ids are renamed and rejected."""
+    fs = fsspec.url_to_fs(listing.root, **(storage_options or {}))[0]
+    seen: dict[str, str] = {}
+    for file in listing.files:
+        if file.format == "jsonl":
+            refs = _jsonl_articles(fs, file, config)
+        elif file.format == "tar":
+            refs = _archive_articles(fs, file, config, listing)
+        else:
+            refs = iter([_file_article(fs, file)])
+        for ref in refs:
+            first = seen.get(ref.id)
+            if first is None:
+                seen[ref.id] = ref.source
+                yield ref
+                continue
+            copy = 2
+            while f"{ref.id}~{copy}" in seen:
+                copy += 1
+            renamed = f"{ref.id}~{copy}"
+            seen[renamed] = ref.source
+            detail = f"id {ref.id!r} was already used by {first}"
+            yield replace(ref, id=renamed, problem=("rejected", "duplicate-id", detail))
+
+
+def _file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
+    return ArticleRef(
+        id=file.relative,
+        source=fs.unstrip_protocol(file.path),
+        format="story" if file.format == "story" else "txt",
+        path=file.path,
+        signature=file.signature,
+    )
+
+
+def _jsonl_articles(
+    fs: AbstractFileSystem, file: SourceFile, config: PipelineConfig
+) -> Iterator[ArticleRef]:
+    url = fs.unstrip_protocol(file.path)
+    prefix = strip_suffix(file.relative, JSONL_SUFFIXES)
+    number = 0
+    try:
+        with fs.open(file.path, "rb", compression="infer") as stream:
+            for number, line in iter_jsonl_lines(stream):
+                signature = hashlib.sha1(line).hexdigest()
+                try:
+                    article = parse_jsonl_line(line, number, config.input)
+                except Rejected as exc:
+                    yield ArticleRef(
+                        id=f"{prefix}/line-{number}", source=f"{url}:{number}", format="jsonl",
+                        data=line, signature=signature,
+                        problem=("rejected", exc.reason, exc.detail),
+                    )
+                    continue
+                name = safe_id_component(article.id) or f"line-{number}"
+                yield ArticleRef(
+                    id=f"{prefix}/{name}.txt", source=f"{url}:{number}", format="jsonl",
+                    data=article.text.encode("utf-8"), highlights=article.highlights,
+                    record_id=article.id, signature=signature,
+                )
+    except _CORRUPT as exc:
+        yield _broken_container(file, url, exc, "corrupt-jsonl", f"after line {number}")
+
+
+def _archive_articles(
+    fs: AbstractFileSystem, file: SourceFile, config: PipelineConfig, listing: SourceListing
+) -> Iterator[ArticleRef]:
+    url = fs.unstrip_protocol(file.path)
+    single = len(listing.files) == 1  # ids are member names when the source is one archive
+    prefix = "" if single else strip_suffix(file.relative, ARCHIVE_SUFFIXES) + "/"
+    pattern = listing.member_pattern or config.input.member_pattern
+    max_bytes = config.fetch.max_bytes
+    name = ""
+    try:
+        with fs.open(file.path, "rb") as stream:
+            for member in iter_tar(stream, pattern, max_bytes):
+                name = member.name
+                source = f"{url}!{member.name}"
+                signature = f"{member.size}-{member.mtime}"
+                fmt = detect_format(member.name, config.input)
+                fmt = fmt if fmt in ("txt", "story") else "txt"
+                try:
+                    article_id = prefix + safe_relative_path(member.name)
+                except Rejected as exc:
+                    unsafe_id = prefix + "_unsafe/" + safe_id_component(member.name)
+                    yield ArticleRef(
+                        id=unsafe_id, source=source, data=member.data, signature=signature,
+                        problem=("rejected", exc.reason, exc.detail),
+                    )
+                    continue
+                problem = None
+                if member.data is None:
+                    detail = f"{member.size} bytes, max_bytes={max_bytes}"
+                    problem = ("rejected", "too-large", detail)
+                yield ArticleRef(
+                    id=article_id, source=source, format=fmt, data=member.data,
+                    signature=signature, problem=problem,
+                )
+    except _CORRUPT as exc:
+        after = f"after member {name!r}" if name else "before any member"
+        yield _broken_container(file, url, exc, "corrupt-archive", after)
+
+
+def _broken_container(
+    file: SourceFile, url: str, exc: BaseException, reason: str, where: str
+) -> ArticleRef:
+    """One record for the unreadable rest of a container; what was read before stands.
+
+    A transient error (network, throttling) fails it, so the next run tries again.
+    """
+    detail = f"{where}: {type(exc).__name__}: {exc}"
+    status, reason = ("failed", "read-error") if is_transient(exc) else ("rejected", reason)
+    return ArticleRef(
+        id=f"{file.relative}#unreadable", source=url, signature=file.signature,
+        problem=(status, reason, detail),
+    )
+
+
+def _signature(info: dict) -> str:
+    """Size plus whatever the store offers to notice a change: ETag or mtime."""
+    marker = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get(
+        "LastModified", ""
+    )
+    return f"{info.get('size')}-{marker}".replace('"', "")
 
 
 def _is_under(path: str, folder: str) -> bool:

@@ -12,8 +12,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
-from newsprep.tasks.article import ArticleRef, Job, process_article
-from newsprep.tasks.discover import Discovery, discover
+from newsprep.config import PipelineConfig
+from newsprep.tasks.article import ArticleRef, Job, process_batch
+from newsprep.tasks.discover import SourceListing, list_source
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ def _batch_run_name() -> str:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def discover_articles(source: str, dest: str, storage_options: dict) -> Discovery:
-    return discover(source, dest, storage_options)
+def discover_articles(source: str, dest: str, config: PipelineConfig) -> SourceListing:
+    """List the source's files (archives and JSONL files are opened later, as a stream)."""
+    return list_source(source, dest, config)
 
 
 @task(
@@ -57,12 +59,10 @@ def discover_articles(source: str, dest: str, storage_options: dict) -> Discover
 def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
     """Process every article of a batch; one log line per article that did not end ok."""
     logger = get_run_logger()
-    records = []
-    for ref in batch.articles:
-        record = process_article(ref, job)
+    records = process_batch(batch.articles, batch.index, job)
+    for record in records:
         if record.status != "ok":
             logger.warning(
                 "%s %s: %s (%s)", record.status, record.id, record.reason, record.detail
             )
-        records.append(record.to_dict())
-    return BatchOutcome(batch.index, records)
+    return BatchOutcome(batch.index, [record.to_dict() for record in records])

@@ -1,17 +1,26 @@
-"""Writing under DEST: atomic output files and the quarantine of rejected articles."""
+"""Writing under DEST: atomic output files, JSONL shards, and the quarantine."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import posixpath
 import uuid
+from typing import TYPE_CHECKING, Protocol
 
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+from newsprep.config import OutputOptions
+
+if TYPE_CHECKING:
+    from newsprep.tasks.article import ArticleRef, Normalized
+
 QUARANTINE_DIR = "_quarantine"
 TEMP_MARKER = ".newsprep-tmp-"
+HIGHLIGHTS_SUFFIX = ".highlights"
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
@@ -34,6 +43,70 @@ def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+class Sink(Protocol):
+    def put(self, ref: ArticleRef, result: Normalized) -> tuple[str, str | None]:
+        """Store one article; returns (output, highlights output), relative to DEST."""
+
+    def close(self) -> None:
+        """Make everything put so far durable."""
+
+
+class FilesSink:
+    """One file per article at DEST/<id>; highlights beside it at DEST/<id>.highlights."""
+
+    def __init__(self, fs: AbstractFileSystem, root: str) -> None:
+        self.fs, self.root = fs, root
+
+    def put(self, ref: ArticleRef, result: Normalized) -> tuple[str, str | None]:
+        write_atomic(self.fs, posixpath.join(self.root, ref.id), result.text.encode("utf-8"))
+        if result.highlights is None:
+            return ref.id, None
+        highlights = ref.id + HIGHLIGHTS_SUFFIX
+        write_atomic(
+            self.fs, posixpath.join(self.root, highlights), result.highlights.encode("utf-8")
+        )
+        return ref.id, highlights
+
+    def close(self) -> None:
+        pass
+
+
+class JsonlShardSink:
+    """One gzip-compressed JSONL shard per batch: DEST/part-<batch>.jsonl.gz.
+
+    Rows carry id, text, highlights (when present) and source; loadable as is with
+    `datasets.load_dataset("json", data_files=...)`. gzip's header time is fixed so
+    the same input gives the same bytes.
+    """
+
+    def __init__(self, fs: AbstractFileSystem, root: str, index: int) -> None:
+        self.fs, self.root = fs, root
+        self.name = f"part-{index:05d}.jsonl.gz"
+        self.rows: list[str] = []
+
+    def put(self, ref: ArticleRef, result: Normalized) -> tuple[str, str | None]:
+        row = {"id": ref.record_id or ref.id, "text": result.text.rstrip("\n")}
+        if result.highlights is not None:
+            row["highlights"] = result.highlights.rstrip("\n")
+        row["source"] = ref.source
+        self.rows.append(json.dumps(row, ensure_ascii=False) + "\n")
+        return self.name, None
+
+    def close(self) -> None:
+        if not self.rows:
+            return
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+            handle.write("".join(self.rows).encode("utf-8"))
+        write_atomic(self.fs, posixpath.join(self.root, self.name), buffer.getvalue())
+
+
+def open_sink(options: OutputOptions, fs: AbstractFileSystem, root: str, index: int) -> Sink:
+    if options.format == "jsonl":
+        return JsonlShardSink(fs, root, index)
+    return FilesSink(fs, root)
 
 
 def quarantine(

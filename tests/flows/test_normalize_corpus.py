@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsprep.flows.normalize_corpus import normalize_corpus
 from newsprep.config import RunOptions
+from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
