@@ -117,9 +117,10 @@ def normalize_corpus(
     remove_temp_files(dest_fs, dest_root)
     manifest = ManifestWriter(dest_fs, dest_root)
     manifest.recover()
-    resume = not options.force and pipeline.output.format == "files"
-    previous = load_previous(dest_fs, dest_root) if resume else {}
-    outputs = existing_outputs(dest_fs, dest_root) if previous else set()
+    previous = load_previous(dest_fs, dest_root)
+    # JSONL shards are rewritten whole, so only per-file output can skip articles
+    may_skip = not options.force and pipeline.output.format == "files" and bool(previous)
+    outputs = existing_outputs(dest_fs, dest_root) if may_skip else set()
 
     progress_id = create_progress_artifact(0.0, description="Articles processed")
     progress = Progress(
@@ -140,7 +141,7 @@ def normalize_corpus(
         """Articles that need work; unchanged ones are recorded as skipped right here."""
         for ref in iter_articles(listing, pipeline):
             before = previous.get(ref.id)
-            if unchanged(before, ref.signature, fingerprint, outputs):
+            if may_skip and unchanged(before, ref.signature, fingerprint, outputs):
                 changes["skipped"] += 1
                 manifest.append([{**before, "status": "skipped", "attempts": 0}])
                 progress.advance(1)

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Rejected(Exception):
@@ -79,3 +85,30 @@ def _s3_error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def retry_transient(
+    call: Callable[[], T],
+    max_attempts: int,
+    delay_seconds: float,
+    first_attempt: int = 1,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+) -> T:
+    """Call; on a transient error wait (exponential backoff, jitter) and call again.
+
+    `first_attempt` lets a caller share one attempt budget across several calls;
+    `on_retry(next_attempt, error)` is told before each new attempt. Deterministic errors
+    and the last transient one are raised.
+    """
+    attempt = first_attempt
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if attempt >= max_attempts or not is_transient(exc):
+                raise
+            delay = delay_seconds * 2 ** (attempt - 1)
+            attempt += 1
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            time.sleep(random.uniform(delay / 2, delay))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+from newsprep.errors import retry_transient
 from newsprep.tasks.write import TEMP_MARKER, write_atomic
 
 MANIFEST = "_manifest.jsonl"
@@ -62,7 +63,8 @@ class ManifestWriter:
             self._handle.flush()
         else:
             self._parts += 1
-            self.fs.pipe_file(f"{self.journal}/part-{self._parts:08d}.jsonl", text.encode())
+            part = f"{self.journal}/part-{self._parts:08d}.jsonl"
+            retry_transient(lambda: self.fs.pipe_file(part, text.encode()), 5, 1.0)
 
     def compact(self) -> list[dict]:
         """Write the manifest (last record per id wins, sorted by id) and drop the journal."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -20,7 +18,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 from newsprep.config import PipelineConfig
-from newsprep.errors import Rejected, is_transient
+from newsprep.errors import Rejected, retry_transient
 from newsprep.tasks.fetch import decode, read_bytes
 from newsprep.tasks.formats import parse_story
 from newsprep.tasks.layout import layout
@@ -197,24 +195,16 @@ def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
 
 
 def _retrying(call: Callable[[], T], job: Job, record: ArticleRecord | None = None) -> T:
-    """Run an I/O call; retry transient errors with exponential backoff and jitter.
+    """An I/O call with the article's retry budget; attempts are counted on its record."""
 
-    Attempts are counted on the article's record (one budget per article).
-    """
-    attempts = record.attempts if record is not None else 1
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if attempts >= job.max_attempts or not is_transient(exc):
-                raise
-            delay = job.retry_delay_seconds * 2 ** (attempts - 1)
-            what = record.id if record is not None else "batch output"
-            logger.info("retrying %s after %s: %s", what, type(exc).__name__, exc)
-            attempts += 1
-            if record is not None:
-                record.attempts = attempts
-            time.sleep(random.uniform(delay / 2, delay))
+    def count(attempt: int, error: BaseException) -> None:
+        what = record.id if record is not None else "batch output"
+        logger.info("retrying %s after %s: %s", what, type(error).__name__, error)
+        if record is not None:
+            record.attempts = attempt
+
+    first = record.attempts if record is not None else 1
+    return retry_transient(call, job.max_attempts, job.retry_delay_seconds, first, count)
 
 
 def _quarantine(

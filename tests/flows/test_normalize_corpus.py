@@ -2,27 +2,215 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
+import fsspec
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 
-from newsprep.config import RunOptions
+from newsprep.cli import apply_storage_options
+from newsprep.config import SAMPLE_SOURCE, RunOptions
+from newsprep.faults import FlakyFileSystem
 from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
+GOOD = sorted(p for p in Path(SAMPLE_SOURCE).rglob("*.txt") if "broken" not in p.parts)
+FAST = RunOptions(workers=2, retry_delay_seconds=0.01)
 
-def _manifest(dest: Path) -> list[dict]:
+
+def manifest(dest: Path) -> list[dict]:
     return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
 
 
-def test_smoke(tmp_path: Path, golden_raw: Path) -> None:
-    src = tmp_path / "src"
-    (src / "a").mkdir(parents=True)
-    (src / "a" / "x.txt").write_bytes(golden_raw.read_bytes())
-    (src / "bad.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
-    summary = normalize_corpus(str(src), str(tmp_path / "out"), options=RunOptions(workers=2))
-    records = _manifest(tmp_path / "out")
-    assert [r["status"] for r in records] == ["ok", "rejected"]
-    assert summary["counts"]["ok"] == 1
+def run_summary(dest: Path) -> dict:
+    return json.loads((dest / "_run.json").read_text())
+
+
+def make_source(root: Path, count: int = 6) -> Path:
+    """`count` real sample articles under root/src, in two folders."""
+    src = root / "src"
+    for index, article in enumerate(GOOD[:count]):
+        target = src / ("first" if index % 2 else "second") / article.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(article, target)
+    return src
+
+
+def tree(root: Path, skip: tuple[str, ...] = ("_run.json",)) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
+
+
+@pytest.fixture
+def flaky(monkeypatch: pytest.MonkeyPatch):
+    """Configure the flaky:// filesystem for this process and its worker processes."""
+
+    def configure(**options: object) -> None:
+        monkeypatch.delenv("FSSPEC_FLAKY", raising=False)
+        apply_storage_options(["flaky:///"], options)
+
+    yield configure
+    fsspec.config.conf.pop("flaky", None)
+
+
+def test_good_and_broken_files(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 4)
+    (src / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (src / "empty.txt").write_bytes(b"  \n\t\n")
+    (src / "notes.md").write_text("not an article")
+    dest = tmp_path / "out"
+
+    summary = normalize_corpus(str(src), str(dest), options=FAST)
+
+    records = {r["id"]: r for r in manifest(dest)}
+    assert sorted(records) == sorted(
+        [str(p.relative_to(src)) for p in src.rglob("*.txt")]
+    ), "one record per discovered article"
+    broken, empty = records.pop("broken.txt"), records.pop("empty.txt")
+    assert (broken["status"], broken["reason"]) == ("rejected", "binary-content")
+    assert "NUL byte" in broken["detail"]
+    assert (empty["status"], empty["reason"]) == ("rejected", "empty-output")
+    # the quarantine keeps the original bytes and the reason
+    kept = dest / broken["quarantine"]
+    assert kept.read_bytes() == (src / "broken.txt").read_bytes()
+    assert json.loads(Path(f"{kept}.reason.json").read_text())["reason"] == "binary-content"
+    for record in records.values():
+        assert record["status"] == "ok" and record["attempts"] == 1
+        written = (dest / record["output"]).read_bytes()
+        assert hashlib.sha256(written).hexdigest() == record["sha256"]
+        text = written.decode("utf-8")
+        assert text.endswith("\n") and not text.endswith("\n\n")
+        assert text == text.lower()
+        assert record["tokens"] == len(text.split())
+    assert not (dest / "notes.md").exists()
+    assert summary["counts"] == {"ok": 4, "rejected": 2, "failed": 0, "skipped": 0}
+    assert summary["discovered"] == sum(summary["counts"].values()) == 6
+    assert summary["reasons"] == {"binary-content": 1, "empty-output": 1}
+    assert summary["ignored_files"] == 1
+    assert set(summary["versions"]) >= {"newsprep", "prefect", "ftfy", "sacremoses"}
+    assert summary["config_fingerprint"] and summary["pipeline"]["unicode_fix"]["normalization"]
+
+
+def test_same_input_same_bytes(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 6)
+    normalize_corpus(str(src), str(tmp_path / "one"), options=FAST)
+    normalize_corpus(
+        str(src), str(tmp_path / "two"), options=RunOptions(workers=1, batch_size=1)
+    )
+    one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
+    assert len(one) == 7  # six articles and the manifest
+    assert one == two
+
+
+def test_transient_read_errors_are_retried(tmp_path: Path, flaky) -> None:
+    src = make_source(tmp_path, 6)
+    flaky(fail_fraction=0.5, failures=2)
+    dest = tmp_path / "out"
+
+    summary = normalize_corpus(f"flaky://{src}", str(dest), options=FAST)
+
+    plan = FlakyFileSystem(fail_fraction=0.5)
+    expected = {
+        str(p.relative_to(src)): 3 if plan.chosen("read", str(p)) else 1
+        for p in src.rglob("*.txt")
+    }
+    assert 0 < list(expected.values()).count(3) < len(expected), "the plan hits some, not all"
+    records = manifest(dest)
+    assert {r["id"]: r["attempts"] for r in records} == expected
+    assert {r["status"] for r in records} == {"ok"}
+    assert summary["counts"]["ok"] == 6
+
+
+def test_permanent_fault_fails_the_article_and_the_budget(tmp_path: Path, flaky) -> None:
+    src = make_source(tmp_path, 4)
+    victim = sorted(src.rglob("*.txt"))[0]
+    flaky(always_fail=str(victim))
+    dest = tmp_path / "out"
+
+    state = normalize_corpus(f"flaky://{src}", str(dest), options=FAST, return_state=True)
+
+    assert state.is_failed()
+    assert "max_failure_rate" in state.message or "failed" in state.message
+    records = {r["id"]: r for r in manifest(dest)}
+    failed = records[str(victim.relative_to(src))]
+    assert (failed["status"], failed["reason"]) == ("failed", "read-error")
+    assert failed["attempts"] == FAST.max_attempts
+    assert "ConnectionResetError" in failed["detail"]
+    assert [r["status"] for r in records.values()].count("ok") == 3
+    # everything that succeeded was written before the run was marked failed
+    assert all((dest / r["output"]).exists() for r in records.values() if r["status"] == "ok")
+
+    lenient = FAST.model_copy(update={"max_failure_rate": 0.5})
+    state = normalize_corpus(
+        f"flaky://{src}", str(tmp_path / "lenient"), options=lenient, return_state=True
+    )
+    assert state.is_completed()
+
+
+def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 5)
+    dest = tmp_path / "out"
+    normalize_corpus(str(src), str(dest), options=FAST)
+    first = tree(dest)
+
+    second = normalize_corpus(str(src), str(dest), options=FAST)
+    assert second["counts"]["skipped"] == 5 and second["changes"]["skipped"] == 5
+    assert {k: v for k, v in tree(dest).items() if k != "_manifest.jsonl"} == {
+        k: v for k, v in first.items() if k != "_manifest.jsonl"
+    }
+
+    changed = sorted(src.rglob("*.txt"))[1]
+    changed.write_text(changed.read_text() + "A new closing paragraph was added today.\n")
+    third = normalize_corpus(str(src), str(dest), options=FAST)
+    assert third["changes"] == {"new": 0, "changed": 1, "retried": 0, "skipped": 4}
+    assert "a new closing paragraph was added today ." in (
+        dest / changed.relative_to(src)
+    ).read_text()
+
+    forced = normalize_corpus(
+        str(src), str(dest), options=FAST.model_copy(update={"force": True})
+    )
+    assert forced["counts"]["ok"] == 5 and forced["changes"]["new"] == 0
+
+    other = normalize_corpus(str(src), str(dest), profile="cnndm", options=FAST)
+    assert other["counts"]["ok"] == 5, "a different config fingerprint reprocesses"
+
+
+def test_batch_size_one_names_task_runs_after_articles(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 3)
+    state = normalize_corpus(
+        str(src), str(tmp_path / "out"),
+        options=RunOptions(workers=2, batch_size=1), return_state=True,
+    )
+    assert state.is_completed()
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        flow_run = client.read_flow_run(flow_run_id)
+    names = sorted(run.name for run in task_runs)
+    articles = sorted(f"article {p.relative_to(src)}" for p in src.rglob("*.txt"))
+    assert [n for n in names if n.startswith("article ")] == articles
+    assert any(n.startswith("discover-articles") for n in names)
+    assert flow_run.name == f"normalize-corpus: {src} → {tmp_path / 'out'}"
+
+    kinds = {a.type: a for a in artifacts}
+    assert "| ok | 3 |" in kinds["markdown"].data
+    assert kinds["progress"].data == 100.0

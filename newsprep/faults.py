@@ -1,0 +1,68 @@
+"""`flaky://`: an fsspec filesystem that injects I/O faults, for tests and failure drills.
+
+It wraps another filesystem (local by default). A deterministic share of paths fail
+their first `failures` reads or writes with a transient error; paths matching
+`always_fail` never succeed. Options come as fsspec storage options, e.g.
+`newsprep run flaky:///data/raw out --storage-option fail_fraction=0.2`.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from collections import Counter
+from fnmatch import fnmatch
+
+from fsspec.implementations.dirfs import DirFileSystem
+
+_ERRORS = {
+    "reset": lambda what: ConnectionResetError(errno.ECONNRESET, f"injected reset: {what}"),
+    "timeout": lambda what: TimeoutError(errno.ETIMEDOUT, f"injected timeout: {what}"),
+    "slowdown": lambda what: OSError(errno.EBUSY, f"injected SlowDown: {what}"),
+}
+
+
+class FlakyFileSystem(DirFileSystem):
+    protocol = "flaky"
+
+    def __init__(
+        self,
+        target_protocol: str = "file",
+        target_options: dict | None = None,
+        fail_fraction: float = 0.0,
+        failures: int = 1,
+        fail_paths: str = "*",
+        always_fail: str = "",
+        error: str = "reset",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(
+            path="/", target_protocol=target_protocol, target_options=target_options, **kwargs
+        )
+        self.path = ""  # no prefix: paths pass through to the wrapped filesystem as they are
+        self.fail_fraction, self.failures = float(fail_fraction), int(failures)
+        self.fail_paths, self.always_fail = fail_paths, always_fail
+        self.make_error = _ERRORS[error]
+        self.injected: Counter[tuple[str, str]] = Counter()
+
+    def chosen(self, operation: str, path: str) -> bool:
+        """Whether this operation on this path is one that fails (stable across processes)."""
+        digest = hashlib.sha256(f"{operation}:{path}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.fail_fraction
+
+    def _inject(self, operation: str, path: str) -> None:
+        if self.always_fail and fnmatch(path, self.always_fail):
+            raise self.make_error(f"{operation} {path} (always)")
+        if not fnmatch(path, self.fail_paths) or not self.chosen(operation, path):
+            return
+        if self.injected[operation, path] < self.failures:
+            self.injected[operation, path] += 1
+            raise self.make_error(f"{operation} {path}")
+
+    def cat_file(self, path, *args, **kwargs):
+        self._inject("read", self._strip_protocol(path))
+        return super().cat_file(path, *args, **kwargs)
+
+    def pipe_file(self, path, *args, **kwargs):
+        self._inject("write", self._strip_protocol(path))
+        return super().pipe_file(path, *args, **kwargs)
