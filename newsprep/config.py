@@ -86,7 +86,10 @@ class FetchOptions(_Frozen):
         import codecs
 
         for name in value:
-            codecs.lookup(name)  # LookupError -> validation error naming the field
+            try:
+                codecs.lookup(name)
+            except LookupError:
+                raise ValueError(f"unknown encoding {name!r}") from None
         return value
 
 

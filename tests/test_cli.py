@@ -1,0 +1,117 @@
+"""The `newsprep` command as a user runs it: a subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NEWSPREP = [sys.executable, "-m", "newsprep.cli"]
+
+
+def newsprep(*args: str, cwd: Path, env: dict | None = None, timeout: int = 180):
+    return subprocess.run(
+        [*NEWSPREP, *args], cwd=cwd, env=env or os.environ.copy(), capture_output=True,
+        text=True, timeout=timeout,
+    )
+
+
+def test_quick_start_without_a_server(tmp_path: Path) -> None:
+    """`newsprep run` alone: the bundled sample into ./out, with its own Prefect server."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    result = newsprep("run", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "_run.json").read_text())
+    assert summary["counts"] == {"ok": 24, "rejected": 1, "failed": 0, "skipped": 0}
+    assert summary["reasons"] == {"binary-content": 1}
+    assert len(list((tmp_path / "out").rglob("*.txt"))) == 24 + 1  # + the quarantine copy
+    # the end-of-run summary names counts, reasons and where the output is
+    assert "ok        24" in result.stderr and "binary-content" in result.stderr
+    assert "manifest:   out/_manifest.jsonl" in result.stderr
+    assert "articles (100%)" in result.stderr  # progress: done/total, rate, ETA
+
+
+# The golden reference makes four edits no rule can derive from the source: "China" is
+# written "chinese" three times and "Chunxian" is dropped once. These, and nothing else,
+# may differ.
+ALLOWED_EDITS = [
+    ("replace", ["china"], ["chinese"]),
+    ("delete", ["chunxian"], []),
+    ("replace", ["china"], ["chinese"]),
+    ("replace", ["china"], ["chinese"]),
+]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_cnndm_profile_reproduces_the_golden_file(
+    tmp_path: Path, golden_raw: Path, golden_cnndm: Path
+) -> None:
+    src = tmp_path / "raw"
+    src.mkdir()
+    (src / golden_raw.name).write_bytes(golden_raw.read_bytes())
+    result = newsprep("run", str(src), str(tmp_path / "out"), "--profile", "cnndm", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    ours = (tmp_path / "out" / golden_raw.name).read_text(encoding="utf-8")
+    golden = golden_cnndm.read_text(encoding="utf-8")
+    assert ours.endswith(" .\n") and not golden.endswith("\n")  # we always end with a newline
+    a, b = ours.split(), golden.split()
+    edits = [
+        (op, a[i1:i2], b[j1:j2])
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+        if op != "equal"
+    ]
+    assert edits == ALLOWED_EDITS
+    assert len(ours.splitlines()) == len(golden.splitlines()) == 15
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profile", "nope"], "invalid choice: 'nope'"),
+        (["--set", "tokenize.nope=1"], "unknown setting 'tokenize.nope'"),
+        (["--set", "layout=columns"], "layout"),
+        (["--set", "fetch.fallback_encodings=[\"no-such-codec\"]"], "fallback_encodings"),
+        (["--workers", "0"], "--workers"),
+        (["--max-failure-rate", "2"], "--max-failure-rate"),
+    ],
+)
+def test_configuration_errors_exit_2_without_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = newsprep("run", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_source_exits_2(tmp_path: Path) -> None:
+    result = newsprep("run", str(tmp_path / "nowhere"), str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_failure_budget_exceeded_exits_1(tmp_path: Path, golden_raw: Path) -> None:
+    src = tmp_path / "raw"
+    src.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (src / name).write_bytes(golden_raw.read_bytes())
+    result = newsprep(
+        "run", f"flaky://{src}", str(tmp_path / "out"), "--max-attempts", "2",
+        "--storage-option", f"always_fail={src}/b.txt", cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "max_failure_rate" in result.stderr
+    records = [json.loads(x) for x in (tmp_path / "out" / "_manifest.jsonl").open()]
+    assert [(r["id"], r["status"]) for r in records] == [
+        ("a.txt", "ok"), ("b.txt", "failed"), ("c.txt", "ok")
+    ]
+    assert records[1]["attempts"] == 2
