@@ -37,6 +37,8 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     for line in text.splitlines(keepends=True):
         fixed, steps = ftfy.fix_and_explain(line, config=config)
         out.append(fixed)
+        if fixed == line:  # ftfy can explain a no-op, e.g. fix_c1_controls on "\x8d"
+            continue
         for action, parameter in steps or ():
             fixes[parameter if action == "apply" else f"{action}:{parameter}"] = None
     result = "".join(out)

@@ -1,0 +1,102 @@
+"""Stage 5, validate: every check in CHECKS fails on a bad output and passes on a good one."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsprep.config import PipelineConfig, ValidateOptions
+from newsprep.errors import Rejected
+from newsprep.tasks.validate import CHECKS, Checked, validate
+
+CONFIG = PipelineConfig()
+GOOD = "the region 's top official told reporters on tuesday ."
+GOOD_SOURCE = "The region's top official told reporters on Tuesday."
+
+# check name -> (output, source, config) that this check, and no earlier one, rejects
+FAILING = {
+    "empty-output": ("  \n ", GOOD_SOURCE, CONFIG),
+    "too-few-tokens": ("told reporters .", "Told reporters.", CONFIG),
+    "control-characters": ("the region 's\x07 top official .", GOOD_SOURCE, CONFIG),
+    "uppercase-left": ("the region 's Top official told reporters .", GOOD_SOURCE, CONFIG),
+    "mojibake-left": ("they donâ€™t know what to do .", "They don’t know what to do.", CONFIG),
+    "length-ratio": ("one two three four five .", GOOD_SOURCE * 3, CONFIG),
+}
+DETAILS = {
+    "empty-output": "no tokens left",
+    "too-few-tokens": "3 tokens, min_tokens=5",
+    "control-characters": "U+0007 at offset 13",
+    "uppercase-left": "'T' (U+0054)",
+    "mojibake-left": "mojibake",
+    "length-ratio": "allowed 0.5..2.0",
+}
+
+
+def test_every_check_is_tested() -> None:
+    assert set(FAILING) == set(CHECKS) == set(DETAILS)
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_check_fails(name: str) -> None:
+    output, source, config = FAILING[name]
+    with pytest.raises(Rejected) as info:
+        validate(output, source, config)
+    assert info.value.reason == name
+    assert DETAILS[name] in info.value.detail
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_check_passes_on_good_output(name: str) -> None:
+    assert CHECKS[name](_checked(GOOD, GOOD_SOURCE, CONFIG)) is None
+    validate(GOOD, GOOD_SOURCE, CONFIG)
+
+
+def _checked(output: str, source: str, config: PipelineConfig) -> Checked:
+    return Checked(output, source, config)
+
+
+def test_first_failing_check_wins() -> None:
+    # Empty output also has too few tokens; the reason is the first check in order.
+    with pytest.raises(Rejected) as info:
+        validate("", GOOD_SOURCE, CONFIG)
+    assert info.value.reason == "empty-output"
+
+
+def test_min_tokens_boundary() -> None:
+    config = PipelineConfig(validation=ValidateOptions(min_tokens=3))
+    validate("told reporters .", "Told reporters.", config)
+    assert CHECKS["too-few-tokens"](_checked("told reporters", "x", config)) is not None
+
+
+def test_lone_surrogate_is_a_control_character() -> None:
+    assert "U+D800" in CHECKS["control-characters"](_checked("ab \ud800", "", CONFIG))
+
+
+def test_tab_is_a_control_character_in_output() -> None:
+    # Moses turns tabs into spaces, so a tab in the output means something went wrong.
+    assert CHECKS["control-characters"](_checked("a\tb", "", CONFIG)) is not None
+
+
+def test_uppercase_allowed_when_lowercase_is_off() -> None:
+    config = PipelineConfig(lowercase=False)
+    assert CHECKS["uppercase-left"](_checked("The Region", "", config)) is None
+
+
+def test_uppercase_without_lowercase_form_is_named() -> None:
+    # U+03D2 GREEK UPSILON WITH HOOK SYMBOL is uppercase and has no lowercase mapping.
+    detail = CHECKS["uppercase-left"](_checked("a \u03d2 b", "", CONFIG))
+    assert detail is not None
+    assert "U+03D2" in detail
+
+
+def test_uncased_output_passes_the_uppercase_check() -> None:
+    # "123 ..." has no cased character: str.islower() is False, yet nothing is uppercase.
+    assert CHECKS["uppercase-left"](_checked("123 4.5 % 北京", "", CONFIG)) is None
+
+
+def test_length_ratio_bounds() -> None:
+    ratio = CHECKS["length-ratio"]
+    assert ratio(_checked("x" * 50, "y" * 100, CONFIG)) is None  # 0.5: allowed
+    assert ratio(_checked("x" * 49, "y" * 100, CONFIG)) is not None
+    assert ratio(_checked("x" * 200, "y" * 100, CONFIG)) is None  # 2.0: allowed
+    assert ratio(_checked("x" * 201, "y" * 100, CONFIG)) is not None
+    assert ratio(_checked("x", "", CONFIG)) is None  # no source: nothing to compare

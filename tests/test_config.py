@@ -1,0 +1,154 @@
+"""Pipeline configuration: the profiles, dotted-path overrides, errors, the fingerprint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from newsprep.config import (
+    PROFILES,
+    ConfigError,
+    PipelineConfig,
+    RunConfig,
+    TokenizeOptions,
+    resolve_pipeline,
+)
+
+
+def test_profiles() -> None:
+    assert set(PROFILES) == {"default", "cnndm"}
+    default, cnndm = PROFILES["default"], PROFILES["cnndm"]
+    assert default.tokenize == TokenizeOptions()
+    assert default.lowercase is True
+    assert default.layout == "paragraphs"
+    assert cnndm.tokenize.aggressive_dash_splits is True
+    assert cnndm.tokenize.dash_token == "-"
+    assert cnndm.tokenize.split_cannot is True
+    assert cnndm.tokenize.drop_patterns == (r"\(CNN\)",)
+    assert cnndm.layout == "sentences"
+    assert cnndm.lowercase is True
+    # Everything else is the default profile's.
+    assert cnndm.fetch == default.fetch
+    assert cnndm.unicode_fix == default.unicode_fix
+    assert cnndm.validation == default.validation
+
+
+def test_profiles_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        PROFILES["default"].lowercase = False
+
+
+def test_resolve_without_overrides_is_the_profile() -> None:
+    assert resolve_pipeline("cnndm") == PROFILES["cnndm"]
+    assert resolve_pipeline("default", {}) == PROFILES["default"]
+
+
+def test_overrides_change_only_the_named_fields() -> None:
+    config = resolve_pipeline(
+        "cnndm", {"tokenize.lang": "de", "lowercase": False, "fetch.max_bytes": 1024}
+    )
+    assert config.tokenize.lang == "de"
+    assert config.lowercase is False
+    assert config.fetch.max_bytes == 1024
+    assert config.tokenize.dash_token == "-"  # the rest of the profile is kept
+    assert config.layout == "sentences"
+    assert PROFILES["cnndm"].tokenize.lang == "en"  # the profile itself is not changed
+
+
+def test_override_values_are_validated_and_coerced() -> None:
+    config = resolve_pipeline("default", {"tokenize.drop_patterns": [r"\(AP\)"]})
+    assert config.tokenize.drop_patterns == (r"\(AP\)",)
+
+
+def test_run_config_pipeline_applies_overrides() -> None:
+    run = RunConfig(profile="cnndm", overrides={"layout": "paragraphs"})
+    assert run.pipeline().layout == "paragraphs"
+    assert run.pipeline().tokenize.split_cannot is True
+
+
+def test_unknown_profile() -> None:
+    with pytest.raises(ConfigError, match=r"unknown profile 'wiki'.*default, cnndm"):
+        resolve_pipeline("wiki")
+
+
+def test_unknown_setting_names_the_path() -> None:
+    with pytest.raises(ConfigError, match=r"unknown setting 'tokenize\.langauge'.*lang"):
+        resolve_pipeline("default", {"tokenize.langauge": "de"})
+
+
+def test_unknown_group_names_the_path() -> None:
+    with pytest.raises(ConfigError, match=r"'lowercase\.mode'.*'lowercase' is not an option group"):
+        resolve_pipeline("default", {"lowercase.mode": "upper"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"fetch.max_bytes": 0}, "fetch.max_bytes"),
+        ({"layout": "columns"}, "layout"),
+        ({"tokenize.dash_token": ""}, "tokenize.dash_token"),
+        ({"tokenize.drop_patterns": ["(unclosed"]}, "tokenize.drop_patterns"),
+        ({"validation.min_tokens": -1}, "validation.min_tokens"),
+        ({"fetch.max_control_ratio": 2}, "fetch.max_control_ratio"),
+    ],
+)
+def test_invalid_value_error_names_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_pipeline("default", overrides)
+    assert str(info.value).startswith(f"{field}:")
+
+
+def test_unknown_fallback_encoding_error_names_the_field() -> None:
+    # codecs.lookup raises LookupError, which pydantic would not turn into a field error.
+    with pytest.raises(ConfigError, match=r"^fetch\.fallback_encodings"):
+        resolve_pipeline("default", {"fetch.fallback_encodings": ["no-such-codec"]})
+
+
+def test_fingerprint_is_stable() -> None:
+    a, b = PROFILES["default"].fingerprint(), PipelineConfig().fingerprint()
+    assert a == b
+    assert len(a) == 16
+    assert int(a, 16) >= 0  # hex
+
+
+def test_fingerprint_is_stable_across_processes() -> None:
+    # No per-process salt (such as hash()) may enter it.
+    code = "from newsprep.config import PROFILES; print(PROFILES['cnndm'].fingerprint())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == PROFILES["cnndm"].fingerprint()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tokenize.lang": "de"},
+        {"tokenize.split_cannot": False},
+        {"tokenize.drop_patterns": []},
+        {"lowercase": False},
+        {"layout": "paragraphs"},
+        {"unicode_fix.uncurl_quotes": False},
+        {"unicode_fix.normalization": None},
+        {"fetch.fallback_encodings": []},
+        {"validation.min_tokens": 6},
+    ],
+    ids=lambda overrides: next(iter(overrides)),
+)
+def test_fingerprint_changes_with_any_setting(overrides: dict) -> None:
+    assert resolve_pipeline("cnndm", overrides).fingerprint() != PROFILES["cnndm"].fingerprint()
+
+
+def test_profiles_have_different_fingerprints() -> None:
+    assert PROFILES["default"].fingerprint() != PROFILES["cnndm"].fingerprint()
+
+
+def test_fingerprint_ignores_the_description() -> None:
+    cnndm = PROFILES["cnndm"]
+    renamed = cnndm.model_copy(update={"description": "something else entirely"})
+    assert renamed.description != cnndm.description
+    assert renamed.fingerprint() == cnndm.fingerprint()
+    assert resolve_pipeline("cnndm", {"description": "x"}).fingerprint() == cnndm.fingerprint()
