@@ -36,13 +36,14 @@ class ManifestWriter:
         self.journal = posixpath.join(dest_root, JOURNAL)
         self._parts = 0
         self.fs.makedirs(dest_root, exist_ok=True)
+        self.leftover = self.fs.exists(self.journal)  # a killed run's journal
         if self.local:
             self._handle = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
 
     def recover(self) -> None:
         """Fold the journal a killed run left behind into the manifest, so a rerun can
         skip what that run finished."""
-        if not self.fs.exists(self.journal):
+        if not self.leftover:
             return
         manifest = posixpath.join(self.root, MANIFEST)
         records = {r["id"]: r for r in read_manifest(self.fs, manifest)}

@@ -1,0 +1,98 @@
+"""A run killed with SIGKILL part way, then run again, ends exactly like an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newsprep.config import SAMPLE_SOURCE
+from newsprep.manifest import JOURNAL
+from newsprep.tasks.write import TEMP_MARKER
+
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
+
+ARTICLES = 1200
+
+
+def build_corpus(root: Path) -> Path:
+    texts = [
+        p.read_text(encoding="utf-8")
+        for p in sorted(Path(SAMPLE_SOURCE).rglob("*.txt"))
+        if "broken" not in p.parts
+    ]
+    for n in range(ARTICLES):
+        target = root / f"part-{n // 100:02d}" / f"article-{n:05d}.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        extra = f"Reference number {n} was filed with this report.\n"
+        target.write_text(texts[n % len(texts)] + extra, encoding="utf-8")
+    return root
+
+
+def start(src: Path, dest: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsprep.cli", "run", str(src), str(dest),
+         "--batch-size", "20", "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("_run.json", "_manifest.jsonl")
+    }
+
+
+def records(dest: Path) -> list[dict]:
+    return [json.loads(line) for line in (dest / "_manifest.jsonl").open(encoding="utf-8")]
+
+
+def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    src = build_corpus(tmp_path / "src")
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+
+    run = start(src, killed)
+    journal = killed / JOURNAL
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = journal.read_text().count("\n") if journal.exists() else 0
+        if done >= 200:
+            break
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    finished_before_kill = journal.read_text().count("\n")
+    assert 200 <= finished_before_kill < ARTICLES, "killed part way"
+    assert not (killed / "_manifest.jsonl").exists()
+
+    rerun = start(src, killed)
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    uninterrupted = start(src, clean)
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+
+    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert not [p for p in killed.rglob("*") if TEMP_MARKER in p.name], "no temp files left"
+    assert not journal.exists()
+    after, reference = records(killed), records(clean)
+    assert [r["id"] for r in after] == [r["id"] for r in reference]
+    assert len({r["id"] for r in after}) == ARTICLES, "exactly one record per article"
+    statuses = [r["status"] for r in after]
+    assert statuses.count("skipped") >= finished_before_kill
+    assert set(statuses) == {"ok", "skipped"}
+    # apart from how it got there (status, attempts), every record is the same
+    strip = ("status", "attempts")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in after] == [
+        {k: v for k, v in r.items() if k not in strip} for r in reference
+    ]
+    summary = json.loads((killed / "_run.json").read_text())
+    assert summary["changes"]["skipped"] == statuses.count("skipped")
+    assert summary["changes"]["new"] == ARTICLES - statuses.count("skipped")
