@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
+    create_table_artifact,
     update_progress_artifact,
 )
 from prefect.futures import as_completed
@@ -44,6 +45,7 @@ from newsprep.tasks.prefect_tasks import Batch, BatchOutcome, discover_articles,
 
 MAX_BATCH_SIZE = 500  # past this a batch only delays progress reports and retries
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
+MAX_TABLE_ROWS = 500  # rows of the rejected/failed table artifact
 
 
 class FailureBudgetExceeded(RuntimeError):
@@ -192,10 +194,21 @@ def normalize_corpus(
     }
     write_run_summary(dest_fs, dest_root, summary)
     create_markdown_artifact(
-        _markdown_report(summary, records),
+        _markdown_report(summary, records, dest_fs.unstrip_protocol(dest_root)),
         key=_artifact_key(profile),
         description="normalize-corpus run summary",
     )
+    problems = [r for r in records if r["status"] in ("rejected", "failed")]
+    if problems:
+        create_table_artifact(
+            [
+                {key: _md(r[key]) for key in ("id", "status", "reason", "detail", "source")}
+                for r in problems[:MAX_TABLE_ROWS]
+            ],
+            key=f"{_artifact_key(profile)}-problems",
+            description=f"Rejected and failed articles ({len(problems)}; first "
+            f"{min(len(problems), MAX_TABLE_ROWS)} shown)",
+        )
     failed = statuses["failed"]
     if records and failed / len(records) > options.max_failure_rate:
         raise FailureBudgetExceeded(
@@ -263,14 +276,18 @@ def _md(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
-def _markdown_report(summary: dict, records: list[dict]) -> str:
+def _markdown_report(summary: dict, records: list[dict], dest_url: str) -> str:
     counts = summary["counts"]
+    changes = summary["changes"]
     lines = [
         f"# normalize-corpus: {_md(summary['profile'])}",
         "",
-        f"**{summary['discovered']}** articles from `{summary['source']}` to "
-        f"`{summary['dest']}` in {summary['seconds']} s "
+        f"**{summary['discovered']}** articles from {_md(summary['source'])} to "
+        f"[{_md(summary['dest'])}]({dest_url.replace(' ', '%20')}) in {summary['seconds']} s "
         f"({summary['articles_per_second']} articles/s).",
+        "",
+        f"New {changes['new']}, changed {changes['changed']}, retried {changes['retried']}, "
+        f"skipped (unchanged) {changes['skipped']}.",
         "",
         "| status | articles |",
         "|---|---|",

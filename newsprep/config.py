@@ -68,7 +68,10 @@ class FetchOptions(_Frozen):
         "in the article's `fixes` (e.g. `decode:cp1252`).",
     )
     max_bytes: int = Field(
-        50 * 1024 * 1024, gt=0, description="Articles larger than this are rejected, not read."
+        4 * 1024 * 1024,
+        gt=0,
+        description="Articles larger than this are rejected unread (news articles are rarely "
+        "over 200 KB; Moses needs seconds per MB).",
     )
     max_line_chars: int = Field(
         200_000, gt=0, description="Articles with a longer line are rejected before tokenizing."
