@@ -24,6 +24,7 @@ from newsprep.tasks.article import ArticleRef
 from newsprep.tasks.formats import (
     ARCHIVE_SUFFIXES,
     JSONL_SUFFIXES,
+    archive_compression,
     detect_format,
     iter_jsonl_lines,
     iter_tar,
@@ -107,6 +108,8 @@ def iter_articles(
         else:
             refs = iter([_file_article(fs, file)])
         for ref in refs:
+            if ref.problem is None:
+                ref = _checked_id(ref)
             first = seen.get(ref.id)
             if first is None:
                 seen[ref.id] = ref.source
@@ -129,6 +132,17 @@ def _file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
         path=file.path,
         signature=file.signature,
     )
+
+
+def _checked_id(ref: ArticleRef) -> ArticleRef:
+    """Ids become paths under DEST: one named like newsprep's own files (a source that is
+    an older DEST has a _quarantine/ folder; a _quarantine.jsonl) is refused."""
+    try:
+        safe_relative_path(ref.id)
+    except Rejected as exc:
+        unsafe_id = "_unsafe/" + safe_id_component(ref.id)
+        return replace(ref, id=unsafe_id, problem=("rejected", exc.reason, exc.detail))
+    return ref
 
 
 def _jsonl_articles(
@@ -170,8 +184,10 @@ def _archive_articles(
     max_bytes = config.fetch.max_bytes
     name = ""
     try:
-        with fs.open(file.path, "rb") as stream:
-            for member in iter_tar(stream, pattern, max_bytes):
+        compression = archive_compression(file.path)
+        mode = "r|" if compression or file.path.lower().endswith(".tar") else "r|*"
+        with fs.open(file.path, "rb", compression=compression) as stream:
+            for member in iter_tar(stream, pattern, max_bytes, mode):
                 name = member.name
                 source = f"{url}!{member.name}"
                 signature = f"{member.size}-{member.mtime}"

@@ -16,8 +16,9 @@ from fsspec import AbstractFileSystem
 from newsprep.config import FetchOptions
 from newsprep.errors import Rejected
 
-# C0 and C1 control characters other than \t \n \v \f \r.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 control characters other than \t \n \v \f \r, and ESC: it starts
+# terminal escape sequences, which are text the unicode fix removes, not binary.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)

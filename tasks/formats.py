@@ -25,6 +25,8 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst"
 # Names under DEST that belong to newsprep; no article may be written there.
 RESERVED_TOP_LEVEL = ("_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine")
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# C0 controls, DEL and C1 controls: none belongs in a path (\x85 is a line break to some).
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HIGHLIGHT = re.compile(r"^@highlight[ \t]*$", re.MULTILINE)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
@@ -59,7 +61,7 @@ def safe_relative_path(name: str) -> str:
     Absolute paths, `..` components, control characters and names reserved for
     newsprep's own files are refused: nothing is ever written outside DEST.
     """
-    if not name or "\x00" in name or any(ord(ch) < 32 for ch in name):
+    if not name or _CONTROL_CHARS.search(name):
         raise Rejected("unsafe-id", f"{name!r} has control characters or is empty")
     if name.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", name):
         raise Rejected("unsafe-id", f"{name!r} is an absolute path")
@@ -139,14 +141,26 @@ class Member:
     mtime: int
 
 
-def iter_tar(stream: IO[bytes], pattern: str, max_bytes: int) -> Iterator[Member]:
+def archive_compression(name: str) -> str | None:
+    """fsspec compression of an archive by name; None for a plain .tar or an unknown name."""
+    lower = name.lower()
+    if lower.endswith((".tgz", ".tar.gz")):
+        return "gzip"
+    return {".tar.bz2": "bz2", ".tar.xz": "xz"}.get(lower[lower.rfind(".tar") :])
+
+
+def iter_tar(
+    stream: IO[bytes], pattern: str, max_bytes: int, mode: str = "r|*"
+) -> Iterator[Member]:
     """Regular-file members matching `pattern`, streamed: never unpacked, never seeked.
 
-    Compression (gzip, bz2, xz) is detected from the bytes. Links and devices are skipped.
+    With mode "r|*" tarfile detects compression from the bytes; callers that decompress
+    the stream themselves (fsspec's gzip checks the trailer, so a cut shows) pass "r|".
+    Links and devices are skipped.
     A truncated or corrupt archive raises `tarfile.TarError` or `EOFError` after the
     members that could be read.
     """
-    with tarfile.open(fileobj=stream, mode="r|*") as archive:
+    with tarfile.open(fileobj=stream, mode=mode) as archive:
         for info in archive:
             if not info.isfile() or not fnmatch(info.name, pattern):
                 continue
