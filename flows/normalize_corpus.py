@@ -28,7 +28,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
-from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions
+from newsprep.config import SAMPLE_SOURCE, ConfigError, ProfileName, RunConfig, RunOptions
 from newsprep.manifest import (
     ManifestWriter,
     existing_outputs,
@@ -63,6 +63,19 @@ def auto_batch_size(articles: int, workers: int) -> int:
 def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
     if options.runner == "thread":
         return ThreadPoolTaskRunner(max_workers=workers)
+    if options.runner == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError(
+                "runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'"
+            ) from None
+        if options.dask_address:
+            return DaskTaskRunner(address=options.dask_address)
+        # one single-threaded worker process per core: the stages hold the GIL
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+        )
     return ProcessPoolTaskRunner(max_workers=workers)
 
 

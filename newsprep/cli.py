@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     fields = RunOptions.model_fields
     run.add_argument("--batch-size", type=int, help=fields["batch_size"].description)
     run.add_argument("--workers", type=int, help=fields["workers"].description)
-    run.add_argument("--runner", choices=["process", "thread"], help=fields["runner"].description)
+    run.add_argument(
+        "--runner", choices=["process", "thread", "dask"], help=fields["runner"].description
+    )
+    run.add_argument("--dask-address", help=fields["dask_address"].description)
     run.add_argument("--max-attempts", type=int, help=fields["max_attempts"].description)
     run.add_argument(
         "--max-failure-rate", type=float, help=fields["max_failure_rate"].description
@@ -76,9 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
-    option_names = ("batch_size", "workers", "runner", "max_attempts", "max_failure_rate", "force")
+    option_names = (
+        "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
+        "force",
+    )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
+    if options.get("dask_address"):
+        options.setdefault("runner", "dask")  # an address says which runner
     try:
         config = RunConfig(
             source=args.source,

@@ -14,7 +14,14 @@ import re
 from importlib.resources import files
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -228,12 +235,23 @@ class RunOptions(_Frozen):
     workers: int | None = Field(
         None, ge=1, description="Parallel worker processes (or threads). Empty: CPU count."
     )
-    runner: Literal["process", "thread"] = Field(
-        "process", description="process: CPU-bound stages in parallel; thread: one process."
+    runner: Literal["process", "thread", "dask"] = Field(
+        "process",
+        description="process: CPU-bound stages in parallel processes; thread: one process; "
+        "dask: a Dask cluster (dask_address, or a local one) through prefect-dask.",
+    )
+    dask_address: str | None = Field(
+        None, description="tcp://HOST:PORT of an existing Dask scheduler (runner dask)."
     )
     max_attempts: int = Field(
         3, ge=1, description="Attempts per article for transient errors (I/O, timeouts)."
     )
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> RunOptions:
+        if self.dask_address and self.runner != "dask":
+            raise ValueError("dask_address is only used with runner 'dask'")
+        return self
     retry_delay_seconds: float = Field(
         0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
     )

@@ -1,0 +1,88 @@
+"""Mapped batches on a real Dask cluster: a scheduler and two worker processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsprep.config import SAMPLE_SOURCE, RunOptions
+from newsprep.flows.normalize_corpus import normalize_corpus
+
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
+DASK = [sys.executable, "-m", "distributed.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent))
+    assert dask, "the dask command comes with distributed (newsprep[dask])"
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--dashboard-address", ":0", "--no-show"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+             "--host", "127.0.0.1", "--dashboard-address", ":0",
+             "--local-directory", str(tmp_path / f"worker-{n}")],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for n in range(2)
+    ]
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in [*workers, scheduler]:
+            process.terminate()
+        for process in [*workers, scheduler]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "_run.json"
+    }
+
+
+def test_dask_cluster_output_equals_local_run(tmp_path: Path, dask_cluster: str) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE_SOURCE, src)
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    normalize_corpus(str(src), str(local), options=RunOptions(workers=2))
+    summary = normalize_corpus(
+        str(src), str(dask),
+        options=RunOptions(runner="dask", dask_address=dask_cluster, batch_size=5),
+    )
+    assert summary["counts"]["ok"] == 24 and summary["batches"] == 5
+    assert read_tree(dask) == read_tree(local)
+    assert summary["options"]["runner"] == "dask"
