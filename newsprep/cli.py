@@ -201,13 +201,15 @@ def _read_summary(dest: str) -> dict | None:
 
 def render_summary(summary: dict) -> str:
     """The one-screen end-of-run report."""
+    from newsprep.manifest import STATUSES
+
     counts = summary["counts"]
-    width = max(len(status) for status in counts)
+    width = max(len(status) for status in STATUSES)
     lines = [
         "",
         f"newsprep: {summary['discovered']} articles, profile {summary['profile']}, "
         f"{summary['seconds']:.1f} s ({summary['articles_per_second']} articles/s)",
-        *(f"  {status:<{width}}  {count}" for status, count in counts.items()),
+        *(f"  {status:<{width}}  {counts.get(status, 0)}" for status in STATUSES),
     ]
     if summary["reasons"]:
         lines.append("  top reasons:")
