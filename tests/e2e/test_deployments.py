@@ -1,0 +1,397 @@
+"""The deployments end to end: a real `prefect server`, `prefect deploy`, a real worker.
+
+What a user does (deployments/README.md), step by step, against a throwaway server:
+create the work pool, register deployments/prefect.yaml, start a process worker, trigger
+the adhoc deployment with parameters, and read the files, the manifest and the artifacts.
+`newsprep serve` is checked the same way, on a server of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "newsprep" / "sample"
+PREFECT_FILE = "deployments/prefect.yaml"
+BIN = Path(sys.executable).parent
+POOL = "newsprep-process"
+NIGHTLY = "normalize-corpus/normalize-corpus-nightly"
+ADHOC = "normalize-corpus/normalize-corpus-adhoc"
+RUN_TIMEOUT = 180  # seconds a flow run may take from trigger to a final state
+
+pytestmark = pytest.mark.e2e
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(args: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
+    """A subprocess in its own process group, so teardown reaches its children too."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after 15 s."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+            # the leader is gone; its children may not be
+        except subprocess.TimeoutExpired:
+            continue
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace") if log.exists() else "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Server:
+    def __init__(self, url: str, env: dict[str, str], home: Path) -> None:
+        self.url, self.env, self.home = url, env, home
+
+    def cli(
+        self, *args: str, cwd: Path = REPO, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "prefect"), *args],
+            env=self.env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        )
+
+    @contextmanager
+    def client(self):
+        from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.url}), get_client(
+            sync_client=True
+        ) as client:
+            yield client
+
+
+@contextmanager
+def prefect_server(home: Path) -> Iterator[Server]:
+    """`prefect server start` on a free port with its own PREFECT_HOME; always stopped."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",  # the worker polls every 2 s, not 10
+        "PREFECT_CLI_WRAP_LINES": "false",
+        "COLUMNS": "200",
+    }
+    env.pop("PREFECT_PROFILE", None)
+    log = home / "server.log"
+    server = _start(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env, log, cwd=home,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"prefect server exited with {server.returncode}:\n{_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"prefect server not healthy after 90 s:\n{_tail(log)}")
+            time.sleep(0.5)
+        yield Server(url, env, home)
+    finally:
+        _stop(server)
+
+
+def _wait_final(server: Server, flow_run_id: UUID, log: Path, timeout: float = RUN_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    with server.client() as client:
+        while True:
+            flow_run = client.read_flow_run(flow_run_id)
+            if flow_run.state is not None and flow_run.state.is_final():
+                return flow_run
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"flow run {flow_run_id} still {flow_run.state_name} after {timeout} s; "
+                    f"log:\n{_tail(log)}"
+                )
+            time.sleep(1)
+
+
+def _copy_sample(folder: Path) -> Path:
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def _articles(source: Path) -> set[str]:
+    return {p.relative_to(source).as_posix() for p in source.rglob("*.txt")}
+
+
+def _manifest(dest: Path) -> list[dict]:
+    return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
+
+
+def _summary(dest: Path) -> dict:
+    return json.loads((dest / "_run.json").read_text())
+
+
+# --- prefect.yaml on a server with a worker ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def deployed(server: Server) -> Server:
+    pool = server.cli("work-pool", "create", POOL, "--type", "process")
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    deploy = server.cli("deploy", "--all", "--prefect-file", PREFECT_FILE)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    return server
+
+
+@pytest.fixture(scope="module")
+def worker_log(deployed: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`prefect worker start --pool newsprep-process`, started outside the repository."""
+    folder = tmp_path_factory.mktemp("worker")
+    log = folder / "worker.log"
+    worker = _start(
+        [str(BIN / "prefect"), "worker", "start", "--pool", POOL], deployed.env, log, cwd=folder
+    )
+    try:
+        yield log
+    finally:
+        _stop(worker)
+
+
+def _trigger(server: Server, *params: str) -> UUID:
+    """`prefect deployment run` as the README shows it; returns the flow run's id."""
+    args = [arg for param in params for arg in ("--param", param)]
+    result = server.cli("deployment", "run", ADHOC, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+    assert found, result.stdout
+    return UUID(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def first_run(deployed: Server, worker_log: Path, tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("adhoc")
+    source, dest = _copy_sample(work / "src"), work / "out"
+    flow_run_id = _trigger(deployed, f"source={source}", f"dest={dest}")
+    flow_run = _wait_final(deployed, flow_run_id, worker_log)
+    return flow_run, source, dest
+
+
+def test_schedules(deployed: Server) -> None:
+    with deployed.client() as client:
+        nightly = client.read_deployment_by_name(NIGHTLY)
+        adhoc = client.read_deployment_by_name(ADHOC)
+    [schedule] = nightly.schedules
+    assert schedule.schedule.cron == "0 2 * * *"
+    assert schedule.schedule.timezone == "UTC"
+    assert schedule.active
+    assert adhoc.schedules == []
+    for deployment in (nightly, adhoc):
+        assert deployment.work_pool_name == POOL
+        assert deployment.entrypoint == "flows/normalize_corpus.py:normalize_corpus"
+        # the build step baked the repository's absolute path into the pull step
+        assert deployment.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+        ]
+        assert deployment.parameters["source"] == "newsprep/sample"
+        assert deployment.parameters["profile"] == "default"
+    assert nightly.parameters["dest"] == "out/nightly"
+    assert adhoc.parameters["dest"] == "out/adhoc"
+
+
+def test_parameter_form(deployed: Server) -> None:
+    """The schema the UI renders its run form from: types, an enum, bounds, descriptions."""
+    with deployed.client() as client:
+        deployment = client.read_deployment_by_name(ADHOC)
+    assert deployment.enforce_parameter_schema
+    schema = deployment.parameter_openapi_schema
+    properties = schema["properties"]
+    assert set(properties) == {"source", "dest", "profile", "overrides", "options"}
+    assert properties["profile"]["enum"] == ["default", "cnndm"]
+    assert properties["source"]["type"] == properties["dest"]["type"] == "string"
+    options = schema["definitions"]["RunOptions"]
+    assert options["additionalProperties"] is False
+    assert options["properties"]["max_failure_rate"]["maximum"] == 1
+    assert {"process", "thread"} <= set(options["properties"]["runner"]["enum"])
+    assert all(field.get("description") for field in options["properties"].values())
+
+
+@pytest.mark.xfail(
+    reason="the flow's docstring has no Args: section, which is where Prefect takes the "
+    "descriptions of top-level parameters (source, dest, profile, overrides) from",
+    strict=False,
+)
+def test_parameter_form_describes_every_parameter(deployed: Server) -> None:
+    with deployed.client() as client:
+        schema = client.read_deployment_by_name(ADHOC).parameter_openapi_schema
+    undescribed = [name for name, field in schema["properties"].items()
+                   if name != "options" and not field.get("description")]
+    assert undescribed == []
+
+
+@pytest.mark.parametrize(
+    ("param", "field", "reason"),
+    [
+        ("profile=nope", "'profile'", "'nope' is not one of ['default', 'cnndm']"),
+        (
+            'options={"max_failure_rate": 5}',
+            "'options.max_failure_rate'",
+            "5 is greater than the maximum of 1",
+        ),
+        ('options={"workers": 0}', "'options.workers'", ""),
+        ('options={"bogus": 1}', "'options'", "'bogus' was unexpected"),
+    ],
+)
+def test_bad_parameter_fails_fast(deployed: Server, param: str, field: str, reason: str) -> None:
+    """The API refuses the run before it is created; the message names the field."""
+    with deployed.client() as client:
+        before = len(client.read_flow_runs())
+    result = deployed.cli("deployment", "run", ADHOC, "--param", param)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert f"Validation failed for field {field}" in output
+    assert reason in output
+    with deployed.client() as client:
+        assert len(client.read_flow_runs()) == before  # no flow run was created
+
+
+def test_adhoc_run(deployed: Server, first_run, worker_log: Path) -> None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    flow_run, source, dest = first_run
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
+    assert flow_run.name == f"normalize-corpus: {source} → {dest}"
+
+    articles = _articles(source)
+    broken = "broken/corrupted-upload.txt"
+    assert len(articles) == 25 and broken in articles
+    for article in articles - {broken}:
+        output = dest / article
+        assert output.is_file() and output.stat().st_size > 0, article
+    assert not (dest / broken).exists()
+
+    records = {record["id"]: record for record in _manifest(dest)}
+    assert set(records) == articles  # one record per article
+    assert records[broken]["status"] == "rejected"
+    assert {records[a]["status"] for a in articles - {broken}} == {"ok"}
+    summary = _summary(dest)
+    assert summary["discovered"] == 25
+    assert summary["counts"] == {"ok": 24, "rejected": 1, "failed": 0, "skipped": 0}
+
+    with deployed.client() as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
+        )
+    by_type = {artifact.type: artifact for artifact in artifacts}
+    assert set(by_type) >= {"markdown", "progress"}, artifacts
+    report = by_type["markdown"]
+    assert report.key == "normalize-corpus-default"
+    assert "| ok | 24 |" in report.data and "| rejected | 1 |" in report.data
+    assert float(by_type["progress"].data) == 100
+
+
+def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path) -> None:
+    """The same deployment, same parameters again: nothing is rewritten."""
+    flow_run, source, dest = first_run
+    assert flow_run.state.is_completed()
+    outputs = {a: (dest / a).stat().st_mtime_ns for a in _articles(source) if (dest / a).exists()}
+
+    second_id = _trigger(deployed, f"source={source}", f"dest={dest}")
+    second = _wait_final(deployed, second_id, worker_log)
+    assert second.state.is_completed(), f"{second.state}\n{_tail(worker_log)}"
+    counts = _summary(dest)["counts"]
+    if counts["skipped"] == 0:
+        pytest.xfail(f"resume not implemented yet: second run counts {counts}")
+    # every good article is skipped; the rejected one may be tried (and rejected) again
+    assert counts["skipped"] >= 24 and counts["ok"] == 0 and counts["failed"] == 0, counts
+    assert counts["skipped"] + counts["rejected"] == 25, counts
+    assert {a: (dest / a).stat().st_mtime_ns for a in outputs} == outputs  # not rewritten
+
+
+# --- newsprep serve ------------------------------------------------------------------------
+
+
+def test_serve(tmp_path: Path) -> None:
+    """`newsprep serve` registers the same deployments and runs them itself (no worker)."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with prefect_server(tmp_path / "prefect-home") as server:
+        log = tmp_path / "serve.log"
+        serving = _start([str(BIN / "newsprep"), "serve"], server.env, log, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            with server.client() as client:
+                while True:
+                    names = {d.name for d in client.read_deployments()}
+                    if {"normalize-corpus-nightly", "normalize-corpus-adhoc"} <= names:
+                        break
+                    if serving.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"newsprep serve did not register:\n{_tail(log)}")
+                    time.sleep(0.5)
+                nightly = client.read_deployment_by_name(NIGHTLY)
+                adhoc = client.read_deployment_by_name(ADHOC)
+            [schedule] = nightly.schedules
+            assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "UTC")
+            assert adhoc.schedules == []
+            assert adhoc.parameters == {
+                "source": "newsprep/sample", "dest": "out/adhoc", "profile": "default"
+            }
+            assert adhoc.parameter_openapi_schema["properties"]["profile"]["enum"]
+
+            source, dest = _copy_sample(tmp_path / "src"), tmp_path / "out"
+            with temporary_settings(updates={PREFECT_API_URL: server.url}):
+                flow_run = run_deployment(
+                    ADHOC,
+                    parameters={"source": str(source), "dest": str(dest)},
+                    timeout=RUN_TIMEOUT,
+                    poll_interval=1,
+                )
+            assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(log)}"
+            assert _summary(dest)["counts"]["ok"] == 24
+        finally:
+            _stop(serving)
