@@ -35,6 +35,9 @@ from newsprep.tasks.formats import (
 )
 
 _CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError)
+# JSONL files and archives are read in blocks of this size: with s3fs's default read-ahead
+# block (50 MiB) a 50 MiB object was held in memory whole, twice over.
+STREAM_BLOCK_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,9 @@ def _jsonl_articles(
     prefix = strip_suffix(file.relative, JSONL_SUFFIXES)
     number = 0
     try:
-        with fs.open(file.path, "rb", compression="infer") as stream:
+        with fs.open(
+            file.path, "rb", compression="infer", block_size=STREAM_BLOCK_SIZE
+        ) as stream:
             for number, line in iter_jsonl_lines(stream):
                 signature = hashlib.sha1(line).hexdigest()
                 try:
@@ -186,7 +191,9 @@ def _archive_articles(
     try:
         compression = archive_compression(file.path)
         mode = "r|" if compression or file.path.lower().endswith(".tar") else "r|*"
-        with fs.open(file.path, "rb", compression=compression) as stream:
+        with fs.open(
+            file.path, "rb", compression=compression, block_size=STREAM_BLOCK_SIZE
+        ) as stream:
             for member in iter_tar(stream, pattern, max_bytes, mode):
                 name = member.name
                 source = f"{url}!{member.name}"

@@ -126,11 +126,26 @@ def parse_jsonl_line(line: bytes, number: int, options: InputOptions) -> JsonlAr
     return JsonlArticle(article_id, record[field], highlights)
 
 
-def iter_jsonl_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for every non-blank line, read as a stream."""
-    for number, line in enumerate(stream, start=1):
-        if line.strip():
-            yield number, line
+def iter_jsonl_lines(
+    stream: IO[bytes], chunk_size: int = 1024 * 1024
+) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every non-blank line, read as a stream of chunks.
+
+    Not the file's own readline: fsspec's reads (and copies) a whole block per line.
+    """
+    number, pending = 0, []  # pending: the pieces of a line not ended yet
+    while chunk := stream.read(chunk_size):
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            line = b"".join([*pending, chunk[start : end + 1]])
+            pending, start, number = [], end + 1, number + 1
+            if line.strip():
+                yield number, line
+        if start < len(chunk):
+            pending.append(chunk[start:])
+    line = b"".join(pending)
+    if line.strip():
+        yield number + 1, line
 
 
 @dataclass(frozen=True)

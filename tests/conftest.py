@@ -38,3 +38,69 @@ def golden_raw() -> Path:
     if not GOLDEN_RAW.exists():
         pytest.fail(f"the golden pair is missing: expected {GOLDEN} beside the repository")
     return GOLDEN_RAW
+
+
+# Environment of the S3 tests: dummy credentials, no profile or config file of the machine.
+_S3_ENV_UNSET = (
+    "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3", "FSSPEC_S3",
+)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real moto S3 server over HTTP (server mode, as s3fs's own tests use) on 127.0.0.1.
+
+    Its URL is exported as AWS_ENDPOINT_URL (botocore, hence aiobotocore and s3fs, read it),
+    with dummy credentials, in os.environ so spawned process-pool workers and CLI
+    subprocesses see it too; the environment is restored when the session ends.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    values = {
+        "AWS_ACCESS_KEY_ID": "testing-key-id",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    saved = {name: os.environ.get(name) for name in (*values, *_S3_ENV_UNSET)}
+    for name in _S3_ENV_UNSET:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server):
+    """An empty moto (reset) with buckets `raw` and `clean`; yields an s3fs filesystem."""
+    import urllib.request
+
+    import s3fs
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{s3_server}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    s3fs.S3FileSystem.clear_instance_cache()
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("raw")
+    fs.mkdir("clean")
+    try:
+        yield fs
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()

@@ -1,0 +1,416 @@
+"""Sources and destinations on S3: a real moto server over HTTP, through s3fs, with the
+flow on the session's real Prefect server (process-pool workers unless said otherwise).
+
+Expected texts are written by hand from the default profile's rules (Moses tokens,
+lowercase, one line per paragraph; highlights one per line in `<id>.highlights`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from newsprep.config import RunOptions
+from newsprep.flows.normalize_corpus import normalize_corpus
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+NEWS: dict[str, bytes] = {
+    "world/2026-04-02-lisbon-night-trams.txt": (
+        b"LISBON, Portugal (CNN) -- Lisbon's trams will run all night on Saturdays "
+        b"from May, the city said.\n"
+        b"The trial will last six months.\n"
+    ),
+    "world/2026-04-05-andes-quake-drill.txt": (
+        "SANTIAGO, Chile (CNN) -- More than 2 million people took part in Chile's largest "
+        "earthquake drill on Thursday, leaving offices and schools within three minutes.\n"
+        "\u201cWe practise so that nobody has to think when the ground moves,\u201d said "
+        "Ignacio Fuentes, who runs the national emergency office.\n"
+        "Officials said the next drill would be held at night.\n"
+    ).encode(),
+    "business/2026-04-03-coffee-futures.txt": (
+        "NEW YORK (CNN) -- Arabica coffee futures rose 4.2% to $3.41 a pound on Wednesday "
+        "\u2014 their highest level since 1977 \u2014 after frost hit farms in Minas Gerais.\n"
+        "Roasters said shoppers would see higher prices by the summer.\n"
+    ).encode(),
+    "science/2026-04-07-glacier-survey.story": (
+        b"ZERMATT, Switzerland (CNN) -- Swiss glaciers lost 3% of their volume last year,\n"
+        b"a survey published on Monday found.\n\n"
+        b"It was the third-largest loss since records began in 1914.\n\n"
+        b"@highlight\n\nSwiss glaciers lost 3% of their volume in 2025\n\n"
+        b"@highlight\n\nThird-largest loss on record\n"
+    ),
+    "broken/scan.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00binary",
+    "notes/README.md": b"# Not an article\n",
+}
+EXPECTED_STATUS = {
+    "world/2026-04-02-lisbon-night-trams.txt": "ok",
+    "world/2026-04-05-andes-quake-drill.txt": "ok",
+    "business/2026-04-03-coffee-futures.txt": "ok",
+    "science/2026-04-07-glacier-survey.story": "ok",
+    "broken/scan.txt": "rejected",
+}
+LISBON = (
+    "lisbon , portugal ( cnn ) -- lisbon 's trams will run all night on saturdays from may , "
+    "the city said .\n"
+    "the trial will last six months .\n"
+)
+GLACIER_HIGHLIGHTS = (
+    "swiss glaciers lost 3 % of their volume in 2025\nthird-largest loss on record\n"
+)
+COMPARED = ("ok", "rejected", "reason", "output", "highlights", "sha256", "tokens")
+
+THREADS = RunOptions(workers=2, runner="thread")
+PROCESSES = RunOptions(workers=2)
+
+
+def put_tree(fs, prefix: str, files: dict[str, bytes]) -> None:
+    for relative, data in files.items():
+        fs.pipe_file(f"{prefix}/{relative}", data)
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for relative, data in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(data)
+
+
+def local_files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def bucket_files(fs, prefix: str) -> dict[str, bytes]:
+    return {path[len(prefix) + 1 :]: fs.cat_file(path) for path in fs.find(prefix)}
+
+
+def corpus(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The written corpus: article outputs and highlights (not newsprep's own files)."""
+    return {k: v for k, v in files.items() if not k.startswith("_")}
+
+
+def manifest(files: dict[str, bytes]) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, files["_manifest.jsonl"].splitlines())}
+
+
+def comparable(records: dict[str, dict]) -> dict[str, tuple]:
+    return {key: tuple(r.get(f) for f in COMPARED) for key, r in records.items()}
+
+
+def test_s3_to_s3_local_to_s3_s3_to_local_match_a_local_run(s3, tmp_path: Path) -> None:
+    src = tmp_path / "news"
+    write_tree(src, NEWS)
+    put_tree(s3, "raw/news", NEWS)
+
+    normalize_corpus(str(src), str(tmp_path / "local"), options=THREADS)
+    local = local_files(tmp_path / "local")
+    records = manifest(local)
+    assert {k: r["status"] for k, r in records.items()} == EXPECTED_STATUS
+    assert records["broken/scan.txt"]["reason"] == "binary-content"
+    assert local["world/2026-04-02-lisbon-night-trams.txt"].decode() == LISBON
+    highlights = local["science/2026-04-07-glacier-survey.story.highlights"].decode()
+    assert highlights == GLACIER_HIGHLIGHTS
+
+    normalize_corpus("s3://raw/news", "s3://clean/corpus", options=PROCESSES)
+    normalize_corpus(str(src), "s3://clean/from-local", options=THREADS)
+    normalize_corpus("s3://raw/news", str(tmp_path / "from-s3"), options=THREADS)
+
+    for name, files in [
+        ("s3 -> s3", bucket_files(s3, "clean/corpus")),
+        ("local -> s3", bucket_files(s3, "clean/from-local")),
+        ("s3 -> local", local_files(tmp_path / "from-s3")),
+    ]:
+        assert corpus(files) == corpus(local), name
+        assert comparable(manifest(files)) == comparable(records), name
+        assert files["_quarantine/broken/scan.txt"] == NEWS["broken/scan.txt"], name
+        summary = json.loads(files["_run.json"])
+        assert summary["counts"] == {"ok": 4, "rejected": 1, "failed": 0, "skipped": 0}, name
+        assert summary["ignored_files"] == 1, name
+    sources = {r["source"] for r in manifest(bucket_files(s3, "clean/corpus")).values()}
+    assert "s3://raw/news/world/2026-04-02-lisbon-night-trams.txt" in sources
+
+
+# -- a CNN stories archive read through tar://PATTERN::s3://... -----------------------------
+
+STORIES = {
+    "cnn/stories/7a1c3f09e2b1d4c5a6f7e8d9c0b1a2f3e4d5c6b7.story": (
+        b"OSLO, Norway (CNN) -- Norway will open two new Arctic ferry routes in June.\n\n"
+        b"The routes link Tromso with three island villages.\n\n"
+        b"@highlight\n\nTwo new Arctic ferry routes open in June\n\n"
+        b"@highlight\n\nThey link Tromso with three villages\n"
+    ),
+    "cnn/stories/0b9e8d7c6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c.story": (
+        b"NAIROBI, Kenya (CNN) -- Kenya's central bank cut its main interest rate to 9.5%.\n\n"
+        b"It was the third cut this year.\n\n"
+        b"@highlight\n\nKenya cuts its main rate to 9.5%\n"
+    ),
+    "cnn/stories/c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7.story": (
+        b"HANOI, Vietnam (CNN) -- Hanoi opened its second metro line on Sunday.\n"
+    ),
+}
+
+
+def build_tgz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_775_000_000
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_story_archive_through_chained_tar_url(s3) -> None:
+    s3.pipe_file(
+        "raw/cnn_stories.tgz", build_tgz({**STORIES, "cnn/README.txt": b"Not a story.\n"})
+    )
+
+    summary = normalize_corpus(
+        "tar://*.story::s3://raw/cnn_stories.tgz", "s3://clean/cnn", options=THREADS
+    )
+
+    files = bucket_files(s3, "clean/cnn")
+    records = manifest(files)
+    assert {k: r["status"] for k, r in records.items()} == {name: "ok" for name in STORIES}
+    assert summary["counts"]["ok"] == 3
+    oslo = "cnn/stories/7a1c3f09e2b1d4c5a6f7e8d9c0b1a2f3e4d5c6b7.story"
+    assert files[oslo].decode() == (
+        "oslo , norway ( cnn ) -- norway will open two new arctic ferry routes in june .\n"
+        "the routes link tromso with three island villages .\n"
+    )
+    assert files[oslo + ".highlights"].decode() == (
+        "two new arctic ferry routes open in june\nthey link tromso with three villages\n"
+    )
+    assert records[oslo]["highlights"] == oslo + ".highlights"
+    assert records[oslo]["source"] == f"s3://raw/cnn_stories.tgz!{oslo}"
+    hanoi = "cnn/stories/c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7.story"
+    assert records[hanoi]["highlights"] is None
+    assert hanoi + ".highlights" not in files
+
+
+# -- JSONL and JSONL.gz objects -------------------------------------------------------------
+
+WIRE = [
+    {"id": "ap-1001", "text": "Lima's mayor resigned on Friday.\nA vote is due in June."},
+    {"id": "ap-1002", "article": "Peru's congress approved the budget.",
+     "highlights": "Budget passes"},
+    '{"id": "ap-1003", "text": "Cut off mid-rec',
+    {"id": "ap-1004", "text": "Quito's airport reopened after the ash cloud cleared."},
+    {"id": "ap-1001", "text": "A second story that reuses the id of the first one."},
+]
+
+
+def jsonl_bytes(records: list) -> bytes:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("name", ["wire.jsonl", "wire.jsonl.gz"])
+def test_jsonl_objects(s3, name: str) -> None:
+    data = jsonl_bytes(WIRE)
+    s3.pipe_file(f"raw/feeds/{name}", gzip.compress(data) if name.endswith(".gz") else data)
+
+    normalize_corpus("s3://raw/feeds", "s3://clean/feeds", options=THREADS)
+
+    files = bucket_files(s3, "clean/feeds")
+    records = manifest(files)
+    assert {k: (r["status"], r["reason"]) for k, r in records.items()} == {
+        "wire/ap-1001.txt": ("ok", None),
+        "wire/ap-1002.txt": ("ok", None),
+        "wire/line-3": ("rejected", "malformed-jsonl"),
+        "wire/ap-1004.txt": ("ok", None),
+        "wire/ap-1001.txt~2": ("rejected", "duplicate-id"),
+    }
+    assert records["wire/line-3"]["detail"].startswith("line 3:")
+    assert records["wire/line-3"]["source"] == f"s3://raw/feeds/{name}:3"
+    assert f"{name}:1" in records["wire/ap-1001.txt~2"]["detail"]
+    # The first ap-1001 stands; the duplicate is only quarantined.
+    assert files["wire/ap-1001.txt"] == (
+        b"lima 's mayor resigned on friday .\na vote is due in june .\n"
+    )
+    assert files["wire/ap-1002.txt.highlights"] == b"budget passes\n"
+    assert files["_quarantine/wire/ap-1001.txt~2"] == WIRE[4]["text"].encode()
+    assert files["_quarantine/wire/line-3"] == WIRE[2].encode() + b"\n"
+
+
+# -- output.format=jsonl shards -------------------------------------------------------------
+
+
+def test_jsonl_shards(s3, tmp_path: Path) -> None:
+    records = [
+        {"id": f"cnn-{i}", "article": f"Story number {i} is about the port of Genoa, Italy.",
+         "highlights": f"Genoa story {i}\nSecond line {i}"}
+        for i in range(5)
+    ]
+    s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(records))
+    overrides = {"output.format": "jsonl", "output.shard_size": 2}
+
+    summary = normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=overrides,
+                               options=PROCESSES)
+
+    assert summary["counts"]["ok"] == 5
+    names = sorted(p.rsplit("/", 1)[1] for p in s3.find("clean/shards") if "/part-" in p)
+    assert names == ["part-00000.jsonl.gz", "part-00001.jsonl.gz", "part-00002.jsonl.gz"]
+    shards = []
+    for shard in names:
+        with gzip.open(io.BytesIO(s3.cat_file(f"clean/shards/{shard}")), "rt") as handle:
+            shards.append([json.loads(line) for line in handle])
+    assert [len(rows) for rows in shards] == [2, 2, 1]
+    rows = [row for rows in shards for row in rows]
+    assert all(set(row) == {"id", "text", "highlights", "source"} for row in rows)
+    assert [row["id"] for row in rows] == [f"cnn-{i}" for i in range(5)]
+    assert rows[3]["text"] == "story number 3 is about the port of genoa , italy ."
+    assert rows[3]["highlights"] == "genoa story 3\nsecond line 3"
+    assert rows[3]["source"] == "s3://raw/cnn.jsonl:4"
+
+    datasets = pytest.importorskip("datasets")
+    local = tmp_path / "shards"
+    s3.get("clean/shards/", str(local), recursive=True)
+    loaded = datasets.load_dataset(
+        "json", data_files=sorted(str(p) for p in local.glob("part-*.jsonl.gz")),
+        split="train", cache_dir=str(tmp_path / "hf-cache"),
+    )
+    assert loaded.num_rows == 5
+    assert loaded[3] == rows[3]
+
+
+# -- a 50 MB JSONL object, streamed ---------------------------------------------------------
+
+BIG_BYTES = 50 * 1024 * 1024
+PARAGRAPHS = [
+    "The harbour authority said the new cranes would double the port's capacity by 2028.",
+    "Union leaders said they had not been consulted and called a meeting for Thursday.",
+    "Shipping companies welcomed the plan, but warned that road links were already full.",
+    "The regional government will pay a third of the cost, about 410 million euros.",
+    "Residents near the docks have complained about noise from night-time loading.",
+]
+
+
+def big_jsonl(path: Path, target: int) -> int:
+    """A scraped-news dump: a short article per record beside its page's raw HTML."""
+    markup = "".join(
+        f'<div class="para" data-n="{n}"><p>{PARAGRAPHS[n % 5]}</p></div>\n' for n in range(200)
+    )
+    count = 0
+    with path.open("w") as handle:
+        while handle.tell() < target:
+            text = "\n".join(PARAGRAPHS[(count + k) % 5] + f" (Item {count}.)" for k in range(3))
+            handle.write(json.dumps(
+                {"id": f"port-{count:06d}", "text": text, "html": f"<!-- {count} -->" + markup}
+            ) + "\n")
+            count += 1
+    return count
+
+
+# The flow process's own peak RSS: VmHWM of its address space. (getrusage's ru_maxrss
+# would not do: Linux carries it across exec, so a child started from a big pytest
+# process reports the parent's size.) Run with -c, so spawned workers do not rerun it.
+RSS_PROBE = """
+import sys
+from newsprep.cli import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as status:
+    peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+print("PEAK_RSS_KB", peak, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_cli_measured(args: list[str]) -> tuple[int, str]:
+    """`newsprep run ...` in a fresh process; returns the flow process's peak RSS in KiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, "run", *args],
+        capture_output=True, text=True, timeout=120, env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stderr.splitlines() if x.startswith("PEAK_RSS_KB"))
+    return int(line.split()[1]), done.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+def test_50mb_jsonl_object_with_bounded_memory(s3, tmp_path: Path) -> None:
+    started = time.monotonic()
+    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
+    small_count = big_jsonl(small, 256 * 1024)
+    big_count = big_jsonl(big, BIG_BYTES)
+    s3.put_file(str(small), "raw/small/dump.jsonl")
+    s3.put_file(str(big), "raw/big/dump.jsonl")
+    size = s3.info("raw/big/dump.jsonl")["size"]
+    assert size >= BIG_BYTES
+    shard = ["--set", "output.format=jsonl", "--set", "output.shard_size=250", "--workers", "2"]
+
+    baseline, _ = run_cli_measured(["s3://raw/small", "s3://clean/small", *shard])
+    peak, _ = run_cli_measured(["s3://raw/big", "s3://clean/big", *shard])
+
+    summary = json.loads(s3.cat_file("clean/big/_run.json"))
+    assert summary["counts"]["ok"] == big_count
+    assert summary["discovered"] == big_count
+    growth = (peak - baseline) * 1024
+    print(
+        f"\n50 MB JSONL: {size / 2**20:.1f} MiB, {big_count} records; flow process peak RSS "
+        f"{peak / 1024:.0f} MiB vs {baseline / 1024:.0f} MiB for {small_count} records "
+        f"(+{growth / 2**20:.1f} MiB); {time.monotonic() - started:.0f} s"
+    )
+    # Streamed: memory grows by in-flight batches, not with the object. Reading it whole
+    # would add at least its size.
+    assert growth < size / 4
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+
+def newsprep_cli() -> str:
+    return str(Path(sys.executable).with_name("newsprep"))
+
+
+def test_cli_s3_to_s3(s3) -> None:
+    put_tree(s3, "raw/news", NEWS)
+
+    done = subprocess.run(
+        [newsprep_cli(), "run", "s3://raw/news", "s3://clean/corpus", "--workers", "2"],
+        capture_output=True, text=True, timeout=120, env=os.environ.copy(),
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = bucket_files(s3, "clean/corpus")
+    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    assert files["world/2026-04-02-lisbon-night-trams.txt"].decode() == LISBON
+    assert files["science/2026-04-07-glacier-survey.story.highlights"].decode() == (
+        GLACIER_HIGHLIGHTS
+    )
+
+
+def test_cli_storage_options_stay_secret(s3, s3_server: str) -> None:
+    put_tree(s3, "raw/news", NEWS)
+    key, secret = "AKIASTORAGEOPTION01", "storage-option-secret-Xq9"
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+
+    done = subprocess.run(
+        [newsprep_cli(), "run", "s3://raw/news", "s3://clean/corpus", "--workers", "2",
+         "--storage-option", f"endpoint_url={s3_server}",
+         "--storage-option", f"key={key}", "--storage-option", f"secret={secret}"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = bucket_files(s3, "clean/corpus")
+    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    port = s3_server.rsplit(":", 1)[1]
+    for where, text in [
+        ("stdout", done.stdout), ("stderr", done.stderr),
+        ("_run.json", files["_run.json"].decode()),
+        ("_manifest.jsonl", files["_manifest.jsonl"].decode()),
+    ]:
+        for value in (s3_server, f"127.0.0.1:{port}", key, secret):
+            assert value not in text, f"{value!r} leaked into {where}"

@@ -1,0 +1,167 @@
+"""Discovery on real local folders: what is listed, in which order, and duplicate ids."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from newsprep.config import PROFILES, ConfigError
+from newsprep.tasks.discover import iter_articles, list_source
+
+CONFIG = PROFILES["default"]
+ARTICLE = b"ROME (CNN) -- Italy's Senate approved the reform on Tuesday.\n"
+
+
+def write(path: Path, data: bytes = ARTICLE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def jsonl(*records: dict | str) -> bytes:
+    return b"".join(
+        (r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in records
+    )
+
+
+def test_list_source_folder(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write(src / "world" / "b.txt")
+    write(src / "world" / "a.txt")
+    write(src / "cnn" / "0001.story")
+    write(src / "dump.jsonl.gz", gzip.compress(jsonl({"id": "x", "text": "Hello there."})))
+    write(src / "notes.md", b"# not an article")
+    write(src / "photo.jpg", b"\xff\xd8\xff")
+    write(src / ".DS_Store", b"\x00\x00")
+    write(src / "world" / ".draft.txt")
+    write(src / ".git" / "config.txt")
+    os.symlink(src / "world" / "a.txt", src / "world" / "alias.txt")
+    outside = write(tmp_path / "elsewhere" / "secret.txt")
+    os.symlink(outside.parent, src / "linked")
+
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG)
+
+    assert [(f.relative, f.format) for f in listing.files] == [
+        ("cnn/0001.story", "story"),
+        ("dump.jsonl.gz", "jsonl"),
+        ("world/a.txt", "txt"),
+        ("world/b.txt", "txt"),
+    ]
+    assert sorted(listing.ignored) == ["linked", "notes.md", "photo.jpg", "world/alias.txt"]
+    assert all(f.size == os.path.getsize(src / f.relative) for f in listing.files)
+    assert not listing.countable  # the JSONL file's article count is not known up front
+
+
+def test_dest_inside_source_is_left_out(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write(src / "a.txt")
+    write(src / "out" / "a.txt", b"rome ( cnn ) -- already normalized .\n")
+    write(src / "out" / "_manifest.jsonl", b"{}\n")
+    write(src / "outline.txt")  # shares a prefix with DEST, but is not under it
+
+    listing = list_source(str(src), str(src / "out"), CONFIG)
+
+    assert [f.relative for f in listing.files] == ["a.txt", "outline.txt"]
+    assert listing.ignored == []
+
+
+def test_single_file_source(tmp_path: Path) -> None:
+    path = write(tmp_path / "one.story")
+    listing = list_source(str(path), str(tmp_path / "out"), CONFIG)
+    assert [(f.relative, f.format) for f in listing.files] == [("one.story", "story")]
+    assert listing.countable
+
+
+def test_missing_source_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        list_source(str(tmp_path / "nope"), str(tmp_path / "out"), CONFIG)
+
+
+def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write(src / "b.txt")
+    write(src / "a.story", b"Body.\n\n@highlight\n\nPoint\n")
+    write(src / "feed.jsonl", jsonl(
+        {"id": "z-last", "text": "Zed."},
+        "",
+        {"id": "a-first", "article": "Ay.", "highlights": "one\ntwo"},
+        {"text": "No id."},
+    ))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("m/2.txt", "m/1.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = len(ARTICLE)
+            archive.addfile(info, io.BytesIO(ARTICLE))
+    write(src / "pack.tgz", buffer.getvalue())
+
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG)
+    refs = list(iter_articles(listing, CONFIG))
+
+    # Files sorted by path; JSONL records in line order; members in archive order.
+    assert [r.id for r in refs] == [
+        "a.story", "b.txt", "feed/z-last.txt", "feed/a-first.txt", "feed/line-4.txt",
+        "pack/m/2.txt", "pack/m/1.txt",
+    ]
+    assert all(r.problem is None for r in refs)
+    by_id = {r.id: r for r in refs}
+    assert by_id["a.story"].format == "story"
+    assert by_id["a.story"].path.endswith("/src/a.story") and by_id["a.story"].data is None
+    assert by_id["feed/a-first.txt"].data == b"Ay."
+    assert by_id["feed/a-first.txt"].highlights == ("one", "two")
+    assert by_id["feed/a-first.txt"].record_id == "a-first"
+    assert by_id["feed/a-first.txt"].source.endswith("/src/feed.jsonl:3")
+    assert by_id["pack/m/1.txt"].data == ARTICLE
+    assert by_id["pack/m/1.txt"].source.endswith("/src/pack.tgz!m/1.txt")
+
+
+def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write(src / "wire.jsonl", jsonl(
+        {"id": "ap-17", "text": "First version."},
+        {"id": "ap-18", "text": "Other story."},
+        {"id": "ap-17", "text": "Second version."},
+        {"id": "ap-17", "text": "Third version."},
+    ))
+    write(src / "wire" / "ap-18.txt", b"A file that clashes with a JSONL record.\n")
+
+    refs = list(iter_articles(list_source(str(src), str(tmp_path / "out"), CONFIG), CONFIG))
+
+    # "wire.jsonl" sorts before "wire/ap-18.txt" ('.' < '/'): the record keeps the id.
+    assert [(r.id, r.problem and r.problem[:2]) for r in refs] == [
+        ("wire/ap-17.txt", None),
+        ("wire/ap-18.txt", None),
+        ("wire/ap-17.txt~2", ("rejected", "duplicate-id")),
+        ("wire/ap-17.txt~3", ("rejected", "duplicate-id")),
+        ("wire/ap-18.txt~2", ("rejected", "duplicate-id")),
+    ]
+    assert refs[0].data == b"First version."  # the first one stands
+    assert refs[2].data == b"Second version."  # kept, for the quarantine
+    assert "wire.jsonl:1" in refs[2].problem[2]
+
+
+def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
+    tmp_path: Path,
+) -> None:
+    # A source that is an older DEST: its _quarantine/ holds .txt files.
+    src = tmp_path / "old-run"
+    write(src / "kept.txt")
+    write(src / "_quarantine" / "bad.txt", b"quarantined bytes\n")
+    write(src / "_quarantine.jsonl", jsonl({"id": "x", "text": "A record."}))
+
+    refs = list(iter_articles(list_source(str(src), str(tmp_path / "out"), CONFIG), CONFIG))
+
+    by_source = {r.source.rsplit("/old-run/", 1)[1]: r for r in refs}
+    assert by_source["kept.txt"].problem is None
+    problem = by_source["_quarantine/bad.txt"].problem
+    assert problem is not None and problem[:2] == ("rejected", "unsafe-id")
+    assert not by_source["_quarantine/bad.txt"].id.startswith("_quarantine/")
+    record = by_source["_quarantine.jsonl:1"]
+    assert record.problem is not None and record.problem[:2] == ("rejected", "unsafe-id")
+    assert not record.id.startswith("_quarantine/")

@@ -1,0 +1,426 @@
+"""Source formats: .story, JSONL lines, safe paths, streamed tar archives.
+
+Expected values are written from the formats' rules (CNN/DailyMail .story layout, JSON
+Lines, POSIX tar), not taken from the code's output.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from newsprep.config import PROFILES, InputOptions, RunOptions
+from newsprep.errors import Rejected
+from newsprep.tasks.article import normalize_text
+from newsprep.tasks.formats import (
+    iter_jsonl_lines,
+    iter_tar,
+    parse_jsonl_line,
+    parse_story,
+    safe_relative_path,
+)
+
+# -- .story ---------------------------------------------------------------------------------
+
+STORY = """\
+LAGOS, Nigeria (CNN) -- Ferry services across Lagos lagoon resumed on Monday,
+a week after a capsized boat left 14 passengers missing.
+
+The state waterways authority said every operator must now carry
+one life jacket per seat, and that inspectors will board ferries at random.
+
+"We cannot bring back the people we lost," commissioner Adaeze Obi said. "We can make sure it
+does not happen again."
+
+
+Commuters at the Ikorodu terminal said queues were longer than usual.
+
+@highlight
+
+Ferries return to Lagos lagoon a week after a deadly capsizing
+
+@highlight
+
+Operators must carry one life jacket per seat, the authority says
+
+@highlight
+Inspectors will board ferries
+at random
+"""
+
+
+def test_parse_story_paragraphs_and_highlights() -> None:
+    story = parse_story(STORY)
+    assert story.body == (
+        "LAGOS, Nigeria (CNN) -- Ferry services across Lagos lagoon resumed on Monday, "
+        "a week after a capsized boat left 14 passengers missing.\n"
+        "The state waterways authority said every operator must now carry "
+        "one life jacket per seat, and that inspectors will board ferries at random.\n"
+        '"We cannot bring back the people we lost," commissioner Adaeze Obi said. "We can '
+        'make sure it does not happen again."\n'
+        "Commuters at the Ikorodu terminal said queues were longer than usual."
+    )
+    assert story.highlights == (
+        "Ferries return to Lagos lagoon a week after a deadly capsizing",
+        "Operators must carry one life jacket per seat, the authority says",
+        "Inspectors will board ferries at random",
+    )
+
+
+def test_parse_story_without_highlights() -> None:
+    text = "MADRID (CNN) -- Spain's parliament passed the budget.\n\nThe vote was 178 to 172.\n"
+    story = parse_story(text)
+    assert story.body == (
+        "MADRID (CNN) -- Spain's parliament passed the budget.\nThe vote was 178 to 172."
+    )
+    assert story.highlights == ()
+
+
+def test_parse_story_only_highlights_has_empty_body() -> None:
+    story = parse_story("@highlight\n\nA summary line with no article\n\n@highlight\n\nAnother\n")
+    assert story.body == ""
+    assert story.highlights == ("A summary line with no article", "Another")
+
+
+def test_story_with_only_highlights_is_rejected_no_body() -> None:
+    raw = b"@highlight\n\nCouncil approves new tram line\n\n@highlight\n\nWork starts in May\n"
+    with pytest.raises(Rejected) as caught:
+        normalize_text(raw, PROFILES["default"], "story")
+    assert caught.value.reason == "no-body"
+
+
+def test_story_through_the_stages_keeps_highlights_apart() -> None:
+    raw = (
+        b"OSLO (CNN) -- Norway will open two new Arctic ferry routes.\n\n"
+        b"The routes start in June.\n\n@highlight\n\nTwo new Arctic ferry routes\n"
+    )
+    result = normalize_text(raw, PROFILES["default"], "story")
+    assert result.text == (
+        "oslo ( cnn ) -- norway will open two new arctic ferry routes .\n"
+        "the routes start in june .\n"
+    )
+    assert result.highlights == "two new arctic ferry routes\n"
+
+
+def test_story_with_windows_line_endings() -> None:
+    raw = (
+        b"OSLO (CNN) -- Norway will open two new Arctic ferry routes.\r\n\r\n"
+        b"The routes start in June.\r\n\r\n@highlight\r\n\r\nTwo new Arctic ferry routes\r\n"
+    )
+    result = normalize_text(raw, PROFILES["default"], "story")
+    assert result.text == (
+        "oslo ( cnn ) -- norway will open two new arctic ferry routes .\n"
+        "the routes start in june .\n"
+    )
+    assert result.highlights == "two new arctic ferry routes\n"
+
+
+# -- JSONL ----------------------------------------------------------------------------------
+
+OPTIONS = InputOptions()
+
+
+def test_jsonl_id_and_text() -> None:
+    line = json.dumps({"id": "reuters-0193", "text": "First paragraph.\nSecond one."}).encode()
+    article = parse_jsonl_line(line + b"\n", 3, OPTIONS)
+    assert (article.id, article.text, article.highlights) == (
+        "reuters-0193", "First paragraph.\nSecond one.", None
+    )
+
+
+def test_jsonl_cnn_dailymail_export() -> None:
+    # The public CNN/DailyMail exports: id, article, highlights as one string with newlines.
+    record = {
+        "article": "LONDON, England (Reuters) -- A rare copy of a 1623 folio sold for $9.9m.",
+        "highlights": "Rare folio sells for $9.9m .\nBuyer was a private collector .",
+        "id": "42c027e4ff9730fbb3de84c1af0d2c506e41c3e4",
+    }
+    article = parse_jsonl_line(json.dumps(record).encode(), 1, OPTIONS)
+    assert article.id == "42c027e4ff9730fbb3de84c1af0d2c506e41c3e4"
+    assert article.text == record["article"]
+    assert article.highlights == ("Rare folio sells for $9.9m .", "Buyer was a private collector .")
+
+
+def test_jsonl_text_wins_over_article_and_list_highlights() -> None:
+    record = {"id": 7, "article": "old", "text": "new", "highlights": ["one", " ", "two"]}
+    article = parse_jsonl_line(json.dumps(record).encode(), 1, OPTIONS)
+    assert (article.id, article.text, article.highlights) == ("7", "new", ("one", "two"))
+
+
+def test_jsonl_without_id_is_named_after_its_line() -> None:
+    article = parse_jsonl_line(b'{"text": "No id here."}', 12, OPTIONS)
+    assert article.id == "line-12"
+
+
+def test_jsonl_first_line_with_utf8_bom() -> None:
+    line = b'\xef\xbb\xbf{"id": "a", "text": "Caf\xc3\xa9 opens."}\n'
+    article = parse_jsonl_line(line, 1, OPTIONS)
+    assert (article.id, article.text) == ("a", "Café opens.")
+
+
+@pytest.mark.parametrize(
+    ("line", "detail"),
+    [
+        (b'{"id": "a", "text": "unterminated', "line 5: "),
+        (b"[1, 2, 3]", "line 5: not a JSON object"),
+        (b'"just a string"', "line 5: not a JSON object"),
+        (b'{"id": "a", "body": "wrong field"}', "line 5: no string field text or article"),
+        (b'{"id": "a", "text": null}', "line 5: no string field text or article"),
+        (b'{"id": "a", "text": "caf\xe9"}', "line 5: "),  # Latin-1 byte, not UTF-8
+    ],
+)
+def test_jsonl_bad_lines_are_rejected_with_their_number(line: bytes, detail: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_jsonl_line(line, 5, OPTIONS)
+    assert caught.value.reason == "malformed-jsonl"
+    assert caught.value.detail.startswith(detail)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 5, 1024])
+def test_jsonl_lines_numbered_across_chunks(chunk_size: int) -> None:
+    data = b'{"id": 1}\n\n   \n{"id": 2}\r\n{"text": "long line here"}\n{"id": 4}'
+    lines = list(iter_jsonl_lines(io.BytesIO(data), chunk_size))
+    assert lines == [
+        (1, b'{"id": 1}\n'),
+        (4, b'{"id": 2}\r\n'),
+        (5, b'{"text": "long line here"}\n'),
+        (6, b'{"id": 4}'),  # the last line needs no newline
+    ]
+
+
+# -- safe_relative_path ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("world/2026-01-08-measles.txt", "world/2026-01-08-measles.txt"),
+        ("./cnn/stories//0001.story", "cnn/stories/0001.story"),
+        ("cnn\\stories\\0002.story", "cnn/stories/0002.story"),
+        ("sub/_manifest.jsonl", "sub/_manifest.jsonl"),  # reserved only at the top
+        ("Résumé des nouvelles.txt", "Résumé des nouvelles.txt"),
+    ],
+)
+def test_safe_relative_path_accepts(name: str, expected: str) -> None:
+    assert safe_relative_path(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "/etc/passwd",
+        "//server/share/x.txt",
+        "../evil.txt",
+        "news/../../evil.txt",
+        "..\\evil.txt",
+        "C:\\Windows\\win.ini",
+        "c:/temp/x.txt",
+        "bad\x00name.txt",
+        "line\nbreak.txt",
+        "tab\there.txt",
+        "escape\x1b[31m.txt",
+        "delete\x7f.txt",
+        "c1\x85control.txt",
+        "_manifest.jsonl",
+        "_manifest.journal",
+        "_run.json",
+        "_quarantine",
+        "_quarantine/world/a.txt",
+        "./_quarantine/a.txt",
+    ],
+)
+def test_safe_relative_path_refuses(name: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        safe_relative_path(name)
+    assert caught.value.reason == "unsafe-id"
+
+
+# -- tar archives ---------------------------------------------------------------------------
+
+_WORDS = [
+    "council", "budget", "harbour", "ferry", "election", "minister", "court", "river",
+    "drought", "vaccine", "clinic", "festival", "museum", "tariff", "railway", "strike",
+    "union", "coast", "glacier", "satellite", "orchard", "grain", "auction", "lighthouse",
+    "bridge", "tunnel", "senator", "mayor", "protest", "verdict",
+]
+
+
+def story_text(seed: int, paragraphs: int = 6) -> str:
+    """A .story of varied sentences (deterministic; about as compressible as prose)."""
+    rng = random.Random(seed)
+    rows = []
+    for p in range(paragraphs):
+        words = [rng.choice(_WORDS) + rng.choice(("", "s", "ed", "'s")) for _ in range(40)]
+        rows.append(f"Paragraph {p} of story {seed}, {rng.randint(1, 99_999)}: "
+                    + " ".join(words) + ".")
+    body = "\n\n".join(rows)
+    highlights = f"@highlight\n\nStory {seed} in one line\n\n@highlight\n\nSecond point {seed}\n"
+    return f"{body}\n\n{highlights}"
+
+
+def build_tar(members: list[tuple[str, bytes]], mode: str = "w:gz") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_000
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class OneWayStream(io.RawIOBase):
+    """A stream that cannot seek, like a network body."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer) -> int:
+        chunk = self._inner.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_iter_tar_streams_matching_regular_members() -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in [
+            ("cnn/stories/a1.story", story_text(1).encode()),
+            ("cnn/README", b"not an article"),
+            ("cnn/stories/b2.story", story_text(2).encode()),
+            ("cnn/stories/huge.story", b"x" * 5000),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_123
+            archive.addfile(info, io.BytesIO(data))
+        folder = tarfile.TarInfo("cnn/stories/sub.story")
+        folder.type = tarfile.DIRTYPE
+        archive.addfile(folder)
+        link = tarfile.TarInfo("cnn/stories/link.story")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+    members = list(iter_tar(OneWayStream(buffer.getvalue()), "*.story", max_bytes=4096))
+    assert [m.name for m in members] == [
+        "cnn/stories/a1.story", "cnn/stories/b2.story", "cnn/stories/huge.story"
+    ]
+    assert members[0].data == story_text(1).encode()
+    assert members[0].mtime == 1_700_000_123
+    assert (members[2].data, members[2].size) == (None, 5000)
+
+
+def test_iter_tar_plain_and_xz() -> None:
+    pairs = [("a.txt", b"Alpha."), ("b.txt", b"Beta.")]
+    for mode in ("w", "w:xz", "w:bz2"):
+        members = list(iter_tar(io.BytesIO(build_tar(pairs, mode)), "*", 1000))
+        assert [(m.name, m.data) for m in members] == pairs, mode
+
+
+# -- archives through the flow --------------------------------------------------------------
+
+
+def _manifest(dest: Path) -> dict[str, dict]:
+    lines = (dest / "_manifest.jsonl").read_text().splitlines()
+    return {r["id"]: r for r in map(json.loads, lines)}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_unsafe_member_names_never_escape_dest(tmp_path: Path) -> None:
+    from newsprep.flows.normalize_corpus import normalize_corpus
+
+    src, dest = tmp_path / "in", tmp_path / "deep" / "out"
+    src.mkdir()
+    good = b"PARIS (CNN) -- The Louvre extended its opening hours on Fridays until 10 p.m.\n"
+    archive = build_tar([
+        ("news/good.txt", good),
+        ("../evil.txt", b"EVIL one level up, this must never be written outside DEST.\n"),
+        ("/etc/x.txt", b"EVIL absolute path, this must never be written outside DEST.\n"),
+        ("_manifest.jsonl", b"EVIL would replace the run's manifest.\n"),
+    ])
+    (src / "bundle.tgz").write_bytes(archive)
+    before = set(tmp_path.rglob("*"))
+
+    normalize_corpus(str(src / "bundle.tgz"), str(dest), options=RunOptions(workers=1))
+
+    records = _manifest(dest)
+    assert records["news/good.txt"]["status"] == "ok"
+    unsafe = [r for r in records.values() if r["reason"] == "unsafe-id"]
+    assert sorted(r["source"].rsplit("!", 1)[1] for r in unsafe) == [
+        "../evil.txt", "/etc/x.txt", "_manifest.jsonl"
+    ]
+    assert all(r["status"] == "rejected" and r["output"] is None for r in unsafe)
+    assert len(records) == 4
+    # Nothing new outside DEST; no article bytes anywhere but under DEST/_quarantine.
+    new = set(tmp_path.rglob("*")) - before
+    assert all(p == dest or dest in p.parents or p in dest.parents for p in new), new
+    assert not Path("/etc/x.txt").exists()
+    for path in dest.rglob("*"):
+        if path.is_file() and b"EVIL" in path.read_bytes():
+            assert (dest / "_quarantine") in path.parents, path
+
+
+def _complete_members(archive: bytes, cut: int, sizes: list[int]) -> int:
+    """How many members lie wholly in what a gzip stream cut at `cut` still yields.
+
+    POSIX tar: each member is a 512-byte header plus its data padded to 512 bytes, and
+    archives are read in records of 20 blocks (10240 bytes): a record cut short is lost.
+    """
+    decompressed = len(zlib.decompressobj(wbits=31).decompress(archive[:cut]))
+    available = decompressed - decompressed % tarfile.RECORDSIZE
+    end, complete = 0, 0
+    for size in sizes:
+        end += 512 + size
+        if end > available:
+            break
+        complete += 1
+        end += -size % 512
+    return complete
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_truncated_archive_keeps_what_was_read(tmp_path: Path) -> None:
+    from newsprep.flows.normalize_corpus import normalize_corpus
+
+    pairs = [(f"stories/s{i}.story", story_text(i, paragraphs=30).encode()) for i in range(8)]
+    archive = build_tar(pairs)
+    cut = len(archive) // 2
+    complete = _complete_members(archive, cut, [len(data) for _, data in pairs])
+    assert 0 < complete < len(pairs)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "cnn_stories.tgz").write_bytes(archive[:cut])
+
+    summary = normalize_corpus(str(src), str(tmp_path / "out"), options=RunOptions(workers=1))
+
+    records = _manifest(tmp_path / "out")
+    ok = sorted(r["id"] for r in records.values() if r["status"] == "ok")
+    assert ok == [name for name, _ in pairs[:complete]]
+    broken = [r for r in records.values() if r["status"] != "ok"]
+    assert len(broken) == 1, broken
+    assert broken[0]["id"] == "cnn_stories.tgz#unreadable"
+    assert (broken[0]["status"], broken[0]["reason"]) == ("rejected", "corrupt-archive")
+    assert f"after member {pairs[complete - 1][0]!r}" in broken[0]["detail"]
+    assert summary["counts"]["ok"] == complete
+    for name, _ in pairs[:complete]:
+        assert (tmp_path / "out" / (name + ".highlights")).read_text().count("\n") == 2
+
+
+def test_gzip_helper_sanity() -> None:
+    # The cut helper above relies on gzip framing and tar records; check it on known sizes.
+    data = gzip.compress(b"a" * (2 * tarfile.RECORDSIZE + 100), mtime=0)
+    assert _complete_members(data, len(data), [1000, 600]) == 2
+    assert _complete_members(data, len(data), [2 * tarfile.RECORDSIZE - 512]) == 1
+    assert _complete_members(data, len(data), [2 * tarfile.RECORDSIZE]) == 0
