@@ -25,6 +25,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.futures import as_completed
+from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
@@ -92,7 +93,7 @@ def library_versions() -> dict[str, str]:
 
 @flow(
     name="normalize-corpus",
-    flow_run_name="normalize-corpus: {source} → {dest}",
+    flow_run_name=lambda: _run_name(flow_run.parameters),
     description="Raw news articles in, tokenized lowercased corpus out, with a manifest.",
     validate_parameters=True,
 )
@@ -103,7 +104,16 @@ def normalize_corpus(
     overrides: dict[str, Any] | None = None,
     options: RunOptions = RunOptions(),  # noqa: B008 - a frozen model, safe as a default
 ) -> dict:
-    """Normalize every article under `source` into `dest`; returns the run summary."""
+    """Normalize every article under `source` into `dest`; returns the run summary.
+
+    Args:
+        source: Folder, file or fsspec URL of raw articles (s3://bucket/prefix,
+            tar://*.story::s3://bucket/stories.tgz, ...).
+        dest: Folder or fsspec URL the corpus, manifest and run summary are written to.
+        profile: Named pipeline configuration: default, or cnndm for the CNN/DailyMail format.
+        overrides: Profile settings to change, by dotted path, e.g. {"tokenize.lang": "de"}.
+        options: How the run executes: batch size, workers, runner, retries, failure budget.
+    """
     logger = get_run_logger()
     config = RunConfig(
         source=source, dest=dest, profile=profile, overrides=overrides or {}, options=options
@@ -264,6 +274,11 @@ def map_bounded(
         done = next(as_completed(list(pending)))
         pending.discard(done)
         yield done.result()
+
+
+def _run_name(parameters: dict) -> str:
+    source = _redact(str(parameters.get("source", SAMPLE_SOURCE)))
+    return f"normalize-corpus: {source} → {_redact(str(parameters.get('dest', 'out')))}"
 
 
 def _cpu_count() -> int:
