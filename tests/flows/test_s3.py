@@ -246,21 +246,24 @@ def test_jsonl_objects(s3, name: str) -> None:
 # -- output.format=jsonl shards -------------------------------------------------------------
 
 
-def test_jsonl_shards(s3, tmp_path: Path) -> None:
-    records = [
-        {"id": f"cnn-{i}", "article": f"Story number {i} is about the port of Genoa, Italy.",
-         "highlights": f"Genoa story {i}\nSecond line {i}"}
-        for i in range(5)
-    ]
-    s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(records))
-    overrides = {"output.format": "jsonl", "output.shard_size": 2}
+SHARD_INPUT = [
+    {"id": f"cnn-{i}", "article": f"Story number {i} is about the port of Genoa, Italy.",
+     "highlights": f"Genoa story {i}\nSecond line {i}"}
+    for i in range(5)
+]
+SHARDS = {"output.format": "jsonl", "output.shard_size": 2}
+SHARD_NAMES = ["part-00000.jsonl.gz", "part-00001.jsonl.gz", "part-00002.jsonl.gz"]
 
-    summary = normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=overrides,
+
+def test_jsonl_shards(s3) -> None:
+    s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(SHARD_INPUT))
+
+    summary = normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
                                options=PROCESSES)
 
     assert summary["counts"]["ok"] == 5
     names = sorted(p.rsplit("/", 1)[1] for p in s3.find("clean/shards") if "/part-" in p)
-    assert names == ["part-00000.jsonl.gz", "part-00001.jsonl.gz", "part-00002.jsonl.gz"]
+    assert names == SHARD_NAMES
     shards = []
     for shard in names:
         with gzip.open(io.BytesIO(s3.cat_file(f"clean/shards/{shard}")), "rt") as handle:
@@ -273,15 +276,26 @@ def test_jsonl_shards(s3, tmp_path: Path) -> None:
     assert rows[3]["highlights"] == "genoa story 3\nsecond line 3"
     assert rows[3]["source"] == "s3://raw/cnn.jsonl:4"
 
-    datasets = pytest.importorskip("datasets")
+
+def test_jsonl_shards_load_with_datasets(s3, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")  # not among the test dependencies
+    s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(SHARD_INPUT))
+    normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
+                     options=THREADS)
     local = tmp_path / "shards"
     s3.get("clean/shards/", str(local), recursive=True)
+
     loaded = datasets.load_dataset(
-        "json", data_files=sorted(str(p) for p in local.glob("part-*.jsonl.gz")),
+        "json", data_files=[str(local / name) for name in SHARD_NAMES],
         split="train", cache_dir=str(tmp_path / "hf-cache"),
     )
+
     assert loaded.num_rows == 5
-    assert loaded[3] == rows[3]
+    assert loaded.column_names == ["id", "text", "highlights", "source"]
+    assert loaded[3] == {
+        "id": "cnn-3", "text": "story number 3 is about the port of genoa , italy .",
+        "highlights": "genoa story 3\nsecond line 3", "source": "s3://raw/cnn.jsonl:4",
+    }
 
 
 # -- a 50 MB JSONL object, streamed ---------------------------------------------------------
