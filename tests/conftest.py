@@ -40,6 +40,11 @@ def golden_raw() -> Path:
     return GOLDEN_RAW
 
 
+@pytest.fixture
+def golden_cnndm(golden_raw: Path) -> Path:
+    return GOLDEN_CNNDM
+
+
 # Environment of the S3 tests: dummy credentials, no profile or config file of the machine.
 _S3_ENV_UNSET = (
     "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3", "FSSPEC_S3",
