@@ -30,12 +30,12 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from prefect.utilities.annotations import unmapped
 
 from newsprep.config import SAMPLE_SOURCE, ConfigError, ProfileName, RunConfig, RunOptions
+from newsprep.index import RunIndex
 from newsprep.manifest import (
     ManifestWriter,
     existing_outputs,
-    load_previous,
     remove_temp_files,
-    summarize,
+    tally,
     unchanged,
     write_run_summary,
 )
@@ -122,77 +122,82 @@ def normalize_corpus(
     fingerprint = pipeline.fingerprint()
     started_at, started = datetime.now(UTC), time.monotonic()
 
-    listing = discover_articles(config.source, config.dest, pipeline)
     workers = options.workers or _cpu_count()
-    total = len(listing.files) if listing.countable else None
-    if pipeline.output.format == "jsonl":
-        size = pipeline.output.shard_size  # shards must not depend on the worker count
-    else:
-        size = options.batch_size or auto_batch_size(total or MAX_BATCH_SIZE * workers, workers)
-    logger.info(
-        "%s articles in batches of up to %d, %d %s workers, profile %s (%s)",
-        total if total is not None else "streaming", size, workers, options.runner, profile,
-        fingerprint,
-    )
-    if listing.ignored:
-        logger.info("ignored %d files that are not articles, e.g. %s",
-                    len(listing.ignored), listing.ignored[0])
-
     dest_fs, dest_root = fsspec.url_to_fs(config.dest)
-    remove_temp_files(dest_fs, dest_root)
-    manifest = ManifestWriter(dest_fs, dest_root)
-    manifest.recover()
-    previous = load_previous(dest_fs, dest_root)
-    # JSONL shards are rewritten whole, so only per-file output can skip articles
-    may_skip = not options.force and pipeline.output.format == "files" and bool(previous)
-    outputs = existing_outputs(dest_fs, dest_root) if may_skip else set()
+    with RunIndex() as index:
+        listing = discover_articles(config.source, config.dest, pipeline, index)
+        total = listing.total if listing.countable else None
+        if pipeline.output.format == "jsonl":
+            size = pipeline.output.shard_size  # shards must not depend on the worker count
+        else:
+            size = options.batch_size or auto_batch_size(total or MAX_BATCH_SIZE * workers, workers)
+        logger.info(
+            "%s articles in batches of up to %d, %d %s workers, profile %s (%s)",
+            total if total is not None else "streaming", size, workers, options.runner,
+            profile, fingerprint,
+        )
+        if listing.ignored_count:
+            logger.info("ignored %d files that are not articles, e.g. %s",
+                        listing.ignored_count, listing.ignored[0])
 
-    progress_id = create_progress_artifact(0.0, description="Articles processed")
-    progress = Progress(
-        total, logger, on_update=lambda percent: update_progress_artifact(progress_id, percent)
-    )
-    job = Job(
-        source_root=listing.root,
-        dest_root=dest_fs.unstrip_protocol(dest_root),
-        pipeline=pipeline,
-        max_attempts=options.max_attempts,
-        retry_delay_seconds=options.retry_delay_seconds,
-    )
-    # new: not in the last manifest; changed: its bytes or the config differ; retried: it
-    # did not end ok last time; skipped: unchanged and already written.
-    changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
+        removed = remove_temp_files(dest_fs, dest_root)
+        if removed:
+            logger.info("removed %d temp files left by an interrupted run", removed)
+        manifest = ManifestWriter(dest_fs, dest_root, index)
+        manifest.load_previous()
+        # JSONL shards are rewritten whole, so only per-file output can skip articles
+        may_skip = not options.force and pipeline.output.format == "files"
+        if may_skip and index.has_previous():
+            index.add_outputs(existing_outputs(dest_fs, dest_root))
 
-    def to_process() -> Iterator[ArticleRef]:
-        """Articles that need work; unchanged ones are recorded as skipped right here."""
-        for ref in iter_articles(listing, pipeline):
-            before = previous.get(ref.id)
-            if may_skip and unchanged(before, ref.signature, fingerprint, outputs):
-                changes["skipped"] += 1
-                manifest.append([{**before, "status": "skipped", "attempts": 0}])
-                progress.advance(1)
-                continue
-            if before is None:
-                changes["new"] += 1
-            elif before.get("signature") == ref.signature and before.get(
-                "fingerprint"
-            ) == fingerprint:
-                changes["retried"] += 1
-            else:
-                changes["changed"] += 1
-            yield ref
+        progress_id = create_progress_artifact(0.0, description="Articles processed")
+        progress = Progress(
+            total, logger,
+            on_update=lambda percent: update_progress_artifact(progress_id, percent),
+        )
+        job = Job(
+            source_root=listing.root,
+            dest_root=dest_fs.unstrip_protocol(dest_root),
+            pipeline=pipeline,
+            max_attempts=options.max_attempts,
+            retry_delay_seconds=options.retry_delay_seconds,
+        )
+        # new: not in the last manifest; changed: its bytes or the config differ;
+        # retried: it did not end ok last time; skipped: unchanged and already written.
+        changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
 
-    batches = (
-        Batch(index, tuple(refs)) for index, refs in enumerate(chunked(to_process(), size))
-    )
-    count = 0
-    with make_task_runner(options, workers) as runner:
-        for outcome in map_bounded(runner, batches, job, in_flight=2 * workers):
-            manifest.append(outcome.records)
-            progress.advance(len(outcome.records))
-            count += 1
-    records = manifest.compact()
+        def to_process() -> Iterator[ArticleRef]:
+            """Articles that need work; unchanged ones are recorded as skipped here."""
+            for ref in iter_articles(listing, pipeline):
+                before = index.previous(ref.id)
+                if may_skip and unchanged(before, ref.signature, fingerprint, index):
+                    changes["skipped"] += 1
+                    manifest.append([{**before, "status": "skipped", "attempts": 0}])
+                    progress.advance(1)
+                    continue
+                if before is None:
+                    changes["new"] += 1
+                elif (before.get("signature"), before.get("fingerprint")) == (
+                    ref.signature, fingerprint,
+                ):
+                    changes["retried"] += 1
+                else:
+                    changes["changed"] += 1
+                yield ref
 
-    statuses, reasons = summarize(records)
+        batches = (
+            Batch(number, tuple(refs)) for number, refs in enumerate(chunked(to_process(), size))
+        )
+        count = 0
+        with make_task_runner(options, workers) as runner:
+            for outcome in map_bounded(runner, batches, job, in_flight=2 * workers):
+                manifest.append(outcome.records)
+                progress.advance(len(outcome.records))
+                count += 1
+        manifest.compact()
+        result = tally(index.records(), keep_problems=MAX_TABLE_ROWS)
+        ignored_count = listing.ignored_count
+
     seconds = time.monotonic() - started
     summary = {
         "source": _redact(config.source),
@@ -202,40 +207,39 @@ def normalize_corpus(
         "config_fingerprint": fingerprint,
         "pipeline": pipeline.model_dump(mode="json"),
         "options": options.model_dump(mode="json"),
-        "discovered": len(records),
-        "ignored_files": len(listing.ignored),
-        "counts": dict(statuses),
+        "discovered": result.total,
+        "ignored_files": ignored_count,
+        "counts": dict(result.statuses),
         "changes": changes,
-        "reasons": dict(reasons.most_common()),
+        "reasons": dict(result.reasons.most_common()),
         "batches": count,
         "batch_size": size,
         "workers": workers,
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
-        "articles_per_second": round(len(records) / seconds, 1) if seconds else None,
+        "articles_per_second": round(result.total / seconds, 1) if seconds else None,
         "versions": library_versions(),
     }
     write_run_summary(dest_fs, dest_root, summary)
     create_markdown_artifact(
-        _markdown_report(summary, records, dest_fs.unstrip_protocol(dest_root)),
+        _markdown_report(summary, result.examples, dest_fs.unstrip_protocol(dest_root)),
         key=_artifact_key(profile),
         description="normalize-corpus run summary",
     )
-    problems = [r for r in records if r["status"] in ("rejected", "failed")]
-    if problems:
+    if result.problems:
         create_table_artifact(
             [
                 {key: _md(r[key]) for key in ("id", "status", "reason", "detail", "source")}
-                for r in problems[:MAX_TABLE_ROWS]
+                for r in result.problems
             ],
             key=f"{_artifact_key(profile)}-problems",
-            description=f"Rejected and failed articles ({len(problems)}; first "
-            f"{min(len(problems), MAX_TABLE_ROWS)} shown)",
+            description=f"Rejected and failed articles ({result.problem_count}; first "
+            f"{len(result.problems)} shown)",
         )
-    failed = statuses["failed"]
-    if records and failed / len(records) > options.max_failure_rate:
+    failed = result.statuses["failed"]
+    if result.total and failed / result.total > options.max_failure_rate:
         raise FailureBudgetExceeded(
-            f"{failed} of {len(records)} articles failed, more than max_failure_rate="
+            f"{failed} of {result.total} articles failed, more than max_failure_rate="
             f"{options.max_failure_rate}; see {summary['dest']}/_manifest.jsonl"
         )
     return summary
@@ -304,7 +308,7 @@ def _md(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
-def _markdown_report(summary: dict, records: list[dict], dest_url: str) -> str:
+def _markdown_report(summary: dict, examples: dict[str, str], dest_url: str) -> str:
     counts = summary["counts"]
     changes = summary["changes"]
     lines = [
@@ -323,10 +327,6 @@ def _markdown_report(summary: dict, records: list[dict], dest_url: str) -> str:
         "",
     ]
     if summary["reasons"]:
-        examples: dict[str, str] = {}
-        for record in records:
-            if record["reason"]:
-                examples.setdefault(record["reason"], record["id"])
         lines += ["| reason | articles | example |", "|---|---|---|"]
         lines += [
             f"| {_md(reason)} | {count} | {_md(examples[reason])} |"

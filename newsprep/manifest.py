@@ -2,6 +2,7 @@
 
 During a run, records are appended to a journal, flushed after every batch; at the end
 the journal is compacted into the manifest: one record per article id, sorted by id.
+Records pass through the run's on-disk index (newsprep/index.py), never all in memory.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import retry_transient
-from newsprep.tasks.write import TEMP_MARKER, write_atomic
+from newsprep.index import RunIndex
+from newsprep.tasks.write import TEMP_MARKER, write_atomic, write_atomic_stream
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -27,28 +30,33 @@ def _line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-class ManifestWriter:
-    """Append-only journal of records; `compact()` turns it into the manifest."""
+def _lines(records: Iterable[dict]) -> Iterator[bytes]:
+    for record in records:
+        yield _line(record).encode("utf-8")
 
-    def __init__(self, fs: AbstractFileSystem, dest_root: str) -> None:
-        self.fs, self.root = fs, dest_root
+
+class ManifestWriter:
+    """Append-only journal of this run's records; `compact()` turns it into the manifest."""
+
+    def __init__(self, fs: AbstractFileSystem, dest_root: str, index: RunIndex) -> None:
+        self.fs, self.root, self.index = fs, dest_root, index
         self.local = isinstance(fs, LocalFileSystem)
         self.journal = posixpath.join(dest_root, JOURNAL)
+        self.manifest = posixpath.join(dest_root, MANIFEST)
         self._parts = 0
         self.fs.makedirs(dest_root, exist_ok=True)
         self.leftover = self.fs.exists(self.journal)  # a killed run's journal
         if self.local:
             self._handle = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
 
-    def recover(self) -> None:
-        """Fold the journal a killed run left behind into the manifest, so a rerun can
-        skip what that run finished."""
+    def load_previous(self) -> None:
+        """Put the last manifest into the index, with what a killed run had journaled on
+        top of it; that is rewritten as the manifest at once, so it is never lost."""
+        self.index.add_previous(read_manifest(self.fs, self.manifest))
         if not self.leftover:
             return
-        manifest = posixpath.join(self.root, MANIFEST)
-        records = {r["id"]: r for r in read_manifest(self.fs, manifest)}
-        records.update((r["id"], r) for r in self._read_journal())
-        self._write_manifest(records)
+        self.index.add_previous(self._read_journal())
+        write_atomic_stream(self.fs, self.manifest, _lines(self.index.previous_records()))
         if self.local:
             self._handle.truncate(0)
         else:
@@ -67,21 +75,16 @@ class ManifestWriter:
             part = f"{self.journal}/part-{self._parts:08d}.jsonl"
             retry_transient(lambda: self.fs.pipe_file(part, text.encode()), 5, 1.0)
 
-    def compact(self) -> list[dict]:
-        """Write the manifest (last record per id wins, sorted by id) and drop the journal."""
+    def compact(self) -> None:
+        """Write the manifest (last record per id wins, sorted by id), drop the journal.
+
+        The run's records are then in `index.records()`."""
         if self.local:
             self._handle.close()
-        records = {record["id"]: record for record in self._read_journal()}
-        ordered = self._write_manifest(records)
+        self.index.add_records(self._read_journal())
+        write_atomic_stream(self.fs, self.manifest, _lines(self.index.records()))
         if self.fs.exists(self.journal):
             self.fs.rm(self.journal, recursive=not self.local)
-        return ordered
-
-    def _write_manifest(self, records: dict[str, dict]) -> list[dict]:
-        ordered = [records[key] for key in sorted(records)]
-        manifest = "".join(_line(r) for r in ordered).encode("utf-8")
-        write_atomic(self.fs, posixpath.join(self.root, MANIFEST), manifest)
-        return ordered
 
     def _read_journal(self) -> Iterable[dict]:
         if not self.fs.exists(self.journal):
@@ -103,27 +106,46 @@ def read_manifest(fs: AbstractFileSystem, path: str) -> Iterable[dict]:
                 yield json.loads(line)
 
 
-def unchanged(previous: dict | None, ref_signature: str, fingerprint: str, outputs: set) -> bool:
+def unchanged(
+    previous: dict | None, ref_signature: str, fingerprint: str, index: RunIndex
+) -> bool:
     """True when a previous run already wrote this article from the same bytes and config."""
     return (
         previous is not None
         and previous["status"] in ("ok", "skipped")
         and previous.get("fingerprint") == fingerprint
         and previous.get("signature") == ref_signature
-        and previous.get("output") in outputs
-        and (previous.get("highlights") is None or previous["highlights"] in outputs)
+        and index.has_output(previous.get("output"))
+        and (previous.get("highlights") is None or index.has_output(previous["highlights"]))
     )
 
 
-def summarize(records: Iterable[dict]) -> tuple[Counter, Counter]:
-    """Counts per status and per rejection/failure reason."""
-    statuses: Counter = Counter({status: 0 for status in STATUSES})
-    reasons: Counter = Counter()
+@dataclass
+class Tally:
+    """What the summary and the artifacts say about a run's records, in one pass."""
+
+    statuses: Counter = field(default_factory=lambda: Counter({s: 0 for s in STATUSES}))
+    reasons: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> first article id
+    problems: list[dict] = field(default_factory=list)  # rejected/failed, the first few
+    problem_count: int = 0
+    total: int = 0
+
+
+def tally(records: Iterable[dict], keep_problems: int = 500) -> Tally:
+    """Counts per status and per rejection/failure reason, with examples."""
+    result = Tally()
     for record in records:
-        statuses[record["status"]] += 1
-        if record["reason"]:
-            reasons[record["reason"]] += 1
-    return statuses, reasons
+        result.total += 1
+        result.statuses[record["status"]] += 1
+        reason = record["reason"]
+        if reason and record["status"] in ("rejected", "failed"):
+            result.reasons[reason] += 1
+            result.examples.setdefault(reason, record["id"])
+            result.problem_count += 1
+            if len(result.problems) < keep_problems:
+                result.problems.append(record)
+    return result
 
 
 def write_run_summary(fs: AbstractFileSystem, dest_root: str, summary: dict) -> None:
@@ -131,22 +153,27 @@ def write_run_summary(fs: AbstractFileSystem, dest_root: str, summary: dict) -> 
     write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), text.encode("utf-8"))
 
 
-def load_previous(fs: AbstractFileSystem, dest_root: str) -> dict[str, dict]:
-    """The last manifest's records by id (after `ManifestWriter.recover`)."""
-    return {r["id"]: r for r in read_manifest(fs, posixpath.join(dest_root, MANIFEST))}
-
-
-def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> set[str]:
-    """Every file under DEST, relative to it: one listing instead of one request each."""
+def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
+    """Every file under DEST, relative to it, listed folder by folder (one listing
+    instead of a request per article)."""
     root = dest_root.rstrip("/")
-    return {posixpath.relpath(path, root) for path in fs.find(root)}
+    if not fs.exists(root):
+        return
+    for folder, _, names in fs.walk(root):
+        for name in names:
+            yield posixpath.relpath(posixpath.join(folder, name), root)
 
 
 def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
     """Delete temp files a killed run left on a local disk; returns how many."""
     if not isinstance(fs, LocalFileSystem) or not fs.exists(dest_root):
         return 0
-    stale = [path for path in fs.find(dest_root) if TEMP_MARKER in posixpath.basename(path)]
+    stale = [
+        posixpath.join(folder, name)
+        for folder, _, names in fs.walk(dest_root)
+        for name in names
+        if TEMP_MARKER in name
+    ]
     for path in stale:
         fs.rm(path)
     return len(stale)

@@ -20,6 +20,7 @@ from fsspec import AbstractFileSystem
 
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Rejected, is_transient
+from newsprep.index import RunIndex
 from newsprep.tasks.article import ArticleRef
 from newsprep.tasks.formats import (
     ARCHIVE_SUFFIXES,
@@ -49,23 +50,47 @@ class SourceFile:
     signature: str
 
 
+MAX_IGNORED_EXAMPLES = 100
+
+
 @dataclass
 class SourceListing:
+    """The files under a source. They live in the run's on-disk index, so a listing of
+    millions of files costs no memory; `files` reads them back in path order."""
+
     root: str  # the source folder as an fsspec URL
-    files: list[SourceFile] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # not articles: unknown type, links
+    index: RunIndex
+    ignored_count: int = 0  # files that are not articles: unknown type, links
+    ignored: list[str] = field(default_factory=list)  # the first MAX_IGNORED_EXAMPLES
     member_pattern: str | None = None  # from a tar://PATTERN::URL source
+
+    @property
+    def files(self) -> Iterator[SourceFile]:
+        for row in self.index.files():
+            yield SourceFile(*row)
+
+    @property
+    def total(self) -> int:
+        return self.index.file_count()
 
     @property
     def countable(self) -> bool:
         """True when every file is one article, so the total is known up front."""
-        return all(f.format in ("txt", "story") for f in self.files)
+        return self.index.only_single_article_files()
 
 
 def list_source(
-    source: str, dest: str, config: PipelineConfig, storage_options: dict | None = None
+    source: str,
+    dest: str,
+    config: PipelineConfig,
+    index: RunIndex | None = None,
+    storage_options: dict | None = None,
 ) -> SourceListing:
-    """List the files under `source`; anything under `dest` (if inside) is left out."""
+    """List the files under `source` into the index, folder by folder.
+
+    Hidden files and folders, symbolic links (not followed) and anything under `dest`
+    (when it lies inside the source) are left out.
+    """
     options = storage_options or {}
     pattern = None
     if source.startswith("tar://") and "::" in source:
@@ -73,28 +98,48 @@ def list_source(
     fs, root = fsspec.url_to_fs(source, **options)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
-        base, entries = root, fs.find(root, detail=True)
+        base, entries = root, _walk(fs, root)
     elif fs.exists(root):
-        base, entries = posixpath.dirname(root), {root: fs.info(root)}
+        base, entries = posixpath.dirname(root), iter([(root, fs.info(root))])
     else:
         raise ConfigError(f"source {source!r} does not exist (or is not readable)")
     dest_fs, dest_root = fsspec.url_to_fs(dest, **options)
     dest_root = dest_root.rstrip("/")
     dest_inside = type(dest_fs) is type(fs) and _is_under(dest_root, base)
-    listing = SourceListing(root=fs.unstrip_protocol(base), member_pattern=pattern)
-    for path in sorted(entries):
-        info = entries[path]
-        if dest_inside and _is_under(path, dest_root):
-            continue
-        relative = posixpath.relpath(path, base) if base != path else posixpath.basename(path)
-        if any(part.startswith(".") for part in relative.split("/")):
-            continue  # hidden files, including our own temp files
-        fmt = "tar" if pattern is not None else detect_format(relative, config.input)
-        if fmt is None or info.get("islink") or info.get("type") != "file":
-            listing.ignored.append(relative)
-            continue
-        listing.files.append(SourceFile(relative, path, fmt, info.get("size"), _signature(info)))
+    listing = SourceListing(
+        root=fs.unstrip_protocol(base), index=index or RunIndex(), member_pattern=pattern
+    )
+
+    def rows() -> Iterator[tuple]:
+        for path, info in entries:
+            if dest_inside and _is_under(path, dest_root):
+                continue
+            relative = posixpath.relpath(path, base) if base != path else posixpath.basename(path)
+            if any(part.startswith(".") for part in relative.split("/")):
+                continue  # hidden files, including our own temp files
+            fmt = "tar" if pattern is not None else detect_format(relative, config.input)
+            if fmt is None or info.get("islink") or info.get("type") != "file":
+                listing.ignored_count += 1
+                if len(listing.ignored) < MAX_IGNORED_EXAMPLES:
+                    listing.ignored.append(relative)
+                continue
+            yield relative, path, fmt, info.get("size"), _signature(info)
+
+    listing.index.add_files(rows())
     return listing
+
+
+def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
+    """(path, info) of every entry below root, one folder listing at a time; links to
+    folders and hidden folders are reported, not entered."""
+    for _, folders, files in fs.walk(root, detail=True):
+        for name in list(folders):
+            info = folders[name]
+            if info.get("islink") or name.startswith("."):
+                del folders[name]  # fsspec's walk does not descend into what is removed
+                yield info["name"], info
+        for info in files.values():
+            yield info["name"], info
 
 
 def iter_articles(
@@ -102,29 +147,26 @@ def iter_articles(
 ) -> Iterator[ArticleRef]:
     """Every article of the listing, in order; duplicate ids are renamed and rejected."""
     fs = fsspec.url_to_fs(listing.root, **(storage_options or {}))[0]
-    seen: dict[str, str] = {}
+    single = listing.total == 1  # ids are member names when the source is one archive
     for file in listing.files:
         if file.format == "jsonl":
             refs = _jsonl_articles(fs, file, config)
         elif file.format == "tar":
-            refs = _archive_articles(fs, file, config, listing)
+            refs = _archive_articles(fs, file, config, listing.member_pattern, single)
         else:
             refs = iter([_file_article(fs, file)])
         for ref in refs:
             if ref.problem is None:
                 ref = _checked_id(ref)
-            first = seen.get(ref.id)
+            first = listing.index.claim(ref.id, ref.source)
             if first is None:
-                seen[ref.id] = ref.source
                 yield ref
                 continue
             copy = 2
-            while f"{ref.id}~{copy}" in seen:
+            while listing.index.claim(f"{ref.id}~{copy}", ref.source) is not None:
                 copy += 1
-            renamed = f"{ref.id}~{copy}"
-            seen[renamed] = ref.source
             detail = f"id {ref.id!r} was already used by {first}"
-            yield replace(ref, id=renamed, problem=("rejected", "duplicate-id", detail))
+            yield replace(ref, id=f"{ref.id}~{copy}", problem=("rejected", "duplicate-id", detail))
 
 
 def _file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
@@ -180,12 +222,15 @@ def _jsonl_articles(
 
 
 def _archive_articles(
-    fs: AbstractFileSystem, file: SourceFile, config: PipelineConfig, listing: SourceListing
+    fs: AbstractFileSystem,
+    file: SourceFile,
+    config: PipelineConfig,
+    member_pattern: str | None,
+    single: bool,
 ) -> Iterator[ArticleRef]:
     url = fs.unstrip_protocol(file.path)
-    single = len(listing.files) == 1  # ids are member names when the source is one archive
     prefix = "" if single else strip_suffix(file.relative, ARCHIVE_SUFFIXES) + "/"
-    pattern = listing.member_pattern or config.input.member_pattern
+    pattern = member_pattern or config.input.member_pattern
     max_bytes = config.fetch.max_bytes
     name = ""
     try:

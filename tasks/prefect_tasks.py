@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from newsprep.config import PipelineConfig
+from newsprep.index import RunIndex
 from newsprep.tasks.article import ArticleRef, Job, process_batch
 from newsprep.tasks.discover import SourceListing, list_source
 
@@ -43,9 +44,12 @@ def _batch_run_name() -> str:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def discover_articles(source: str, dest: str, config: PipelineConfig) -> SourceListing:
-    """List the source's files (archives and JSONL files are opened later, as a stream)."""
-    return list_source(source, dest, config)
+def discover_articles(
+    source: str, dest: str, config: PipelineConfig, index: RunIndex
+) -> SourceListing:
+    """List the source's files into the run's index (archives and JSONL files are opened
+    later, as a stream)."""
+    return list_source(source, dest, config, index)
 
 
 @task(

@@ -8,6 +8,7 @@ import json
 import os
 import posixpath
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from fsspec import AbstractFileSystem
@@ -24,20 +25,29 @@ HIGHLIGHTS_SUFFIX = ".highlights"
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
-    """Write all of `data` or nothing: a temp file renamed into place on local disks.
-
-    Object stores (S3 and the like) publish an object only when its upload completes,
-    so there the write itself is atomic.
-    """
+    """Write all of `data` or nothing (see `write_atomic_stream`)."""
     if not isinstance(fs, LocalFileSystem):
-        fs.pipe_file(path, data)
+        fs.pipe_file(path, data)  # one PUT
+        return
+    write_atomic_stream(fs, path, [data])
+
+
+def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[bytes]) -> None:
+    """Write the chunks as one file, all or nothing: a temp file renamed into place on
+    local disks. Object stores (S3 and the like) publish an object only when its upload
+    completes, so there the write itself is atomic."""
+    if not isinstance(fs, LocalFileSystem):
+        with fs.open(path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
         return
     parent, name = posixpath.split(path)
     fs.makedirs(parent, exist_ok=True)
     temp = posixpath.join(parent, f".{name}{TEMP_MARKER}{uuid.uuid4().hex}")
     try:
         with open(temp, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def flaky(monkeypatch: pytest.MonkeyPatch):
 
     yield configure
     fsspec.config.conf.pop("flaky", None)
+    os.environ.pop("FSSPEC_FLAKY", None)  # set by apply_storage_options for the workers
 
 
 def test_good_and_broken_files(tmp_path: Path) -> None:
