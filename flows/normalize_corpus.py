@@ -11,7 +11,9 @@ import math
 import platform
 import re
 import time
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import BrokenExecutor
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
@@ -40,13 +42,14 @@ from newsprep.manifest import (
     write_run_summary,
 )
 from newsprep.progress import Progress
-from newsprep.tasks.article import ArticleRef, Job
+from newsprep.tasks.article import ArticleRef, Job, crashed_batch_records
 from newsprep.tasks.discover import iter_articles
 from newsprep.tasks.prefect_tasks import Batch, BatchOutcome, discover_articles, normalize_batch
 
 MAX_BATCH_SIZE = 500  # past this a batch only delays progress reports and retries
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
 MAX_TABLE_ROWS = 500  # rows of the rejected/failed table artifact
+MAX_BATCH_CRASHES = 3  # a batch whose task crashes this often fails its unfinished articles
 
 
 class FailureBudgetExceeded(RuntimeError):
@@ -161,6 +164,7 @@ def normalize_corpus(
             pipeline=pipeline,
             max_attempts=options.max_attempts,
             retry_delay_seconds=options.retry_delay_seconds,
+            checkpoint_dir=str(index.directory / "batches"),
         )
         # new: not in the last manifest; changed: its bytes or the config differ;
         # retried: it did not end ok last time; skipped: unchanged and already written.
@@ -189,11 +193,10 @@ def normalize_corpus(
             Batch(number, tuple(refs)) for number, refs in enumerate(chunked(to_process(), size))
         )
         count = 0
-        with make_task_runner(options, workers) as runner:
-            for outcome in map_bounded(runner, batches, job, in_flight=2 * workers):
-                manifest.append(outcome.records)
-                progress.advance(len(outcome.records))
-                count += 1
+        for outcome in run_batches(options, workers, batches, job, logger):
+            manifest.append(outcome.records)
+            progress.advance(len(outcome.records))
+            count += 1
         manifest.compact()
         result = tally(index.records(), keep_problems=MAX_TABLE_ROWS)
         ignored_count = listing.ignored_count
@@ -256,28 +259,61 @@ def chunked(items: Iterable[ArticleRef], size: int) -> Iterator[list[ArticleRef]
         yield chunk
 
 
-def map_bounded(
-    runner: TaskRunner, batches: Iterator[Batch], job: Job, in_flight: int
+def run_batches(
+    options: RunOptions, workers: int, batches: Iterator[Batch], job: Job, logger: Any
 ) -> Iterator[BatchOutcome]:
-    """Map `normalize_batch` over the batches, at most `in_flight` at a time, yielding
-    outcomes as they finish: memory stays flat however large the corpus is."""
-    pending: set = set()
+    """Map `normalize_batch` over the batches, at most 2 per worker in flight, yielding
+    outcomes as they finish: memory stays flat however large the corpus is.
+
+    A batch whose task crashed (its worker process died, say) runs again, on a fresh
+    runner when the crash broke the pool; its checkpoint keeps it from redoing the
+    articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
+    """
+    in_flight = 2 * workers
+    again: deque[Batch] = deque()
+    crashes: Counter[int] = Counter()
     exhausted = False
-    while pending or not exhausted:
-        room = []
-        while not exhausted and len(pending) + len(room) < in_flight:
-            batch = next(batches, None)
-            if batch is None:
-                exhausted = True
-            else:
-                room.append(batch)
-        if room:
-            pending.update(runner.map(normalize_batch, {"batch": room, "job": unmapped(job)}))
-        if not pending:
-            break
-        done = next(as_completed(list(pending)))
-        pending.discard(done)
-        yield done.result()
+    while again or not exhausted:
+        with make_task_runner(options, workers) as runner:
+            pending: dict[Any, Batch] = {}
+            while pending or again or not exhausted:
+                room: list[Batch] = []
+                while len(pending) + len(room) < in_flight and (again or not exhausted):
+                    if again:
+                        room.append(again.popleft())
+                    elif (batch := next(batches, None)) is None:
+                        exhausted = True
+                    else:
+                        room.append(batch)
+                if room:
+                    futures = runner.map(normalize_batch, {"batch": room, "job": unmapped(job)})
+                    pending.update(zip(futures, room, strict=True))
+                if not pending:
+                    break
+                done = next(as_completed(list(pending)))
+                batch = pending.pop(done)
+                try:
+                    yield done.result()
+                    continue
+                except Exception as exc:  # the task crashed, not an article: see records
+                    error = f"{type(exc).__name__}: {exc}"
+                    crashes[batch.index] += 1
+                    logger.warning("batch %d crashed (%s), crash %d of %d", batch.index, error,
+                                   crashes[batch.index], MAX_BATCH_CRASHES)
+                    if crashes[batch.index] >= MAX_BATCH_CRASHES:
+                        records = crashed_batch_records(batch.articles, batch.index, job, error)
+                        yield BatchOutcome(batch.index, [r.to_dict() for r in records])
+                    else:
+                        again.append(batch)
+                    if not isinstance(exc, BrokenExecutor):
+                        continue
+                # the pool is broken: what was in flight with it runs again on a new one
+                for future, other in pending.items():
+                    try:
+                        yield future.result()
+                    except Exception:
+                        again.append(other)
+                break
 
 
 def _run_name(parameters: dict) -> str:

@@ -2,7 +2,10 @@
 
 It wraps another filesystem (local by default). A deterministic share of paths fail
 their first `failures` reads or writes with a transient error; paths matching
-`always_fail` never succeed. Options come as fsspec storage options, e.g.
+`always_fail` never succeed; reading a path matching `crash_once` kills the reading
+process the first time (a marker file in `crash_marker_dir` remembers it), as an
+out-of-memory kill of a worker would. `read_log` names a file that gets a line per
+read. Options come as fsspec storage options, e.g.
 `newsprep run flaky:///data/raw out --storage-option fail_fraction=0.2`.
 """
 
@@ -10,8 +13,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
+import tempfile
 from collections import Counter
 from fnmatch import fnmatch
+from pathlib import Path
 
 from fsspec.implementations.dirfs import DirFileSystem
 
@@ -34,6 +40,9 @@ class FlakyFileSystem(DirFileSystem):
         fail_paths: str = "*",
         always_fail: str = "",
         error: str = "reset",
+        crash_once: str = "",
+        crash_marker_dir: str = "",
+        read_log: str = "",
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -43,6 +52,8 @@ class FlakyFileSystem(DirFileSystem):
         self.fail_fraction, self.failures = float(fail_fraction), int(failures)
         self.fail_paths, self.always_fail = fail_paths, always_fail
         self.make_error = _ERRORS[error]
+        self.crash_once, self.crash_marker_dir = crash_once, crash_marker_dir
+        self.read_log = read_log  # a file that gets one line per read, from every process
         self.injected: Counter[tuple[str, str]] = Counter()
 
     def chosen(self, operation: str, path: str) -> bool:
@@ -59,7 +70,21 @@ class FlakyFileSystem(DirFileSystem):
             self.injected[operation, path] += 1
             raise self.make_error(f"{operation} {path}")
 
+    def _crash(self, path: str) -> None:
+        if not self.crash_once or not fnmatch(path, self.crash_once):
+            return
+        marker = Path(self.crash_marker_dir or tempfile.gettempdir()) / (
+            "newsprep-crashed-" + hashlib.sha256(path.encode()).hexdigest()[:16]
+        )
+        if not marker.exists():
+            marker.touch()
+            os._exit(70)  # no cleanup, no exception: the process is simply gone
+
     def cat_file(self, path, *args, **kwargs):
+        if self.read_log:
+            with open(self.read_log, "a", encoding="utf-8") as log:
+                log.write(self._strip_protocol(path) + "\n")
+        self._crash(self._strip_protocol(path))
         self._inject("read", self._strip_protocol(path))
         return super().cat_file(path, *args, **kwargs)
 

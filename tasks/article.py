@@ -8,11 +8,14 @@ outcome into exactly one `ArticleRecord`. It never raises for a bad article.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import IO, Literal, TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -93,6 +96,7 @@ class Job:
     pipeline: PipelineConfig
     max_attempts: int = 3
     retry_delay_seconds: float = 0.5
+    checkpoint_dir: str | None = None  # local folder where batches note finished articles
     storage_options: dict = field(default_factory=dict)
 
     @cached_property
@@ -144,10 +148,25 @@ def _tokenized_lines(text: str, config: PipelineConfig) -> list[str]:
 
 
 def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
-    """Process articles in order into one sink (files, or one JSONL shard)."""
+    """Process articles in order into one sink (files, or one JSONL shard).
+
+    With files output each finished article is noted in the job's checkpoint folder at
+    once, so running the batch again after its worker died does not redo it.
+    """
     dest_fs, dest_root = job.dest_fs()
     sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
-    records = [process_article(ref, job, sink) for ref in refs]
+    checkpoint = _checkpoint_path(job, index)
+    done = _read_checkpoint(checkpoint)
+    records = []
+    with _open_checkpoint(checkpoint) as noted:
+        for ref in refs:
+            if ref.id in done:
+                records.append(done[ref.id])
+                continue
+            record = process_article(ref, job, sink)
+            noted.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            noted.flush()
+            records.append(record)
     written = [r for r in records if r.status == "ok"]
     try:
         _retrying(sink.close, job)
@@ -157,6 +176,45 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
             record.detail = f"{type(exc).__name__}: {exc}"
             record.output = record.sha256 = record.highlights = None
     return records
+
+
+def crashed_batch_records(
+    refs: Iterable[ArticleRef], index: int, job: Job, error: str
+) -> list[ArticleRecord]:
+    """Records for a batch that kept crashing: what it finished stands, the rest failed."""
+    done = _read_checkpoint(_checkpoint_path(job, index))
+    return [
+        done.get(ref.id)
+        or ArticleRecord(
+            id=ref.id, source=ref.source, status="failed", reason="worker-crash",
+            detail=error, signature=ref.signature, fingerprint=job.fingerprint,
+        )
+        for ref in refs
+    ]
+
+
+def _checkpoint_path(job: Job, index: int) -> Path | None:
+    if not job.checkpoint_dir or job.pipeline.output.format != "files":
+        return None  # a JSONL shard holds texts: a retried batch must rebuild it whole
+    return Path(job.checkpoint_dir) / f"batch-{index:06d}.jsonl"
+
+
+def _read_checkpoint(path: Path | None) -> dict[str, ArticleRecord]:
+    if path is None or not path.exists():
+        return {}
+    done = {}
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.endswith("\n"):  # a line cut short by the crash is not a record
+            record = ArticleRecord(**json.loads(line))
+            done[record.id] = record
+    return done
+
+
+def _open_checkpoint(path: Path | None) -> IO[str]:
+    if path is None:
+        return open(os.devnull, "w", encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "a", encoding="utf-8")
 
 
 def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:

@@ -216,3 +216,28 @@ def test_batch_size_one_names_task_runs_after_articles(tmp_path: Path) -> None:
     kinds = {a.type: a for a in artifacts}
     assert "| ok | 3 |" in kinds["markdown"].data
     assert kinds["progress"].data == 100.0
+
+
+def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
+    tmp_path: Path, flaky
+) -> None:
+    src = make_source(tmp_path, 6)
+    ordered = sorted(str(p.relative_to(src)) for p in src.rglob("*.txt"))
+    victim = src / ordered[5]  # the last article of batch 1 (batch size 3)
+    markers, reads = tmp_path / "markers", tmp_path / "reads.log"
+    markers.mkdir()
+    flaky(crash_once=str(victim), crash_marker_dir=str(markers), read_log=str(reads))
+    dest = tmp_path / "out"
+
+    summary = normalize_corpus(
+        f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=3)
+    )
+
+    assert list(markers.iterdir()), "the worker process really died once"
+    assert summary["counts"]["ok"] == 6 and summary["discovered"] == 6
+    records = manifest(dest)
+    assert [r["status"] for r in records] == ["ok"] * 6
+    assert all((dest / r["output"]).exists() for r in records)
+    # the rerun of batch 1 did not read again what it had finished before the crash
+    read_counts = {name: reads.read_text().splitlines().count(str(src / name)) for name in ordered}
+    assert read_counts == {**{name: 1 for name in ordered}, ordered[5]: 2}
