@@ -428,3 +428,45 @@ def test_cli_storage_options_stay_secret(s3, s3_server: str) -> None:
     ]:
         for value in (s3_server, f"127.0.0.1:{port}", key, secret):
             assert value not in text, f"{value!r} leaked into {where}"
+
+
+def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
+    """A stable 40% of S3 reads and writes fail once with SlowDown: every article ends ok,
+    and the ones that were hit say so in `attempts`; a key that never clears fails."""
+    import fsspec
+
+    from newsprep.cli import apply_storage_options
+    from newsprep.faults import FlakyFileSystem
+
+    put_tree(s3, "raw/news", NEWS)
+    broken = "raw/news/world/2026-04-02-lisbon-night-trams.txt"
+    options = {"target_protocol": "s3", "fail_fraction": 0.4, "error": "slowdown",
+               "fail_paths": "*.txt", "always_fail": broken}
+    apply_storage_options(["flaky://"], options)
+    try:
+        summary = normalize_corpus(
+            "flaky://raw/news", "flaky://clean/corpus",
+            options=RunOptions(workers=2, retry_delay_seconds=0.01, max_failure_rate=0.5),
+        )
+    finally:
+        os.environ.pop("FSSPEC_FLAKY", None)
+        fsspec.config.conf.pop("flaky", None)
+
+    plan = FlakyFileSystem(fail_fraction=0.4)
+    records = manifest(bucket_files(s3, "clean/corpus"))
+    assert sorted(records) == sorted(k for k in NEWS if k.endswith((".txt", ".story")))
+    hit = 0
+    for article, record in records.items():
+        source = f"raw/news/{article}"
+        if source == broken:
+            assert (record["status"], record["reason"]) == ("failed", "read-error")
+            assert "SlowDown" in record["detail"] and record["attempts"] == 3
+            continue
+        retries = source.endswith(".txt") and plan.chosen("read", source)
+        if record["status"] == "ok" and article.endswith(".txt"):
+            retries += plan.chosen("write", f"clean/corpus/{article}")
+        hit += bool(retries)
+        assert record["attempts"] == 1 + retries, article
+        assert record["status"] == ("rejected" if article.startswith("broken/") else "ok")
+    assert hit, "the plan hit at least one article"
+    assert summary["counts"]["failed"] == 1
