@@ -277,8 +277,12 @@ def test_jsonl_shards(s3) -> None:
     assert rows[3]["source"] == "s3://raw/cnn.jsonl:4"
 
 
-def test_jsonl_shards_load_with_datasets(s3, tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")  # not among the test dependencies
+def test_jsonl_shards_load_with_datasets(
+    s3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # local files only: no hub, no network
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
     s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(SHARD_INPUT))
     normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
                      options=THREADS)
