@@ -106,20 +106,6 @@ def read_manifest(fs: AbstractFileSystem, path: str) -> Iterable[dict]:
                 yield json.loads(line)
 
 
-def unchanged(
-    previous: dict | None, ref_signature: str, fingerprint: str, index: RunIndex
-) -> bool:
-    """True when a previous run already wrote this article from the same bytes and config."""
-    return (
-        previous is not None
-        and previous["status"] in ("ok", "skipped")
-        and previous.get("fingerprint") == fingerprint
-        and previous.get("signature") == ref_signature
-        and index.has_output(previous.get("output"))
-        and (previous.get("highlights") is None or index.has_output(previous["highlights"]))
-    )
-
-
 @dataclass
 class Tally:
     """What the summary and the artifacts say about a run's records, in one pass."""
