@@ -105,8 +105,14 @@ def build_corpus(root: Path, articles: int, seed: int, mean_bytes: int = 2300) -
             folder.mkdir(exist_ok=True)
         (folder / f"a{index:07d}.txt").write_bytes(data)
         total += len(data)
-    meta = {"version": CORPUS_VERSION, "articles": articles, "seed": seed, "bytes": total,
-            "sources": len(sources), "paragraph_pool": len(body)}
+    meta = {
+        "version": CORPUS_VERSION,
+        "articles": articles,
+        "seed": seed,
+        "bytes": total,
+        "sources": len(sources),
+        "paragraph_pool": len(body),
+    }
     (root / CORPUS_META).write_text(json.dumps(meta))
     return meta
 
@@ -226,8 +232,13 @@ def child_pool(args) -> dict:
         args.workers, initializer=_init_pool_worker, initargs=(args.corpus, args.out, mode)
     ) as pool:
         counts = _tally(pool.imap_unordered(func, rels, chunksize=chunksize))
-    return {"seconds": time.perf_counter() - started, "articles": len(rels), "counts": counts,
-            "chunksize": chunksize, "start_method": multiprocessing.get_start_method()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "articles": len(rels),
+        "counts": counts,
+        "chunksize": chunksize,
+        "start_method": multiprocessing.get_start_method(),
+    }
 
 
 def child_stages(args) -> dict:
@@ -250,35 +261,46 @@ def child_stages(args) -> dict:
     moses_tokenizer(config.tokenize.lang)
     fix_unicode("warm up", config.unicode_fix)
     warm = time.perf_counter() - t0
-    spent = dict.fromkeys(("read", "decode", "ftfy", "moses", "lowercase", "layout",
-                           "validate", "write"), 0.0)
+    spent = dict.fromkeys(
+        ("read", "decode", "ftfy", "moses", "lowercase", "layout", "validate", "write"), 0.0
+    )
     clock = time.perf_counter
     for rel in rels:
         t = clock()
         with open(os.path.join(args.corpus, rel), "rb") as handle:
             raw = handle.read()
-        t1 = clock(); spent["read"] += t1 - t  # noqa: E702
+        t1 = clock()
+        spent["read"] += t1 - t
         decoded = decode(raw, config.fetch)
-        t2 = clock(); spent["decode"] += t2 - t1  # noqa: E702
+        t2 = clock()
+        spent["decode"] += t2 - t1
         fixed = fix_unicode(decoded.text, config.unicode_fix)
-        t3 = clock(); spent["ftfy"] += t3 - t2  # noqa: E702
+        t3 = clock()
+        spent["ftfy"] += t3 - t2
         lines = tokenize(fixed.text, config.tokenize)
-        t4 = clock(); spent["moses"] += t4 - t3  # noqa: E702
+        t4 = clock()
+        spent["moses"] += t4 - t3
         lines = [lowercase(line) for line in lines]
-        t5 = clock(); spent["lowercase"] += t5 - t4  # noqa: E702
+        t5 = clock()
+        spent["lowercase"] += t5 - t4
         text = layout(lines, config.layout)
-        t6 = clock(); spent["layout"] += t6 - t5  # noqa: E702
+        t6 = clock()
+        spent["layout"] += t6 - t5
         try:
             validate(text, fixed.text, config)
         except Rejected:
             continue
-        t7 = clock(); spent["validate"] += t7 - t6  # noqa: E702
+        t7 = clock()
+        spent["validate"] += t7 - t6
         write_atomic(fs, os.path.join(args.out, rel), (text + "\n").encode("utf-8"))
         spent["write"] += clock() - t7
     n = max(1, len(rels))
-    return {"articles": len(rels), "warm_up_ms": warm * 1000,
-            "ms_per_article": {k: v * 1000 / n for k, v in spent.items()},
-            "seconds": sum(spent.values())}
+    return {
+        "articles": len(rels),
+        "warm_up_ms": warm * 1000,
+        "ms_per_article": {k: v * 1000 / n for k, v in spent.items()},
+        "seconds": sum(spent.values()),
+    }
 
 
 def child_imports(args) -> dict:
@@ -288,8 +310,13 @@ def child_imports(args) -> dict:
     return {"seconds": time.perf_counter() - t0, "module": args.module}
 
 
-CHILDREN = {"loop": child_loop, "pool": child_pool, "pool-pa": child_pool,
-            "stages": child_stages, "imports": child_imports}
+CHILDREN = {
+    "loop": child_loop,
+    "pool": child_pool,
+    "pool-pa": child_pool,
+    "stages": child_stages,
+    "imports": child_imports,
+}
 
 
 # --------------------------------------------------------------------------- measurement
@@ -404,16 +431,23 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-def measure(cmd: list[str], env: dict | None = None, stdin=None, stdout=None,
-            server_pid: int | None = None, log: Path | None = None) -> dict:
+def measure(
+    cmd: list[str],
+    env: dict | None = None,
+    stdin=None,
+    stdout=None,
+    server_pid: int | None = None,
+    log: Path | None = None,
+) -> dict:
     """Run `cmd`, sampling its process tree; wall, CPU, memory and exit code."""
     waited = wait_for_quiet(QUIET_WAIT[0]) if QUIET_WAIT[0] > 0 else 0.0
     server_cpu0 = cpu_seconds(process_tree(server_pid)) if server_pid else 0.0
     busy0 = system_busy_seconds()
     stderr = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout or subprocess.DEVNULL,
-                            stderr=stderr)
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=stdin, stdout=stdout or subprocess.DEVNULL, stderr=stderr
+    )
     sampler = TreeSampler(proc.pid)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -434,14 +468,14 @@ def measure(cmd: list[str], env: dict | None = None, stdin=None, stdout=None,
         # CPU of the root process (newsprep: the CLI + flow) vs its descendants (workers),
         # as last sampled; a lower bound (up to 0.1 s of each process's end is missed)
         "root_cpu_seconds": sampler.cpu_by_pid.get(proc.pid, 0.0),
-        "descendants_cpu_seconds": sum(
-            v for k, v in sampler.cpu_by_pid.items() if k != proc.pid),
+        "descendants_cpu_seconds": sum(v for k, v in sampler.cpu_by_pid.items() if k != proc.pid),
     }
     if server_pid:
         result["server_cpu_seconds"] = cpu_seconds(process_tree(server_pid)) - server_cpu0
     # everything else the machine did meanwhile (other users, the sampler, the kernel)
     result["other_cpu_seconds"] = max(
-        0.0, busy - result["cpu_seconds"] - result.get("server_cpu_seconds", 0.0))
+        0.0, busy - result["cpu_seconds"] - result.get("server_cpu_seconds", 0.0)
+    )
     result["quiet_wait_s"] = waited
     return result
 
@@ -459,13 +493,16 @@ def least_noisy(run, out: Path | None = None) -> dict:
         if out is not None:
             shutil.rmtree(out, ignore_errors=True)
         result = run()
-        result["attempts"] = attempt + 1
+        result["attempt"] = attempt + 1
         if best is None or result["other_cpu_seconds"] < best["other_cpu_seconds"]:
             best = result
         if not noisy(result):
             break
-        log(f"disturbed run (other CPU {result['other_cpu_seconds']:.1f}s in "
-            f"{result['wall']:.1f}s wall); retrying")
+        log(
+            f"disturbed run (other CPU {result['other_cpu_seconds']:.1f}s in "
+            f"{result['wall']:.1f}s wall); retrying"
+        )
+    best["attempts"] = attempt + 1
     if best is not result and out is not None:
         log("kept an earlier, less disturbed attempt (its output was replaced; digest of last)")
     return best
@@ -473,16 +510,31 @@ def least_noisy(run, out: Path | None = None) -> dict:
 
 def run_child(method: str, args, out: Path, work: Path, extra: list[str] = ()) -> dict:
     result_file = work / f"result-{method}-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method,
-           "--corpus", str(args.corpus), "--out", str(out), "--workers", str(args.workers),
-           "--result", str(result_file), "--stage-articles", str(args.stage_articles), *extra]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        method,
+        "--corpus",
+        str(args.corpus),
+        "--out",
+        str(out),
+        "--workers",
+        str(args.workers),
+        "--result",
+        str(result_file),
+        "--stage-articles",
+        str(args.stage_articles),
+        *extra,
+    ]
     if args.chunksize:
         cmd += ["--chunksize", str(args.chunksize)]
     log = work / f"{method}.stderr"
     measured = measure(cmd, log=log)
     if measured["exit"] != 0:
-        raise SystemExit(f"{method} failed ({measured['exit']}), see {log}:\n"
-                         + log.read_text()[-3000:])
+        raise SystemExit(
+            f"{method} failed ({measured['exit']}), see {log}:\n" + log.read_text()[-3000:]
+        )
     return {**measured, **json.loads(result_file.read_text())}
 
 
@@ -511,9 +563,19 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=self.env(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(VENV_BIN / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         while time.perf_counter() - started < timeout:
             if self.proc.poll() is not None:
@@ -544,19 +606,27 @@ class PrefectServer:
         self._log.close()
 
 
-def run_newsprep(corpus: Path, out: Path, server: PrefectServer, extra: list[str],
-                 log: Path) -> dict:
+def run_newsprep(
+    corpus: Path, out: Path, server: PrefectServer, extra: list[str], log: Path
+) -> dict:
     cmd = [str(VENV_BIN / "newsprep"), "run", str(corpus), str(out), *extra]
     measured = measure(cmd, env=server.client_env(), server_pid=server.proc.pid, log=log)
     summary_path = out / "_run.json"
     if measured["exit"] != 0 or not summary_path.exists():
-        raise SystemExit(f"newsprep run failed ({measured['exit']}), see {log}:\n"
-                         + log.read_text()[-3000:])
+        raise SystemExit(
+            f"newsprep run failed ({measured['exit']}), see {log}:\n" + log.read_text()[-3000:]
+        )
     summary = json.loads(summary_path.read_text())
-    return {**measured, "seconds": summary["seconds"], "articles": summary["discovered"],
-            "counts": {k: v for k, v in summary["counts"].items() if v},
-            "batch_size": summary["batch_size"], "batches": summary["batches"],
-            "workers": summary["workers"], "command": " ".join(cmd[1:])}
+    return {
+        **measured,
+        "seconds": summary["seconds"],
+        "articles": summary["discovered"],
+        "counts": {k: v for k, v in summary["counts"].items() if v},
+        "batch_size": summary["batch_size"],
+        "batches": summary["batches"],
+        "workers": summary["workers"],
+        "command": " ".join(cmd[1:]),
+    }
 
 
 # --------------------------------------------------------------------------- reporting
@@ -582,36 +652,62 @@ def machine() -> dict:
     with open("/proc/meminfo") as handle:
         mem_kb = int(handle.readline().split()[1])
     versions = {}
-    for name in ("newsprep", "prefect", "ftfy", "sacremoses", "fsspec", "pydantic", "joblib",
-                 "regex"):
+    for name in (
+        "newsprep",
+        "prefect",
+        "ftfy",
+        "sacremoses",
+        "fsspec",
+        "pydantic",
+        "joblib",
+        "regex",
+    ):
         try:
             versions[name] = version(name)
         except Exception:
             versions[name] = "-"
     git = {}
-    for key, cmd in (("head", ["git", "rev-parse", "--short", "HEAD"]),
-                     ("diff_sha", ["git", "diff", "HEAD"])):
+    for key, cmd in (
+        ("head", ["git", "rev-parse", "--short", "HEAD"]),
+        ("diff_sha", ["git", "diff", "HEAD"]),
+    ):
         try:
             text = subprocess.run(cmd, cwd=REPO, capture_output=True, check=True).stdout
-            git[key] = (text.decode().strip() if key == "head"
-                        else hashlib.sha256(text).hexdigest()[:12] if text else "clean")
+            git[key] = (
+                text.decode().strip()
+                if key == "head"
+                else hashlib.sha256(text).hexdigest()[:12]
+                if text
+                else "clean"
+            )
         except (OSError, subprocess.CalledProcessError):
             git[key] = "-"
-    return {"git": f"{git['head']} (working tree diff {git['diff_sha']})",
-            "nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-            "cpu": model, "mem_gb": round(mem_kb / MB, 1), "kernel": platform.release(),
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "git": f"{git['head']} (working tree diff {git['diff_sha']})",
+        "nproc": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "mem_gb": round(mem_kb / MB, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def machine_line(m: dict) -> str:
     libs = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    return (f"{m['nproc']} CPUs ({m['affinity']} usable), {m['cpu']}, {m['mem_gb']} GB RAM, "
-            f"Linux {m['kernel']}, Python {m['python']}; {libs}; repo {m['git']}")
+    return (
+        f"{m['nproc']} CPUs ({m['affinity']} usable), {m['cpu']}, {m['mem_gb']} GB RAM, "
+        f"Linux {m['kernel']}, Python {m['python']}; {libs}; repo {m['git']}"
+    )
 
 
 def table(rows: list[dict], baseline: dict | None) -> str:
-    head = ("| method | articles | seconds | wall s | articles/s | MB/s | x pool (s) | "
-            "x pool (wall) | CPU s | other CPU s | peak RSS MB | peak PSS MB | max proc MB | procs | runs |")
+    head = (
+        "| method | articles | seconds | wall s | articles/s | MB/s | x pool (s) | "
+        "x pool (wall) | CPU s | other CPU s | peak RSS MB | peak PSS MB | max proc MB | "
+        "procs | runs (kept) |"
+    )
     lines = [head, head_sep(head)]
     for row in rows:
         seconds, wall = row["seconds"], row["wall"]
@@ -623,8 +719,10 @@ def table(rows: list[dict], baseline: dict | None) -> str:
         lines.append(
             f"| {row['method']} | {row['articles']} | {seconds:.2f} | {wall:.2f} | "
             f"{row['articles'] / seconds:.0f} | {row['bytes'] / MB / seconds:.2f} | {ratio} | "
-            f"{ratio_wall} | {cpu} | {row['other_cpu_seconds']:.1f} | {row['peak_rss_mb']:.0f} | {row['peak_pss_mb']:.0f} | "
-            f"{row['max_proc_rss_mb']:.0f} | {row['max_procs']} | {row.get('attempts', 1)} |"
+            f"{ratio_wall} | {cpu} | {row['other_cpu_seconds']:.1f} | "
+            f"{row['peak_rss_mb']:.0f} | {row['peak_pss_mb']:.0f} | "
+            f"{row['max_proc_rss_mb']:.0f} | {row['max_procs']} | "
+            f"{row.get('attempts', 1)} ({row.get('attempt', 1)}) |"
         )
     return "\n".join(lines)
 
@@ -646,17 +744,33 @@ def parse_args(argv=None):
     p.add_argument("--work-dir", help="outputs and logs (default: a temp dir, removed)")
     p.add_argument("--keep-outputs", action="store_true")
     p.add_argument("--batch-sizes", default="", help="extra newsprep runs, e.g. 100,250,500")
-    p.add_argument("--runners", "--runner", dest="runners", default="process",
-                   help="newsprep --runner choices to run, comma-separated: process,thread")
+    p.add_argument(
+        "--runners",
+        "--runner",
+        dest="runners",
+        default="process",
+        help="newsprep --runner choices to run, comma-separated: process,thread",
+    )
     p.add_argument("--chunksize", type=int, default=0, help="pool chunksize (0: auto)")
-    p.add_argument("--methods", default="stages,loop,pool,pool-pa,newsprep,sacremoses",
-                   help="subset to run (comma-separated)")
+    p.add_argument(
+        "--methods",
+        default="stages,loop,pool,pool-pa,newsprep,sacremoses",
+        help="subset to run (comma-separated)",
+    )
     p.add_argument("--stage-articles", type=int, default=1000)
-    p.add_argument("--quiet-wait", type=float, default=120,
-                   help="before each method, wait up to this many s for other processes "
-                        "to use < 0.25 cores (0: don't)")
-    p.add_argument("--retries", type=int, default=2,
-                   help="re-run a method while other processes used >10%% of the machine")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120,
+        help="before each method, wait up to this many s for other processes "
+        "to use < 0.25 cores (0: don't)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="re-run a method while other processes used >10%% of the machine",
+    )
     p.add_argument("--json", dest="json_path", help="write all results as JSON here")
     # internal: one method in a child process
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -680,7 +794,9 @@ def main(argv=None) -> int:
     methods = set(args.methods.split(","))
     QUIET_WAIT[0] = args.quiet_wait
     RETRIES[0] = args.retries
-    work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="newsprep-bench-"))
+    work = (
+        Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="newsprep-bench-"))
+    )
     work.mkdir(parents=True, exist_ok=True)
     corpus_dir = Path(args.corpus or args.keep_corpus or work / "corpus").resolve()
     temp_corpus = not (args.corpus or args.keep_corpus)
@@ -692,29 +808,37 @@ def main(argv=None) -> int:
     if meta and (meta["articles"], meta["seed"]) == (args.articles, args.seed):
         log(f"reusing corpus {corpus_dir}")
     elif meta is None and corpus_dir.exists() and any(corpus_dir.iterdir()):
-        meta = {"articles": len(list_corpus(corpus_dir)), "seed": None,
-                "bytes": sum((corpus_dir / r).stat().st_size for r in list_corpus(corpus_dir))}
+        meta = {
+            "articles": len(list_corpus(corpus_dir)),
+            "seed": None,
+            "bytes": sum((corpus_dir / r).stat().st_size for r in list_corpus(corpus_dir)),
+        }
         log(f"using foreign corpus {corpus_dir} as is: {meta['articles']} articles")
     else:
         if corpus_dir.exists():
             shutil.rmtree(corpus_dir)
         t0 = time.perf_counter()
         meta = build_corpus(corpus_dir, args.articles, args.seed)
-        log(f"built corpus {corpus_dir}: {meta['articles']} articles, "
-            f"{meta['bytes'] / MB:.1f} MB in {time.perf_counter() - t0:.1f}s")
+        log(
+            f"built corpus {corpus_dir}: {meta['articles']} articles, "
+            f"{meta['bytes'] / MB:.1f} MB in {time.perf_counter() - t0:.1f}s"
+        )
     corpus_bytes = meta["bytes"]
     articles = meta["articles"]
     rows: list[dict] = []
-    extras: dict = {"corpus": {**meta, "path": str(corpus_dir),
-                               "mean_bytes": corpus_bytes / max(1, articles)}}
+    extras: dict = {
+        "corpus": {**meta, "path": str(corpus_dir), "mean_bytes": corpus_bytes / max(1, articles)}
+    }
     digests: dict[str, dict] = {}
 
     def add(name: str, result: dict, bytes_in: int = corpus_bytes, out: Path | None = None):
         row = {"method": name, "bytes": bytes_in, **result}
         rows.append(row)
-        log(f"{name}: {row['seconds']:.2f}s timed, {row['wall']:.2f}s wall, "
+        log(
+            f"{name}: {row['seconds']:.2f}s timed, {row['wall']:.2f}s wall, "
             f"{row['articles'] / row['seconds']:.0f} articles/s, "
-            f"peak RSS {row['peak_rss_mb']:.0f} MB, counts {row.get('counts')}")
+            f"peak RSS {row['peak_rss_mb']:.0f} MB, counts {row.get('counts')}"
+        )
         if out is not None:
             digests[name] = digest_tree(out)
             if not args.keep_outputs:
@@ -726,26 +850,41 @@ def main(argv=None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         log(f"stages (ms/article): {extras['stages']['ms_per_article']}")
         extras["imports"] = {}
-        for module in ("newsprep.tasks.article", "newsprep.tasks.prefect_tasks",
-                       "newsprep.flows.normalize_corpus"):
+        for module in (
+            "newsprep.tasks.article",
+            "newsprep.tasks.prefect_tasks",
+            "newsprep.flows.normalize_corpus",
+        ):
             r = run_child("imports", args, work / "unused", work, ["--module", module])
-            extras["imports"][module] = {"import_s": r["seconds"], "wall_s": r["wall"],
-                                         "rss_mb": r["max_proc_rss_mb"]}
+            extras["imports"][module] = {
+                "import_s": r["seconds"],
+                "wall_s": r["wall"],
+                "rss_mb": r["max_proc_rss_mb"],
+            }
         log(f"imports: {extras['imports']}")
     if "loop" in methods:
         out = work / "out-loop"
-        add("loop (1 process)", least_noisy(lambda: run_child("loop", args, out, work), out),
-            out=out)
+        add(
+            "loop (1 process)",
+            least_noisy(lambda: run_child("loop", args, out, work), out),
+            out=out,
+        )
     baseline = None
     if "pool" in methods:
         out = work / "out-pool"
-        add(f"pool ({args.workers} workers)",
-            least_noisy(lambda: run_child("pool", args, out, work), out), out=out)
+        add(
+            f"pool ({args.workers} workers)",
+            least_noisy(lambda: run_child("pool", args, out, work), out),
+            out=out,
+        )
         baseline = rows[-1]
     if "pool-pa" in methods:
         out = work / "out-pool-pa"
-        add(f"pool + process_article ({args.workers} w)",
-            least_noisy(lambda: run_child("pool-pa", args, out, work), out), out=out)
+        add(
+            f"pool + process_article ({args.workers} w)",
+            least_noisy(lambda: run_child("pool-pa", args, out, work), out),
+            out=out,
+        )
 
     if "newsprep" in methods:
         server = PrefectServer(work / "prefect-home", work / "prefect-server.log")
@@ -754,10 +893,14 @@ def main(argv=None) -> int:
         try:
             idle0 = cpu_seconds(process_tree(server.proc.pid))
             time.sleep(5)
-            extras["server_idle_cpu_per_s"] = (cpu_seconds(process_tree(server.proc.pid))
-                                               - idle0) / 5
-            worker_flag = [] if args.workers == len(os.sched_getaffinity(0)) else [
-                "--workers", str(args.workers)]
+            extras["server_idle_cpu_per_s"] = (
+                cpu_seconds(process_tree(server.proc.pid)) - idle0
+            ) / 5
+            worker_flag = (
+                []
+                if args.workers == len(os.sched_getaffinity(0))
+                else ["--workers", str(args.workers)]
+            )
             # fixed cost: the same run on a 2-article corpus (also warms the server)
             tiny = work / "corpus-tiny"
             rels = list_corpus(corpus_dir)[:2]
@@ -766,23 +909,38 @@ def main(argv=None) -> int:
                 shutil.copyfile(corpus_dir / rel, tiny / rel)
             tiny_bytes = sum((tiny / r).stat().st_size for r in rels)
             out = work / "out-newsprep-tiny"
-            add("newsprep run, 2 articles (fixed cost)",
+            add(
+                "newsprep run, 2 articles (fixed cost)",
                 run_newsprep(tiny, out, server, worker_flag, work / "newsprep-tiny.log"),
-                bytes_in=tiny_bytes)
+                bytes_in=tiny_bytes,
+            )
             shutil.rmtree(out, ignore_errors=True)
             variants = []
             for runner in args.runners.split(","):
                 runner_flag = [] if runner == "process" else ["--runner", runner]
-                variants.append((f"newsprep run{'' if not runner_flag else ' ' + runner}"
-                                 f" (auto batch)", worker_flag + runner_flag))
+                variants.append(
+                    (
+                        f"newsprep run{'' if not runner_flag else ' ' + runner} (auto batch)",
+                        worker_flag + runner_flag,
+                    )
+                )
                 for size in filter(None, args.batch_sizes.split(",")):
-                    variants.append((f"newsprep run{'' if not runner_flag else ' ' + runner}"
-                                     f" --batch-size {size}",
-                                     worker_flag + runner_flag + ["--batch-size", size]))
+                    variants.append(
+                        (
+                            f"newsprep run{'' if not runner_flag else ' ' + runner}"
+                            f" --batch-size {size}",
+                            worker_flag + runner_flag + ["--batch-size", size],
+                        )
+                    )
             for index, (name, extra) in enumerate(variants):
                 out = work / f"out-newsprep-{index}"
-                result = least_noisy(lambda: run_newsprep(  # noqa: B023
-                    corpus_dir, out, server, extra, work / f"newsprep-{index}.log"), out)
+
+                def once(out=out, extra=extra, index=index):
+                    return run_newsprep(
+                        corpus_dir, out, server, extra, work / f"newsprep-{index}.log"
+                    )
+
+                result = least_noisy(once, out)
                 add(f"{name} [bs {result['batch_size']} x {result['batches']}]", result, out=out)
         finally:
             server.stop()
@@ -795,16 +953,21 @@ def main(argv=None) -> int:
         for jobs in sorted({args.workers, 1}, reverse=True):
             out_file = work / f"sacremoses-j{jobs}.txt"
             cmd = [str(VENV_BIN / "sacremoses"), "-q", "-l", "en", "-j", str(jobs), "tokenize"]
+
             def once(cmd=cmd, out_file=out_file, jobs=jobs):
                 with open(lines_file, "rb") as fin, open(out_file, "wb") as fout:
-                    return measure(cmd, stdin=fin, stdout=fout,
-                                   log=work / f"sacremoses-j{jobs}.log")
+                    return measure(
+                        cmd, stdin=fin, stdout=fout, log=work / f"sacremoses-j{jobs}.log"
+                    )
 
             result = least_noisy(once)
             if result["exit"] != 0:
                 raise SystemExit(f"sacremoses failed, see {work}/sacremoses-j{jobs}.log")
-            add(f"sacremoses CLI -j {jobs} (tokenize only, escaped)",
-                {**result, "seconds": result["wall"], "articles": articles}, bytes_in=lines_bytes)
+            add(
+                f"sacremoses CLI -j {jobs} (tokenize only, escaped)",
+                {**result, "seconds": result["wall"], "articles": articles},
+                bytes_in=lines_bytes,
+            )
             out_file.unlink()
 
     # are the outputs the same bytes as the pool's?
@@ -813,7 +976,9 @@ def main(argv=None) -> int:
         reference = digests[baseline["method"]]
         for name, found in digests.items():
             if name != baseline["method"]:
-                diff = sum(1 for k in set(found) | set(reference) if found.get(k) != reference.get(k))
+                diff = sum(
+                    1 for k in set(found) | set(reference) if found.get(k) != reference.get(k)
+                )
                 checks[name] = {"files": len(found), "differ_from_pool": diff}
 
     git_end = machine()["git"]
@@ -828,35 +993,68 @@ def main(argv=None) -> int:
         table(rows, baseline),
         "",
     ]
-    split = [r for r in rows if "root_cpu_seconds" in r and r["method"].startswith(("pool", "newsprep"))]
+    split = [
+        r for r in rows if "root_cpu_seconds" in r and r["method"].startswith(("pool", "newsprep"))
+    ]
     if split:
-        report += ["CPU split, root process (pool parent / newsprep CLI+flow) + descendants "
-                   "(workers): " + "; ".join(
-                       f"{r['method']}: {r['root_cpu_seconds']:.1f} + "
-                       f"{r['descendants_cpu_seconds']:.1f} s" for r in split), ""]
+        report += [
+            "CPU split, root process (pool parent / newsprep CLI+flow) + descendants "
+            "(workers): "
+            + "; ".join(
+                f"{r['method']}: {r['root_cpu_seconds']:.1f} + {r['descendants_cpu_seconds']:.1f} s"
+                for r in split
+            ),
+            "",
+        ]
     if "stages" in extras:
         st = extras["stages"]
         total = sum(st["ms_per_article"].values())
-        report += [f"Per-stage cost, single process, first {st['articles']} articles "
-                   f"(warm-up {st['warm_up_ms']:.0f} ms once): "
-                   + ", ".join(f"{k} {v:.2f} ms ({100 * v / total:.0f}%)"
-                               for k, v in st["ms_per_article"].items())
-                   + f"; total {total:.2f} ms/article.", ""]
-        report += ["Import cost in a fresh interpreter: " + ", ".join(
-            f"{k} {v['import_s']:.2f} s ({v['rss_mb']:.0f} MB)"
-            for k, v in extras["imports"].items()), ""]
+        report += [
+            f"Per-stage cost, single process, first {st['articles']} articles "
+            f"(warm-up {st['warm_up_ms']:.0f} ms once): "
+            + ", ".join(
+                f"{k} {v:.2f} ms ({100 * v / total:.0f}%)" for k, v in st["ms_per_article"].items()
+            )
+            + f"; total {total:.2f} ms/article.",
+            "",
+        ]
+        report += [
+            "Import cost in a fresh interpreter: "
+            + ", ".join(
+                f"{k} {v['import_s']:.2f} s ({v['rss_mb']:.0f} MB)"
+                for k, v in extras["imports"].items()
+            ),
+            "",
+        ]
     if "server_start_s" in extras:
-        report += [f"Prefect server: healthy after {extras['server_start_s']:.1f} s, idle CPU "
-                   f"{extras['server_idle_cpu_per_s']:.3f} CPU-s/s.", ""]
+        report += [
+            f"Prefect server: healthy after {extras['server_start_s']:.1f} s, idle CPU "
+            f"{extras['server_idle_cpu_per_s']:.3f} CPU-s/s.",
+            "",
+        ]
     if checks:
-        report += ["Output check against the pool: " + "; ".join(
-            f"{k}: {v['files']} files, {v['differ_from_pool']} differ" for k, v in checks.items()),
-            ""]
+        report += [
+            "Output check against the pool: "
+            + "; ".join(
+                f"{k}: {v['files']} files, {v['differ_from_pool']} differ"
+                for k, v in checks.items()
+            ),
+            "",
+        ]
     print("\n".join(report))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(
-            {"args": {k: str(v) for k, v in vars(args).items()}, "machine": m, "rows": rows,
-             "checks": checks, **extras}, indent=2))
+        Path(args.json_path).write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "machine": m,
+                    "rows": rows,
+                    "checks": checks,
+                    **extras,
+                },
+                indent=2,
+            )
+        )
     if temp_corpus and not args.keep_outputs:
         shutil.rmtree(corpus_dir, ignore_errors=True)
     if not args.work_dir and not args.keep_outputs:
