@@ -123,6 +123,7 @@ def normalize_corpus(
             max_attempts=options.max_attempts,
             retry_delay_seconds=options.retry_delay_seconds,
             checkpoint_dir=str(index.directory / "batches"),
+            use_stage_pool=options.runner == "process",
         )
 
         def skipped(record: dict) -> None:

@@ -237,8 +237,9 @@ class RunOptions(_Frozen):
     )
     runner: Literal["process", "thread", "dask"] = Field(
         "process",
-        description="process: CPU-bound stages in parallel processes; thread: one process; "
-        "dask: a Dask cluster (dask_address, or a local one) through prefect-dask.",
+        description="process: task runs in threads, the CPU-bound stages in a pool of worker "
+        "processes; thread: all in one process; dask: a Dask cluster (dask_address, or a "
+        "local one) through prefect-dask.",
     )
     dask_address: str | None = Field(
         None, description="tcp://HOST:PORT of an existing Dask scheduler (runner dask)."

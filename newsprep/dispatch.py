@@ -7,17 +7,21 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import BrokenExecutor
+from contextlib import nullcontext
 from typing import Any
 
 from prefect.futures import as_completed
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
 from newsprep.config import ConfigError, RunOptions
 from newsprep.tasks.article import ArticleRef, Job, crashed_batch_records
 from newsprep.tasks.prefect_tasks import Batch, BatchOutcome, normalize_batch
+from newsprep.workers import stage_pool
 
-MAX_BATCH_SIZE = 500  # past this a batch only delays progress reports and retries
+# A task run costs ~10-50 ms of orchestration against ~5 ms of text work per article;
+# past this size a batch only delays progress reports and retries.
+MAX_BATCH_SIZE = 500
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
 MAX_BATCH_CRASHES = 3  # a batch whose task crashes this often fails its unfinished articles
 
@@ -28,30 +32,29 @@ def cpu_count() -> int:
 
 
 def auto_batch_size(articles: int, workers: int) -> int:
-    """Large enough that orchestration (~10-50 ms per task run) is noise next to the text
-    work (~5 ms per article), small enough that every worker gets several batches."""
+    """Large enough that orchestration is noise next to the text work, small enough that
+    every worker gets several batches."""
     spread = math.ceil(articles / (workers * BATCHES_PER_WORKER))
     per_worker = math.ceil(articles / workers) if articles else 1
     return max(1, min(MAX_BATCH_SIZE, max(spread, min(50, per_worker))))
 
 
 def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
-    if options.runner == "thread":
+    """Task runs in threads for `process` (the stages run in the stage pool, see
+    newsprep/workers.py) and `thread`; on a Dask cluster for `dask`."""
+    if options.runner in ("process", "thread"):
         return ThreadPoolTaskRunner(max_workers=workers)
-    if options.runner == "dask":
-        try:
-            from prefect_dask import DaskTaskRunner
-        except ImportError:
-            raise ConfigError(
-                "runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'"
-            ) from None
-        if options.dask_address:
-            return DaskTaskRunner(address=options.dask_address)
-        # one single-threaded worker process per core: the stages hold the GIL
-        return DaskTaskRunner(
-            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
-        )
-    return ProcessPoolTaskRunner(max_workers=workers)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        message = "runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'"
+        raise ConfigError(message) from None
+    if options.dask_address:
+        return DaskTaskRunner(address=options.dask_address)
+    # one single-threaded worker process per core: the stages hold the GIL
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+    )
 
 
 def batches(refs: Iterable[ArticleRef], size: int) -> Iterator[Batch]:
@@ -77,6 +80,13 @@ def run_batches(
     runner when the crash broke the pool; its checkpoint keeps it from redoing the
     articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
     """
+    with stage_pool(workers, job.pipeline.tokenize.lang) if job.use_stage_pool else nullcontext():
+        yield from _run_batches(options, workers, queue, job, logger)
+
+
+def _run_batches(
+    options: RunOptions, workers: int, queue: Iterator[Batch], job: Job, logger: Any
+) -> Iterator[BatchOutcome]:
     in_flight = 2 * workers
     again: deque[Batch] = deque()
     crashes: Counter[int] = Counter()

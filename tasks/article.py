@@ -97,6 +97,7 @@ class Job:
     max_attempts: int = 3
     retry_delay_seconds: float = 0.5
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
+    use_stage_pool: bool = False  # run batches in the flow process's stage pool
     storage_options: dict = field(default_factory=dict)
 
     @cached_property
@@ -104,10 +105,21 @@ class Job:
         return self.pipeline.fingerprint()
 
     def source_fs(self) -> AbstractFileSystem:
-        return fsspec.url_to_fs(self.source_root, **self.storage_options)[0]
+        return self._filesystems[0][0]
 
     def dest_fs(self) -> tuple[AbstractFileSystem, str]:
-        return fsspec.url_to_fs(self.dest_root, **self.storage_options)
+        return self._filesystems[1]
+
+    @cached_property
+    def _filesystems(self) -> tuple[tuple[AbstractFileSystem, str], tuple[AbstractFileSystem, str]]:
+        """Resolved once per process that uses this job, not once per article."""
+        return (
+            fsspec.url_to_fs(self.source_root, **self.storage_options),
+            fsspec.url_to_fs(self.dest_root, **self.storage_options),
+        )
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_filesystems"}
 
 
 def normalize_text(
@@ -165,7 +177,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
                 continue
             record = process_article(ref, job, sink)
             noted.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-            noted.flush()
+            noted.flush()  # a worker that dies next must not take this note with it
             records.append(record)
     written = [r for r in records if r.status == "ok"]
     try:

@@ -2,6 +2,8 @@
 
 Tasks return small records, never article texts. The per-article retry budget lives in
 `process_article`; Prefect's own retries here cover a batch that crashed as a whole.
+With the `process` runner a batch's articles are processed in the run's stage pool
+(newsprep/workers.py); with the others, in the task's own process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
+from newsprep import workers
 from newsprep.config import PipelineConfig
 from newsprep.index import RunIndex
 from newsprep.tasks.article import ArticleRef, Job, process_batch
@@ -63,7 +66,11 @@ def discover_articles(
 def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
     """Process every article of a batch; one log line per article that did not end ok."""
     logger = get_run_logger()
-    records = process_batch(batch.articles, batch.index, job)
+    pool = workers.current() if job.use_stage_pool else None
+    if pool is not None:
+        records = pool.run(batch.articles, batch.index, job)
+    else:
+        records = process_batch(batch.articles, batch.index, job)
     for record in records:
         if record.status != "ok":
             logger.warning(

@@ -238,6 +238,9 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     records = manifest(dest)
     assert [r["status"] for r in records] == ["ok"] * 6
     assert all((dest / r["output"]).exists() for r in records)
-    # the rerun of batch 1 did not read again what it had finished before the crash
     read_counts = {name: reads.read_text().splitlines().count(str(src / name)) for name in ordered}
-    assert read_counts == {**{name: 1 for name in ordered}, ordered[5]: 2}
+    # the rerun of batch 1 did not read again what it had finished before the crash
+    assert [read_counts[name] for name in ordered[3:]] == [1, 1, 2]
+    # the dying worker took the pool down, batch 0 with it: at most the one article batch 0
+    # was in the middle of is read again, never one it had finished
+    assert sorted(read_counts[name] for name in ordered[:3]) in ([1, 1, 1], [1, 1, 2])
