@@ -46,6 +46,7 @@ from newsprep.resume import Resume
 from newsprep.tasks.article import Job
 from newsprep.tasks.discover import iter_articles
 from newsprep.tasks.prefect_tasks import discover_articles
+from newsprep.tasks.tokenize import require_engine
 
 
 class FailureBudgetExceeded(RuntimeError):
@@ -80,6 +81,7 @@ def normalize_corpus(
         source=source, dest=dest, profile=profile, overrides=overrides or {}, options=options
     )
     pipeline = config.pipeline()
+    engine_versions = require_engine(pipeline.tokenize)
     fingerprint = pipeline.fingerprint()
     started_at, started = datetime.now(UTC), time.monotonic()
 
@@ -124,6 +126,7 @@ def normalize_corpus(
             retry_delay_seconds=options.retry_delay_seconds,
             checkpoint_dir=str(index.directory / "batches"),
             use_stage_pool=options.runner == "process",
+            parity_sample=options.parity_sample,
         )
 
         def skipped(record: dict) -> None:
@@ -155,13 +158,14 @@ def normalize_corpus(
         "counts": dict(result.statuses),
         "changes": resume.changes,
         "reasons": dict(result.reasons.most_common()),
+        **({"parity": dict(result.parity)} if options.parity_sample else {}),
         "batches": count,
         "batch_size": size,
         "workers": workers,
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "articles_per_second": round(result.total / seconds, 1) if seconds else None,
-        "versions": library_versions(),
+        "versions": {**library_versions(), **engine_versions},
     }
     write_run_summary(dest_fs, dest_root, summary)
     create_markdown_artifact(

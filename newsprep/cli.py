@@ -16,7 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from newsprep.config import PROFILES, SAMPLE_SOURCE, ConfigError, RunConfig, RunOptions
+from newsprep.config import (
+    PROFILES,
+    SAMPLE_SOURCE,
+    ConfigError,
+    RunConfig,
+    RunOptions,
+    TokenizeOptions,
+)
+from newsprep.tasks.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", type=_parse_override, default=[],
         metavar="KEY=VALUE", help="override a profile setting, e.g. --set tokenize.lang=de",
     )
+    run.add_argument(
+        "--tokenizer-engine", choices=["sacremoses", "fast"],
+        help="shorthand for --set tokenize.engine=...: "
+        + TokenizeOptions.model_fields["engine"].description,
+    )
     fields = RunOptions.model_fields
     run.add_argument("--batch-size", type=int, help=fields["batch_size"].description)
     run.add_argument("--workers", type=int, help=fields["workers"].description)
@@ -59,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-failure-rate", type=float, help=fields["max_failure_rate"].description
     )
+    run.add_argument("--parity-sample", type=float, help=fields["parity_sample"].description)
     run.add_argument("--force", action="store_true", default=None,
                      help=fields["force"].description)
     run.add_argument(
@@ -81,7 +95,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force",
+        "force", "parity_sample",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -92,7 +106,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             source=args.source,
             dest=args.dest,
             profile=args.profile,
-            overrides=dict(args.overrides),
+            overrides={
+                **dict(args.overrides),
+                **({"tokenize.engine": args.tokenizer_engine} if args.tokenizer_engine else {}),
+            },
             options=RunOptions(**options),
         )
     except ValidationError as exc:
@@ -100,7 +117,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
                       for e in exc.errors())
         ) from None
-    config.pipeline()  # validates profile overrides now, before any server starts
+    # validate profile overrides and load the tokenizer engine now, before any server starts
+    require_engine(config.pipeline().tokenize)
     return config
 
 

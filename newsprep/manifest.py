@@ -116,6 +116,7 @@ class Tally:
     problems: list[dict] = field(default_factory=list)  # rejected/failed, the first few
     problem_count: int = 0
     total: int = 0
+    parity: Counter = field(default_factory=Counter)  # same / differs, of the sampled
 
 
 def tally(records: Iterable[dict], keep_problems: int = 500) -> Tally:
@@ -124,6 +125,8 @@ def tally(records: Iterable[dict], keep_problems: int = 500) -> Tally:
     for record in records:
         result.total += 1
         result.statuses[record["status"]] += 1
+        if record.get("parity"):
+            result.parity[record["parity"].split(":")[0]] += 1
         reason = record["reason"]
         if reason and record["status"] in ("rejected", "failed"):
             result.reasons[reason] += 1

@@ -1,5 +1,7 @@
-"""Stage 3, tokenize: Moses tokenization with sacremoses, line by line.
+"""Stage 3, tokenize: Moses tokenization, line by line.
 
+Two engines: sacremoses (the reference) and `fast`, opus-fast-mosestokenizer's C++ port
+(an optional extra; tests/tasks/test_tokenizer_parity.py lists where the two differ).
 Around Moses: `drop_patterns` are removed first (e.g. a `(CNN)` source tag); after it,
 split hyphens are written as `dash_token` and `cannot` becomes `can not` when asked.
 sacremoses' own `penn_tokenize` is broken in 0.2.0 and is not used.
@@ -8,20 +10,76 @@ sacremoses' own `penn_tokenize` is broken in 0.2.0 and is not used.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
+from importlib import metadata
+from typing import Any
 
 from sacremoses import MosesTokenizer
 
-from newsprep.config import TokenizeOptions
+from newsprep.config import ConfigError, TokenizeOptions
+
+FAST_PACKAGE = "opus-fast-mosestokenizer"
 
 _MOSES_DASH = "@-@"
 _CANNOT = re.compile(r"(?<!\S)(can)(not)(?!\S)", re.IGNORECASE)
 
 
+class _MosesTokenizer(MosesTokenizer):
+    """sacremoses' tokenizer with its two character-class tests made cheap.
+
+    sacremoses 0.2.0 builds a set of every Unicode letter on each `islower` and
+    `isanyalpha` call, ~40% of its tokenizing time (hplt-project/sacremoses#149); the
+    same tests against sets built once give the same answers.
+    """
+
+    _LOWER = frozenset(MosesTokenizer.IsLower)
+    _ALPHA = frozenset(MosesTokenizer.IsAlpha)
+
+    def islower(self, text: str) -> bool:
+        return self._LOWER.issuperset(text)
+
+    def isanyalpha(self, text: str) -> bool:
+        return not self._ALPHA.isdisjoint(text)
+
+
 @lru_cache(maxsize=8)
 def moses_tokenizer(lang: str) -> MosesTokenizer:
     """One tokenizer per process and language: building one compiles many regexes."""
-    return MosesTokenizer(lang=lang)
+    return _MosesTokenizer(lang=lang)
+
+
+_fast = threading.local()  # the C++ tokenizer object is not shared between threads
+
+
+def fast_tokenizer(lang: str, aggressive_dash_splits: bool, escape: bool) -> Any:
+    """This thread's opus-fast-mosestokenizer tokenizer for these settings."""
+    cache = _fast.__dict__.setdefault("tokenizers", {})
+    key = (lang, aggressive_dash_splits, escape)
+    if key not in cache:
+        cache[key] = _fast_class()(
+            lang, aggressive_dash_splits=aggressive_dash_splits, escape_xml=escape
+        )
+    return cache[key]
+
+
+def _fast_class() -> Any:
+    try:
+        from mosestokenizer import MosesTokenizer as FastMosesTokenizer
+        from mosestokenizer.lib import _mosestokenizer  # noqa: F401 - the C++ one, not a namesake
+    except (ImportError, RuntimeError) as exc:
+        raise ConfigError(
+            f"tokenize.engine 'fast' needs {FAST_PACKAGE}: pip install 'newsprep[fast]' ({exc})"
+        ) from None
+    return FastMosesTokenizer
+
+
+def require_engine(options: TokenizeOptions) -> dict[str, str]:
+    """Check the engine can be loaded here; its package and version, for the run summary."""
+    if options.engine == "fast":
+        fast_tokenizer(options.lang, options.aggressive_dash_splits, options.escape)
+        return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
+    return {}
 
 
 @lru_cache(maxsize=8)
@@ -36,19 +94,32 @@ def tokenize_line(line: str, options: TokenizeOptions) -> str:
         line = drop.sub(" ", line)
     if not line.strip():
         return ""
-    tokenizer = moses_tokenizer(options.lang)
-    tokens = tokenizer.tokenize(
-        line,
-        aggressive_dash_splits=options.aggressive_dash_splits,
-        return_str=True,
-        escape=options.escape,
-        protected_patterns=tokenizer.WEB_PROTECTED_PATTERNS if options.protect_urls else None,
-    )
+    tokens = _fast_tokens(line, options) if options.engine == "fast" else None
+    if tokens is None:
+        tokenizer = moses_tokenizer(options.lang)
+        tokens = tokenizer.tokenize(
+            line,
+            aggressive_dash_splits=options.aggressive_dash_splits,
+            return_str=True,
+            escape=options.escape,
+            protected_patterns=tokenizer.WEB_PROTECTED_PATTERNS if options.protect_urls else None,
+        ).strip()  # it can leave a space after a line-final quote; tokenizer.perl strips
     if options.aggressive_dash_splits and options.dash_token != _MOSES_DASH:
         tokens = tokens.replace(f" {_MOSES_DASH} ", f" {options.dash_token} ")
     if options.split_cannot:
         tokens = _CANNOT.sub(r"\1 \2", tokens)
     return tokens
+
+
+def _fast_tokens(line: str, options: TokenizeOptions) -> str | None:
+    """The fast engine's tokens, or None when they are not the line's own characters
+    re-spaced: it rewrites some (a backtick becomes an apostrophe) and drops Devanagari
+    vowel signs, and such a line is left to sacremoses."""
+    fast = fast_tokenizer(options.lang, options.aggressive_dash_splits, escape=False)
+    tokens = " ".join(fast.tokenize(line))
+    if "".join(tokens.replace(f" {_MOSES_DASH} ", "-").split()) != "".join(line.split()):
+        return None
+    return moses_tokenizer(options.lang).escape_xml(tokens) if options.escape else tokens
 
 
 def tokenize(text: str, options: TokenizeOptions) -> list[str]:

@@ -244,3 +244,41 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     # the dying worker took the pool down, batch 0 with it: at most the one article batch 0
     # was in the middle of is read again, never one it had finished
     assert sorted(read_counts[name] for name in ordered[:3]) in ([1, 1, 1], [1, 1, 2])
+
+
+def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 4)
+    # the two engines split Han text differently (see test_tokenizer_parity.py)
+    (src / "han.txt").write_text(
+        "Visitors in Beijing read the sign 北京欢迎你 at the station entrance every day.\n",
+        encoding="utf-8",
+    )
+    fast = {"tokenize.engine": "fast"}
+    options = FAST.model_copy(update={"parity_sample": 1.0})
+    summary = normalize_corpus(str(src), str(tmp_path / "fast"), overrides=fast, options=options)
+    normalize_corpus(str(src), str(tmp_path / "reference"), options=FAST)
+
+    records = {r["id"]: r for r in manifest(tmp_path / "fast")}
+    assert {r["status"] for r in records.values()} == {"ok"}
+    han = records.pop("han.txt")
+    assert han["parity"].startswith("differs: text line 1: ")
+    assert "北京欢迎你" in han["parity"] and "北 京 欢 迎 你" in han["parity"]
+    for record in records.values():  # where parity says same, the outputs are the same bytes
+        assert record["parity"] == "same"
+        out = record["output"]
+        assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "reference" / out).read_bytes()
+    assert summary["parity"] == {"same": 4, "differs": 1}
+    assert "opus-fast-mosestokenizer" in summary["versions"]
+    assert summary["pipeline"]["tokenize"]["engine"] == "fast"
+
+
+def test_parity_sample_takes_the_same_articles_every_time(tmp_path: Path) -> None:
+    src = make_source(tmp_path, 6)
+    fast = {"tokenize.engine": "fast"}
+    options = FAST.model_copy(update={"parity_sample": 0.5})
+    sampled = []
+    for name in ("one", "two"):
+        normalize_corpus(str(src), str(tmp_path / name), overrides=fast, options=options)
+        sampled.append(sorted(r["id"] for r in manifest(tmp_path / name) if r["parity"]))
+    assert sampled[0] == sampled[1]
+    assert 0 < len(sampled[0]) < 6
