@@ -42,8 +42,9 @@ class Resume:
         self.changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
 
     def plan(self, refs: Iterable[ArticleRef]) -> Iterator[ArticleRef]:
+        first_run = not self.index.has_previous()  # no lookup per article then
         for ref in refs:
-            before = self.index.previous(ref.id)
+            before = None if first_run else self.index.previous(ref.id)
             if self.may_skip and unchanged(before, ref.signature, self.fingerprint, self.index):
                 self.changes["skipped"] += 1
                 self.on_skip({**before, "status": "skipped", "attempts": 0})

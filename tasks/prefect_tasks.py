@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
+from prefect.utilities.annotations import quote
 
 from newsprep import workers
 from newsprep.config import PipelineConfig
@@ -34,7 +35,9 @@ class BatchOutcome:
 
 
 def _batch_run_name() -> str:
-    batch: Batch = task_run.parameters["batch"]
+    batch = task_run.parameters["batch"]
+    if isinstance(batch, quote):  # the flow quotes batches (see newsprep/dispatch.py)
+        batch = batch.unquote()
     if len(batch.articles) == 1:
         return f"article {batch.articles[0].id}"
     return f"batch {batch.index} ({len(batch.articles)} articles)"
