@@ -88,6 +88,9 @@ def _run_batches(
     options: RunOptions, workers: int, queue: Iterator[Batch], job: Job, logger: Any
 ) -> Iterator[BatchOutcome]:
     in_flight = 2 * workers
+    # quote: Prefect would walk every article of a batch looking for futures; prefect-dask
+    # hands a quoted value to the task as a plain tuple, so not there
+    wrap = quote if options.runner != "dask" else (lambda value: value)
     again: deque[Batch] = deque()
     crashes: Counter[int] = Counter()
     exhausted = False
@@ -104,10 +107,9 @@ def _run_batches(
                     else:
                         room.append(batch)
                 if room:
-                    # quote: Prefect would walk every article of a batch looking for futures
-                    batch_args = [quote(batch) for batch in room]
                     futures = runner.map(
-                        normalize_batch, {"batch": batch_args, "job": unmapped(quote(job))}
+                        normalize_batch,
+                        {"batch": [wrap(b) for b in room], "job": unmapped(wrap(job))},
                     )
                     pending.update(zip(futures, room, strict=True))
                 if not pending:

@@ -132,16 +132,18 @@ class RunIndex:
             self._pending = 0
 
     # this run's records
-    def add_records(self, records: Iterable[dict]) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO records VALUES (?, ?)",
-            ((r["id"], json.dumps(r, ensure_ascii=False)) for r in records),
-        )
+    def add_record_lines(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(id, the record as its manifest line); a later line for an id replaces it."""
+        self._write("INSERT OR REPLACE INTO records VALUES (?, ?)", rows)
+
+    def record_lines(self) -> Iterator[str]:
+        """This run's manifest lines, one per id (the last one added), ordered by id."""
+        for _, line in self._page("records", "id", "record"):
+            yield line
 
     def records(self) -> Iterator[dict]:
-        """This run's records, one per id (the last one added), ordered by id."""
-        for _, record in self._page("records", "id", "record"):
-            yield json.loads(record)
+        for line in self.record_lines():
+            yield json.loads(line)
 
     def record_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]

@@ -63,10 +63,12 @@ class ManifestWriter:
             self.fs.rm(self.journal, recursive=True)
 
     def append(self, records: Iterable[dict]) -> None:
-        """Record a finished batch durably (a local append, or one journal object)."""
-        text = "".join(_line(r) for r in records)
-        if not text:
+        """Record a finished batch durably (a local append, or one journal object), and in
+        the index the manifest is written from."""
+        rows = [(r["id"], _line(r)) for r in records]
+        if not rows:
             return
+        text = "".join(line for _, line in rows)
         if self.local:
             self._handle.write(text)
             self._handle.flush()
@@ -74,6 +76,7 @@ class ManifestWriter:
             self._parts += 1
             part = f"{self.journal}/part-{self._parts:08d}.jsonl"
             retry_transient(lambda: self.fs.pipe_file(part, text.encode()), 5, 1.0)
+        self.index.add_record_lines(rows)
 
     def compact(self) -> None:
         """Write the manifest (last record per id wins, sorted by id), drop the journal.
@@ -81,8 +84,8 @@ class ManifestWriter:
         The run's records are then in `index.records()`."""
         if self.local:
             self._handle.close()
-        self.index.add_records(self._read_journal())
-        write_atomic_stream(self.fs, self.manifest, _lines(self.index.records()))
+        lines = (line.encode("utf-8") for line in self.index.record_lines())
+        write_atomic_stream(self.fs, self.manifest, lines)
         if self.fs.exists(self.journal):
             self.fs.rm(self.journal, recursive=not self.local)
 

@@ -100,3 +100,46 @@ def test_length_ratio_bounds() -> None:
     assert ratio(_checked("x" * 200, "y" * 100, CONFIG)) is None  # 2.0: allowed
     assert ratio(_checked("x" * 201, "y" * 100, CONFIG)) is not None
     assert ratio(_checked("x", "", CONFIG)) is None  # no source: nothing to compare
+
+
+def _needs_non_ascii(items: list) -> bool:
+    """Can this parsed regex sequence only match text holding a non-ASCII character?"""
+    from re import _constants as c
+
+    def class_allows_ascii(members: list) -> bool:
+        return any(
+            op in (c.NEGATE, c.CATEGORY)
+            or (op == c.LITERAL and value < 128)
+            or (op == c.RANGE and value[0] < 128)
+            for op, value in members
+        )
+
+    for op, value in items:
+        if op == c.LITERAL and value >= 128:
+            return True
+        if op == c.IN and not class_allows_ascii(value):
+            return True
+        if op == c.SUBPATTERN and _needs_non_ascii(value[-1]):
+            return True
+        if op == c.BRANCH and all(_needs_non_ascii(alt) for alt in value[1]):
+            return True
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and value[0] >= 1 and _needs_non_ascii(value[2]):
+            return True
+    return False
+
+
+def test_mojibake_check_skips_ascii_output_rightly() -> None:
+    """The mojibake check skips ASCII output: every alternative of the installed ftfy's
+    badness pattern needs a non-ASCII character, so it cannot match ASCII text."""
+    from re import _parser
+
+    from ftfy.badness import BADNESS_RE, is_bad
+
+    parsed = list(_parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags))
+    assert _needs_non_ascii(parsed)
+    assert not _needs_non_ascii(list(_parser.parse("[a-z]+|é")))  # the analysis can say no
+    assert _needs_non_ascii(list(_parser.parse("a(?:é|ü)b")))
+    output, source, config = FAILING["mojibake-left"]  # non-ASCII mojibake is still caught
+    assert is_bad(output)
+    with pytest.raises(Rejected, match="mojibake"):
+        validate(output, source, config)
