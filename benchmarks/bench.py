@@ -531,6 +531,30 @@ def _least_noisy_once(run, out: Path | None = None) -> dict:
     return best
 
 
+def paired_runs(args, work: Path, newsprep_once, out: Path, engine: str) -> dict:
+    """The pool and the default newsprep run alternately, `--paired` times each: on a
+    machine whose speed drifts (other tenants, file system state), the ratio within a
+    pair is steadier than between methods measured minutes apart."""
+    pairs = []
+    pool_out = work / "out-pool-paired"
+    for n in range(args.paired):
+        shutil.rmtree(pool_out, ignore_errors=True)
+        pool = run_child("pool", args, pool_out, work, ["--engine", engine])
+        shutil.rmtree(out, ignore_errors=True)
+        newsprep = newsprep_once()
+        pairs.append(
+            {
+                "pool_s": round(pool["seconds"], 2),
+                "newsprep_s": round(newsprep["seconds"], 2),
+                "ratio": round(pool["seconds"] / newsprep["seconds"], 3),
+            }
+        )
+        log(f"pair {n + 1}: {pairs[-1]}")
+    shutil.rmtree(pool_out, ignore_errors=True)
+    ratios = sorted(p["ratio"] for p in pairs)
+    return {"pairs": pairs, "median_ratio": ratios[len(ratios) // 2]}
+
+
 def run_child(method: str, args, out: Path, work: Path, extra: list[str] = ()) -> dict:
     result_file = work / f"result-{method}-{time.monotonic_ns()}.json"
     cmd = [
@@ -722,6 +746,7 @@ def machine_line(m: dict) -> str:
     return (
         f"{m['nproc']} CPUs ({m['affinity']} usable), {m['cpu']}, {m['mem_gb']} GB RAM, "
         f"Linux {m['kernel']}, Python {m['python']}; {libs}; repo {m['git']}"
+        + (f"; prefault: {m['prefault']}" if m.get("prefault") else "")
     )
 
 
@@ -806,6 +831,21 @@ def parse_args(argv=None):
         default=1,
         help="measure each method this many times and keep the median (odd numbers)",
     )
+    p.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        help="also run the pool and the default newsprep run alternately this many times "
+        "and report the pool/newsprep time ratio of each pair",
+    )
+    p.add_argument(
+        "--prefault-gb",
+        type=float,
+        default=0,
+        help="touch this much memory once before measuring: in a fresh VM (Firecracker and "
+        "the like) the guest's first use of a page costs ~3 ms/MB of sys time, which lands "
+        "on whichever method first needs new page cache or inode memory",
+    )
     p.add_argument("--json", dest="json_path", help="write all results as JSON here")
     # internal: one method in a child process
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -840,6 +880,11 @@ def main(argv=None) -> int:
     args.corpus = corpus_dir
     m = machine()
     log(machine_line(m))
+    if args.prefault_gb:
+        started = time.perf_counter()
+        bytearray(int(args.prefault_gb * 1024**3))  # zero-filled: every page touched
+        m["prefault"] = f"{args.prefault_gb:g} GB touched in {time.perf_counter() - started:.0f} s"
+        log(f"prefault: {m['prefault']}")
 
     meta = corpus_meta(corpus_dir)
     if meta and (meta["articles"], meta["seed"]) == (args.articles, args.seed):
@@ -1009,6 +1054,8 @@ def main(argv=None) -> int:
                     )
 
                 result = least_noisy(once, out)
+                if index == 0 and args.paired:
+                    extras["paired"] = paired_runs(args, work, once, out, engine)
                 add(
                     f"{name} [bs {result['batch_size']} x {result['batches']}]",
                     result,
@@ -1110,6 +1157,17 @@ def main(argv=None) -> int:
         report += [
             f"Prefect server: healthy after {extras['server_start_s']:.1f} s, idle CPU "
             f"{extras['server_idle_cpu_per_s']:.3f} CPU-s/s.",
+            "",
+        ]
+    if "paired" in extras:
+        pairs = extras["paired"]["pairs"]
+        report += [
+            "Paired runs (pool, then the default newsprep run, alternately): "
+            + "; ".join(
+                f"{p['pool_s']:.2f} s / {p['newsprep_s']:.2f} s = {p['ratio']:.2f}" for p in pairs
+            )
+            + f". Median newsprep throughput: **{extras['paired']['median_ratio']:.2f}** "
+            "of the pool's.",
             "",
         ]
     if checks:

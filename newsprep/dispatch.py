@@ -42,7 +42,11 @@ def auto_batch_size(articles: int, workers: int) -> int:
 def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
     """Task runs in threads for `process` (the stages run in the stage pool, see
     newsprep/workers.py) and `thread`; on a Dask cluster for `dask`."""
-    if options.runner in ("process", "thread"):
+    if options.runner == "process":
+        # two task runs per stage-pool worker: each worker's next batch is already queued
+        # in the pool while Prefect records the task run that just finished
+        return ThreadPoolTaskRunner(max_workers=2 * workers)
+    if options.runner == "thread":
         return ThreadPoolTaskRunner(max_workers=workers)
     try:
         from prefect_dask import DaskTaskRunner

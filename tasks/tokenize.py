@@ -52,14 +52,13 @@ def moses_tokenizer(lang: str) -> MosesTokenizer:
 _fast = threading.local()  # the C++ tokenizer object is not shared between threads
 
 
-def fast_tokenizer(lang: str, aggressive_dash_splits: bool, escape: bool) -> Any:
-    """This thread's opus-fast-mosestokenizer tokenizer for these settings."""
+def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
+    """This thread's opus-fast-mosestokenizer tokenizer for these settings (no escaping:
+    `_fast_tokens` escapes with sacremoses' own function)."""
     cache = _fast.__dict__.setdefault("tokenizers", {})
-    key = (lang, aggressive_dash_splits, escape)
+    key = (lang, aggressive_dash_splits)
     if key not in cache:
-        cache[key] = _fast_class()(
-            lang, aggressive_dash_splits=aggressive_dash_splits, escape_xml=escape
-        )
+        cache[key] = _fast_class()(lang, aggressive_dash_splits=aggressive_dash_splits)
     return cache[key]
 
 
@@ -77,7 +76,7 @@ def _fast_class() -> Any:
 def require_engine(options: TokenizeOptions) -> dict[str, str]:
     """Check the engine can be loaded here; its package and version, for the run summary."""
     if options.engine == "fast":
-        fast_tokenizer(options.lang, options.aggressive_dash_splits, options.escape)
+        fast_tokenizer(options.lang, options.aggressive_dash_splits)
         return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
     return {}
 
@@ -115,7 +114,7 @@ def _fast_tokens(line: str, options: TokenizeOptions) -> str | None:
     """The fast engine's tokens, or None when they are not the line's own characters
     re-spaced: it rewrites some (a backtick becomes an apostrophe) and drops Devanagari
     vowel signs, and such a line is left to sacremoses."""
-    fast = fast_tokenizer(options.lang, options.aggressive_dash_splits, escape=False)
+    fast = fast_tokenizer(options.lang, options.aggressive_dash_splits)
     tokens = " ".join(fast.tokenize(line))
     if "".join(tokens.replace(f" {_MOSES_DASH} ", "-").split()) != "".join(line.split()):
         return None

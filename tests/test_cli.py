@@ -80,6 +80,11 @@ def test_cnndm_profile_reproduces_the_golden_file(
         (["--set", "fetch.fallback_encodings=[\"no-such-codec\"]"], "fallback_encodings"),
         (["--workers", "0"], "--workers"),
         (["--max-failure-rate", "2"], "--max-failure-rate"),
+        (["--parity-sample", "0.1"], "parity_sample compares the fast tokenizer engine"),
+        (
+            ["--tokenizer-engine", "fast", "--set", "tokenize.protect_urls=true"],
+            "protect_urls needs engine 'sacremoses'",
+        ),
     ],
 )
 def test_configuration_errors_exit_2_without_traceback(
@@ -115,3 +120,16 @@ def test_failure_budget_exceeded_exits_1(tmp_path: Path, golden_raw: Path) -> No
         ("a.txt", "ok"), ("b.txt", "failed"), ("c.txt", "ok")
     ]
     assert records[1]["attempts"] == 2
+
+
+def test_fast_engine_missing_is_a_configuration_error(tmp_path: Path) -> None:
+    """A namesake `mosestokenizer` (the Perl-wrapper package) is not the fast engine."""
+    namesake = tmp_path / "site" / "mosestokenizer"
+    namesake.mkdir(parents=True)
+    (namesake / "__init__.py").write_text("class MosesTokenizer:\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(namesake.parent)}
+    result = newsprep("run", "--tokenizer-engine", "fast", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "tokenize.engine 'fast' needs opus-fast-mosestokenizer" in result.stderr
+    assert "pip install 'newsprep[fast]'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -136,7 +136,7 @@ def test_fast_engine_leaves_to_sacremoses_a_line_it_would_change() -> None:
     sacremoses: fast drops Devanagari vowel signs and rewrites backticks."""
     options = TokenizeOptions(engine="fast")
     for line in ("भारत की अर्थव्यवस्था इस साल 7% की दर से बढ़ी।", "The word ``quote'' here."):
-        raw = " ".join(fast_tokenizer("en", False, False).tokenize(line))
+        raw = " ".join(fast_tokenizer("en", False).tokenize(line))
         assert "".join(raw.split()) != "".join(line.split())  # what fast alone would do
         reference = tokenize_line(line, TokenizeOptions())
         assert tokenize_line(line, options) == reference
@@ -165,3 +165,11 @@ def test_set_lookups_answer_like_sacremoses(text: str) -> None:
 def test_fast_engine_rejects_protect_urls() -> None:
     with pytest.raises(ValueError, match="protect_urls needs engine 'sacremoses'"):
         TokenizeOptions(engine="fast", protect_urls=True)
+
+
+def test_fast_engine_escapes_like_sacremoses() -> None:
+    line = 'AT&T said "profits < costs" [again] | it\'s over.'
+    escaped = TokenizeOptions(escape=True)
+    assert "&amp;" in tokenize_line(line, escaped)
+    fast = escaped.model_copy(update={"engine": "fast"})
+    assert tokenize_line(line, fast) == tokenize_line(line, escaped)
