@@ -746,7 +746,6 @@ def machine_line(m: dict) -> str:
     return (
         f"{m['nproc']} CPUs ({m['affinity']} usable), {m['cpu']}, {m['mem_gb']} GB RAM, "
         f"Linux {m['kernel']}, Python {m['python']}; {libs}; repo {m['git']}"
-        + (f"; prefault: {m['prefault']}" if m.get("prefault") else "")
     )
 
 
@@ -838,14 +837,6 @@ def parse_args(argv=None):
         help="also run the pool and the default newsprep run alternately this many times "
         "and report the pool/newsprep time ratio of each pair",
     )
-    p.add_argument(
-        "--prefault-gb",
-        type=float,
-        default=0,
-        help="touch this much memory once before measuring: in a fresh VM (Firecracker and "
-        "the like) the guest's first use of a page costs ~3 ms/MB of sys time, which lands "
-        "on whichever method first needs new page cache or inode memory",
-    )
     p.add_argument("--json", dest="json_path", help="write all results as JSON here")
     # internal: one method in a child process
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -880,11 +871,6 @@ def main(argv=None) -> int:
     args.corpus = corpus_dir
     m = machine()
     log(machine_line(m))
-    if args.prefault_gb:
-        started = time.perf_counter()
-        bytearray(int(args.prefault_gb * 1024**3))  # zero-filled: every page touched
-        m["prefault"] = f"{args.prefault_gb:g} GB touched in {time.perf_counter() - started:.0f} s"
-        log(f"prefault: {m['prefault']}")
 
     meta = corpus_meta(corpus_dir)
     if meta and (meta["articles"], meta["seed"]) == (args.articles, args.seed):
