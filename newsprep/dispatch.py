@@ -19,8 +19,8 @@ from newsprep.tasks.article import ArticleRef, Job, crashed_batch_records
 from newsprep.tasks.prefect_tasks import Batch, BatchOutcome, normalize_batch
 from newsprep.workers import stage_pool
 
-# A task run costs ~50 ms of orchestration (flow process and server) against ~2 ms of
-# text work per article; past this size a batch only delays progress reports and retries.
+# A task run costs ~50-100 ms of CPU in the flow process and the server against ~2.5 ms
+# of text work per article; past this size a batch only delays progress and retries.
 MAX_BATCH_SIZE = 1000
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
 MAX_BATCH_CRASHES = 3  # a batch whose task crashes this often fails its unfinished articles
