@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import fsspec
 from prefect import flow, get_run_logger
@@ -64,6 +64,7 @@ def normalize_corpus(
     dest: str = "out",
     profile: ProfileName = "default",
     overrides: dict[str, Any] | None = None,
+    tokenizer_engine: Literal["sacremoses", "fast"] | None = None,
     options: RunOptions = RunOptions(),  # noqa: B008 - a frozen model, safe as a default
 ) -> dict:
     """Normalize every article under `source` into `dest`; returns the run summary.
@@ -74,11 +75,18 @@ def normalize_corpus(
         dest: Folder or fsspec URL the corpus, manifest and run summary are written to.
         profile: Named pipeline configuration: default, or cnndm for the CNN/DailyMail format.
         overrides: Profile settings to change, by dotted path, e.g. {"tokenize.lang": "de"}.
+        tokenizer_engine: Moses implementation: sacremoses (the reference) or fast (C++);
+            empty: the profile's.
         options: How the run executes: batch size, workers, runner, retries, failure budget.
     """
     logger = get_run_logger()
     config = RunConfig(
-        source=source, dest=dest, profile=profile, overrides=overrides or {}, options=options
+        source=source,
+        dest=dest,
+        profile=profile,
+        overrides=overrides or {},
+        tokenizer_engine=tokenizer_engine,
+        options=options,
     )
     pipeline = config.pipeline()
     engine_versions = require_engine(pipeline.tokenize)

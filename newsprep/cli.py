@@ -58,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--tokenizer-engine", choices=["sacremoses", "fast"],
-        help="shorthand for --set tokenize.engine=...: "
-        + TokenizeOptions.model_fields["engine"].description,
+        help=TokenizeOptions.model_fields["engine"].description,
     )
     fields = RunOptions.model_fields
     run.add_argument("--batch-size", type=int, help=fields["batch_size"].description)
@@ -106,10 +105,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             source=args.source,
             dest=args.dest,
             profile=args.profile,
-            overrides={
-                **dict(args.overrides),
-                **({"tokenize.engine": args.tokenizer_engine} if args.tokenizer_engine else {}),
-            },
+            overrides=dict(args.overrides),
+            tokenizer_engine=args.tokenizer_engine,
             options=RunOptions(**options),
         )
     except ValidationError as exc:

@@ -292,11 +292,19 @@ class RunConfig(_Frozen):
         default_factory=dict,
         description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
     )
+    tokenizer_engine: Literal["sacremoses", "fast"] | None = Field(
+        None,
+        description="Moses implementation (the profile's tokenize.engine); empty: the "
+        "profile's, sacremoses. fast needs newsprep[fast].",
+    )
     options: RunOptions = RunOptions()
 
     def pipeline(self) -> PipelineConfig:
-        """The profile with the overrides applied, validated."""
-        pipeline = resolve_pipeline(self.profile, self.overrides)
+        """The profile with the overrides (and the tokenizer engine) applied, validated."""
+        overrides = dict(self.overrides)
+        if self.tokenizer_engine:
+            overrides["tokenize.engine"] = self.tokenizer_engine
+        pipeline = resolve_pipeline(self.profile, overrides)
         if self.options.parity_sample and pipeline.tokenize.engine != "fast":
             raise ConfigError(
                 "parity_sample compares the fast tokenizer engine with sacremoses; this run "

@@ -152,3 +152,10 @@ def test_fingerprint_ignores_the_description() -> None:
     assert renamed.description != cnndm.description
     assert renamed.fingerprint() == cnndm.fingerprint()
     assert resolve_pipeline("cnndm", {"description": "x"}).fingerprint() == cnndm.fingerprint()
+
+
+def test_tokenizer_engine_parameter_sets_the_profile_engine() -> None:
+    fast = RunConfig(tokenizer_engine="fast").pipeline()
+    assert fast.tokenize.engine == "fast"
+    assert RunConfig().pipeline().tokenize.engine == "sacremoses"
+    assert fast.fingerprint() != RunConfig().pipeline().fingerprint()  # a different output

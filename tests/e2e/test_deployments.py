@@ -250,8 +250,12 @@ def test_parameter_form(deployed: Server) -> None:
     assert deployment.enforce_parameter_schema
     schema = deployment.parameter_openapi_schema
     properties = schema["properties"]
-    assert set(properties) == {"source", "dest", "profile", "overrides", "options"}
+    assert set(properties) == {
+        "source", "dest", "profile", "overrides", "tokenizer_engine", "options"
+    }
     assert properties["profile"]["enum"] == ["default", "cnndm"]
+    engine = properties["tokenizer_engine"]
+    assert ["sacremoses", "fast"] in [alt.get("enum") for alt in engine.get("anyOf", [engine])]
     assert properties["source"]["type"] == properties["dest"]["type"] == "string"
     options = schema["definitions"]["RunOptions"]
     assert options["additionalProperties"] is False

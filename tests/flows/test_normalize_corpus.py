@@ -253,9 +253,10 @@ def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: 
         "Visitors in Beijing read the sign 北京欢迎你 at the station entrance every day.\n",
         encoding="utf-8",
     )
-    fast = {"tokenize.engine": "fast"}
     options = FAST.model_copy(update={"parity_sample": 1.0})
-    summary = normalize_corpus(str(src), str(tmp_path / "fast"), overrides=fast, options=options)
+    summary = normalize_corpus(
+        str(src), str(tmp_path / "fast"), tokenizer_engine="fast", options=options
+    )
     normalize_corpus(str(src), str(tmp_path / "reference"), options=FAST)
 
     records = {r["id"]: r for r in manifest(tmp_path / "fast")}
