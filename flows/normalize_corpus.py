@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import fsspec
 from prefect import flow, get_run_logger
@@ -22,7 +22,7 @@ from prefect.artifacts import (
 )
 from prefect.runtime import flow_run
 
-from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions
+from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions, TokenizerEngine
 from newsprep.dispatch import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count, run_batches
 from newsprep.index import RunIndex
 from newsprep.manifest import (
@@ -64,7 +64,7 @@ def normalize_corpus(
     dest: str = "out",
     profile: ProfileName = "default",
     overrides: dict[str, Any] | None = None,
-    tokenizer_engine: Literal["sacremoses", "fast"] | None = None,
+    tokenizer_engine: TokenizerEngine | None = None,
     options: RunOptions = RunOptions(),  # noqa: B008 - a frozen model, safe as a default
 ) -> dict:
     """Normalize every article under `source` into `dest`; returns the run summary.

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -23,6 +23,7 @@ from newsprep.config import (
     RunConfig,
     RunOptions,
     TokenizeOptions,
+    TokenizerEngine,
 )
 from newsprep.tasks.tokenize import require_engine
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE", help="override a profile setting, e.g. --set tokenize.lang=de",
     )
     run.add_argument(
-        "--tokenizer-engine", choices=["sacremoses", "fast"],
+        "--tokenizer-engine", choices=get_args(TokenizerEngine),
         help=TokenizeOptions.model_fields["engine"].description,
     )
     fields = RunOptions.model_fields

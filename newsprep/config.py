@@ -130,10 +130,13 @@ class UnicodeFixOptions(_Frozen):
     max_decode_length: int = Field(1_000_000, gt=0)
 
 
+TokenizerEngine = Literal["sacremoses", "fast"]
+
+
 class TokenizeOptions(_Frozen):
     """Moses tokenization (sacremoses) and the small rules around it."""
 
-    engine: Literal["sacremoses", "fast"] = Field(
+    engine: TokenizerEngine = Field(
         "sacremoses",
         description="sacremoses: the reference; fast: opus-fast-mosestokenizer, a C++ Moses "
         "port (pip install 'newsprep[fast]'), several times faster, with the known "
@@ -292,7 +295,7 @@ class RunConfig(_Frozen):
         default_factory=dict,
         description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
     )
-    tokenizer_engine: Literal["sacremoses", "fast"] | None = Field(
+    tokenizer_engine: TokenizerEngine | None = Field(
         None,
         description="Moses implementation (the profile's tokenize.engine); empty: the "
         "profile's, sacremoses. fast needs newsprep[fast].",

@@ -78,7 +78,7 @@ class ArticleRecord:
     parity: str | None = None
 
     def to_dict(self) -> dict:
-        data = dict(self.__dict__)  # dataclasses.asdict deep-copies: ~30 µs an article
+        data = dict(self.__dict__)  # dataclasses.asdict recurses and deep-copies every field
         data["fixes"] = list(self.fixes)
         return data
 
