@@ -23,7 +23,14 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 
 from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions, TokenizerEngine
-from newsprep.dispatch import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count, run_batches
+from newsprep.dispatch import (
+    MAX_BATCH_SIZE,
+    auto_batch_size,
+    batches,
+    cpu_count,
+    run_batches,
+    stage_workers,
+)
 from newsprep.index import RunIndex
 from newsprep.manifest import (
     ManifestWriter,
@@ -95,7 +102,8 @@ def normalize_corpus(
 
     workers = options.workers or cpu_count()
     dest_fs, dest_root = fsspec.url_to_fs(config.dest)
-    with RunIndex() as index:
+    lang = pipeline.tokenize.lang
+    with RunIndex() as index, stage_workers(options, workers, lang):
         listing = discover_articles(config.source, config.dest, pipeline, index)
         total = listing.total if listing.countable else None
         if pipeline.output.format == "jsonl":

@@ -7,7 +7,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import BrokenExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from prefect.futures import as_completed
@@ -61,6 +61,12 @@ def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
     )
 
 
+def stage_workers(options: RunOptions, workers: int, lang: str) -> AbstractContextManager:
+    """For the `process` runner, the run's stage pool, its workers starting now so they
+    are ready when the first batch is; nothing for the other runners."""
+    return stage_pool(workers, lang) if options.runner == "process" else nullcontext()
+
+
 def batches(refs: Iterable[ArticleRef], size: int) -> Iterator[Batch]:
     """Consecutive batches of up to `size` articles, numbered from 0."""
     chunk: list[ArticleRef] = []
@@ -83,14 +89,8 @@ def run_batches(
     A batch whose task crashed (its worker process died, say) runs again, on a fresh
     runner when the crash broke the pool; its checkpoint keeps it from redoing the
     articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
+    With the `process` runner, call it inside `stage_workers`.
     """
-    with stage_pool(workers, job.pipeline.tokenize.lang) if job.use_stage_pool else nullcontext():
-        yield from _run_batches(options, workers, queue, job, logger)
-
-
-def _run_batches(
-    options: RunOptions, workers: int, queue: Iterator[Batch], job: Job, logger: Any
-) -> Iterator[BatchOutcome]:
     in_flight = 2 * workers
     # quote: Prefect would walk every article of a batch looking for futures; prefect-dask
     # hands a quoted value to the task as a plain tuple, so not there

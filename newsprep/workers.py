@@ -1,26 +1,51 @@
 """The processes that run the text stages for the default `process` runner.
 
 Prefect's task runs stay in threads of the flow process, where orchestrating one costs
-little; each hands its batch to this pool of spawned worker processes. They import the
-stage code and not Prefect, so they start in a fraction of a second and spend their time
-on text. A worker that dies breaks the pool: the batch fails (Prefect and the flow run it
-again) and the next batch gets a fresh pool.
+little; each hands its batch to this pool of worker processes. They never import Prefect:
+a fork server that has imported only the stage code forks them (spawned where there is no
+fork server), so they are ready in a fraction of a second, and the pool starts them as the
+run starts, while the source is listed. A worker that dies breaks the pool: the batch
+fails (Prefect and the flow run it again) and the next batch gets a fresh pool.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from contextlib import contextmanager
 
+import fsspec.config
+
 from newsprep.tasks.article import ArticleRecord, ArticleRef, Job, process_batch
 from newsprep.tasks.tokenize import moses_tokenizer
 
 
-def _warm_up(lang: str) -> None:
-    moses_tokenizer(lang)  # build the tokenizer before the first batch arrives
+def _context() -> multiprocessing.context.BaseContext:
+    """A fork server when the platform has one (Linux, macOS): forking its clean,
+    single-threaded process is safe, unlike forking the flow process with its threads."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # each worker starts with the stages imported
+    return context
+
+
+def _start_worker(lang: str, environ: dict[str, str], fsspec_conf: dict) -> None:
+    """Each worker sees the flow process's environment and fsspec settings (credentials,
+    --storage-option) as they are when the pool starts, not as they were when the fork
+    server started; then builds the tokenizer before the first batch arrives."""
+    os.environ.clear()
+    os.environ.update(environ)
+    fsspec.config.conf.clear()
+    fsspec.config.conf.update(fsspec_conf)
+    moses_tokenizer(lang)
+
+
+def _ready() -> None:
+    """A no-op: submitting one per worker makes the pool start them all now."""
 
 
 class StagePool:
@@ -34,11 +59,17 @@ class StagePool:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_warm_up,
-                    initargs=(self.lang,),
+                    mp_context=_context(),
+                    initializer=_start_worker,
+                    initargs=(self.lang, dict(os.environ), fsspec.config.conf),
                 )
             return self._executor
+
+    def start(self) -> None:
+        """Start every worker now, without waiting for them to be ready."""
+        executor = self._current()
+        for _ in range(self.workers):
+            executor.submit(_ready)
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
         executor = self._current()
@@ -63,10 +94,12 @@ _pool: StagePool | None = None
 
 @contextmanager
 def stage_pool(workers: int, lang: str = "en") -> Iterator[StagePool]:
-    """The pool batches of this run use (see `current`), closed at the end of the run."""
+    """The pool batches of this run use (see `current`), its workers started at once and
+    closed at the end of the run."""
     global _pool
     pool = _pool = StagePool(workers, lang)
     try:
+        pool.start()
         yield pool
     finally:
         _pool = None

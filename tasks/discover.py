@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Rejected, is_transient
@@ -114,7 +115,7 @@ def list_source(
         for path, info in entries:
             if dest_inside and _is_under(path, dest_root):
                 continue
-            relative = posixpath.relpath(path, base) if base != path else posixpath.basename(path)
+            relative = _relative(path, base)
             if any(part.startswith(".") for part in relative.split("/")):
                 continue  # hidden files, including our own temp files
             fmt = "tar" if pattern is not None else detect_format(relative, config.input)
@@ -127,6 +128,22 @@ def list_source(
 
     listing.index.add_files(rows())
     return listing
+
+
+def _relative(path: str, base: str) -> str:
+    """A listed path relative to the folder listed (or its name, when it is that file)."""
+    if path == base:
+        return posixpath.basename(path)
+    prefix = base if base.endswith("/") else base + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, base)
+
+
+def _url(fs: AbstractFileSystem, path: str) -> str:
+    """A listed path as a URL; the local filesystem's unstrip_protocol would normalize
+    the (already normal) path again, a cost per article."""
+    if isinstance(fs, LocalFileSystem) and path.startswith("/"):
+        return "file://" + path
+    return fs.unstrip_protocol(path)
 
 
 def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
@@ -172,7 +189,7 @@ def iter_articles(
 def _file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
     return ArticleRef(
         id=file.relative,
-        source=fs.unstrip_protocol(file.path),
+        source=_url(fs, file.path),
         format="story" if file.format == "story" else "txt",
         path=file.path,
         signature=file.signature,
