@@ -174,6 +174,10 @@ def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
 def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int:
     apply_storage_options([config.source, config.dest], storage_options or {})
     _check_source(config.source)
+    if config.options.runner == "process":
+        from newsprep.workers import start_fork_server
+
+        start_fork_server()  # its imports overlap Prefect's
     with prefect_api():
         from newsprep.flows.normalize_corpus import normalize_corpus
 

@@ -33,6 +33,16 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, so that it has imported the stage code by the time the
+    run's pool forks its workers (the CLI calls this before it imports Prefect)."""
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _start_worker(lang: str, environ: dict[str, str], fsspec_conf: dict) -> None:
     """Each worker sees the flow process's environment and fsspec settings (credentials,
     --storage-option) as they are when the pool starts, not as they were when the fork

@@ -1,7 +1,9 @@
 """Stage 3, tokenize: Moses tokenization, line by line.
 
 Two engines: sacremoses (the reference) and `fast`, opus-fast-mosestokenizer's C++ port
-(an optional extra; tests/tasks/test_tokenizer_parity.py lists where the two differ).
+(an optional extra). The fast engine hands sacremoses every line with a construct it is
+known to tokenize differently, so both give the same output (tests/tasks/
+test_tokenizer_parity.py: an example of each construct, and the proof on varied lines).
 Around Moses: `drop_patterns` are removed first (e.g. a `(CNN)` source tag); after it,
 split hyphens are written as `dash_token` and `cannot` becomes `can not` when asked.
 sacremoses' own `penn_tokenize` is broken in 0.2.0 and is not used.
@@ -15,6 +17,7 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
+import regex
 from sacremoses import MosesTokenizer
 
 from newsprep.config import ConfigError, TokenizeOptions
@@ -48,6 +51,33 @@ def moses_tokenizer(lang: str) -> MosesTokenizer:
     """One tokenizer per process and language: building one compiles many regexes."""
     return _MosesTokenizer(lang=lang)
 
+
+# Constructs the fast engine (opus-fast-mosestokenizer 0.0.8.11) tokenizes differently
+# from sacremoses, found by running both over the parity lines and random text; a line
+# with any of them is tokenized by sacremoses.
+FAST_DIFFERS_PATTERNS = (
+    r"^\s*'",  # a line-initial quote: fast splits it off
+    r"\S'\s*$",  # a line-final quote after a word: fast splits it off
+    r"\S'\d|\d'",  # a quote next to a digit (5'11)
+    r"[^\w\s]'\p{L}",  # a quote between punctuation and a letter
+    r"\w'\w+'",  # two quotes in a word (don't's)
+    r"(?<!\S)(?=\S*\d)\S*'\S*\.(?!\S)",  # a word with a digit and a quote ending in a period
+    # a dotted word's final period, unless the word is letters and periods (U.S., p.m.)
+    r"(?<![\w.,])(?!(?:\p{L}\.)+(?![\w.]))[\w.,]*\.[\w.,]*\w\.(?![\p{L}\p{N}.])",
+    r"\w\.\.(?!\.)|\w\.\p{Pd}",  # a word's period before a period or a dash
+    r"(?<!\S)(?=\S*\d)\S*\.\s+\p{Ll}",  # a period after a word with a digit, then lowercase
+    r"(?<![\p{L}\p{N}])[\p{L}\p{N}]{1,3}\.{3,}|\p{Lu}\.{3,}",  # a short word before ... (H...)
+    r"(?<!\S)(?=\S*\d)\S*?(?:[^\s\d],\S|\S,[^\s\d])",  # a comma in a word with a digit
+    r"(?<!\S),\S",  # a comma starting a word
+    r"[^\p{L}\p{N}\s-]-|-[^\p{L}\p{N}\s-]",  # a hyphen next to a symbol ((-5)
+    r"[^\s-]--|--[^\s-]",  # a double hyphen touching a word (well--known)
+    r"-\s*$|-(?=[^\S ])|\t",  # a hyphen ending the line or before an odd space; a tab
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]",  # CJK: sacremoses splits each character
+    r"\p{M}",  # combining marks (Thai, Devanagari): fast keeps or drops them
+    r"\p{No}",  # vulgar fractions, superscripts (2½)
+    r"\p{Cf}",  # invisible format characters (a zero-width space): sacremoses splits them off
+)
+FAST_DIFFERS = regex.compile("|".join(FAST_DIFFERS_PATTERNS))
 
 _fast = threading.local()  # the C++ tokenizer object is not shared between threads
 
@@ -111,9 +141,11 @@ def tokenize_line(line: str, options: TokenizeOptions) -> str:
 
 
 def _fast_tokens(line: str, options: TokenizeOptions) -> str | None:
-    """The fast engine's tokens, or None when they are not the line's own characters
-    re-spaced: it rewrites some (a backtick becomes an apostrophe) and drops Devanagari
-    vowel signs, and such a line is left to sacremoses."""
+    """The fast engine's tokens, or None for a line left to sacremoses: one with a
+    construct in FAST_DIFFERS, or whose fast tokens are not its own characters re-spaced
+    (fast rewrites a backtick as an apostrophe, say)."""
+    if FAST_DIFFERS.search(line):
+        return None
     fast = fast_tokenizer(options.lang, options.aggressive_dash_splits)
     tokens = " ".join(fast.tokenize(line))
     if "".join(tokens.replace(f" {_MOSES_DASH} ", "-").split()) != "".join(line.split()):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import fsspec
@@ -19,9 +20,10 @@ from prefect.client.schemas.filters import (
 )
 
 from newsprep.cli import apply_storage_options
-from newsprep.config import SAMPLE_SOURCE, RunOptions
+from newsprep.config import SAMPLE_SOURCE, RunOptions, resolve_pipeline
 from newsprep.faults import FlakyFileSystem
 from newsprep.flows.normalize_corpus import normalize_corpus
+from newsprep.tasks.article import ArticleRef, normalize_text, parity
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -248,9 +250,10 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
 
 def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: Path) -> None:
     src = make_source(tmp_path, 4)
-    # the two engines split Han text differently (see test_tokenizer_parity.py)
+    # Han text and a URL's final period: where the C++ tokenizer alone would differ
     (src / "han.txt").write_text(
-        "Visitors in Beijing read the sign 北京欢迎你 at the station entrance every day.\n",
+        "Visitors in Beijing read the sign 北京欢迎你 at the station entrance every day.\n"
+        "Details are at https://example.com/visit.html.\n",
         encoding="utf-8",
     )
     options = FAST.model_copy(update={"parity_sample": 1.0})
@@ -261,16 +264,26 @@ def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: 
 
     records = {r["id"]: r for r in manifest(tmp_path / "fast")}
     assert {r["status"] for r in records.values()} == {"ok"}
-    han = records.pop("han.txt")
-    assert han["parity"].startswith("differs: text line 1: ")
-    assert "北京欢迎你" in han["parity"] and "北 京 欢 迎 你" in han["parity"]
-    for record in records.values():  # where parity says same, the outputs are the same bytes
+    assert "北 京 欢 迎 你" in (tmp_path / "fast" / "han.txt").read_text(encoding="utf-8")
+    for record in records.values():  # every article sampled, each the reference's bytes
         assert record["parity"] == "same"
         out = record["output"]
         assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "reference" / out).read_bytes()
-    assert summary["parity"] == {"same": 4, "differs": 1}
+    assert summary["parity"] == {"same": 5}
     assert "opus-fast-mosestokenizer" in summary["versions"]
     assert summary["pipeline"]["tokenize"]["engine"] == "fast"
+
+
+def test_parity_reports_where_an_output_differs_from_the_reference() -> None:
+    raw = b"The first line.\nThe second line.\n"
+    config = resolve_pipeline("default", {})
+    ref = ArticleRef(id="a.txt", source="test")
+    ours = normalize_text(raw, config)
+    assert parity(raw, ref, ours, config) == "same"
+    changed = replace(ours, text=ours.text.replace("second", "2nd"))
+    assert parity(raw, ref, changed, config) == (
+        "differs: text line 2: 'the 2nd line .' here, 'the second line .' from sacremoses"
+    )
 
 
 def test_parity_sample_takes_the_same_articles_every_time(tmp_path: Path) -> None:
