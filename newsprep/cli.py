@@ -174,14 +174,17 @@ def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
 def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int:
     apply_storage_options([config.source, config.dest], storage_options or {})
     _check_source(config.source)
+    from newsprep.workers import start_fork_server, stop_fork_server
+
     if config.options.runner == "process":
-        from newsprep.workers import start_fork_server
-
         start_fork_server()  # its imports overlap Prefect's
-    with prefect_api():
-        from newsprep.flows.normalize_corpus import normalize_corpus
+    try:
+        with prefect_api():
+            from newsprep.flows.normalize_corpus import normalize_corpus
 
-        state = normalize_corpus(**config.model_dump(), return_state=True)
+            state = normalize_corpus(**config.model_dump(), return_state=True)
+    finally:
+        stop_fork_server()
     summary = _read_summary(config.dest)
     if summary is not None:
         print(render_summary(summary), file=sys.stderr)

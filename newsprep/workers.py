@@ -43,6 +43,16 @@ def start_fork_server() -> None:
         forkserver.ensure_running()
 
 
+def stop_fork_server() -> None:
+    """Stop the fork server and wait for it, so that nothing outlives the command and the
+    CPU time of the server and its workers is this process's children's."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's, used by its tests
+    if stop is not None:
+        stop()
+
+
 def _start_worker(lang: str, environ: dict[str, str], fsspec_conf: dict) -> None:
     """Each worker sees the flow process's environment and fsspec settings (credentials,
     --storage-option) as they are when the pool starts, not as they were when the fork
