@@ -141,7 +141,6 @@ def normalize_corpus(
             max_attempts=options.max_attempts,
             retry_delay_seconds=options.retry_delay_seconds,
             checkpoint_dir=str(index.directory / "batches"),
-            use_stage_pool=options.runner == "process",
             parity_sample=options.parity_sample,
         )
 

@@ -101,7 +101,6 @@ class Job:
     max_attempts: int = 3
     retry_delay_seconds: float = 0.5
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
-    use_stage_pool: bool = False  # run batches in the flow process's stage pool
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
     storage_options: dict = field(default_factory=dict)
 

@@ -69,7 +69,7 @@ def discover_articles(
 def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
     """Process every article of a batch; one log line per article that did not end ok."""
     logger = get_run_logger()
-    pool = workers.current() if job.use_stage_pool else None
+    pool = workers.current()  # the run's stage pool: only with the process runner
     if pool is not None:
         records = pool.run(batch.articles, batch.index, job)
     else:
