@@ -139,8 +139,9 @@ class TokenizeOptions(_Frozen):
     engine: TokenizerEngine = Field(
         "sacremoses",
         description="sacremoses: the reference; fast: opus-fast-mosestokenizer, a C++ Moses "
-        "port (pip install 'newsprep[fast]'), several times faster, with the known "
-        "differences listed in the README (check a sample with parity_sample).",
+        "port (pip install 'newsprep[fast]'), several times faster, the same output (lines "
+        "it is known to tokenize differently go to sacremoses; check a sample with "
+        "parity_sample).",
     )
     lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
     escape: bool = Field(

@@ -103,6 +103,7 @@ def fast_differs(line: str) -> bool:
         return True
     return not line.isascii() and _FAST_DIFFERS_CHARACTER(line) is not None
 
+
 _fast = threading.local()  # the C++ tokenizer object is not shared between threads
 
 

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import pytest
+import regex
 from conftest import GOLDEN_RAW
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,8 +93,6 @@ def test_each_pitfall_differs_and_is_left_to_sacremoses(line: str) -> None:
 
 @pytest.mark.parametrize("pattern", FAST_DIFFERS_PATTERNS + FAST_DIFFERS_CHARACTERS)
 def test_every_construct_has_a_pitfall(pattern: str) -> None:
-    import regex
-
     examples = [line for line in PITFALLS if regex.search(pattern, line)]
     assert any(differs(line) for line in examples), f"no example of {pattern!r} differs"
 
