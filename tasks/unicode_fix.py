@@ -6,6 +6,7 @@ explanation says which fixes changed the text; they are recorded per article.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -34,7 +35,9 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     config = text_fixer_config(options)
     out: list[str] = []
     fixes: dict[str, None] = {}
-    for line in text.splitlines(keepends=True):
+    # on "\n" only, as ftfy.fix_text does: str.splitlines also splits at \x0b, \x85,
+    # \u2028 ..., which ftfy may remove or change, so a second pass would see other lines
+    for line in re.findall(r"[^\n]*\n|[^\n]+", text):
         fixed, steps = ftfy.fix_and_explain(line, config=config)
         out.append(fixed)
         if fixed == line:  # ftfy can explain a no-op, e.g. fix_c1_controls on "\x8d"
