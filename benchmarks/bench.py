@@ -160,7 +160,7 @@ def _init_pool_worker(corpus: str, out: str, mode: str, engine: str = "sacremose
 
     _W.update(corpus=corpus, out=out, fs=LocalFileSystem(), pipeline=_pipeline(engine))
     if mode == "process_article":
-        from newsprep.tasks.article import Job
+        from newsprep.run.batch import Job
 
         _W["job"] = Job(source_root=corpus, dest_root=out, pipeline=_W["pipeline"])
 
@@ -168,8 +168,8 @@ def _init_pool_worker(corpus: str, out: str, mode: str, engine: str = "sacremose
 def _one_article(rel: str) -> tuple[str, int]:
     """Exactly the work: read bytes, normalize_text (default profile), write_atomic."""
     from newsprep.errors import Rejected
-    from newsprep.tasks.article import normalize_text
-    from newsprep.tasks.write import write_atomic
+    from newsprep.tasks.io.sinks import write_atomic
+    from newsprep.tasks.stages.normalize import normalize_text
 
     with open(os.path.join(_W["corpus"], rel), "rb") as handle:
         raw = handle.read()
@@ -185,7 +185,7 @@ def _make_ref(rel: str):
     """An ArticleRef for a corpus file, whatever fields this newsprep version's ref has."""
     import dataclasses
 
-    from newsprep.tasks.article import ArticleRef
+    from newsprep.tasks.io.refs import ArticleRef
 
     path = os.path.join(_W["corpus"], rel)
     given = {"id": rel, "path": path, "source": "file://" + path}
@@ -195,7 +195,7 @@ def _make_ref(rel: str):
 
 def _one_process_article(rel: str) -> tuple[str, int]:
     """newsprep's own per-article path (process_article), without Prefect."""
-    from newsprep.tasks import article
+    from newsprep.run import batch as article
 
     if hasattr(article, "process_batch"):  # newer newsprep: a sink per batch
         records = article.process_batch([_make_ref(rel)], 0, _W["job"])
@@ -214,7 +214,7 @@ def _tally(results) -> dict:
 
 
 def child_loop(args) -> dict:
-    import newsprep.tasks.article  # noqa: F401 - imports outside the timed section
+    import newsprep.run.batch  # noqa: F401 - imports outside the timed section
 
     started = time.perf_counter()
     rels = list_corpus(Path(args.corpus))
@@ -226,7 +226,7 @@ def child_loop(args) -> dict:
 def child_pool(args) -> dict:
     import multiprocessing
 
-    import newsprep.tasks.article  # noqa: F401
+    import newsprep.run.batch  # noqa: F401
 
     mode = "process_article" if args.child == "pool-pa" else "normalize_text"
     func = _one_process_article if mode == "process_article" else _one_article
@@ -254,13 +254,13 @@ def child_stages(args) -> dict:
 
     from newsprep.config import resolve_pipeline
     from newsprep.errors import Rejected
-    from newsprep.tasks.fetch import decode
-    from newsprep.tasks.layout import layout
-    from newsprep.tasks.lowercase import lowercase
-    from newsprep.tasks.tokenize import moses_tokenizer, tokenize
-    from newsprep.tasks.unicode_fix import fix_unicode
-    from newsprep.tasks.validate import validate
-    from newsprep.tasks.write import write_atomic
+    from newsprep.tasks.io.sinks import write_atomic
+    from newsprep.tasks.stages.fetch import decode
+    from newsprep.tasks.stages.layout import layout
+    from newsprep.tasks.stages.lowercase import lowercase
+    from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize
+    from newsprep.tasks.stages.unicode_fix import fix_unicode
+    from newsprep.tasks.stages.validate import validate
 
     config, fs = resolve_pipeline("default"), LocalFileSystem()
     rels = list_corpus(Path(args.corpus))[: args.stage_articles]
@@ -929,8 +929,8 @@ def main(argv=None) -> int:
         log(f"stages (ms/article): {extras['stages']['ms_per_article']}")
         extras["imports"] = {}
         for module in (
-            "newsprep.tasks.article",
-            "newsprep.tasks.prefect_tasks",
+            "newsprep.run.batch",
+            "newsprep.run.prefect_tasks",
             "newsprep.flows.normalize_corpus",
         ):
             r = run_child("imports", args, work / "unused", work, ["--module", module])

@@ -22,7 +22,7 @@ sys.path.insert(0, str(TESTS))  # its conftest
 from test_tokenizer_parity import FRAGMENTS, raw_tokens  # noqa: E402
 
 from newsprep.config import PROFILES  # noqa: E402
-from newsprep.tasks.tokenize import tokenize_line  # noqa: E402
+from newsprep.tasks.stages.tokenize import tokenize_line  # noqa: E402
 
 
 def main() -> int:

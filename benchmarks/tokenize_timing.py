@@ -14,8 +14,8 @@ import time
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES
-from newsprep.tasks.tokenize import fast_differs, tokenize
-from newsprep.tasks.unicode_fix import fix_unicode
+from newsprep.tasks.stages.tokenize import fast_differs, tokenize
+from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ from newsprep.config import (
     TokenizeOptions,
     TokenizerEngine,
 )
-from newsprep.tasks.tokenize import require_engine
+from newsprep.errors import STATUSES
+from newsprep.run.summary import RunSummary
+from newsprep.tasks.stages.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -174,19 +176,22 @@ def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
 def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int:
     apply_storage_options([config.source, config.dest], storage_options or {})
     _check_source(config.source)
-    from newsprep.workers import start_fork_server, stop_fork_server
+    from newsprep.run.pool import start_fork_server, stop_fork_server
 
-    if config.options.runner == "process":
+    fork_server = config.options.runner == "process"
+    if fork_server:
         start_fork_server()  # its imports overlap Prefect's
     try:
         with prefect_api():
             from newsprep.flows.normalize_corpus import normalize_corpus
 
             state = normalize_corpus(**config.model_dump(), return_state=True)
+            result = state.result(raise_on_failure=False)
     finally:
-        stop_fork_server()
-    summary = _read_summary(config.dest)
-    if summary is not None:
+        if fork_server:
+            stop_fork_server()
+    summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
+    if isinstance(summary, RunSummary):
         print(render_summary(summary), file=sys.stderr)
     if state.is_completed():
         return EXIT_OK
@@ -210,42 +215,26 @@ def _check_source(source: str) -> None:
         raise ConfigError(f"source {source!r} does not exist")
 
 
-def _read_summary(dest: str) -> dict | None:
-    import fsspec
-
-    from newsprep.manifest import RUN_SUMMARY
-
-    fs, root = fsspec.url_to_fs(dest)
-    path = f"{root.rstrip('/')}/{RUN_SUMMARY}"
-    if not fs.exists(path):
-        return None
-    return json.loads(fs.cat_file(path))
-
-
-def render_summary(summary: dict) -> str:
+def render_summary(summary: RunSummary) -> str:
     """The one-screen end-of-run report."""
-    from newsprep.manifest import STATUSES
-
-    counts = summary["counts"]
+    counts = summary.counts
     width = max(len(status) for status in STATUSES)
     lines = [
         "",
-        f"newsprep: {summary['discovered']} articles, profile {summary['profile']}, "
-        f"{summary['seconds']:.1f} s ({summary['articles_per_second']} articles/s)",
+        f"newsprep: {summary.discovered} articles, profile {summary.profile}, "
+        f"{summary.seconds:.1f} s ({summary.articles_per_second} articles/s)",
         *(f"  {status:<{width}}  {counts.get(status, 0)}" for status in STATUSES),
     ]
-    if summary["reasons"]:
+    if summary.reasons:
         lines.append("  top reasons:")
         lines += [f"    {count:>6}  {reason}" for reason, count in
-                  list(summary["reasons"].items())[:5]]
-    if summary["ignored_files"]:
-        lines.append(f"  ignored {summary['ignored_files']} files that are not articles")
-    lines += [
-        f"  corpus:     {summary['dest']}",
-        f"  manifest:   {summary['dest'].rstrip('/')}/_manifest.jsonl",
-    ]
+                  list(summary.reasons.items())[:5]]
+    if summary.ignored_files:
+        lines.append(f"  ignored {summary.ignored_files} files that are not articles")
+    dest = summary.dest.rstrip("/")
+    lines += [f"  corpus:     {summary.dest}", f"  manifest:   {dest}/_manifest.jsonl"]
     if counts.get("rejected") or counts.get("failed"):
-        lines.append(f"  quarantine: {summary['dest'].rstrip('/')}/_quarantine/")
+        lines.append(f"  quarantine: {dest}/_quarantine/")
     return "\n".join(lines)
 
 

@@ -1,15 +1,24 @@
-"""What can go wrong with one article, and which errors are worth retrying."""
+"""What can go wrong with one article: its outcome, its problem, and which errors are
+transient (worth another attempt; how many is the retry policy's, newsprep/run/retry.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import random
-import time
-from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Literal, get_args
 
-T = TypeVar("T")
+Status = Literal["ok", "rejected", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an article did not end ok: `reason` a short stable code, `detail` what was found."""
+
+    status: Status
+    reason: str
+    detail: str = ""
 
 
 class Rejected(Exception):
@@ -22,6 +31,10 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    @property
+    def problem(self) -> Problem:
+        return Problem("rejected", self.reason, self.detail)
 
 
 # OSErrors that mean "the article or path itself is wrong": retrying cannot help.
@@ -50,13 +63,9 @@ _TRANSIENT_ERRNOS = {
 }
 
 
-class TransientError(OSError):
-    """Raise to mark an error as worth retrying (used by storage wrappers and tests)."""
-
-
 def is_transient(exc: BaseException) -> bool:
     """True for errors a later attempt may not meet: timeouts, resets, throttling, 5xx."""
-    if isinstance(exc, TransientError | ConnectionError | TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError):
         return True
     if isinstance(exc, _DETERMINISTIC_OSERRORS):
         return False
@@ -85,30 +94,3 @@ def _s3_error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
-
-
-def retry_transient(
-    call: Callable[[], T],
-    max_attempts: int,
-    delay_seconds: float,
-    first_attempt: int = 1,
-    on_retry: Callable[[int, BaseException], None] | None = None,
-) -> T:
-    """Call; on a transient error wait (exponential backoff, jitter) and call again.
-
-    `first_attempt` lets a caller share one attempt budget across several calls;
-    `on_retry(next_attempt, error)` is told before each new attempt. Deterministic errors
-    and the last transient one are raised.
-    """
-    attempt = first_attempt
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if attempt >= max_attempts or not is_transient(exc):
-                raise
-            delay = delay_seconds * 2 ** (attempt - 1)
-            attempt += 1
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            time.sleep(random.uniform(delay / 2, delay))

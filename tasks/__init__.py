@@ -1,1 +1,1 @@
-"""The stages, one module each, as plain functions; `batch.py` wraps them for Prefect."""
+"""The stages (stages/) and reading and writing (io/); see the README's Layout."""

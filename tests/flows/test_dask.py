@@ -83,6 +83,6 @@ def test_dask_cluster_output_equals_local_run(tmp_path: Path, dask_cluster: str)
         str(src), str(dask),
         options=RunOptions(runner="dask", dask_address=dask_cluster, batch_size=5),
     )
-    assert summary["counts"]["ok"] == 24 and summary["batches"] == 5
+    assert summary.counts["ok"] == 24 and summary.batches == 5
     assert read_tree(dask) == read_tree(local)
-    assert summary["options"]["runner"] == "dask"
+    assert summary.options["runner"] == "dask"

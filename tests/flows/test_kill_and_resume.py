@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import SAMPLE_SOURCE
-from newsprep.manifest import JOURNAL
-from newsprep.tasks.write import TEMP_MARKER
+from newsprep.run.manifest import JOURNAL
+from newsprep.tasks.io.sinks import TEMP_MARKER
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 

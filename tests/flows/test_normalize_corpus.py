@@ -23,7 +23,7 @@ from newsprep.cli import apply_storage_options
 from newsprep.config import SAMPLE_SOURCE, RunOptions, resolve_pipeline
 from newsprep.faults import FlakyFileSystem
 from newsprep.flows.normalize_corpus import normalize_corpus
-from newsprep.tasks.article import ArticleRef, normalize_text, parity
+from newsprep.tasks.stages.normalize import normalize_text, parity
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -100,12 +100,12 @@ def test_good_and_broken_files(tmp_path: Path) -> None:
         assert text == text.lower()
         assert record["tokens"] == len(text.split())
     assert not (dest / "notes.md").exists()
-    assert summary["counts"] == {"ok": 4, "rejected": 2, "failed": 0, "skipped": 0}
-    assert summary["discovered"] == sum(summary["counts"].values()) == 6
-    assert summary["reasons"] == {"binary-content": 1, "empty-output": 1}
-    assert summary["ignored_files"] == 1
-    assert set(summary["versions"]) >= {"newsprep", "prefect", "ftfy", "sacremoses"}
-    assert summary["config_fingerprint"] and summary["pipeline"]["unicode_fix"]["normalization"]
+    assert summary.counts == {"ok": 4, "rejected": 2, "failed": 0, "skipped": 0}
+    assert summary.discovered == sum(summary.counts.values()) == 6
+    assert summary.reasons == {"binary-content": 1, "empty-output": 1}
+    assert summary.ignored_files == 1
+    assert set(summary.versions) >= {"newsprep", "prefect", "ftfy", "sacremoses"}
+    assert summary.config_fingerprint and summary.pipeline["unicode_fix"]["normalization"]
 
 
 def test_same_input_same_bytes(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_transient_read_errors_are_retried(tmp_path: Path, flaky) -> None:
     records = manifest(dest)
     assert {r["id"]: r["attempts"] for r in records} == expected
     assert {r["status"] for r in records} == {"ok"}
-    assert summary["counts"]["ok"] == 6
+    assert summary.counts["ok"] == 6
 
 
 def test_permanent_fault_fails_the_article_and_the_budget(tmp_path: Path, flaky) -> None:
@@ -171,7 +171,7 @@ def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
     first = tree(dest)
 
     second = normalize_corpus(str(src), str(dest), options=FAST)
-    assert second["counts"]["skipped"] == 5 and second["changes"]["skipped"] == 5
+    assert second.counts["skipped"] == 5 and second.changes["skipped"] == 5
     assert {k: v for k, v in tree(dest).items() if k != "_manifest.jsonl"} == {
         k: v for k, v in first.items() if k != "_manifest.jsonl"
     }
@@ -179,7 +179,7 @@ def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
     changed = sorted(src.rglob("*.txt"))[1]
     changed.write_text(changed.read_text() + "A new closing paragraph was added today.\n")
     third = normalize_corpus(str(src), str(dest), options=FAST)
-    assert third["changes"] == {"new": 0, "changed": 1, "retried": 0, "skipped": 4}
+    assert third.changes == {"new": 0, "changed": 1, "retried": 0, "skipped": 4}
     assert "a new closing paragraph was added today ." in (
         dest / changed.relative_to(src)
     ).read_text()
@@ -187,10 +187,10 @@ def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
     forced = normalize_corpus(
         str(src), str(dest), options=FAST.model_copy(update={"force": True})
     )
-    assert forced["counts"]["ok"] == 5 and forced["changes"]["new"] == 0
+    assert forced.counts["ok"] == 5 and forced.changes["new"] == 0
 
     other = normalize_corpus(str(src), str(dest), profile="cnndm", options=FAST)
-    assert other["counts"]["ok"] == 5, "a different config fingerprint reprocesses"
+    assert other.counts["ok"] == 5, "a different config fingerprint reprocesses"
 
 
 def test_batch_size_one_names_task_runs_after_articles(tmp_path: Path) -> None:
@@ -236,7 +236,7 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     )
 
     assert list(markers.iterdir()), "the worker process really died once"
-    assert summary["counts"]["ok"] == 6 and summary["discovered"] == 6
+    assert summary.counts["ok"] == 6 and summary.discovered == 6
     records = manifest(dest)
     assert [r["status"] for r in records] == ["ok"] * 6
     assert all((dest / r["output"]).exists() for r in records)
@@ -269,19 +269,18 @@ def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: 
         assert record["parity"] == "same"
         out = record["output"]
         assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "reference" / out).read_bytes()
-    assert summary["parity"] == {"same": 5}
-    assert "opus-fast-mosestokenizer" in summary["versions"]
-    assert summary["pipeline"]["tokenize"]["engine"] == "fast"
+    assert summary.parity == {"same": 5}
+    assert "opus-fast-mosestokenizer" in summary.versions
+    assert summary.pipeline["tokenize"]["engine"] == "fast"
 
 
 def test_parity_reports_where_an_output_differs_from_the_reference() -> None:
     raw = b"The first line.\nThe second line.\n"
     config = resolve_pipeline("default", {})
-    ref = ArticleRef(id="a.txt", source="test")
     ours = normalize_text(raw, config)
-    assert parity(raw, ref, ours, config) == "same"
+    assert parity(raw, ours, config) == "same"
     changed = replace(ours, text=ours.text.replace("second", "2nd"))
-    assert parity(raw, ref, changed, config) == (
+    assert parity(raw, changed, config) == (
         "differs: text line 2: 'the 2nd line .' here, 'the second line .' from sacremoses"
     )
 

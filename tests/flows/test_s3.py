@@ -182,7 +182,7 @@ def test_story_archive_through_chained_tar_url(s3) -> None:
     files = bucket_files(s3, "clean/cnn")
     records = manifest(files)
     assert {k: r["status"] for k, r in records.items()} == {name: "ok" for name in STORIES}
-    assert summary["counts"]["ok"] == 3
+    assert summary.counts["ok"] == 3
     oslo = "cnn/stories/7a1c3f09e2b1d4c5a6f7e8d9c0b1a2f3e4d5c6b7.story"
     assert files[oslo].decode() == (
         "oslo , norway ( cnn ) -- norway will open two new arctic ferry routes in june .\n"
@@ -261,7 +261,7 @@ def test_jsonl_shards(s3) -> None:
     summary = normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
                                options=PROCESSES)
 
-    assert summary["counts"]["ok"] == 5
+    assert summary.counts["ok"] == 5
     names = sorted(p.rsplit("/", 1)[1] for p in s3.find("clean/shards") if "/part-" in p)
     assert names == SHARD_NAMES
     shards = []
@@ -473,4 +473,4 @@ def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
         assert record["attempts"] == 1 + retries, article
         assert record["status"] == ("rejected" if article.startswith("broken/") else "ok")
     assert hit, "the plan hit at least one article"
-    assert summary["counts"]["failed"] == 1
+    assert summary.counts["failed"] == 1

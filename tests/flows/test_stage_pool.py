@@ -1,4 +1,4 @@
-"""The stage pool's worker processes (newsprep/workers.py)."""
+"""The stage pool's worker processes (newsprep/run/pool.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from newsprep.workers import stage_pool, start_fork_server
+from newsprep.run.pool import StagePool, start_fork_server
 
 
 def test_each_pool_gives_its_workers_the_environment_of_its_run(
@@ -15,9 +15,9 @@ def test_each_pool_gives_its_workers_the_environment_of_its_run(
     """The fork server outlives a run (it starts once per process); a later run's workers
     must still see that run's environment (credentials, FSSPEC_* options)."""
     start_fork_server()
-    with stage_pool(2) as pool:
+    with StagePool(2) as pool:
         assert pool._current().submit(os.getenv, "NEWSPREP_POOL_MARK").result() is None
     monkeypatch.setenv("NEWSPREP_POOL_MARK", "second run")
-    with stage_pool(2) as pool:
+    with StagePool(2) as pool:
         workers = [pool._current().submit(os.getenv, "NEWSPREP_POOL_MARK") for _ in range(4)]
         assert {future.result() for future in workers} == {"second run"}

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import PROFILES, ConfigError
-from newsprep.tasks.discover import iter_articles, list_source
+from newsprep.run.index import RunIndex
+from newsprep.tasks.io.listing import iter_articles, list_source
 
 CONFIG = PROFILES["default"]
 ARTICLE = b"ROME (CNN) -- Italy's Senate approved the reform on Tuesday.\n"
@@ -30,6 +31,10 @@ def jsonl(*records: dict | str) -> bytes:
     )
 
 
+def listed(src: Path, dest: Path):
+    return list_source(str(src), str(dest), CONFIG, RunIndex())
+
+
 def test_list_source_folder(tmp_path: Path) -> None:
     src = tmp_path / "src"
     write(src / "world" / "b.txt")
@@ -45,7 +50,7 @@ def test_list_source_folder(tmp_path: Path) -> None:
     outside = write(tmp_path / "elsewhere" / "secret.txt")
     os.symlink(outside.parent, src / "linked")
 
-    listing = list_source(str(src), str(tmp_path / "out"), CONFIG)
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, RunIndex())
 
     assert [(f.relative, f.format) for f in listing.files] == [
         ("cnn/0001.story", "story"),
@@ -65,7 +70,7 @@ def test_dest_inside_source_is_left_out(tmp_path: Path) -> None:
     write(src / "out" / "_manifest.jsonl", b"{}\n")
     write(src / "outline.txt")  # shares a prefix with DEST, but is not under it
 
-    listing = list_source(str(src), str(src / "out"), CONFIG)
+    listing = list_source(str(src), str(src / "out"), CONFIG, RunIndex())
 
     assert [f.relative for f in listing.files] == ["a.txt", "outline.txt"]
     assert listing.ignored == []
@@ -73,14 +78,14 @@ def test_dest_inside_source_is_left_out(tmp_path: Path) -> None:
 
 def test_single_file_source(tmp_path: Path) -> None:
     path = write(tmp_path / "one.story")
-    listing = list_source(str(path), str(tmp_path / "out"), CONFIG)
+    listing = list_source(str(path), str(tmp_path / "out"), CONFIG, RunIndex())
     assert [(f.relative, f.format) for f in listing.files] == [("one.story", "story")]
     assert listing.countable
 
 
 def test_missing_source_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        list_source(str(tmp_path / "nope"), str(tmp_path / "out"), CONFIG)
+        list_source(str(tmp_path / "nope"), str(tmp_path / "out"), CONFIG, RunIndex())
 
 
 def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
@@ -101,7 +106,7 @@ def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
             archive.addfile(info, io.BytesIO(ARTICLE))
     write(src / "pack.tgz", buffer.getvalue())
 
-    listing = list_source(str(src), str(tmp_path / "out"), CONFIG)
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, RunIndex())
     refs = list(iter_articles(listing, CONFIG))
 
     # Files sorted by path; JSONL records in line order; members in archive order.
@@ -131,10 +136,10 @@ def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
     ))
     write(src / "wire" / "ap-18.txt", b"A file that clashes with a JSONL record.\n")
 
-    refs = list(iter_articles(list_source(str(src), str(tmp_path / "out"), CONFIG), CONFIG))
+    refs = list(iter_articles(listed(src, tmp_path / "out"), CONFIG))
 
     # "wire.jsonl" sorts before "wire/ap-18.txt" ('.' < '/'): the record keeps the id.
-    assert [(r.id, r.problem and r.problem[:2]) for r in refs] == [
+    assert [(r.id, r.problem and (r.problem.status, r.problem.reason)) for r in refs] == [
         ("wire/ap-17.txt", None),
         ("wire/ap-18.txt", None),
         ("wire/ap-17.txt~2", ("rejected", "duplicate-id")),
@@ -143,7 +148,7 @@ def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
     ]
     assert refs[0].data == b"First version."  # the first one stands
     assert refs[2].data == b"Second version."  # kept, for the quarantine
-    assert "wire.jsonl:1" in refs[2].problem[2]
+    assert "wire.jsonl:1" in refs[2].problem.detail
 
 
 def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
@@ -155,13 +160,14 @@ def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
     write(src / "_quarantine" / "bad.txt", b"quarantined bytes\n")
     write(src / "_quarantine.jsonl", jsonl({"id": "x", "text": "A record."}))
 
-    refs = list(iter_articles(list_source(str(src), str(tmp_path / "out"), CONFIG), CONFIG))
+    refs = list(iter_articles(listed(src, tmp_path / "out"), CONFIG))
 
     by_source = {r.source.rsplit("/old-run/", 1)[1]: r for r in refs}
     assert by_source["kept.txt"].problem is None
     problem = by_source["_quarantine/bad.txt"].problem
-    assert problem is not None and problem[:2] == ("rejected", "unsafe-id")
+    assert problem is not None and (problem.status, problem.reason) == ("rejected", "unsafe-id")
     assert not by_source["_quarantine/bad.txt"].id.startswith("_quarantine/")
     record = by_source["_quarantine.jsonl:1"]
-    assert record.problem is not None and record.problem[:2] == ("rejected", "unsafe-id")
+    assert record.problem is not None
+    assert (record.problem.status, record.problem.reason) == ("rejected", "unsafe-id")
     assert not record.id.startswith("_quarantine/")

@@ -11,7 +11,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import FetchOptions
 from newsprep.errors import Rejected
-from newsprep.tasks.fetch import decode, read_bytes
+from newsprep.tasks.io.files import read_bytes
+from newsprep.tasks.stages.fetch import decode
 
 OPTIONS = FetchOptions()
 

@@ -18,14 +18,11 @@ import pytest
 
 from newsprep.config import PROFILES, InputOptions, RunOptions
 from newsprep.errors import Rejected
-from newsprep.tasks.article import normalize_text
-from newsprep.tasks.formats import (
-    iter_jsonl_lines,
-    iter_tar,
-    parse_jsonl_line,
-    parse_story,
-    safe_relative_path,
-)
+from newsprep.tasks.io.jsonl import iter_jsonl_lines, parse_jsonl_line
+from newsprep.tasks.io.paths import safe_relative_path
+from newsprep.tasks.io.tar import iter_tar
+from newsprep.tasks.stages.normalize import normalize_text
+from newsprep.tasks.stages.story import parse_story
 
 # -- .story ---------------------------------------------------------------------------------
 
@@ -413,7 +410,7 @@ def test_truncated_archive_keeps_what_was_read(tmp_path: Path) -> None:
     assert broken[0]["id"] == "cnn_stories.tgz#unreadable"
     assert (broken[0]["status"], broken[0]["reason"]) == ("rejected", "corrupt-archive")
     assert f"after member {pairs[complete - 1][0]!r}" in broken[0]["detail"]
-    assert summary["counts"]["ok"] == complete
+    assert summary.counts["ok"] == complete
     for name, _ in pairs[:complete]:
         assert (tmp_path / "out" / (name + ".highlights")).read_text().count("\n") == 2
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import GOLDEN_CNNDM
 
 from newsprep.config import PROFILES, resolve_pipeline
-from newsprep.tasks.article import normalize_text
+from newsprep.tasks.stages.normalize import normalize_text
 
 # (reference line, opcode tag, our tokens, reference tokens, up to 2 tokens before and after;
 #  a line break is the token "\n")

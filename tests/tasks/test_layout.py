@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsprep.tasks.layout import layout
+from newsprep.tasks.stages.layout import layout
 
 
 def test_paragraphs_keep_one_line_per_source_line() -> None:

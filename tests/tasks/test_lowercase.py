@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsprep.tasks.lowercase import lowercase
+from newsprep.tasks.stages.lowercase import lowercase
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from newsprep.config import PROFILES, PipelineConfig
 from newsprep.errors import Rejected
-from newsprep.tasks.article import normalize_text
-from newsprep.tasks.layout import layout
-from newsprep.tasks.lowercase import lowercase
-from newsprep.tasks.unicode_fix import fix_unicode
+from newsprep.tasks.stages.layout import layout
+from newsprep.tasks.stages.lowercase import lowercase
+from newsprep.tasks.stages.normalize import normalize_text
+from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import PROFILES, TokenizeOptions
-from newsprep.tasks.tokenize import tokenize, tokenize_line
+from newsprep.tasks.stages.tokenize import tokenize, tokenize_line
 
 CASES_FILE = Path(__file__).with_name("tokenizer_cases.json")
 CASE_KEYS = {"label", "lang", "options", "input", "expected", "expect"}

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES, TokenizeOptions
-from newsprep.tasks.tokenize import (
+from newsprep.tasks.stages.tokenize import (
     FAST_DIFFERS_CHARACTERS,
     FAST_DIFFERS_PATTERNS,
     fast_differs,
@@ -33,7 +33,7 @@ from newsprep.tasks.tokenize import (
     moses_tokenizer,
     tokenize_line,
 )
-from newsprep.tasks.unicode_fix import fix_unicode
+from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 HERE = Path(__file__).parent
 SAMPLE = HERE.parent.parent / "newsprep" / "sample"

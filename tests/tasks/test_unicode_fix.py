@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from newsprep.config import UnicodeFixOptions
-from newsprep.tasks.unicode_fix import fix_unicode
+from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 OPTIONS = UnicodeFixOptions()
 

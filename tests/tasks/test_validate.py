@@ -6,7 +6,7 @@ import pytest
 
 from newsprep.config import PipelineConfig, ValidateOptions
 from newsprep.errors import Rejected
-from newsprep.tasks.validate import CHECKS, Checked, validate
+from newsprep.tasks.stages.validate import CHECKS, Checked, validate
 
 CONFIG = PipelineConfig()
 GOOD = "the region 's top official told reporters on tuesday ."

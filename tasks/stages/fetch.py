@@ -1,4 +1,4 @@
-"""Stage 1, fetch: read an article's bytes and decode them to text.
+"""Stage 1, fetch: decode an article's bytes to text (reading them: tasks/io/files.py).
 
 UTF-8 first (a BOM is stripped), UTF-16 when it has a BOM, then the configured fallbacks
 (cp1252 by default); the encoding used is recorded. Never `errors="ignore"`: bytes that no
@@ -8,12 +8,8 @@ encoding explains, and binary content, are rejected with a reason.
 from __future__ import annotations
 
 import codecs
-import os
 import re
 from dataclasses import dataclass
-
-from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import FetchOptions
 from newsprep.errors import Rejected
@@ -31,20 +27,6 @@ class Decoded:
     @property
     def fixes(self) -> tuple[str, ...]:
         return () if self.encoding == "utf-8" else (f"decode:{self.encoding}",)
-
-
-def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
-    """The article's bytes, reading at most `max_bytes` (one ranged request on object stores)."""
-    if isinstance(fs, LocalFileSystem):
-        # cat_file(end=) would allocate a max_bytes buffer for every article
-        with open(fs._strip_protocol(path), "rb") as handle:
-            small = os.fstat(handle.fileno()).st_size <= max_bytes
-            data = handle.read() if small else handle.read(max_bytes + 1)
-    else:
-        data = fs.cat_file(path, start=0, end=max_bytes + 1)
-    if len(data) > max_bytes:
-        raise Rejected("too-large", f"more than max_bytes={max_bytes} bytes")
-    return data
 
 
 def decode(data: bytes, options: FetchOptions) -> Decoded:

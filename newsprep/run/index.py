@@ -7,7 +7,6 @@ read pages through a table by key, so no query holds a cursor open across writes
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -16,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from newsprep.run.records import ArticleRecord
 
 _SCHEMA = """
 CREATE TABLE files (relative TEXT PRIMARY KEY, path TEXT, format TEXT, size INTEGER,
@@ -88,20 +89,20 @@ class RunIndex:
         yield from self._page("files", "relative", "path, format, size, signature")
 
     # the previous run's manifest
-    def add_previous(self, records: Iterable[dict]) -> None:
+    def add_previous(self, records: Iterable[ArticleRecord]) -> None:
         self._write(
-            "INSERT OR REPLACE INTO previous VALUES (?, ?)",
-            ((r["id"], json.dumps(r, ensure_ascii=False)) for r in records),
+            "INSERT OR REPLACE INTO previous VALUES (?, ?)", ((r.id, r.to_line()) for r in records)
         )
 
-    def previous(self, article_id: str) -> dict | None:
+    def previous(self, article_id: str) -> ArticleRecord | None:
         row = self.db.execute("SELECT record FROM previous WHERE id = ?", (article_id,))
         found = row.fetchone()
-        return json.loads(found[0]) if found else None
+        return ArticleRecord.from_line(found[0]) if found else None
 
-    def previous_records(self) -> Iterator[dict]:
-        for _, record in self._page("previous", "id", "record"):
-            yield json.loads(record)
+    def previous_lines(self) -> Iterator[str]:
+        """The previous manifest's lines, ordered by id."""
+        for _, line in self._page("previous", "id", "record"):
+            yield line
 
     def has_previous(self) -> bool:
         return self.db.execute("SELECT 1 FROM previous LIMIT 1").fetchone() is not None
@@ -133,17 +134,10 @@ class RunIndex:
 
     # this run's records
     def add_record_lines(self, rows: Iterable[tuple[str, str]]) -> None:
-        """(id, the record as its manifest line); a later line for an id replaces it."""
+        """(id, the record's manifest line); a later line for an id replaces it."""
         self._write("INSERT OR REPLACE INTO records VALUES (?, ?)", rows)
 
     def record_lines(self) -> Iterator[str]:
         """This run's manifest lines, one per id (the last one added), ordered by id."""
         for _, line in self._page("records", "id", "record"):
             yield line
-
-    def records(self) -> Iterator[dict]:
-        for line in self.record_lines():
-            yield json.loads(line)
-
-    def record_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]

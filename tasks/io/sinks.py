@@ -1,4 +1,4 @@
-"""Writing under DEST: atomic output files, JSONL shards, and the quarantine."""
+"""The sinks: writing under DEST, atomically: output files, JSONL shards, the quarantine."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from fsspec.implementations.local import LocalFileSystem
 from newsprep.config import OutputOptions
 
 if TYPE_CHECKING:
-    from newsprep.tasks.article import ArticleRef, Normalized
+    from newsprep.tasks.io.refs import ArticleRef
+    from newsprep.tasks.stages.normalize import Normalized
 
 QUARANTINE_DIR = "_quarantine"
 TEMP_MARKER = ".newsprep-tmp-"

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from newsprep.index import RunIndex
-from newsprep.tasks.article import ArticleRef
+from newsprep.run.index import RunIndex
+from newsprep.run.records import ArticleRecord
+from newsprep.tasks.io.refs import ArticleRef
 
 
 def unchanged(
-    previous: dict | None, ref_signature: str, fingerprint: str, index: RunIndex
+    previous: ArticleRecord | None, ref_signature: str, fingerprint: str, index: RunIndex
 ) -> bool:
     """True when a previous run already wrote this article from the same bytes and config."""
     return (
         previous is not None
-        and previous["status"] in ("ok", "skipped")
-        and previous.get("fingerprint") == fingerprint
-        and previous.get("signature") == ref_signature
-        and index.has_output(previous.get("output"))
-        and (previous.get("highlights") is None or index.has_output(previous["highlights"]))
+        and previous.status in ("ok", "skipped")
+        and previous.fingerprint == fingerprint
+        and previous.signature == ref_signature
+        and index.has_output(previous.output)
+        and (previous.highlights is None or index.has_output(previous.highlights))
     )
 
 
@@ -35,7 +36,7 @@ class Resume:
         index: RunIndex,
         fingerprint: str,
         may_skip: bool,
-        on_skip: Callable[[dict], None],
+        on_skip: Callable[[ArticleRecord], None],
     ) -> None:
         self.index, self.fingerprint, self.may_skip = index, fingerprint, may_skip
         self.on_skip = on_skip
@@ -47,13 +48,11 @@ class Resume:
             before = None if first_run else self.index.previous(ref.id)
             if self.may_skip and unchanged(before, ref.signature, self.fingerprint, self.index):
                 self.changes["skipped"] += 1
-                self.on_skip({**before, "status": "skipped", "attempts": 0})
+                self.on_skip(before.skipped())
             elif before is None:
                 self.changes["new"] += 1
                 yield ref
-            elif (before.get("signature"), before.get("fingerprint")) == (
-                ref.signature, self.fingerprint
-            ):
+            elif (before.signature, before.fingerprint) == (ref.signature, self.fingerprint):
                 self.changes["retried"] += 1
                 yield ref
             else:

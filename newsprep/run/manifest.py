@@ -1,38 +1,26 @@
-"""DEST/_manifest.jsonl (one final record per article) and DEST/_run.json (the run summary).
+"""DEST/_manifest.jsonl: one final record per article.
 
-During a run, records are appended to a journal, flushed after every batch; at the end
-the journal is compacted into the manifest: one record per article id, sorted by id.
-Records pass through the run's on-disk index (newsprep/index.py), never all in memory.
+During a run, each finished batch's records are appended to a journal; at the end the
+journal is compacted into the manifest: one record per article id, sorted by id. A
+record is serialized once, to its manifest line (`ArticleRecord.to_line`); the lines pass
+through the run's on-disk index (newsprep/run/index.py), never all in memory.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from newsprep.errors import retry_transient
-from newsprep.index import RunIndex
-from newsprep.tasks.write import TEMP_MARKER, write_atomic, write_atomic_stream
+from newsprep.run.index import RunIndex
+from newsprep.run.records import ArticleRecord
+from newsprep.run.retry import JOURNAL_WRITES
+from newsprep.tasks.io.sinks import TEMP_MARKER, write_atomic_stream
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
-RUN_SUMMARY = "_run.json"
-STATUSES = ("ok", "rejected", "failed", "skipped")
-
-
-def _line(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def _lines(records: Iterable[dict]) -> Iterator[bytes]:
-    for record in records:
-        yield _line(record).encode("utf-8")
 
 
 class ManifestWriter:
@@ -56,16 +44,17 @@ class ManifestWriter:
         if not self.leftover:
             return
         self.index.add_previous(self._read_journal())
-        write_atomic_stream(self.fs, self.manifest, _lines(self.index.previous_records()))
+        lines = (line.encode("utf-8") for line in self.index.previous_lines())
+        write_atomic_stream(self.fs, self.manifest, lines)
         if self.local:
             self._handle.truncate(0)
         else:
             self.fs.rm(self.journal, recursive=True)
 
-    def append(self, records: Iterable[dict]) -> None:
+    def append(self, records: Iterable[ArticleRecord]) -> None:
         """Record a finished batch durably (a local append, or one journal object), and in
         the index the manifest is written from."""
-        rows = [(r["id"], _line(r)) for r in records]
+        rows = [(record.id, record.to_line()) for record in records]
         if not rows:
             return
         text = "".join(line for _, line in rows)
@@ -75,13 +64,11 @@ class ManifestWriter:
         else:
             self._parts += 1
             part = f"{self.journal}/part-{self._parts:08d}.jsonl"
-            retry_transient(lambda: self.fs.pipe_file(part, text.encode()), 5, 1.0)
+            JOURNAL_WRITES.call(lambda: self.fs.pipe_file(part, text.encode()))
         self.index.add_record_lines(rows)
 
     def compact(self) -> None:
-        """Write the manifest (last record per id wins, sorted by id), drop the journal.
-
-        The run's records are then in `index.records()`."""
+        """Write the manifest (last record per id wins, sorted by id), drop the journal."""
         if self.local:
             self._handle.close()
         lines = (line.encode("utf-8") for line in self.index.record_lines())
@@ -89,7 +76,7 @@ class ManifestWriter:
         if self.fs.exists(self.journal):
             self.fs.rm(self.journal, recursive=not self.local)
 
-    def _read_journal(self) -> Iterable[dict]:
+    def _read_journal(self) -> Iterator[ArticleRecord]:
         if not self.fs.exists(self.journal):
             return
         paths = [self.journal] if self.local else sorted(self.fs.find(self.journal))
@@ -97,7 +84,7 @@ class ManifestWriter:
             yield from read_manifest(self.fs, path)
 
 
-def read_manifest(fs: AbstractFileSystem, path: str) -> Iterable[dict]:
+def read_manifest(fs: AbstractFileSystem, path: str) -> Iterator[ArticleRecord]:
     """Records of a manifest or journal file; a line cut short by a crash is passed over."""
     if not fs.exists(path):
         return
@@ -106,43 +93,7 @@ def read_manifest(fs: AbstractFileSystem, path: str) -> Iterable[dict]:
             if not line.endswith("\n"):
                 break  # the last line of a journal killed mid-write
             if line.strip():
-                yield json.loads(line)
-
-
-@dataclass
-class Tally:
-    """What the summary and the artifacts say about a run's records, in one pass."""
-
-    statuses: Counter = field(default_factory=lambda: Counter({s: 0 for s in STATUSES}))
-    reasons: Counter = field(default_factory=Counter)
-    examples: dict[str, str] = field(default_factory=dict)  # reason -> first article id
-    problems: list[dict] = field(default_factory=list)  # rejected/failed, the first few
-    problem_count: int = 0
-    total: int = 0
-    parity: Counter = field(default_factory=Counter)  # same / differs, of the sampled
-
-
-def tally(records: Iterable[dict], keep_problems: int = 500) -> Tally:
-    """Counts per status and per rejection/failure reason, with examples."""
-    result = Tally()
-    for record in records:
-        result.total += 1
-        result.statuses[record["status"]] += 1
-        if record.get("parity"):
-            result.parity[record["parity"].split(":")[0]] += 1
-        reason = record["reason"]
-        if reason and record["status"] in ("rejected", "failed"):
-            result.reasons[reason] += 1
-            result.examples.setdefault(reason, record["id"])
-            result.problem_count += 1
-            if len(result.problems) < keep_problems:
-                result.problems.append(record)
-    return result
-
-
-def write_run_summary(fs: AbstractFileSystem, dest_root: str, summary: dict) -> None:
-    text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), text.encode("utf-8"))
+                yield ArticleRecord.from_line(line)
 
 
 def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:

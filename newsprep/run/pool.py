@@ -1,26 +1,30 @@
 """The processes that run the text stages for the default `process` runner.
 
 Prefect's task runs stay in threads of the flow process, where orchestrating one costs
-little; each hands its batch to this pool of worker processes. They never import Prefect:
-a fork server that has imported only the stage code forks them (spawned where there is no
-fork server), so they are ready in a fraction of a second, and the pool starts them as the
-run starts, while the source is listed. A worker that dies breaks the pool: the batch
-fails (Prefect and the flow run it again) and the next batch gets a fresh pool.
+little; each hands its batch to the run's `StagePool` of worker processes, which the
+executor (newsprep/run/executor.py) owns and hands to the task. The workers never import
+Prefect: a fork server that has imported only the stage code forks them (spawned where
+there is no fork server), so they are ready in a fraction of a second, and the pool
+starts them as the run starts, while the source is listed. A worker that dies breaks the
+pool: its batches fail (the executor runs them again) and the next batch gets a fresh pool.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
-from contextlib import contextmanager
+from multiprocessing.connection import Connection
 
 import fsspec.config
 
-from newsprep.tasks.article import ArticleRecord, ArticleRef, Job, process_batch
-from newsprep.tasks.tokenize import moses_tokenizer
+from newsprep.run.batch import Job, process_batch
+from newsprep.run.records import ArticleRecord
+from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.stages.tokenize import moses_tokenizer
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -45,12 +49,25 @@ def start_fork_server() -> None:
 
 def stop_fork_server() -> None:
     """Stop the fork server and wait for it, so that nothing outlives the command and the
-    CPU time of the server and its workers is this process's children's."""
-    from multiprocessing import forkserver
+    CPU time of the server and its workers is this process's children's. For the end of
+    a process: multiprocessing cannot start another fork server in it afterwards.
 
-    stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's, used by its tests
-    if stop is not None:
-        stop()
+    The fork server is found as the parent of a process it forks."""
+    context = _context()
+    if context.get_start_method() != "forkserver":
+        return
+    reader, writer = context.Pipe(duplex=False)
+    probe = context.Process(target=_send_parent_pid, args=(writer,))
+    probe.start()
+    writer.close()
+    server = reader.recv()
+    probe.join()
+    os.kill(server, signal.SIGTERM)
+    os.waitpid(server, 0)
+
+
+def _send_parent_pid(connection: Connection) -> None:
+    connection.send(os.getppid())
 
 
 def _start_worker(lang: str, environ: dict[str, str], fsspec_conf: dict) -> None:
@@ -69,6 +86,8 @@ def _ready() -> None:
 
 
 class StagePool:
+    """Worker processes for the stages; replaced by a fresh pool when one of them dies."""
+
     def __init__(self, workers: int, lang: str = "en") -> None:
         self.workers, self.lang = workers, lang
         self._executor: ProcessPoolExecutor | None = None
@@ -108,23 +127,9 @@ class StagePool:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
 
+    def __enter__(self) -> StagePool:
+        self.start()
+        return self
 
-_pool: StagePool | None = None
-
-
-@contextmanager
-def stage_pool(workers: int, lang: str = "en") -> Iterator[StagePool]:
-    """The pool batches of this run use (see `current`), its workers started at once and
-    closed at the end of the run."""
-    global _pool
-    pool = _pool = StagePool(workers, lang)
-    try:
-        pool.start()
-        yield pool
-    finally:
-        _pool = None
-        pool.close()
-
-
-def current() -> StagePool | None:
-    return _pool
+    def __exit__(self, *exc: object) -> None:
+        self.close()

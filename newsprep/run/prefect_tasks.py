@@ -1,42 +1,30 @@
-"""The Prefect tasks: the only place where Prefect decorators wrap the stage code.
+"""The Prefect tasks: the only place where Prefect's task decorator wraps newsprep code.
 
-Tasks return small records, never article texts. The per-article retry budget lives in
-`process_article`; Prefect's own retries here cover a batch that crashed as a whole.
-With the `process` runner a batch's articles are processed in the run's stage pool
-(newsprep/workers.py); with the others, in the task's own process.
+Tasks return small records, never article texts. Retries follow newsprep/run/retry.py:
+Prefect retries the listing; a batch is never retried by Prefect (the executor runs a
+crashed batch again). With the `process` runner the executor hands each batch task the
+run's stage pool; with the others a batch runs in the task's own process.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.utilities.annotations import quote
 
-from newsprep import workers
 from newsprep.config import PipelineConfig
-from newsprep.index import RunIndex
-from newsprep.tasks.article import ArticleRef, Job, process_batch
-from newsprep.tasks.discover import SourceListing, list_source
-
-
-@dataclass(frozen=True)
-class Batch:
-    index: int
-    articles: tuple[ArticleRef, ...]
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    index: int
-    records: list[dict]
+from newsprep.run.batch import Job, process_batch
+from newsprep.run.index import RunIndex
+from newsprep.run.pool import StagePool
+from newsprep.run.records import Batch, BatchOutcome
+from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
+from newsprep.tasks.io.listing import SourceListing, list_source
 
 
 def _batch_run_name() -> str:
     batch = task_run.parameters["batch"]
-    if isinstance(batch, quote):  # the flow quotes batches (see newsprep/dispatch.py)
+    if isinstance(batch, quote):  # the executor quotes batches (newsprep/run/executor.py)
         batch = batch.unquote()
     if len(batch.articles) == 1:
         return f"article {batch.articles[0].id}"
@@ -45,8 +33,8 @@ def _batch_run_name() -> str:
 
 @task(
     name="discover-articles",
-    retries=2,
-    retry_delay_seconds=[2, 10],
+    retries=DISCOVER_RETRIES,
+    retry_delay_seconds=DISCOVER_RETRY_DELAYS,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
@@ -61,15 +49,13 @@ def discover_articles(
 @task(
     name="normalize-batch",
     task_run_name=_batch_run_name,
-    retries=1,
-    retry_delay_seconds=5,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
-    """Process every article of a batch; one log line per article that did not end ok."""
+def normalize_batch(batch: Batch, job: Job, pool: StagePool | None = None) -> BatchOutcome:
+    """Process every article of a batch, in `pool` when given, else here; one log line
+    per article that did not end ok."""
     logger = get_run_logger()
-    pool = workers.current()  # the run's stage pool: only with the process runner
     if pool is not None:
         records = pool.run(batch.articles, batch.index, job)
     else:
@@ -79,4 +65,4 @@ def normalize_batch(batch: Batch, job: Job) -> BatchOutcome:
             logger.warning(
                 "%s %s: %s (%s)", record.status, record.id, record.reason, record.detail
             )
-    return BatchOutcome(batch.index, [record.to_dict() for record in records])
+    return BatchOutcome(batch.index, records)

@@ -1,0 +1,1 @@
+"""The run: records, index, manifest, resume, the executor and its pool, the summary."""

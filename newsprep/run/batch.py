@@ -1,0 +1,180 @@
+"""One batch of articles in a worker: each article read, normalized, written, recorded.
+
+`process_article` adds the I/O around the stage chain (tasks/stages/normalize.py): the
+read, the sink, the retry policy's attempts and the quarantine copy, and turns every
+outcome into exactly one `ArticleRecord`. It never raises for a bad article.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from newsprep.config import PipelineConfig
+from newsprep.errors import Problem, Rejected
+from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
+from newsprep.run.records import ArticleRecord
+from newsprep.run.retry import RetryPolicy
+from newsprep.tasks.io.files import read_bytes
+from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.sinks import Sink, open_sink, quarantine
+from newsprep.tasks.stages.normalize import normalize_text, parity
+
+logger = logging.getLogger("newsprep")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every batch needs to process its articles; small and picklable."""
+
+    source_root: str  # fsspec URL of the source folder
+    dest_root: str  # fsspec URL of DEST
+    pipeline: PipelineConfig
+    retry: RetryPolicy = RetryPolicy()  # noqa: RUF009 - frozen, safe as a default
+    checkpoint_dir: str | None = None  # local folder where batches note finished articles
+    parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return self.pipeline.fingerprint()
+
+    @cached_property
+    def reference_pipeline(self) -> PipelineConfig:
+        """The pipeline with the reference tokenizer, for the parity sample."""
+        tokenize = self.pipeline.tokenize.model_copy(update={"engine": "sacremoses"})
+        return self.pipeline.model_copy(update={"tokenize": tokenize})
+
+    def source_fs(self) -> AbstractFileSystem:
+        return self._filesystems[0][0]
+
+    def dest_fs(self) -> tuple[AbstractFileSystem, str]:
+        return self._filesystems[1]
+
+    def checkpoint(self, index: int) -> Checkpoint:
+        return Checkpoint(checkpoint_path(self.checkpoint_dir, self.pipeline.output.format, index))
+
+    @cached_property
+    def _filesystems(self) -> tuple[tuple[AbstractFileSystem, str], tuple[AbstractFileSystem, str]]:
+        """Resolved once per process that uses this job, not once per article."""
+        return fsspec.url_to_fs(self.source_root), fsspec.url_to_fs(self.dest_root)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_filesystems"}
+
+
+def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
+    """Process articles in order into one sink (files, or one JSONL shard).
+
+    With files output each finished article is noted in the batch's checkpoint at once,
+    so running the batch again after its worker died does not redo it.
+    """
+    dest_fs, dest_root = job.dest_fs()
+    sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
+    records = []
+    with job.checkpoint(index) as checkpoint:
+        for ref in refs:
+            record = checkpoint.done.get(ref.id)
+            if record is None:
+                record = process_article(ref, job, sink)
+                checkpoint.note(record)
+            records.append(record)
+    written = [r for r in records if r.status == "ok"]
+    try:
+        _retrying(sink.close, job)
+    except Exception as exc:
+        for record in written:
+            record.set_problem(Problem("failed", "write-error", f"{type(exc).__name__}: {exc}"))
+            record.output = record.sha256 = record.highlights = None
+    return records
+
+
+def crashed_batch_records(
+    refs: Iterable[ArticleRef], index: int, job: Job, error: str
+) -> list[ArticleRecord]:
+    """Records for a batch that kept crashing: what it finished stands, the rest failed."""
+    path = checkpoint_path(job.checkpoint_dir, job.pipeline.output.format, index)
+    done = read_checkpoint(path)
+    records = []
+    for ref in refs:
+        record = done.get(ref.id)
+        if record is None:
+            record = ArticleRecord.start(ref, job.fingerprint)
+            record.set_problem(Problem("failed", "worker-crash", error))
+        records.append(record)
+    return records
+
+
+def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
+    """Read, normalize and hand one article to the sink; the record says how it ended."""
+    record = ArticleRecord.start(ref, job.fingerprint)
+    raw = ref.data
+    if ref.problem is not None:  # found while discovering: nothing to process
+        record.set_problem(ref.problem)
+        return _quarantine(job, ref, raw, record)
+    step = "read"
+    try:
+        if raw is None:
+            source_fs = job.source_fs()
+            max_bytes = job.pipeline.fetch.max_bytes
+            raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+        step = "normalize"
+        result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
+        step = "write"
+        written = _retrying(lambda: sink.put(ref, result), job, record)
+    except Rejected as exc:
+        record.set_problem(exc.problem)
+    except Exception as exc:
+        record.set_problem(Problem("failed", f"{step}-error", f"{type(exc).__name__}: {exc}"))
+        if step == "normalize":
+            logger.exception("unexpected error normalizing %s", ref.id)
+    else:
+        record.output, record.highlights = written
+        record.tokens, record.fixes = result.tokens, list(result.fixes)
+        record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
+        if job.parity_sample and in_sample(ref.id, job.parity_sample):
+            record.parity = parity(
+                raw, result, job.reference_pipeline, ref.format, ref.highlights
+            )
+        return record
+    return _quarantine(job, ref, raw, record)
+
+
+def in_sample(article_id: str, fraction: float) -> bool:
+    """The same articles every run: a hash of the id, not a random draw."""
+    digest = hashlib.sha256(article_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
+
+
+def _retrying(call: Callable[[], T], job: Job, record: ArticleRecord | None = None) -> T:
+    """An I/O call with the article's retry budget; attempts are counted on its record."""
+
+    def count(attempt: int, error: BaseException) -> None:
+        what = record.id if record is not None else "batch output"
+        logger.info("retrying %s after %s: %s", what, type(error).__name__, error)
+        if record is not None:
+            record.attempts = attempt
+
+    first = record.attempts if record is not None else 1
+    return job.retry.call(call, first, count)
+
+
+def _quarantine(
+    job: Job, ref: ArticleRef, raw: bytes | None, record: ArticleRecord
+) -> ArticleRecord:
+    """Copy the bytes of an article that did not end ok to DEST/_quarantine/ (best effort)."""
+    if raw is None:
+        return record
+    dest_fs, dest_root = job.dest_fs()
+    try:
+        record.quarantine = quarantine(dest_fs, dest_root, ref.id, raw, record.to_dict())
+    except Exception as exc:
+        logger.warning("could not quarantine %s: %s", ref.id, exc)
+    return record

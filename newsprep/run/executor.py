@@ -1,0 +1,191 @@
+"""The executor: batches of articles as mapped Prefect task runs on the run's task runner.
+
+It owns the run's stage pool (the `process` runner's worker processes) and hands it to
+each batch task; it keeps at most two batches per worker in flight, so memory stays flat
+however large the corpus is, and runs a crashed batch again as the retry policy says
+(newsprep/run/retry.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import BrokenExecutor
+from typing import Any
+
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote, unmapped
+
+from newsprep.config import ConfigError, RunOptions
+from newsprep.run.batch import Job, crashed_batch_records
+from newsprep.run.pool import StagePool
+from newsprep.run.prefect_tasks import normalize_batch
+from newsprep.run.records import Batch, BatchOutcome
+from newsprep.run.retry import MAX_BATCH_CRASHES
+from newsprep.tasks.io.refs import ArticleRef
+
+# A task run costs ~50-100 ms of CPU in the flow process and the server against ~2.5 ms
+# of text work per article; past this size a batch only delays progress and retries.
+MAX_BATCH_SIZE = 1000
+BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
+
+
+def cpu_count() -> int:
+    """Cores this process may use (its affinity), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def auto_batch_size(articles: int, workers: int) -> int:
+    """Large enough that orchestration is noise next to the text work, small enough that
+    every worker gets several batches."""
+    spread = math.ceil(articles / (workers * BATCHES_PER_WORKER))
+    per_worker = math.ceil(articles / workers) if articles else 1
+    return max(1, min(MAX_BATCH_SIZE, max(spread, min(50, per_worker))))
+
+
+def batches(refs: Iterable[ArticleRef], size: int) -> Iterator[Batch]:
+    """Consecutive batches of up to `size` articles, numbered from 0."""
+    chunk: list[ArticleRef] = []
+    number = 0
+    for ref in refs:
+        chunk.append(ref)
+        if len(chunk) == size:
+            yield Batch(number, tuple(chunk))
+            chunk, number = [], number + 1
+    if chunk:
+        yield Batch(number, tuple(chunk))
+
+
+def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
+    """Task runs in threads for `process` (the stages run in the stage pool) and
+    `thread`; on a Dask cluster for `dask`."""
+    if options.runner == "process":
+        # two task runs per stage-pool worker: each worker's next batch is already queued
+        # in the pool while Prefect records the task run that just finished
+        return ThreadPoolTaskRunner(max_workers=2 * workers)
+    if options.runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=workers)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        message = "runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'"
+        raise ConfigError(message) from None
+    if options.dask_address:
+        return DaskTaskRunner(address=options.dask_address)
+    # one single-threaded worker process per core: the stages hold the GIL
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+    )
+
+
+class BatchExecutor:
+    """Runs a run's batches; a context manager that starts and stops the stage pool.
+
+    With the `process` runner the pool's workers start on entering, so they are ready
+    when the first batch is; the other runners have no pool.
+    """
+
+    def __init__(self, options: RunOptions, workers: int, lang: str, logger: Any) -> None:
+        self.options, self.workers, self.logger = options, workers, logger
+        self.pool = StagePool(workers, lang) if options.runner == "process" else None
+        self.in_flight = 2 * workers
+        # prefect-dask hands a quoted value to the task as a plain tuple, so no quote there
+        self._wrap = quote if options.runner != "dask" else (lambda value: value)
+
+    def __enter__(self) -> BatchExecutor:
+        if self.pool is not None:
+            self.pool.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def run(self, queue: Iterable[Batch], job: Job) -> Iterator[BatchOutcome]:
+        """Map `normalize_batch` over the batches, yielding outcomes as they finish.
+
+        A batch whose task crashed runs again (after a broken pool, on a fresh task runner
+        and pool, with what was in flight beside it); its checkpoint keeps it from redoing
+        the articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
+        """
+        state = _Queue(iter(queue))
+        while state.more():
+            with make_task_runner(self.options, self.workers) as runner:
+                yield from self._run_on(runner, state, job)
+
+    def _run_on(self, runner: TaskRunner, state: _Queue, job: Job) -> Iterator[BatchOutcome]:
+        """Run batches on one task runner until none are left or the pool breaks."""
+        pending: dict[PrefectFuture, Batch] = {}
+        while True:
+            room = state.take(self.in_flight - len(pending))
+            if room:
+                pending.update(zip(self._submit(runner, room, job), room, strict=True))
+            if not pending:
+                return
+            done = next(as_completed(list(pending)))
+            batch = pending.pop(done)
+            try:
+                yield done.result()
+                continue
+            except Exception as exc:  # the task crashed, not an article: see records
+                yield from self._crashed(batch, exc, state, job)
+                if not isinstance(exc, BrokenExecutor):
+                    continue
+            # the pool is broken: what was in flight with it runs again on a new one
+            for future, other in pending.items():
+                try:
+                    yield future.result()
+                except Exception:
+                    state.again.append(other)
+            return
+
+    def _submit(self, runner: TaskRunner, room: list[Batch], job: Job) -> list[PrefectFuture]:
+        parameters: dict[str, Any] = {
+            "batch": [self._wrap(batch) for batch in room],
+            "job": unmapped(self._wrap(job)),
+        }
+        if self.pool is not None:
+            parameters["pool"] = unmapped(quote(self.pool))
+        return list(runner.map(normalize_batch, parameters))
+
+    def _crashed(
+        self, batch: Batch, exc: Exception, state: _Queue, job: Job
+    ) -> Iterator[BatchOutcome]:
+        error = f"{type(exc).__name__}: {exc}"
+        state.crashes[batch.index] += 1
+        crashes = state.crashes[batch.index]
+        self.logger.warning(
+            "batch %d crashed (%s), crash %d of %d", batch.index, error, crashes, MAX_BATCH_CRASHES
+        )
+        if crashes >= MAX_BATCH_CRASHES:
+            yield BatchOutcome(
+                batch.index, crashed_batch_records(batch.articles, batch.index, job, error)
+            )
+        else:
+            state.again.append(batch)
+
+
+class _Queue:
+    """The batches still to run: crashed ones first, then the rest of the stream."""
+
+    def __init__(self, stream: Iterator[Batch]) -> None:
+        self.stream, self.exhausted = stream, False
+        self.again: deque[Batch] = deque()
+        self.crashes: Counter[int] = Counter()
+
+    def more(self) -> bool:
+        return bool(self.again) or not self.exhausted
+
+    def take(self, room: int) -> list[Batch]:
+        taken: list[Batch] = []
+        while len(taken) < room and self.more():
+            if self.again:
+                taken.append(self.again.popleft())
+            elif (batch := next(self.stream, None)) is None:
+                self.exhausted = True
+            else:
+                taken.append(batch)
+        return taken

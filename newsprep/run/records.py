@@ -1,0 +1,80 @@
+"""The run's record types: one `ArticleRecord` per article, from the worker that made it
+to its manifest line, and the batches that carry articles to the workers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+
+from newsprep.errors import Problem, Status
+from newsprep.tasks.io.refs import ArticleRef
+
+
+@dataclass
+class ArticleRecord:
+    """The final word on one article: one line of DEST/_manifest.jsonl."""
+
+    id: str
+    source: str
+    status: Status
+    reason: str | None = None
+    detail: str | None = None
+    attempts: int = 1  # 1 + retries of transient I/O errors
+    output: str | None = None  # relative to DEST
+    sha256: str | None = None
+    tokens: int | None = None
+    fixes: list[str] = field(default_factory=list)
+    quarantine: str | None = None  # relative to DEST
+    highlights: str | None = None  # relative to DEST (files output of .story / JSONL)
+    signature: str = ""
+    fingerprint: str = ""
+    # parity_sample: "same" or "differs ..." against the sacremoses engine; None: not sampled
+    parity: str | None = None
+
+    @classmethod
+    def start(cls, ref: ArticleRef, fingerprint: str) -> ArticleRecord:
+        """The record of an article about to be processed (ok until something fails)."""
+        return cls(
+            id=ref.id, source=ref.source, status="ok", signature=ref.signature,
+            fingerprint=fingerprint,
+        )
+
+    def set_problem(self, problem: Problem) -> None:
+        self.status, self.reason, self.detail = problem.status, problem.reason, problem.detail
+
+    def skipped(self) -> ArticleRecord:
+        """This (previous run's) record, for an article this run leaves as it is."""
+        return replace(self, status="skipped", attempts=0, fixes=list(self.fixes))
+
+    def to_dict(self) -> dict:
+        data = dict(self.__dict__)  # dataclasses.asdict recurses and deep-copies every field
+        data["fixes"] = list(self.fixes)
+        return data
+
+    def to_line(self) -> str:
+        """The manifest line: the one place a record is serialized."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArticleRecord:
+        """A record read back (a manifest or checkpoint line); unknown keys are dropped."""
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+
+    @classmethod
+    def from_line(cls, line: str) -> ArticleRecord:
+        return cls.from_dict(json.loads(line))
+
+
+_FIELDS = frozenset(f.name for f in fields(ArticleRecord))
+
+
+@dataclass(frozen=True)
+class Batch:
+    index: int
+    articles: tuple[ArticleRef, ...]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    index: int
+    records: list[ArticleRecord]

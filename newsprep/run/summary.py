@@ -1,0 +1,134 @@
+"""What a run adds up to: the tally of its records and the typed run summary, written to
+DEST/_run.json and printed by the CLI."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import posixpath
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from fsspec import AbstractFileSystem
+
+from newsprep.errors import STATUSES
+from newsprep.run.records import ArticleRecord
+from newsprep.tasks.io.sinks import write_atomic
+
+RUN_SUMMARY = "_run.json"
+MAX_PROBLEMS = 500  # rejected/failed records kept for the table artifact
+
+
+@dataclass
+class Tally:
+    """Counts per status and per rejection/failure reason, added up record by record."""
+
+    statuses: Counter = field(default_factory=lambda: Counter({s: 0 for s in STATUSES}))
+    reasons: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> smallest article id
+    problem_count: int = 0
+    total: int = 0
+    parity: Counter = field(default_factory=Counter)  # same / differs, of the sampled
+    keep_problems: int = MAX_PROBLEMS
+    _problems: list[tuple[str, Any, ArticleRecord]] = field(default_factory=list, repr=False)
+
+    def add(self, record: ArticleRecord) -> None:
+        self.total += 1
+        self.statuses[record.status] += 1
+        if record.parity:
+            self.parity[record.parity.split(":")[0]] += 1
+        reason = record.reason
+        if not reason or record.status not in ("rejected", "failed"):
+            return
+        self.reasons[reason] += 1
+        if reason not in self.examples or record.id < self.examples[reason]:
+            self.examples[reason] = record.id
+        self.problem_count += 1
+        # the keep_problems smallest ids: a heap of negated keys keeps the largest on top
+        entry = (_Descending(record.id), self.problem_count, record)
+        if len(self._problems) < self.keep_problems:
+            heapq.heappush(self._problems, entry)
+        elif self.keep_problems and record.id < self._problems[0][0].key:
+            heapq.heapreplace(self._problems, entry)
+
+    @property
+    def problems(self) -> list[ArticleRecord]:
+        """Rejected and failed records, the first `keep_problems` by id."""
+        return [record for _, _, record in sorted(self._problems, key=lambda e: e[2].id)]
+
+    def top_reasons(self) -> dict[str, int]:
+        """Reasons by count, most first; ties in the order of their first article id."""
+        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], self.examples[kv[0]]))
+        return dict(ranked)
+
+
+class _Descending:
+    """Orders strings backwards, for a max-heap on heapq's min-heap."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.key > other.key
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The run summary: DEST/_run.json, the markdown artifact and the CLI's report."""
+
+    source: str
+    dest: str
+    profile: str
+    overrides: dict[str, Any]
+    config_fingerprint: str
+    pipeline: dict[str, Any]
+    options: dict[str, Any]
+    discovered: int
+    ignored_files: int
+    counts: dict[str, int]
+    changes: dict[str, int]
+    reasons: dict[str, int]  # most first
+    examples: dict[str, str]  # reason -> an article id (not in _run.json)
+    parity: dict[str, int] | None  # with parity_sample only
+    batches: int
+    batch_size: int
+    workers: int
+    started_at: str
+    seconds: float
+    articles_per_second: float | None
+    versions: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields of _run.json."""
+        data = dict(self.__dict__)
+        del data["examples"]
+        if data["parity"] is None:
+            del data["parity"]
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+    def write(self, fs: AbstractFileSystem, dest_root: str) -> None:
+        write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), self.to_json().encode("utf-8"))
+
+
+class FailureBudgetExceeded(RuntimeError):
+    """More articles failed than `max_failure_rate` allows; everything else was written."""
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def check_failure_budget(summary: RunSummary, max_failure_rate: float) -> None:
+    failed = summary.counts["failed"]
+    if summary.discovered and failed / summary.discovered > max_failure_rate:
+        raise FailureBudgetExceeded(
+            f"{failed} of {summary.discovered} articles failed, more than max_failure_rate="
+            f"{max_failure_rate}; see {summary.dest}/_manifest.jsonl",
+            summary,
+        )

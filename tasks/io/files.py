@@ -1,0 +1,43 @@
+"""The reader of `.txt` and `.story` files: one article per file, read by the worker."""
+
+from __future__ import annotations
+
+import os
+
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from newsprep.errors import Rejected
+from newsprep.tasks.io.refs import ArticleRef, SourceFile
+
+
+def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
+    """The article's bytes, reading at most `max_bytes` (one ranged request on object stores)."""
+    if isinstance(fs, LocalFileSystem):
+        # cat_file(end=) would allocate a max_bytes buffer for every article
+        with open(fs._strip_protocol(path), "rb") as handle:
+            small = os.fstat(handle.fileno()).st_size <= max_bytes
+            data = handle.read() if small else handle.read(max_bytes + 1)
+    else:
+        data = fs.cat_file(path, start=0, end=max_bytes + 1)
+    if len(data) > max_bytes:
+        raise Rejected("too-large", f"more than max_bytes={max_bytes} bytes")
+    return data
+
+
+def file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
+    return ArticleRef(
+        id=file.relative,
+        source=file_url(fs, file.path),
+        format="story" if file.format == "story" else "txt",
+        path=file.path,
+        signature=file.signature,
+    )
+
+
+def file_url(fs: AbstractFileSystem, path: str) -> str:
+    """A listed path as a URL; the local filesystem's unstrip_protocol would normalize
+    the (already normal) path again, a cost per article."""
+    if isinstance(fs, LocalFileSystem) and path.startswith("/"):
+        return "file://" + path
+    return fs.unstrip_protocol(path)

@@ -1,0 +1,61 @@
+"""What the readers hand to the run: one `ArticleRef` per article found in the source."""
+
+from __future__ import annotations
+
+import tarfile
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+from newsprep.errors import Problem, is_transient
+
+# errors that mean a container (archive, JSONL file) cannot be read on
+CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError)
+# JSONL files and archives are read in blocks of this size: with s3fs's default read-ahead
+# block (50 MiB) a 50 MiB object was held in memory whole, twice over.
+STREAM_BLOCK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    relative: str  # path relative to the source folder
+    path: str  # path on the source filesystem
+    format: str  # txt, story, jsonl, tar
+    size: int | None
+    signature: str
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """An article found in the source: its id, where it came from, how to read it.
+
+    File articles are read by the worker (`path`); archive members and JSONL records
+    arrive inline (`data`), read once from their container by the discovery stream.
+    """
+
+    id: str  # unique within a run, a safe relative path: the output path under DEST
+    source: str  # where it came from, for people: a URL, URL!member or URL:line
+    format: Literal["txt", "story", "jsonl"] = "txt"
+    path: str | None = None  # a file on the source filesystem
+    data: bytes | None = None  # inline bytes
+    highlights: tuple[str, ...] | None = None  # JSONL highlights
+    record_id: str | None = None  # JSONL: the record's own id
+    signature: str = ""  # changes when the source changes (size + mtime/ETag, or a hash)
+    problem: Problem | None = None  # found while discovering: nothing to process
+
+
+def broken_container(
+    file: SourceFile, url: str, exc: BaseException, reason: str, where: str
+) -> ArticleRef:
+    """One record for the unreadable rest of a container; what was read before stands.
+
+    A transient error (network, throttling) fails it, so the next run tries again.
+    """
+    detail = f"{where}: {type(exc).__name__}: {exc}"
+    problem = (
+        Problem("failed", "read-error", detail) if is_transient(exc)
+        else Problem("rejected", reason, detail)
+    )
+    return ArticleRef(
+        id=f"{file.relative}#unreadable", source=url, signature=file.signature, problem=problem
+    )

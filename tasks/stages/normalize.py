@@ -1,0 +1,99 @@
+"""The stage chain for one article: bytes in, output text out (pure; no I/O).
+
+fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate; a problem
+with the article raises `Rejected`. `parity` compares an output with the reference
+tokenizer engine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsprep.config import PipelineConfig
+from newsprep.errors import Rejected
+from newsprep.tasks.stages.fetch import decode
+from newsprep.tasks.stages.layout import layout
+from newsprep.tasks.stages.lowercase import lowercase
+from newsprep.tasks.stages.story import parse_story
+from newsprep.tasks.stages.tokenize import tokenize
+from newsprep.tasks.stages.unicode_fix import fix_unicode
+from newsprep.tasks.stages.validate import validate
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str  # the output file's content, final newline included
+    tokens: int
+    fixes: tuple[str, ...]
+    highlights: str | None = None  # one tokenized highlight per line, final newline
+
+
+def normalize_text(
+    raw: bytes,
+    config: PipelineConfig,
+    fmt: str = "txt",
+    highlights: tuple[str, ...] | None = None,
+) -> Normalized:
+    """fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate.
+
+    A `.story` is split into body and highlights after the unicode fix; highlights (from
+    the story or given, as JSONL's) go through the same stages, one per output line.
+    """
+    decoded = decode(raw, config.fetch)
+    fixed = fix_unicode(decoded.text, config.unicode_fix)
+    body, fixes = fixed.text, decoded.fixes + fixed.fixes
+    if fmt == "story":
+        story = parse_story(body)
+        if not story.body:
+            raise Rejected("no-body", "the .story file has no article text before @highlight")
+        body, highlights = story.body, story.highlights
+    elif highlights:
+        highlights = tuple(fix_unicode(h, config.unicode_fix).text for h in highlights)
+    if config.input.require_highlights and not highlights:
+        raise Rejected("no-highlights", "require_highlights is set and there are none")
+    text = layout(_tokenized_lines(body, config), config.layout)
+    validate(text, body, config)
+    summary = None
+    if highlights:
+        lines = [line for h in highlights for line in _tokenized_lines(h, config)]
+        summary = "\n".join(lines) + "\n" if lines else None
+    return Normalized(text + "\n", len(text.split()), fixes, summary)
+
+
+def _tokenized_lines(text: str, config: PipelineConfig) -> list[str]:
+    lines = tokenize(text, config.tokenize)
+    return [lowercase(line) for line in lines] if config.lowercase else lines
+
+
+def parity(
+    raw: bytes,
+    result: Normalized,
+    reference: PipelineConfig,
+    fmt: str = "txt",
+    highlights: tuple[str, ...] | None = None,
+) -> str:
+    """'same', or where the reference pipeline's output first differs from `result`."""
+    try:
+        expected = normalize_text(raw, reference, fmt, highlights)
+    except Rejected as exc:
+        return f"differs: the reference rejects it ({exc.reason})"
+    for part, ours, theirs in (
+        ("text", result.text, expected.text),
+        ("highlights", result.highlights or "", expected.highlights or ""),
+    ):
+        if ours != theirs:
+            return f"differs: {part} {_first_difference(ours, theirs)}"
+    return "same"
+
+
+def _first_difference(ours: str, theirs: str) -> str:
+    ours_lines, their_lines = ours.split("\n"), theirs.split("\n")
+    n = next(
+        (i for i, (a, b) in enumerate(zip(ours_lines, their_lines, strict=False)) if a != b),
+        min(len(ours_lines), len(their_lines)),
+    )
+
+    def shown(lines: list[str]) -> str:
+        return repr(lines[n][:120]) if n < len(lines) else "(no line)"
+
+    return f"line {n + 1}: {shown(ours_lines)} here, {shown(their_lines)} from sacremoses"
