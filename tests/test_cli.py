@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # each test runs the command in a subprocess
+
 NEWSPREP = [sys.executable, "-m", "newsprep.cli"]
 
 
@@ -115,6 +117,8 @@ def test_failure_budget_exceeded_exits_1(tmp_path: Path, golden_raw: Path) -> No
     )
     assert result.returncode == 1, result.stderr[-3000:]
     assert "max_failure_rate" in result.stderr
+    # the failed run's summary is printed too (the exception carries it)
+    assert "failed    1" in result.stderr and "ok        2" in result.stderr
     records = [json.loads(x) for x in (tmp_path / "out" / "_manifest.jsonl").open()]
     assert [(r["id"], r["status"]) for r in records] == [
         ("a.txt", "ok"), ("b.txt", "failed"), ("c.txt", "ok")

@@ -114,6 +114,7 @@ def test_fingerprint_is_stable() -> None:
     assert int(a, 16) >= 0  # hex
 
 
+@pytest.mark.e2e  # a subprocess
 def test_fingerprint_is_stable_across_processes() -> None:
     # No per-process salt (such as hash()) may enter it.
     code = "from newsprep.config import PROFILES; print(PROFILES['cnndm'].fingerprint())"

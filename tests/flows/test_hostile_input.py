@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from newsprep.config import RunOptions
 from newsprep.flows.normalize_corpus import normalize_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 WORDS = [
     "the",

@@ -25,7 +25,7 @@ from newsprep.faults import FlakyFileSystem
 from newsprep.flows.normalize_corpus import normalize_corpus
 from newsprep.tasks.stages.normalize import normalize_text, parity
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 GOOD = sorted(p for p in Path(SAMPLE_SOURCE).rglob("*.txt") if "broken" not in p.parts)
 FAST = RunOptions(workers=2, retry_delay_seconds=0.01)

@@ -22,7 +22,7 @@ import pytest
 from newsprep.config import RunOptions
 from newsprep.flows.normalize_corpus import normalize_corpus
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 NEWS: dict[str, bytes] = {
     "world/2026-04-02-lisbon-night-trams.txt": (

@@ -6,17 +6,14 @@ Lines, POSIX tar), not taken from the code's output.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
-import random
 import tarfile
-import zlib
-from pathlib import Path
 
 import pytest
+from archives import build_tar, story_text
 
-from newsprep.config import PROFILES, InputOptions, RunOptions
+from newsprep.config import PROFILES, InputOptions
 from newsprep.errors import Rejected
 from newsprep.tasks.io.jsonl import iter_jsonl_lines, parse_jsonl_line
 from newsprep.tasks.io.paths import safe_relative_path
@@ -242,38 +239,6 @@ def test_safe_relative_path_refuses(name: str) -> None:
 
 
 # -- tar archives ---------------------------------------------------------------------------
-
-_WORDS = [
-    "council", "budget", "harbour", "ferry", "election", "minister", "court", "river",
-    "drought", "vaccine", "clinic", "festival", "museum", "tariff", "railway", "strike",
-    "union", "coast", "glacier", "satellite", "orchard", "grain", "auction", "lighthouse",
-    "bridge", "tunnel", "senator", "mayor", "protest", "verdict",
-]
-
-
-def story_text(seed: int, paragraphs: int = 6) -> str:
-    """A .story of varied sentences (deterministic; about as compressible as prose)."""
-    rng = random.Random(seed)
-    rows = []
-    for p in range(paragraphs):
-        words = [rng.choice(_WORDS) + rng.choice(("", "s", "ed", "'s")) for _ in range(40)]
-        rows.append(f"Paragraph {p} of story {seed}, {rng.randint(1, 99_999)}: "
-                    + " ".join(words) + ".")
-    body = "\n\n".join(rows)
-    highlights = f"@highlight\n\nStory {seed} in one line\n\n@highlight\n\nSecond point {seed}\n"
-    return f"{body}\n\n{highlights}"
-
-
-def build_tar(members: list[tuple[str, bytes]], mode: str = "w:gz") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 1_700_000_000
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 class OneWayStream(io.RawIOBase):
     """A stream that cannot seek, like a network body."""
 
@@ -324,100 +289,3 @@ def test_iter_tar_plain_and_xz() -> None:
     for mode in ("w", "w:xz", "w:bz2"):
         members = list(iter_tar(io.BytesIO(build_tar(pairs, mode)), "*", 1000))
         assert [(m.name, m.data) for m in members] == pairs, mode
-
-
-# -- archives through the flow --------------------------------------------------------------
-
-
-def _manifest(dest: Path) -> dict[str, dict]:
-    lines = (dest / "_manifest.jsonl").read_text().splitlines()
-    return {r["id"]: r for r in map(json.loads, lines)}
-
-
-@pytest.mark.usefixtures("prefect_server")
-def test_unsafe_member_names_never_escape_dest(tmp_path: Path) -> None:
-    from newsprep.flows.normalize_corpus import normalize_corpus
-
-    src, dest = tmp_path / "in", tmp_path / "deep" / "out"
-    src.mkdir()
-    good = b"PARIS (CNN) -- The Louvre extended its opening hours on Fridays until 10 p.m.\n"
-    archive = build_tar([
-        ("news/good.txt", good),
-        ("../evil.txt", b"EVIL one level up, this must never be written outside DEST.\n"),
-        ("/etc/x.txt", b"EVIL absolute path, this must never be written outside DEST.\n"),
-        ("_manifest.jsonl", b"EVIL would replace the run's manifest.\n"),
-    ])
-    (src / "bundle.tgz").write_bytes(archive)
-    before = set(tmp_path.rglob("*"))
-
-    normalize_corpus(str(src / "bundle.tgz"), str(dest), options=RunOptions(workers=1))
-
-    records = _manifest(dest)
-    assert records["news/good.txt"]["status"] == "ok"
-    unsafe = [r for r in records.values() if r["reason"] == "unsafe-id"]
-    assert sorted(r["source"].rsplit("!", 1)[1] for r in unsafe) == [
-        "../evil.txt", "/etc/x.txt", "_manifest.jsonl"
-    ]
-    assert all(r["status"] == "rejected" and r["output"] is None for r in unsafe)
-    assert len(records) == 4
-    # Nothing new outside DEST; no article bytes anywhere but under DEST/_quarantine.
-    new = set(tmp_path.rglob("*")) - before
-    assert all(p == dest or dest in p.parents or p in dest.parents for p in new), new
-    assert not Path("/etc/x.txt").exists()
-    for path in dest.rglob("*"):
-        if path.is_file() and b"EVIL" in path.read_bytes():
-            assert (dest / "_quarantine") in path.parents, path
-
-
-def _complete_members(archive: bytes, cut: int, sizes: list[int]) -> int:
-    """How many members lie wholly in what a gzip stream cut at `cut` still yields.
-
-    POSIX tar: each member is a 512-byte header plus its data padded to 512 bytes, and
-    archives are read in records of 20 blocks (10240 bytes): a record cut short is lost.
-    """
-    decompressed = len(zlib.decompressobj(wbits=31).decompress(archive[:cut]))
-    available = decompressed - decompressed % tarfile.RECORDSIZE
-    end, complete = 0, 0
-    for size in sizes:
-        end += 512 + size
-        if end > available:
-            break
-        complete += 1
-        end += -size % 512
-    return complete
-
-
-@pytest.mark.usefixtures("prefect_server")
-def test_truncated_archive_keeps_what_was_read(tmp_path: Path) -> None:
-    from newsprep.flows.normalize_corpus import normalize_corpus
-
-    pairs = [(f"stories/s{i}.story", story_text(i, paragraphs=30).encode()) for i in range(8)]
-    archive = build_tar(pairs)
-    cut = len(archive) // 2
-    complete = _complete_members(archive, cut, [len(data) for _, data in pairs])
-    assert 0 < complete < len(pairs)
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "cnn_stories.tgz").write_bytes(archive[:cut])
-
-    summary = normalize_corpus(str(src), str(tmp_path / "out"), options=RunOptions(workers=1))
-
-    records = _manifest(tmp_path / "out")
-    ok = sorted(r["id"] for r in records.values() if r["status"] == "ok")
-    assert ok == [name for name, _ in pairs[:complete]]
-    broken = [r for r in records.values() if r["status"] != "ok"]
-    assert len(broken) == 1, broken
-    assert broken[0]["id"] == "cnn_stories.tgz#unreadable"
-    assert (broken[0]["status"], broken[0]["reason"]) == ("rejected", "corrupt-archive")
-    assert f"after member {pairs[complete - 1][0]!r}" in broken[0]["detail"]
-    assert summary.counts["ok"] == complete
-    for name, _ in pairs[:complete]:
-        assert (tmp_path / "out" / (name + ".highlights")).read_text().count("\n") == 2
-
-
-def test_gzip_helper_sanity() -> None:
-    # The cut helper above relies on gzip framing and tar records; check it on known sizes.
-    data = gzip.compress(b"a" * (2 * tarfile.RECORDSIZE + 100), mtime=0)
-    assert _complete_members(data, len(data), [1000, 600]) == 2
-    assert _complete_members(data, len(data), [2 * tarfile.RECORDSIZE - 512]) == 1
-    assert _complete_members(data, len(data), [2 * tarfile.RECORDSIZE]) == 0

@@ -1,0 +1,32 @@
+"""Real articles and jobs for the run layer's tests: files on disk, no Prefect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsprep.config import SAMPLE_SOURCE, resolve_pipeline
+from newsprep.run.batch import Job
+from newsprep.run.retry import RetryPolicy
+from newsprep.tasks.io.refs import ArticleRef
+
+SAMPLE = Path(SAMPLE_SOURCE)
+GOOD = sorted(p for p in SAMPLE.rglob("*.txt") if "broken" not in p.parts)
+BROKEN = SAMPLE / "broken" / "corrupted-upload.txt"
+
+
+def file_refs(src: Path) -> list[ArticleRef]:
+    return [
+        ArticleRef(id=str(p.relative_to(src)), source=p.as_uri(), path=str(p), signature="s")
+        for p in sorted(src.rglob("*.txt"))
+    ]
+
+
+def make_job(src: Path, dest: Path, **changes: object) -> Job:
+    fields = {
+        "source_root": str(src),
+        "dest_root": str(dest),
+        "pipeline": resolve_pipeline("default"),
+        "retry": RetryPolicy(3, 0.001),
+        **changes,
+    }
+    return Job(**fields)

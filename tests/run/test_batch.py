@@ -1,0 +1,102 @@
+"""One batch in a worker, without Prefect: real files in, outputs, quarantine, checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from run_helpers import file_refs, make_job
+
+from newsprep.run.batch import crashed_batch_records, in_sample, process_batch
+from newsprep.run.checkpoint import read_checkpoint
+
+
+def test_a_batch_writes_ok_articles_and_quarantines_the_rest(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    records = process_batch(file_refs(source), 0, make_job(source, dest))
+
+    by_status = {r.status for r in records}
+    assert by_status == {"ok", "rejected"}
+    for record in records:
+        if record.status == "ok":
+            text = (dest / record.output).read_bytes()
+            assert hashlib.sha256(text).hexdigest() == record.sha256
+            assert text.endswith(b"\n") and text.decode().islower()
+            assert record.tokens == len(text.split())
+        else:
+            assert (record.reason, record.output) == ("binary-content", None)
+            original = (source / record.id).read_bytes()
+            assert (dest / record.quarantine).read_bytes() == original
+            reason = json.loads((dest / (record.quarantine + ".reason.json")).read_text())
+            assert reason["reason"] == "binary-content"
+
+
+def test_a_rerun_batch_takes_finished_articles_from_its_checkpoint(
+    source: Path, tmp_path: Path
+) -> None:
+    dest, notes = tmp_path / "out", tmp_path / "checkpoints"
+    job = make_job(source, dest, checkpoint_dir=str(notes))
+    refs = file_refs(source)
+    first = process_batch(refs[:2], 7, job)
+    noted = read_checkpoint(notes / "batch-000007.jsonl")
+    assert list(noted) == [r.id for r in first]
+
+    for record in first:  # take the outputs away: a rerun must not write them again
+        if record.output:
+            (dest / record.output).unlink()
+    again = process_batch(refs, 7, job)
+    assert again[:2] == first
+    assert not any((dest / r.output).exists() for r in first if r.output)
+    assert all((dest / r.output).exists() for r in again[2:] if r.output)
+
+
+def test_a_checkpoint_line_cut_short_is_not_a_record(source: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "checkpoints"
+    job = make_job(source, tmp_path / "out", checkpoint_dir=str(notes))
+    process_batch(file_refs(source)[:2], 0, job)
+    path = notes / "batch-000000.jsonl"
+    text = path.read_text()
+    path.write_text(text[: len(text) - 5])  # the second note, cut by a crash
+    assert len(read_checkpoint(path)) == 1
+
+
+def test_crashed_batch_keeps_what_it_finished_and_fails_the_rest(
+    source: Path, tmp_path: Path
+) -> None:
+    job = make_job(source, tmp_path / "out", checkpoint_dir=str(tmp_path / "checkpoints"))
+    refs = file_refs(source)
+    finished = process_batch(refs[:1], 3, job)
+    records = crashed_batch_records(refs, 3, job, "BrokenProcessPool: died")
+    assert records[0] == finished[0]
+    assert [(r.status, r.reason, r.detail) for r in records[1:]] == [
+        ("failed", "worker-crash", "BrokenProcessPool: died")
+    ] * (len(refs) - 1)
+
+
+def test_a_missing_file_fails_read_error_without_retries(source: Path, tmp_path: Path) -> None:
+    refs = file_refs(source)
+    Path(refs[0].path).unlink()
+    (record,) = process_batch(refs[:1], 0, make_job(source, tmp_path / "out"))
+    assert (record.status, record.reason, record.attempts) == ("failed", "read-error", 1)
+    assert record.detail.startswith("FileNotFoundError")
+
+
+def test_jsonl_output_is_one_shard_per_batch(source: Path, tmp_path: Path) -> None:
+    from newsprep.config import resolve_pipeline
+
+    dest = tmp_path / "out"
+    job = make_job(source, dest, pipeline=resolve_pipeline("default", {"output.format": "jsonl"}))
+    records = process_batch(file_refs(source), 4, job)
+    assert {r.output for r in records if r.status == "ok"} == {"part-00004.jsonl.gz"}
+    assert [p.name for p in dest.iterdir() if p.name.startswith("part-")] == [
+        "part-00004.jsonl.gz"
+    ]
+
+
+def test_the_parity_sample_is_the_same_articles_every_time() -> None:
+    ids = [f"a/{n}.txt" for n in range(400)]
+    sampled = [i for i in ids if in_sample(i, 0.25)]
+    assert sampled == [i for i in ids if in_sample(i, 0.25)]
+    assert 60 < len(sampled) < 140
+    assert not any(in_sample(i, 0.0) for i in ids) and all(in_sample(i, 1.0) for i in ids)

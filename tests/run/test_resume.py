@@ -1,0 +1,58 @@
+"""Resume: which articles a run redoes, given the previous manifest and DEST's files."""
+
+from __future__ import annotations
+
+from newsprep.run.index import RunIndex
+from newsprep.run.records import ArticleRecord
+from newsprep.run.resume import Resume
+from newsprep.tasks.io.refs import ArticleRef
+
+
+def ref(article_id: str, signature: str = "s1") -> ArticleRef:
+    return ArticleRef(id=article_id, source=f"src/{article_id}", signature=signature)
+
+
+def previous(article_id: str, status: str = "ok", signature: str = "s1") -> ArticleRecord:
+    record = ArticleRecord.start(ref(article_id, signature), "f1")
+    record.status = status
+    record.output = article_id if status == "ok" else None
+    return record
+
+
+def plan(index: RunIndex, refs: list[ArticleRef], may_skip: bool = True, fingerprint="f1"):
+    skipped: list[ArticleRecord] = []
+    resume = Resume(index, fingerprint, may_skip, on_skip=skipped.append)
+    todo = [r.id for r in resume.plan(refs)]
+    return todo, skipped, resume.changes
+
+
+def test_a_first_run_does_everything() -> None:
+    with RunIndex() as index:
+        todo, skipped, changes = plan(index, [ref("a"), ref("b")])
+    assert todo == ["a", "b"] and skipped == []
+    assert changes == {"new": 2, "changed": 0, "retried": 0, "skipped": 0}
+
+
+def test_unchanged_new_changed_and_retried() -> None:
+    with RunIndex() as index:
+        index.add_previous([
+            previous("same"), previous("edited"), previous("bad", "rejected"),
+            previous("lost"),
+        ])
+        index.add_outputs(["same", "edited"])  # "lost"'s output is gone from DEST
+        refs = [ref("same"), ref("edited", "s2"), ref("bad"), ref("lost"), ref("new")]
+        todo, skipped, changes = plan(index, refs)
+    assert todo == ["edited", "bad", "lost", "new"]
+    assert [(r.id, r.status, r.attempts, r.output) for r in skipped] == [
+        ("same", "skipped", 0, "same")
+    ]
+    assert changes == {"new": 1, "changed": 1, "retried": 2, "skipped": 1}
+
+
+def test_other_settings_or_force_redo_everything() -> None:
+    with RunIndex() as index:
+        index.add_previous([previous("a")])
+        index.add_outputs(["a"])
+        assert plan(index, [ref("a")], fingerprint="f2")[0] == ["a"]
+        assert plan(index, [ref("a")], may_skip=False)[0] == ["a"]
+        assert plan(index, [ref("a")])[0] == []

@@ -1,0 +1,93 @@
+"""The tally of a run's records and the typed run summary (_run.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+
+from newsprep.errors import Problem
+from newsprep.run.records import ArticleRecord
+from newsprep.run.summary import (
+    RUN_SUMMARY,
+    FailureBudgetExceeded,
+    RunSummary,
+    Tally,
+    check_failure_budget,
+)
+from newsprep.tasks.io.refs import ArticleRef
+
+
+def record(article_id: str, status: str = "ok", reason: str | None = None, parity=None):
+    made = ArticleRecord.start(ArticleRef(id=article_id, source="s"), "f")
+    if reason:
+        made.set_problem(Problem(status, reason, "detail"))
+    made.status, made.parity = status, parity
+    return made
+
+
+RECORDS = [
+    record("d", "rejected", "empty-output"),
+    record("a"),
+    record("c", "failed", "read-error"),
+    record("b", "rejected", "empty-output"),
+    record("e", "skipped"),
+    record("f", "rejected", "binary-content"),
+    record("g", "failed", "read-error"),
+    record("h", parity="same"),
+    record("i", parity="differs: text line 2: ..."),
+]
+
+
+def test_counts_reasons_and_examples() -> None:
+    tally = Tally()
+    for r in RECORDS:
+        tally.add(r)
+    assert tally.total == 9
+    assert dict(tally.statuses) == {"ok": 3, "rejected": 3, "failed": 2, "skipped": 1}
+    assert dict(tally.parity) == {"same": 1, "differs": 1}
+    assert tally.examples == {"empty-output": "b", "read-error": "c", "binary-content": "f"}
+    # most first; a tie in the order of the reasons' first ids (b before c)
+    assert list(tally.top_reasons().items()) == [
+        ("empty-output", 2), ("read-error", 2), ("binary-content", 1)
+    ]
+    assert tally.problem_count == 5
+    assert [r.id for r in tally.problems] == ["b", "c", "d", "f", "g"]
+
+
+def test_the_problems_kept_are_the_smallest_ids_whatever_the_order() -> None:
+    tally = Tally(keep_problems=2)
+    for r in RECORDS:
+        tally.add(r)
+    assert [r.id for r in tally.problems] == ["b", "c"] and tally.problem_count == 5
+
+
+def summary(**changes: object) -> RunSummary:
+    fields = dict(
+        source="src", dest="out", profile="default", overrides={}, config_fingerprint="f",
+        pipeline={}, options={}, discovered=4, ignored_files=0,
+        counts={"ok": 3, "rejected": 0, "failed": 1, "skipped": 0},
+        changes={"new": 4, "changed": 0, "retried": 0, "skipped": 0},
+        reasons={"read-error": 1}, examples={"read-error": "x"}, parity=None, batches=1,
+        batch_size=4, workers=1, started_at="2026-01-01T00:00:00+00:00", seconds=1.0,
+        articles_per_second=4.0, versions={},
+    )
+    return RunSummary(**(fields | changes))
+
+
+def test_run_json_has_the_summary_without_examples(tmp_path: Path) -> None:
+    summary(parity={"same": 2}).write(LocalFileSystem(), str(tmp_path))
+    text = (tmp_path / RUN_SUMMARY).read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert "examples" not in data and data["parity"] == {"same": 2}
+    assert list(data) == sorted(data) and text.endswith("}\n")
+    assert "parity" not in summary().to_dict()
+
+
+def test_failure_budget() -> None:
+    check_failure_budget(summary(), 0.25)
+    with pytest.raises(FailureBudgetExceeded, match="1 of 4 articles failed") as raised:
+        check_failure_budget(summary(), 0.2)
+    assert raised.value.summary == summary()
