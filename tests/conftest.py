@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,18 @@ def prefect_server():
             yield url
         finally:
             os.environ.pop("PREFECT_API_URL", None)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """Four sample articles and the binary one, under tmp/src, as in newsprep/sample."""
+    good = sorted(p for p in SAMPLE.rglob("*.txt") if "broken" not in p.parts)
+    src = tmp_path / "src"
+    for article in [*good[:4], SAMPLE / "broken" / "corrupted-upload.txt"]:
+        target = src / article.relative_to(SAMPLE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(article, target)
+    return src
 
 
 @pytest.fixture

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsprep.config import SAMPLE_SOURCE, resolve_pipeline
+from newsprep.config import resolve_pipeline
 from newsprep.run.batch import Job
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.refs import ArticleRef
-
-SAMPLE = Path(SAMPLE_SOURCE)
-GOOD = sorted(p for p in SAMPLE.rglob("*.txt") if "broken" not in p.parts)
-BROKEN = SAMPLE / "broken" / "corrupted-upload.txt"
 
 
 def file_refs(src: Path) -> list[ArticleRef]:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from concurrent.futures import BrokenExecutor
+from pathlib import Path
 
+import fsspec.config
 import pytest
+from run_helpers import file_refs, make_job
 
 from newsprep.run.pool import StagePool, start_fork_server
 
@@ -21,3 +27,45 @@ def test_each_pool_gives_its_workers_the_environment_of_its_run(
     with StagePool(2) as pool:
         workers = [pool._current().submit(os.getenv, "NEWSPREP_POOL_MARK") for _ in range(4)]
         assert {future.result() for future in workers} == {"second run"}
+
+
+def test_a_dying_worker_fails_its_batch_and_the_next_batch_gets_a_fresh_pool(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refs = file_refs(source)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # reading refs[1] kills the worker process, once
+    options = {"crash_once": refs[1].path, "crash_marker_dir": str(markers)}
+    monkeypatch.setitem(fsspec.config.conf, "flaky", options)
+    job = make_job(f"flaky://{source}", tmp_path / "out")
+    with StagePool(1) as pool:
+        with pytest.raises(BrokenExecutor):
+            pool.run(refs, 0, job)
+        assert list(markers.iterdir()), "the worker really died"
+        records = pool.run(refs, 0, job)
+    assert [r.id for r in records] == [r.id for r in refs]
+    assert [r.status for r in records].count("ok") == len(refs) - 1  # all but the binary one
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
+@pytest.mark.e2e  # a subprocess: stopping the fork server ends multiprocessing's use of it
+def test_stop_fork_server_leaves_no_process_behind() -> None:
+    code = """
+import os
+from newsprep.run.pool import StagePool, start_fork_server, stop_fork_server
+start_fork_server()
+with StagePool(2) as pool:
+    assert pool._current().submit(os.getpid).result() != os.getpid()
+stop_fork_server()
+children = [
+    int(pid) for task in os.listdir("/proc/self/task")
+    for pid in open(f"/proc/self/task/{task}/children").read().split()
+]
+commands = [open(f"/proc/{pid}/cmdline", "rb").read() for pid in children]
+print(sum(b"forkserver" in command for command in commands), "fork servers left")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "0 fork servers left", result.stderr
