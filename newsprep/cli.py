@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any, get_args
@@ -26,10 +27,16 @@ from newsprep.config import (
     TokenizerEngine,
 )
 from newsprep.errors import STATUSES
-from newsprep.run.summary import RunSummary
+from newsprep.local_server import DEFAULT_PORT
+from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_CODES = """exit codes:
+  0  the run finished within its failure budget
+  1  more articles failed than --max-failure-rate allows (all else is written), or the
+     flow run failed
+  2  a usage or configuration error, named in one line; nothing was processed"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -45,38 +52,46 @@ def _parse_override(text: str) -> tuple[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="newsprep", description="Raw news articles in, a tokenized training corpus out."
+        prog="newsprep", description="Raw news articles in, a tokenized training corpus out.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version_line())
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="normalize a corpus (the normalize-corpus flow)")
+    run = commands.add_parser(
+        "run", help="normalize a corpus (the normalize-corpus flow)",
+        description="Normalize every article under SOURCE into DEST. Reports to the Prefect "
+        "server of PREFECT_API_URL, else to the one `newsprep server start` runs, else to a "
+        "temporary server started for this run.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "source", nargs="?", default=SAMPLE_SOURCE,
         help="folder, file or fsspec URL of raw articles (default: the bundled sample)",
     )
     run.add_argument("dest", nargs="?", default="out", help="output folder or URL (default: out)")
-    run.add_argument("--profile", default="default", choices=sorted(PROFILES))
+    run.add_argument(
+        "--profile", default="default", choices=sorted(PROFILES),
+        help="named pipeline settings; `newsprep profiles` shows them (default: default)",
+    )
     run.add_argument(
         "--set", dest="overrides", action="append", type=_parse_override, default=[],
         metavar="KEY=VALUE", help="override a profile setting, e.g. --set tokenize.lang=de",
     )
     run.add_argument(
         "--tokenizer-engine", choices=get_args(TokenizerEngine),
-        help=TokenizeOptions.model_fields["engine"].description,
+        help=f"{TokenizeOptions.model_fields['engine'].description} (default: the "
+        "profile's)",
     )
-    fields = RunOptions.model_fields
-    run.add_argument("--batch-size", type=int, help=fields["batch_size"].description)
-    run.add_argument("--workers", type=int, help=fields["workers"].description)
+    run.add_argument("--batch-size", type=int, help=_option_help("batch_size"))
+    run.add_argument("--workers", type=int, help=_option_help("workers"))
     run.add_argument(
-        "--runner", choices=["process", "thread", "dask"], help=fields["runner"].description
+        "--runner", choices=["process", "thread", "dask"], help=_option_help("runner")
     )
-    run.add_argument("--dask-address", help=fields["dask_address"].description)
-    run.add_argument("--max-attempts", type=int, help=fields["max_attempts"].description)
-    run.add_argument(
-        "--max-failure-rate", type=float, help=fields["max_failure_rate"].description
-    )
-    run.add_argument("--parity-sample", type=float, help=fields["parity_sample"].description)
-    run.add_argument("--force", action="store_true", default=None,
-                     help=fields["force"].description)
+    run.add_argument("--dask-address", help=_option_help("dask_address"))
+    run.add_argument("--max-attempts", type=int, help=_option_help("max_attempts"))
+    run.add_argument("--max-failure-rate", type=float, help=_option_help("max_failure_rate"))
+    run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
+    run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
     run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
         default=[], metavar="KEY=VALUE",
@@ -90,7 +105,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--prefect-file", help="prefect.yaml to read (default: the repository's)")
     serve.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
+    server = commands.add_parser(
+        "server", help="start, stop or report the local Prefect server (API and UI)",
+        description="A lasting local Prefect server, in the background: later `newsprep run`s "
+        "and `newsprep serve` use it by themselves (when PREFECT_API_URL is not set), so they "
+        "start at once and share one run history in the UI.",
+    )
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument(
+        "--port", type=int, default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 for `start` (default: {DEFAULT_PORT})",
+    )
     return parser
+
+
+def _option_help(name: str) -> str:
+    field = RunOptions.model_fields[name]
+    default = "chosen at run time" if field.default is None else json.dumps(field.default)
+    return f"{field.description} (default: {default})"
+
+
+def _version_line() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    parts = ", ".join(f"{name} {installed(name)}" for name in ("prefect", "sacremoses", "ftfy"))
+    return f"newsprep {installed('newsprep')} ({parts})"
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -122,30 +167,60 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return config
 
 
+def say(message: str) -> None:
+    print(f"newsprep: {message}", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def prefect_api():
-    """Use the configured Prefect API, or start one local server for this run.
+    """Use the configured Prefect API, else the lasting local server, else start a
+    temporary server for this run.
 
     Prefect's own ephemeral mode would start a server in every worker process; one
     server, announced through PREFECT_API_URL, is shared by the flow and its workers.
     """
+    from newsprep import local_server
+
+    local_server.quiet_environment()
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value():
-        yield PREFECT_API_URL.value()
+    configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
+    if configured:
+        say(f"reporting to the Prefect server at {configured}")
+        yield configured
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
+    lasting = local_server.running_server()
+    if lasting is not None:
+        say(f"reporting to the local Prefect server, UI at {lasting.ui}")
+        with _use_api(lasting.url):
+            yield lasting.url
+        return
+    say("starting a temporary Prefect server for this run (`newsprep server start` keeps "
+        "one running: runs start at once and share one history)")
     try:
-        yield server.api_url
+        with local_server.temporary_server() as api_url, _use_api(api_url):
+            yield api_url
+    except local_server.ServerError as exc:
+        raise ConfigError(
+            f"{exc}. Start one lasting server with `newsprep server start` and run again."
+        ) from None
+
+
+@contextmanager
+def _use_api(api_url: str):
+    """Point this process's Prefect settings and the worker processes it starts at a server;
+    send the buffered logs and events there before leaving."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            try:
+                yield
+            finally:
+                _flush_to_api()
     finally:
-        _flush_to_api()
         os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
 
 
 def _flush_to_api() -> None:
@@ -173,9 +248,14 @@ def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
         fsspec.config.conf.setdefault(protocol, {}).update(options)
 
 
-def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int:
+def run(
+    config: RunConfig, storage_options: dict[str, Any] | None = None,
+    started: float | None = None,
+) -> int:
+    started = time.monotonic() if started is None else started
     apply_storage_options([config.source, config.dest], storage_options or {})
     _check_source(config.source)
+    say(f"{redact(config.source)} -> {redact(config.dest)}, profile {config.profile}")
     from newsprep.run.pool import start_fork_server, stop_fork_server
 
     fork_server = config.options.runner == "process"
@@ -192,7 +272,7 @@ def run(config: RunConfig, storage_options: dict[str, Any] | None = None) -> int
             stop_fork_server()
     summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
     if isinstance(summary, RunSummary):
-        print(render_summary(summary), file=sys.stderr)
+        print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
     if state.is_completed():
         return EXIT_OK
     print(f"newsprep: run {state.name.lower()}: {state.message}", file=sys.stderr)
@@ -215,14 +295,16 @@ def _check_source(source: str) -> None:
         raise ConfigError(f"source {source!r} does not exist")
 
 
-def render_summary(summary: RunSummary) -> str:
+def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> str:
     """The one-screen end-of-run report."""
     counts = summary.counts
     width = max(len(status) for status in STATUSES)
+    wall = f", {wall_seconds:.1f} s wall time" if wall_seconds is not None else ""
     lines = [
         "",
         f"newsprep: {summary.discovered} articles, profile {summary.profile}, "
-        f"{summary.seconds:.1f} s ({summary.articles_per_second} articles/s)",
+        f"{summary.seconds:.1f} s processing ({summary.articles_per_second} "
+        f"articles/s){wall}",
         *(f"  {status:<{width}}  {counts.get(status, 0)}" for status in STATUSES),
     ]
     if summary.reasons:
@@ -245,16 +327,64 @@ def show_profiles() -> int:
     return EXIT_OK
 
 
+def server_command(action: str, port: int) -> int:
+    from newsprep import local_server
+
+    try:
+        if action == "start":
+            if local_server.running_server() is None:
+                say(f"starting a Prefect server on 127.0.0.1:{port} ...")
+            info, started = local_server.start(port)
+            say(f"Prefect server {'started' if started else 'already running'}: UI {info.ui}, "
+                f"API {info.url} (pid {info.pid}, log {info.log})")
+            say("`newsprep run` and `newsprep serve` use it now; for `prefect` commands: "
+                f"export PREFECT_API_URL={info.url}")
+            return EXIT_OK
+        if action == "stop":
+            info = local_server.stop()
+            say(f"stopped the Prefect server at {info.ui}" if info else "no server was running")
+            return EXIT_OK
+        info = local_server.read_state()
+        if info is None:
+            say("no local Prefect server (start one with `newsprep server start`)")
+            return EXIT_FAILED
+        if not local_server.healthy(info.url):
+            say(f"the local Prefect server (pid {info.pid}) does not answer at {info.url}; "
+                f"its log: {info.log}")
+            return EXIT_FAILED
+        runs = local_server.flow_run_count(info.url)
+        say(f"Prefect server running since {info.started_at}: UI {info.ui}, API {info.url}, "
+            f"pid {info.pid}, {runs} flow runs, log {info.log}")
+        return EXIT_OK
+    except local_server.ServerError as exc:
+        print(f"newsprep: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux; 0 elsewhere), so that the wall time a
+    run reports includes the interpreter's start and the imports."""
+    try:
+        with open("/proc/self/stat") as stat:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic() - (_process_age() if argv is None else 0.0)
     args = build_parser().parse_args(argv)
     try:
         if args.command == "profiles":
             return show_profiles()
+        if args.command == "server":
+            return server_command(args.action, args.port)
         if args.command == "serve":
             from newsprep.serve import serve
 
             return serve(args.prefect_file, limit=args.limit)
-        return run(config_from_args(args), dict(args.storage_options))
+        return run(config_from_args(args), dict(args.storage_options), started)
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -99,6 +99,12 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
     Flow runs start in the repository root, like the pull step of prefect.yaml, so relative
     `source`/`dest` parameters mean the same thing in both ways of deploying.
     """
+    from newsprep import local_server
+
+    local_server.quiet_environment()
+    if not os.environ.get("PREFECT_API_URL") and (lasting := local_server.running_server()):
+        os.environ["PREFECT_API_URL"] = lasting.url
+        print(f"newsprep: serving on the local Prefect server, UI at {lasting.ui}", flush=True)
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL
 
@@ -106,8 +112,8 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
         # A temporary server would share this process group: Ctrl-C stops it first, and
         # the runner then hangs trying to pause the schedules on a server that is gone.
         raise ConfigError(
-            "newsprep serve needs a lasting Prefect server: run `prefect server start`, then "
-            "export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            "newsprep serve needs a lasting Prefect server: run `newsprep server start` "
+            "(or point PREFECT_API_URL at one)"
         )
     prefect_file = Path(prefect_file or DEFAULT_PREFECT_FILE)
     deployments = build_deployments(prefect_file)

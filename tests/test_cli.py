@@ -37,6 +37,12 @@ def test_quick_start_without_a_server(tmp_path: Path) -> None:
     assert "ok        24" in result.stderr and "binary-content" in result.stderr
     assert "manifest:   out/_manifest.jsonl" in result.stderr
     assert "articles (100%)" in result.stderr  # progress: done/total, rate, ETA
+    # what it does is said first; a clean run prints no traceback or server noise
+    assert result.stderr.startswith("newsprep: ")
+    assert "starting a temporary Prefect server" in result.stderr
+    assert "s processing" in result.stderr and "s wall time" in result.stderr
+    for noise in ("Traceback", "CancelledError", "Error", "Stopping temporary server"):
+        assert noise not in result.stderr
 
 
 # The golden reference makes four edits no rule can derive from the source: "China" is
@@ -137,3 +143,17 @@ def test_fast_engine_missing_is_a_configuration_error(tmp_path: Path) -> None:
     assert "tokenize.engine 'fast' needs opus-fast-mosestokenizer" in result.stderr
     assert "pip install 'newsprep[fast]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_and_help_show_defaults_and_exit_codes(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = newsprep("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"newsprep {version('newsprep')} (prefect {version('prefect')}")
+    run_help = newsprep("run", "--help", cwd=tmp_path).stdout
+    assert "exit codes:" in run_help and "  2  a usage or configuration error" in run_help
+    flat = " ".join(run_help.split())
+    assert "(default: 3)" in flat  # --max-attempts
+    assert "(default: 0.01)" in flat  # --max-failure-rate
+    assert '(default: "process")' in flat  # --runner

@@ -17,7 +17,7 @@ from prefect.artifacts import (
 
 from newsprep.config import SAMPLE_SOURCE
 from newsprep.run.records import ArticleRecord
-from newsprep.run.summary import RunSummary, Tally
+from newsprep.run.summary import RunSummary, Tally, redact
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
 
@@ -37,11 +37,6 @@ def run_name(parameters: dict) -> str:
     """The flow run's name: what it reads and where it writes, without credentials."""
     source = redact(str(parameters.get("source", SAMPLE_SOURCE)))
     return f"normalize-corpus: {source} → {redact(str(parameters.get('dest', 'out')))}"
-
-
-def redact(url: str) -> str:
-    """Drop user:password@ from a URL so credentials never reach the summary or artifacts."""
-    return re.sub(r"(?<=://)[^/@]+@", "", url)
 
 
 def artifact_key(profile: str) -> str:

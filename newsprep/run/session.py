@@ -21,10 +21,10 @@ from newsprep.run.index import RunIndex
 from newsprep.run.manifest import ManifestWriter, existing_outputs, remove_temp_files
 from newsprep.run.progress import Progress
 from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
-from newsprep.run.report import library_versions, redact
+from newsprep.run.report import library_versions
 from newsprep.run.resume import Resume
 from newsprep.run.retry import RetryPolicy
-from newsprep.run.summary import RunSummary, Tally
+from newsprep.run.summary import RunSummary, Tally, redact
 from newsprep.tasks.io.listing import SourceListing, iter_articles
 from newsprep.tasks.stages.tokenize import require_engine
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import json
 import posixpath
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,3 +133,8 @@ def check_failure_budget(summary: RunSummary, max_failure_rate: float) -> None:
             f"{max_failure_rate}; see {summary.dest}/_manifest.jsonl",
             summary,
         )
+
+
+def redact(url: str) -> str:
+    """Drop user:password@ from a URL so credentials never reach the summary or artifacts."""
+    return re.sub(r"(?<=://)[^/@]+@", "", url)

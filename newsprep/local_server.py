@@ -1,0 +1,247 @@
+"""The local Prefect server newsprep runs report to when PREFECT_API_URL is not set.
+
+`newsprep server start` starts a lasting one (API and UI on 127.0.0.1, in the background,
+its database in PREFECT_HOME) and records it in `PREFECT_HOME/newsprep-server.json`; every
+later `newsprep run` and `newsprep serve` finds it there, so all runs share one history
+and none waits for a server to start. Without one, `newsprep run` starts a temporary
+server for the run (`temporary_server`). Servers write their output to a log file, never
+to the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+DEFAULT_PORT = 4200
+START_TIMEOUT_SECONDS = 90.0  # a fresh database is migrated first: ~10 s here, more when busy
+STOP_TIMEOUT_SECONDS = 15.0
+
+# A local server and the CLI send nothing to analytics services; there is no network here
+# to reach them, and the client's attempt printed an error.
+QUIET_ENVIRONMENT = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
+class ServerError(RuntimeError):
+    """A local server could not be started, found or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    pid: int
+    url: str  # the API: http://127.0.0.1:PORT/api
+    ui: str
+    log: str
+    started_at: str
+
+
+def quiet_environment() -> None:
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+def prefect_home() -> Path:
+    # Settings() reads the environment and profile without importing prefect.context,
+    # whose settings snapshot must be taken after PREFECT_API_URL is set for the run.
+    from prefect.settings import Settings
+
+    return Path(Settings().home).expanduser()
+
+
+def state_file() -> Path:
+    return prefect_home() / "newsprep-server.json"
+
+
+def healthy(api_url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state() -> ServerInfo | None:
+    """The recorded lasting server, or None (a stale record of a dead one is removed)."""
+    path = state_file()
+    try:
+        info = ServerInfo(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not _alive(info.pid):
+        path.unlink(missing_ok=True)
+        return None
+    return info
+
+
+def running_server() -> ServerInfo | None:
+    """The lasting server when it is up and answering."""
+    info = read_state()
+    return info if info is not None and healthy(info.url, timeout=2.0) else None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,  # Ctrl-C in the terminal goes to newsprep, which stops it
+        )
+
+
+def _wait_healthy(process: subprocess.Popen, api_url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not healthy(api_url, timeout=1.0):
+        if process.poll() is not None:
+            raise ServerError(
+                f"the Prefect server exited with code {process.returncode} while starting; "
+                f"its log: {log}\n{_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            _terminate(process)
+            raise ServerError(
+                f"the Prefect server did not answer within {timeout:.0f} s (a busy machine, "
+                f"or several servers starting at once?); its log: {log}"
+            )
+        time.sleep(0.2)
+
+
+def _terminate(process: subprocess.Popen | int, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """SIGTERM the server's process group, SIGKILL it if still there after `timeout`."""
+    pid = process if isinstance(process, int) else process.pid
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if isinstance(process, subprocess.Popen):
+            if process.poll() is not None:
+                break
+        elif not _alive(pid):
+            break
+        time.sleep(0.1)
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    if isinstance(process, subprocess.Popen):
+        process.wait()
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _server_environment() -> dict[str, str]:
+    env = {**os.environ, **QUIET_ENVIRONMENT}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def start(port: int = DEFAULT_PORT) -> tuple[ServerInfo, bool]:
+    """Start the lasting server (API and UI) unless it runs already; (info, started now)."""
+    current = running_server()
+    if current is not None:
+        return current, False
+    if not _port_free(port):
+        raise ServerError(
+            f"port {port} on 127.0.0.1 is in use by another program; choose another with "
+            f"`newsprep server start --port N`"
+        )
+    home = prefect_home()
+    log = home / "newsprep-server.log"
+    api_url = f"http://127.0.0.1:{port}/api"
+    process = _launch(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        log, _server_environment(),
+    )
+    _wait_healthy(process, api_url, log, START_TIMEOUT_SECONDS)
+    info = ServerInfo(
+        pid=process.pid, url=api_url, ui=f"http://127.0.0.1:{port}", log=str(log),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    state_file().write_text(json.dumps(asdict(info)))
+    return info, True
+
+
+def stop() -> ServerInfo | None:
+    """Stop the lasting server; the one stopped, or None when none was running."""
+    info = read_state()
+    if info is None:
+        return None
+    _terminate(info.pid)
+    state_file().unlink(missing_ok=True)
+    return info
+
+
+def flow_run_count(api_url: str) -> int | None:
+    request = urllib.request.Request(
+        f"{api_url}/flow_runs/count", data=b"{}", method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(json.loads(response.read()))
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def temporary_server() -> Iterator[str]:
+    """A Prefect server (API only) for one run: started, yielded as its API URL, stopped.
+
+    Its output goes to a log file in PREFECT_HOME, so no server shutdown noise reaches the
+    terminal; the file is removed when the server stops, kept when it failed to start.
+    """
+    home = prefect_home()
+    log = home / f"newsprep-temporary-server-{os.getpid()}.log"
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {**_server_environment(), "PREFECT_UI_ENABLED": "false"}
+    process = _launch(
+        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        log, env,
+    )
+    _wait_healthy(process, api_url, log, START_TIMEOUT_SECONDS)  # its log stays if not
+    try:
+        yield api_url
+    finally:
+        _terminate(process)
+        log.unlink(missing_ok=True)
