@@ -1,13 +1,13 @@
 """The retry policy, in one place.
 
-An article's I/O (reading it, writing its output and its quarantine copy) gets
-`max_attempts` tries in all (`--max-attempts`, 3), on transient errors only
-(newsprep.errors.is_transient), `retry_delay_seconds` apart (0.5 s, doubling, with
-jitter); s3fs retries its own requests inside each try, as it always does. A batch whose
-worker process dies runs again on a fresh pool, at most MAX_BATCH_CRASHES times in all,
-without redoing the articles its checkpoint holds; then its unfinished articles end
-`failed`, `worker-crash`. Prefect retries only the listing (DISCOVER_RETRIES), which
-nothing else retries; a batch task is never retried by Prefect.
+An article's I/O (reading it, writing its output) gets `max_attempts` tries in all
+(`--max-attempts`, 3), on transient errors only (newsprep.errors.is_transient),
+`retry_delay_seconds` apart (0.5 s, doubling, with jitter); s3fs retries its own
+requests inside each try, as it always does. A batch whose task crashes (its worker
+process died, say) runs again, on a fresh pool after a dead worker, at most
+MAX_BATCH_CRASHES runs in all, without redoing the articles its checkpoint holds; then its
+unfinished articles end `failed`, `worker-crash`. Prefect retries only the listing
+(DISCOVER_RETRIES), which nothing else retries; it never retries a batch task.
 """
 
 from __future__ import annotations
