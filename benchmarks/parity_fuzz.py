@@ -4,7 +4,7 @@ prints every line whose output differs, with both outputs.
 
     .venv/bin/python benchmarks/parity_fuzz.py --lines 100000 --seed 1
 
-A line printed here is a construct missing from FAST_DIFFERS_PATTERNS (tasks/tokenize.py).
+A line printed here is a construct missing from FAST_DIFFERS_PATTERNS (tasks/fast_tokenize.py).
 With --raw it compares the two tokenizers themselves, without the fast engine's guard.
 """
 

@@ -14,7 +14,8 @@ import time
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES
-from newsprep.tasks.tokenize import fast_differs, tokenize
+from newsprep.tasks.fast_tokenize import fast_differs
+from newsprep.tasks.tokenize import tokenize
 from newsprep.tasks.unicode_fix import fix_unicode
 
 

@@ -1,6 +1,6 @@
 """The fast engine (opus-fast-mosestokenizer) against sacremoses, the reference.
 
-The C++ port tokenizes some constructs differently; tasks/tokenize.py lists them
+The C++ port tokenizes some constructs differently; tasks/fast_tokenize.py lists them
 (FAST_DIFFERS_PATTERNS, FAST_DIFFERS_CHARACTERS) and the fast engine leaves a line with
 any of them to sacremoses.
 Here: every listed construct has an example on which the two tokenizers themselves differ;
@@ -8,7 +8,7 @@ and with the fast engine the pipeline's tokens equal sacremoses' on every line o
 golden article, the bundled sample, the tokenizer cases and parity_lines.txt (a few
 hundred varied news lines), with both profiles, and on thousands of generated lines.
 
-sacremoses' own speed-up here (set lookups, tasks/tokenize.py) is checked the same way
+sacremoses' own speed-up (set lookups, tasks/tokenize.py) is checked the same way
 against an unmodified sacremoses MosesTokenizer, with no difference allowed.
 """
 
@@ -25,14 +25,13 @@ from hypothesis import strategies as st
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES, TokenizeOptions
-from newsprep.tasks.tokenize import (
+from newsprep.tasks.fast_tokenize import (
     FAST_DIFFERS_CHARACTERS,
     FAST_DIFFERS_PATTERNS,
     fast_differs,
     fast_tokenizer,
-    moses_tokenizer,
-    tokenize_line,
 )
+from newsprep.tasks.tokenize import moses_tokenizer, tokenize_line
 from newsprep.tasks.unicode_fix import fix_unicode
 
 HERE = Path(__file__).parent
