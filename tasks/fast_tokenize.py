@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,43 @@ _FAST_DIFFERS_SEARCHES = tuple(
 _FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).search
 
 
-def fast_differs(line: str) -> bool:
+# ... and in languages other than English, whose rules the C++ port does not follow as
+# tokenizer.perl (and sacremoses) do: found with tests/tasks/moses_reference/.
+FAST_DIFFERS_NOT_ENGLISH = (
+    r"\d\.\s",  # a number's period before a space: numeric prefixes (de: am 3. Oktober)
+    r"'",  # an apostrophe: split the English way (de: geht 's, perl: geht ' s)
+)
+FAST_DIFFERS_BY_LANGUAGE = {
+    # fr/it split after the apostrophe as fast does, but not next to a non-letter (d'«)
+    "fr": r"'(?:(?<!\p{L}')|(?!\p{L}))",
+    "it": r"'(?:(?<!\p{L}')|(?!\p{L}))",
+    "fi": r":",  # a colon inside a word (USA:n): fast keeps it, sacremoses splits it
+    "sv": r":",
+    "ca": r"·",  # a middle dot (col·laboració)
+}
+
+
+@lru_cache(maxsize=16)
+def _language_search(lang: str) -> Any:
+    if lang == "en":
+        return None
+    digit_period, apostrophe = FAST_DIFFERS_NOT_ENGLISH
+    patterns = [digit_period]
+    if lang in ("fr", "it"):
+        patterns.append(FAST_DIFFERS_BY_LANGUAGE[lang])
+    else:
+        patterns.append(apostrophe)
+        if lang in FAST_DIFFERS_BY_LANGUAGE:
+            patterns.append(FAST_DIFFERS_BY_LANGUAGE[lang])
+    return regex.compile("|".join(patterns)).search
+
+
+def fast_differs(line: str, lang: str = "en") -> bool:
     """Whether the line has a construct the fast engine tokenizes differently."""
     if any(search(line) for search in _FAST_DIFFERS_SEARCHES):
+        return True
+    language_search = _language_search(lang)
+    if language_search is not None and language_search(line):
         return True
     return not line.isascii() and _FAST_DIFFERS_CHARACTER(line) is not None
 
@@ -118,7 +152,7 @@ def fast_tokens(line: str, lang: str, aggressive_dash_splits: bool) -> str | Non
     """The fast engine's tokens (unescaped), or None for a line to leave to sacremoses: one
     with a construct it tokenizes differently (`fast_differs`), or whose fast tokens are not
     its own characters re-spaced (fast rewrites a backtick as an apostrophe, say)."""
-    if fast_differs(line):
+    if fast_differs(line, lang):
         return None
     tokens = " ".join(fast_tokenizer(lang, aggressive_dash_splits).tokenize(line))
     if "".join(tokens.replace(f" {_FAST_DASH} ", "-").split()) != "".join(line.split()):

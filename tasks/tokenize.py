@@ -82,14 +82,13 @@ class _PerlMosesTokenizer(_MosesTokenizer):
         super().__init__(lang=lang)
         unmatched = PERL_UNMATCHED_PREFIXES.get(lang, ())
         self.NONBREAKING_PREFIXES = [p for p in self.NONBREAKING_PREFIXES if p not in unmatched]
-        if lang in _PERL_INWORD:
-            kept, padded = _PERL_INWORD[lang]
-            self.PAD_NOT_ISALNUM = (
-                regex.compile(
-                    rf"([^{self.IsAlnum}\s\.'\`\,\-{kept}]|{padded}(?=$|[^\p{{Ll}}]))"
-                ),
-                r" \1 ",
-            )
+        # Perl's IsAlnum: letters of every script (sacremoses' lacks Han, Hangul, Kana)
+        # and no viramas (sacremoses adds them)
+        kept, padded = _PERL_INWORD.get(lang, ("", None))
+        pattern = rf"[^\p{{Alnum}}\s\.'\`\,\-{kept}]"
+        if padded:
+            pattern += rf"|{padded}(?=$|[^\p{{Ll}}])"
+        self.PAD_NOT_ISALNUM = (regex.compile(f"({pattern})"), r" \1 ")
         if lang in ("ga", "ca"):  # contractions split after the apostrophe, as fr/it
             self.NON_SPECIFIC_APOSTROPHE = (_Substitutions(self.FR_IT_SPECIFIC_APOSTROPHE), "")
         elif lang in ("so", "tdt"):  # glottals: an apostrophe between letters stays
@@ -113,6 +112,19 @@ def require_engine(options: TokenizeOptions) -> dict[str, str]:
     return {}
 
 
+@lru_cache(maxsize=16)
+def _unmatched_prefix_regex(lang: str) -> re.Pattern[str]:
+    words = "|".join(map(re.escape, PERL_UNMATCHED_PREFIXES[lang]))
+    return re.compile(rf"(?<!\S)(?:{words})\.")
+
+
+def _perl_unmatched_prefix(line: str, options: TokenizeOptions) -> bool:
+    """A prefix tokenizer.perl does not match, in the line: sacremoses knows, fast does not."""
+    if not options.perl_language_rules or options.lang not in PERL_UNMATCHED_PREFIXES:
+        return False
+    return _unmatched_prefix_regex(options.lang).search(line) is not None
+
+
 @lru_cache(maxsize=8)
 def _drop_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
@@ -126,7 +138,7 @@ def tokenize_line(line: str, options: TokenizeOptions) -> str:
     if not line.strip():
         return ""
     tokens = None
-    if options.engine == "fast":
+    if options.engine == "fast" and not _perl_unmatched_prefix(line, options):
         tokens = fast_tokens(line, options.lang, options.aggressive_dash_splits)
         if tokens is not None and options.escape:
             tokens = moses_tokenizer(options.lang).escape_xml(tokens)
