@@ -162,11 +162,12 @@ class TokenizeOptions(_Frozen):
     )
     perl_language_rules: bool = Field(
         False,
-        description="tokenizer.perl's language rules that sacremoses 0.2.0 lacks: fi/sv keep "
-        "a colon before lowercase (USA:n), ca a middle dot (col·laboració), ga/ca split "
-        "contractions after the apostrophe (d' fhógair), tdt keeps apostrophes before "
-        "lowercase; and the prefix-file entries tokenizer.perl never matches (a trailing "
-        "space in mosesdecoder's file: it Arch., nl Nrs., sv Ö., ...) are not prefixes.",
+        description="tokenizer.perl's rules where sacremoses 0.2.0 has others: Perl's letter "
+        "and digit classes (Han and Hangul are letters, viramas are not); fi/sv keep a colon "
+        "before lowercase (USA:n), ca a middle dot (col·laboració); ga/ca split contractions "
+        "after the apostrophe (d' fhógair), tdt keeps apostrophes before lowercase; "
+        "prefix-file entries tokenizer.perl never matches (a trailing space in "
+        "mosesdecoder's file: it Arch., nl Nrs., sv Ö., ...) are not prefixes.",
     )
     protect_urls: bool = Field(
         False, description="Keep URLs and e-mail addresses whole (sacremoses' web patterns)."

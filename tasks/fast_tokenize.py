@@ -70,16 +70,23 @@ _FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).searc
 # ... and in languages other than English, whose rules the C++ port does not follow as
 # tokenizer.perl (and sacremoses) do: found with tests/tasks/moses_reference/.
 FAST_DIFFERS_NOT_ENGLISH = (
-    r"\d\.\s",  # a number's period before a space: numeric prefixes (de: am 3. Oktober)
+    r"\d\.(?!\d)",  # a number's period, not a decimal point: numeric prefixes (de: 3. Mai)
     r"'",  # an apostrophe: split the English way (de: geht 's, perl: geht ' s)
 )
+_ELISION = r"'(?:(?<!\p{L}')|(?!\p{L}))"
+# a prefix its file lists both plain and #NUMERIC_ONLY#: fast takes it as plain (pt: p.%)
+_DOUBLE_LISTED = {"is": "no", "it": "pp", "pt": "Art|p"}
 FAST_DIFFERS_BY_LANGUAGE = {
     # fr/it split after the apostrophe as fast does, but not next to a non-letter (d'«)
-    "fr": r"'(?:(?<!\p{L}')|(?!\p{L}))",
-    "it": r"'(?:(?<!\p{L}')|(?!\p{L}))",
-    "fi": r":",  # a colon inside a word (USA:n): fast keeps it, sacremoses splits it
-    "sv": r":",
-    "ca": r"·",  # a middle dot (col·laboració)
+    "fr": (_ELISION,),
+    "it": (_ELISION,),
+    "fi": (r":",),  # a colon inside a word (USA:n): fast keeps it, sacremoses splits it
+    "sv": (r":",),
+    "ca": (r"·",),  # a middle dot (col·laboració)
+    **{
+        lang: (*((_ELISION,) if lang == "it" else ()), rf"(?<![^\W_])(?:{words})\.")
+        for lang, words in _DOUBLE_LISTED.items()
+    },
 }
 
 
@@ -88,13 +95,9 @@ def _language_search(lang: str) -> Any:
     if lang == "en":
         return None
     digit_period, apostrophe = FAST_DIFFERS_NOT_ENGLISH
-    patterns = [digit_period]
-    if lang in ("fr", "it"):
-        patterns.append(FAST_DIFFERS_BY_LANGUAGE[lang])
-    else:
+    patterns = [digit_period, *FAST_DIFFERS_BY_LANGUAGE.get(lang, ())]
+    if lang not in ("fr", "it"):
         patterns.append(apostrophe)
-        if lang in FAST_DIFFERS_BY_LANGUAGE:
-            patterns.append(FAST_DIFFERS_BY_LANGUAGE[lang])
     return regex.compile("|".join(patterns)).search
 
 

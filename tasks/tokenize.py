@@ -58,6 +58,8 @@ PERL_UNMATCHED_PREFIXES = {
     "sk": ("Pf",),
     "sv": ("Ö",),
 }
+# Listed as #NUMERIC_ONLY#, then again plain: the later line wins in tokenizer.perl.
+_PERL_PLAIN_PREFIXES = {"is": ("no",)}
 # tokenizer.perl: a character kept inside words by the padding of "other" characters, and
 # the one padded unless lowercase follows (fi/sv: USA:n; ca: col·laboració; tdt: glottals).
 _PERL_INWORD = {"fi": (":", ":"), "sv": (":", ":"), "ca": ("·", "·"), "tdt": ("", "'")}
@@ -75,18 +77,46 @@ class _Substitutions:
         return text
 
 
+def _perl(pattern: str) -> regex.Pattern[str]:
+    """A sacremoses rule with Perl's character classes (the `regex` module's \\p{...} agree
+    with perl 5.36's: letters of every script, Han included; no viramas)."""
+    classes = {"Alnum": r"\p{Alnum}", "Alpha": r"\p{Alpha}", "N": r"\p{N}"}
+    return regex.compile(pattern.format(**classes))
+
+
 class _PerlMosesTokenizer(_MosesTokenizer):
-    """With tokenizer.perl's language rules that sacremoses 0.2.0 lacks (perl_language_rules)."""
+    """sacremoses with tokenizer.perl's rules where 0.2.0 has others (perl_language_rules)."""
+
+    DEDUPLICATE_SPACE = re.compile(r"[^\S\x1c-\x1f]+"), " "  # Perl's \s; it drops \x1c-\x1f
+    AGGRESSIVE_HYPHEN_SPLIT = _perl(r"([{Alnum}])\-(?=[{Alnum}])"), r"\1 @-@ "
+    COMMA_SEPARATE_1 = _perl(r"([^{N}])[,]"), r"\1 , "
+    COMMA_SEPARATE_2 = _perl(r"[,]([^{N}])"), r" , \1"
+    COMMA_SEPARATE_3 = _perl(r"([{N}])[,]$"), r"\1 , "
+    ENGLISH_SPECIFIC_APOSTROPHE = [  # noqa: RUF012 - sacremoses' attribute
+        (_perl(r"([^{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([^{Alpha}{N}])[']([{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([{Alpha}])"), r"\1 '\2"),
+        (_perl(r"([{N}])[']([s])"), r"\1 '\2"),
+    ]
+    FR_IT_SPECIFIC_APOSTROPHE = [  # noqa: RUF012
+        (_perl(r"([^{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([^{Alpha}])[']([{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([{Alpha}])"), r"\1' \2"),
+    ]
+    _ANY_ALPHA = regex.compile(r"\p{Alpha}").search
+    _ALL_LOWER = regex.compile(r"\p{Lower}*").fullmatch
 
     def __init__(self, lang: str) -> None:
         super().__init__(lang=lang)
         unmatched = PERL_UNMATCHED_PREFIXES.get(lang, ())
         self.NONBREAKING_PREFIXES = [p for p in self.NONBREAKING_PREFIXES if p not in unmatched]
-        # Perl's IsAlnum: letters of every script (sacremoses' lacks Han, Hangul, Kana)
-        # and no viramas (sacremoses adds them)
+        plain = _PERL_PLAIN_PREFIXES.get(lang, ())
+        self.NUMERIC_ONLY_PREFIXES = [p for p in self.NUMERIC_ONLY_PREFIXES if p not in plain]
         kept, padded = _PERL_INWORD.get(lang, ("", None))
         pattern = rf"[^\p{{Alnum}}\s\.'\`\,\-{kept}]"
-        if padded:
+        if padded:  # ... and that character unless lowercase follows
             pattern += rf"|{padded}(?=$|[^\p{{Ll}}])"
         self.PAD_NOT_ISALNUM = (regex.compile(f"({pattern})"), r" \1 ")
         if lang in ("ga", "ca"):  # contractions split after the apostrophe, as fr/it
@@ -94,6 +124,12 @@ class _PerlMosesTokenizer(_MosesTokenizer):
         elif lang in ("so", "tdt"):  # glottals: an apostrophe between letters stays
             steps = self.FR_IT_SPECIFIC_APOSTROPHE[:3]
             self.NON_SPECIFIC_APOSTROPHE = (_Substitutions(steps), "")
+
+    def islower(self, text: str) -> bool:
+        return self._ALL_LOWER(text) is not None
+
+    def isanyalpha(self, text: str) -> bool:
+        return self._ANY_ALPHA(text) is not None
 
 
 @lru_cache(maxsize=8)
@@ -115,7 +151,7 @@ def require_engine(options: TokenizeOptions) -> dict[str, str]:
 @lru_cache(maxsize=16)
 def _unmatched_prefix_regex(lang: str) -> re.Pattern[str]:
     words = "|".join(map(re.escape, PERL_UNMATCHED_PREFIXES[lang]))
-    return re.compile(rf"(?<!\S)(?:{words})\.")
+    return re.compile(rf"(?<![^\W_])(?:{words})\.")
 
 
 def _perl_unmatched_prefix(line: str, options: TokenizeOptions) -> bool:

@@ -253,7 +253,7 @@ def test_parameter_form(deployed: Server) -> None:
     assert set(properties) == {
         "source", "dest", "profile", "overrides", "tokenizer_engine", "options"
     }
-    assert properties["profile"]["enum"] == ["default", "cnndm"]
+    assert properties["profile"]["enum"] == ["default", "cnndm", "moses"]
     engine = properties["tokenizer_engine"]
     assert ["sacremoses", "fast"] in [alt.get("enum") for alt in engine.get("anyOf", [engine])]
     assert properties["source"]["type"] == properties["dest"]["type"] == "string"
@@ -275,7 +275,7 @@ def test_parameter_form_describes_every_parameter(deployed: Server) -> None:
 @pytest.mark.parametrize(
     ("param", "field", "reason"),
     [
-        ("profile=nope", "'profile'", "'nope' is not one of ['default', 'cnndm']"),
+        ("profile=nope", "'profile'", "'nope' is not one of ['default', 'cnndm', 'moses']"),
         (
             'options={"max_failure_rate": 5}',
             "'options.max_failure_rate'",

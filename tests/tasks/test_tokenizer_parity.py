@@ -84,7 +84,7 @@ def differs(line: str) -> bool:
 def test_each_pitfall_differs_and_is_left_to_sacremoses(line: str) -> None:
     assert differs(line), "the tokenizers agree here: not a pitfall"
     assert fast_differs(line)
-    for profile in ("default", "cnndm"):
+    for profile in ("default", "cnndm", "moses"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference)
@@ -127,7 +127,7 @@ def test_the_corpus_is_varied_enough() -> None:
     assert any("--" in line or "\u2014" in line for line in LINES)
 
 
-@pytest.mark.parametrize("profile", ["default", "cnndm"])
+@pytest.mark.parametrize("profile", ["default", "cnndm", "moses"])
 def test_fast_engine_tokenizes_every_line_like_sacremoses(profile: str) -> None:
     reference = PROFILES[profile].tokenize
     fast = reference.model_copy(update={"engine": "fast"})
@@ -157,7 +157,7 @@ FRAGMENTS = (
 @settings(derandomize=True, max_examples=3000, deadline=None)
 @given(line=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14).map("".join))
 def test_fast_engine_tokenizes_generated_lines_like_sacremoses(line: str) -> None:
-    for profile in ("default", "cnndm"):
+    for profile in ("default", "cnndm", "moses"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference), profile
