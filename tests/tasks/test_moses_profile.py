@@ -8,9 +8,11 @@ with each tokenizer engine.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
+from test_tokenizer_parity import FRAGMENTS
 
 from newsprep.config import PROFILES, ConfigError, resolve_pipeline
 from newsprep.tasks.article import normalize_text
@@ -132,3 +134,25 @@ def test_fast_engine_refuses_a_language_it_has_no_prefixes_for() -> None:
         require_engine(config.tokenize)  # what a run checks before it starts
     with pytest.raises(ConfigError, match=message):
         tokenize_line("Governu aprova lei foun.", config.tokenize)
+
+
+# Pieces of news text in many languages, for the engines' parity per language.
+LANGUAGE_FRAGMENTS = (
+    *FRAGMENTS,
+    *("Nr.", "3.", "Jh.", "z. B.", "l'", "d'", "qu'", "« ", " »", "„", "“", "’", "col·l"),
+    *("USA:n", "St.", "ca.", "Arch.", "Nrs.", "Ö.", "12.", "ü", "é", "ñ", "č", "No.", "p."),
+    *("Art.", "a.m.", "Σ", "北京", "नमस्ते", "—", "–", "…", "'s", "''", "``", "no."),
+)
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es", "it", "cs", "nl", "pt", "fi", "sv", "ca", "is"])
+def test_fast_engine_tokenizes_generated_lines_like_sacremoses_per_language(lang: str) -> None:
+    rng = random.Random(lang)
+    reference = PROFILES["moses"].tokenize.model_copy(update={"lang": lang})
+    fast = reference.model_copy(update={"engine": "fast"})
+    found = []
+    for _ in range(1500):
+        line = "".join(rng.choice(LANGUAGE_FRAGMENTS) for _ in range(rng.randint(1, 14)))
+        if tokenize_line(line, fast) != tokenize_line(line, reference):
+            found.append(line)
+    assert not found, found[:10]
