@@ -74,19 +74,18 @@ FAST_DIFFERS_NOT_ENGLISH = (
     r"'",  # an apostrophe: split the English way (de: geht 's, perl: geht ' s)
 )
 _ELISION = r"'(?:(?<!\p{L}')|(?!\p{L}))"
-# a prefix its file lists both plain and #NUMERIC_ONLY#: fast takes it as plain (pt: p.%)
-_DOUBLE_LISTED = {"is": "no", "it": "pp", "pt": "Art|p"}
 FAST_DIFFERS_BY_LANGUAGE = {
     # fr/it split after the apostrophe as fast does, but not next to a non-letter (d'«)
     "fr": (_ELISION,),
-    "it": (_ELISION,),
-    "fi": (r":",),  # a colon inside a word (USA:n): fast keeps it, sacremoses splits it
+    "it": (_ELISION, r"(?<![^\W_])pp\."),  # pp: see is
+    # a colon inside a word (USA:n): fast keeps it as tokenizer.perl does, sacremoses
+    # without perl_language_rules splits it
+    "fi": (r":",),
     "sv": (r":",),
     "ca": (r"·",),  # a middle dot (col·laboració)
-    **{
-        lang: (*((_ELISION,) if lang == "it" else ()), rf"(?<![^\W_])(?:{words})\.")
-        for lang, words in _DOUBLE_LISTED.items()
-    },
+    # a prefix its file lists both plain and #NUMERIC_ONLY#: fast takes it as plain
+    "is": (r"(?<![^\W_])no\.",),
+    "pt": (r"(?<![^\W_])(?:Art|p)\.",),
 }
 
 

@@ -87,7 +87,8 @@ def _perl(pattern: str) -> regex.Pattern[str]:
 class _PerlMosesTokenizer(_MosesTokenizer):
     """sacremoses with tokenizer.perl's rules where 0.2.0 has others (perl_language_rules)."""
 
-    DEDUPLICATE_SPACE = re.compile(r"[^\S\x1c-\x1f]+"), " "  # Perl's \s; it drops \x1c-\x1f
+    # Perl's \s has no \x1c-\x1f (Python's has): tokenizer.perl deletes them, no space
+    DEDUPLICATE_SPACE = re.compile(r"[^\S\x1c-\x1f]+"), " "
     AGGRESSIVE_HYPHEN_SPLIT = _perl(r"([{Alnum}])\-(?=[{Alnum}])"), r"\1 @-@ "
     COMMA_SEPARATE_1 = _perl(r"([^{N}])[,]"), r"\1 , "
     COMMA_SEPARATE_2 = _perl(r"[,]([^{N}])"), r" , \1"

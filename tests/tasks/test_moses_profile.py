@@ -12,13 +12,20 @@ import random
 from pathlib import Path
 
 import pytest
+import regex
 from test_tokenizer_parity import FRAGMENTS
 
 from newsprep.config import PROFILES, ConfigError, resolve_pipeline
 from newsprep.tasks.article import normalize_text
-from newsprep.tasks.fast_tokenize import fast_languages
+from newsprep.tasks.fast_tokenize import (
+    FAST_DIFFERS_BY_LANGUAGE,
+    FAST_DIFFERS_NOT_ENGLISH,
+    fast_differs,
+    fast_languages,
+    fast_tokenizer,
+)
 from newsprep.tasks.lowercase import lowercase
-from newsprep.tasks.tokenize import require_engine, tokenize_line
+from newsprep.tasks.tokenize import moses_tokenizer, require_engine, tokenize_line
 
 REFERENCE = Path(__file__).with_name("moses_reference")
 LANGUAGES = sorted(path.stem for path in REFERENCE.glob("*.txt"))
@@ -156,3 +163,45 @@ def test_fast_engine_tokenizes_generated_lines_like_sacremoses_per_language(lang
         if tokenize_line(line, fast) != tokenize_line(line, reference):
             found.append(line)
     assert not found, found[:10]
+
+
+# Per language, lines on which the fast tokenizer differs from sacremoses (with or without
+# perl_language_rules): at least one per pattern of the guard's language part.
+LANGUAGE_PITFALLS = {
+    "de": ("Am 3. Oktober kam er.", "Geht's noch?"),
+    "fr": ("Elle est qualifiée d'« inacceptable ».",),
+    "it": ("Vedi le pp. Successive.", "Il caso dell'« Espresso »."),
+    "fi": ("USA:n presidentti saapui.",),
+    "sv": ("USA:s president kom.",),
+    "ca": ("La col·laboració és clau.",),
+    "is": ("Það var no. Hann fór heim.",),
+    "pt": ("Ver a p. Seguinte.", "O Art. Primeiro diz isso."),
+}
+
+
+def language_patterns() -> list[tuple[str, str]]:
+    pairs = [("de", p) for p in FAST_DIFFERS_NOT_ENGLISH]
+    pairs += [(lang, p) for lang, ps in FAST_DIFFERS_BY_LANGUAGE.items() for p in ps]
+    return pairs
+
+
+@pytest.mark.parametrize(("lang", "pattern"), language_patterns())
+def test_every_language_construct_has_a_pitfall(lang: str, pattern: str) -> None:
+    examples = [
+        line for line in LANGUAGE_PITFALLS.get(lang, LANGUAGE_PITFALLS["de"])
+        if regex.search(pattern, line)
+    ]
+    assert examples, f"no example of {pattern!r} for {lang}"
+
+    def differs(line: str) -> bool:
+        fast = " ".join(fast_tokenizer(lang, True).tokenize(line))
+        return any(
+            fast != moses_tokenizer(lang, perl).tokenize(
+                line, aggressive_dash_splits=True, escape=False, return_str=True
+            )
+            for perl in (False, True)
+        )
+
+    assert any(differs(line) for line in examples), f"no example of {pattern!r} differs"
+    for line in examples:
+        assert fast_differs(line, lang)
