@@ -111,6 +111,8 @@ class _PerlMosesTokenizer(_MosesTokenizer):
 
     def __init__(self, lang: str) -> None:
         super().__init__(lang=lang)
+        # sacremoses sets its own for zh/ja/ko here
+        self.AGGRESSIVE_HYPHEN_SPLIT = type(self).AGGRESSIVE_HYPHEN_SPLIT
         unmatched = PERL_UNMATCHED_PREFIXES.get(lang, ())
         self.NONBREAKING_PREFIXES = [p for p in self.NONBREAKING_PREFIXES if p not in unmatched]
         plain = _PERL_PLAIN_PREFIXES.get(lang, ())
