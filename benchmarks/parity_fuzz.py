@@ -5,14 +5,22 @@ prints every line whose output differs, with both outputs.
     .venv/bin/python benchmarks/parity_fuzz.py --lines 100000 --seed 1
 
 A line printed here is a construct missing from FAST_DIFFERS_PATTERNS
-(tasks/stages/tokenize.py).
+(tasks/stages/fast_tokenize.py).
 With --raw it compares the two tokenizers themselves, without the fast engine's guard.
+
+With --moses DIR (a mosesdecoder checkout, not part of this repository) it compares the
+`moses` profile's tokenize + lowercase stages, both engines, for --lang, with
+`DIR/scripts/tokenizer/tokenizer.perl -l LANG -no-escape -a | lowercase.perl` (perl on the
+PATH) on the same lines, plus pieces of other languages' news text:
+
+    .venv/bin/python benchmarks/parity_fuzz.py --moses ~/mosesdecoder --lang de --lines 4000
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +31,7 @@ sys.path.insert(0, str(TESTS))  # its conftest
 from test_tokenizer_parity import FRAGMENTS, raw_tokens  # noqa: E402
 
 from newsprep.config import PROFILES  # noqa: E402
+from newsprep.tasks.stages.lowercase import lowercase  # noqa: E402
 from newsprep.tasks.stages.tokenize import tokenize_line  # noqa: E402
 
 
@@ -32,8 +41,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-pieces", type=int, default=12)
     parser.add_argument("--raw", action="store_true", help="the tokenizers alone, no guard")
+    parser.add_argument("--moses", type=Path, help="compare with Moses' perl scripts here")
+    parser.add_argument("--lang", default="en", help="with --moses: tokenize.lang")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    if args.moses:
+        return compare_with_moses(args, rng)
     found = 0
     for _ in range(args.lines):
         line = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, args.max_pieces)))
@@ -48,6 +61,48 @@ def main() -> int:
                 found += 1
                 print(f"{profile}\t{line!r}\n  fast:       {fast!r}\n  sacremoses: {ours!r}")
     print(f"{found} differences in {args.lines} lines x 2 profiles", file=sys.stderr)
+    return 1 if found else 0
+
+
+# --moses: FRAGMENTS and pieces of other languages' news text.
+MORE_FRAGMENTS = (
+    *("Nr.", "3.", "Jh.", "z. B.", "l'", "d'", "qu'", "« ", " »", "„", "“", "’", "col·l"),
+    *("USA:n", "St.", "ca.", "Arch.", "Nrs.", "Ö.", "12.", "ü", "é", "ñ", "č", "No.", "p."),
+    *("Art.", "a.m.", "Σ", "ΟΔΟΣ", "北京", "नमस्ते", "—", "–", "…", "@", "#", "'s", "''", "``"),
+)
+
+
+def compare_with_moses(args: argparse.Namespace, rng: random.Random) -> int:
+    fragments = FRAGMENTS + MORE_FRAGMENTS
+    lines = []
+    while len(lines) < args.lines:
+        line = "".join(rng.choice(fragments) for _ in range(rng.randint(1, args.max_pieces)))
+        if line.strip():
+            lines.append(line)
+    scripts = args.moses / "scripts" / "tokenizer"
+    tokenizer = ["perl", scripts / "tokenizer.perl", "-l", args.lang, "-no-escape", "-a", "-q"]
+    tokens = subprocess.run(
+        tokenizer, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True
+    ).stdout
+    lowered = subprocess.run(
+        ["perl", scripts / "lowercase.perl"], input=tokens, capture_output=True, text=True,
+        check=True,
+    ).stdout
+    # tokenizer.perl ends a line ending in .' with a space; newsprep's lines never end in one
+    expected = [line.rstrip(" ") for line in lowered.split("\n")[:-1]]
+    assert len(expected) == len(lines)
+    moses = PROFILES["moses"]
+    found = 0
+    for engine in ("sacremoses", "fast"):
+        options = moses.tokenize.model_copy(update={"lang": args.lang, "engine": engine})
+        same = 0
+        for line, perl in zip(lines, expected, strict=True):
+            ours = lowercase(tokenize_line(line, options), moses.lowercase_final_sigma)
+            same += ours == perl
+            if ours != perl:
+                print(f"{engine}\t{line!r}\n  newsprep: {ours!r}\n  moses:    {perl!r}")
+        found += len(lines) - same
+        print(f"{args.lang} {engine}: {same} of {len(lines)} lines identical", file=sys.stderr)
     return 1 if found else 0
 
 

@@ -14,7 +14,8 @@ import time
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES
-from newsprep.tasks.stages.tokenize import fast_differs, tokenize
+from newsprep.tasks.stages.fast_tokenize import fast_differs
+from newsprep.tasks.stages.tokenize import tokenize
 from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 

@@ -154,6 +154,21 @@ class TokenizeOptions(_Frozen):
         "@-@", min_length=1, description="The token a split hyphen becomes (Moses writes @-@)."
     )
     split_cannot: bool = Field(False, description="PTB style: cannot -> can not.")
+    split_final_period: bool = Field(
+        False,
+        description="Split a line's final period off its word even when the word has other "
+        "periods or is a nonbreaking prefix (U.S. -> U.S ., St. -> St .), as tokenizer.perl "
+        "does since 2018; sacremoses 0.2.0 keeps it attached.",
+    )
+    perl_language_rules: bool = Field(
+        False,
+        description="tokenizer.perl's rules where sacremoses 0.2.0 has others: Perl's letter "
+        "and digit classes (Han and Hangul are letters, viramas are not); fi/sv keep a colon "
+        "before lowercase (USA:n), ca a middle dot (col·laboració); ga/ca split contractions "
+        "after the apostrophe (d' fhógair), tdt keeps apostrophes before lowercase; "
+        "prefix-file entries tokenizer.perl never matches (a trailing space in "
+        "mosesdecoder's file: it Arch., nl Nrs., sv Ö., ...) are not prefixes.",
+    )
     protect_urls: bool = Field(
         False, description="Keep URLs and e-mail addresses whole (sacremoses' web patterns)."
     )
@@ -206,13 +221,36 @@ class PipelineConfig(_Frozen):
         description="paragraphs: one output line per non-empty source line; sentences: "
         "sentence-final ' . ' tokens become line breaks (the CNN/DailyMail layout).",
     )
+    lowercase_final_sigma: bool = Field(
+        True,
+        description="Lowercasing: a word-final capital sigma becomes final sigma (ΟΔΟΣ -> οδος) "
+        "as Unicode and Python's str.lower() do; off: σ everywhere (οδοσ), as Perl's lc and "
+        "Moses' lowercase.perl write it.",
+    )
     validation: ValidateOptions = ValidateOptions()
     output: OutputOptions = OutputOptions()
 
     def fingerprint(self) -> str:
         """A short stable hash of every setting: same fingerprint, same output."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"description"}), sort_keys=True)
+        settings = self.model_dump(mode="json", exclude={"description"})
+        for *parents, leaf in _ADDED_LATER:
+            node = settings
+            for part in parents:
+                node = node[part]
+            if node[leaf] == _ADDED_LATER[(*parents, leaf)]:
+                del node[leaf]
+        blob = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# Settings added after fingerprints were first recorded, with their defaults: left out of
+# the fingerprint while at the default (which keeps the old output), so earlier runs'
+# fingerprints stay valid and resumed runs skip what they wrote.
+_ADDED_LATER: dict[tuple[str, ...], Any] = {
+    ("tokenize", "split_final_period"): False,
+    ("tokenize", "perl_language_rules"): False,
+    ("lowercase_final_sigma",): True,
+}
 
 
 PROFILES: dict[str, PipelineConfig] = {
@@ -220,7 +258,8 @@ PROFILES: dict[str, PipelineConfig] = {
         description="Moses English, no escaping, lowercase, one line per paragraph.",
     ),
     "cnndm": PipelineConfig(
-        description="The CNN/DailyMail corpus format (see tests/golden): sentence per line.",
+        description="The CNN/DailyMail corpus format, one sentence per line (reproduces "
+        "../shared/golden/cnn-xinjiang.cnndm.txt beside the repository).",
         tokenize=TokenizeOptions(
             aggressive_dash_splits=True,  # the corpus splits far-western into far - western
             dash_token="-",  # ... and writes the split hyphen as a plain -, not Moses' @-@
@@ -229,9 +268,24 @@ PROFILES: dict[str, PipelineConfig] = {
         ),
         layout="sentences",  # one sentence per line, as in the published files
     ),
+    "moses": PipelineConfig(
+        description="Moses' own scripts: tokenizer.perl -l LANG -no-escape -a, then "
+        "lowercase.perl; one line per paragraph. The unicode fix repairs broken text only.",
+        unicode_fix=UnicodeFixOptions(
+            unescape_html=False,  # &amp; in the text stays, as Moses sees it
+            fix_latin_ligatures=False,  # valid characters stay: ligatures,
+            fix_character_width=False,  # full-width forms,
+            uncurl_quotes=False,  # curly quotes (don’t -> don ’ t, as Moses writes it)
+            normalization=None,  # and decomposed accents
+        ),
+        tokenize=TokenizeOptions(
+            aggressive_dash_splits=True, split_final_period=True, perl_language_rules=True
+        ),
+        lowercase_final_sigma=False,  # Perl's lc
+    ),
 }
 
-ProfileName = Literal["default", "cnndm"]
+ProfileName = Literal["default", "cnndm", "moses"]
 
 SAMPLE_SOURCE = str(files("newsprep") / "sample")
 

@@ -62,7 +62,9 @@ def normalize_text(
 
 def _tokenized_lines(text: str, config: PipelineConfig) -> list[str]:
     lines = tokenize(text, config.tokenize)
-    return [lowercase(line) for line in lines] if config.lowercase else lines
+    if not config.lowercase:
+        return lines
+    return [lowercase(line, config.lowercase_final_sigma) for line in lines]
 
 
 def parity(

@@ -1,32 +1,30 @@
 """Stage 3, tokenize: Moses tokenization, line by line.
 
-Two engines: sacremoses (the reference) and `fast`, opus-fast-mosestokenizer's C++ port
-(an optional extra). The fast engine hands sacremoses every line with a construct it is
-known to tokenize differently, so both give the same output (tests/tasks/
-test_tokenizer_parity.py: an example of each construct, and the proof on varied lines).
-Around Moses: `drop_patterns` are removed first (e.g. a `(CNN)` source tag); after it,
-split hyphens are written as `dash_token` and `cannot` becomes `can not` when asked.
+Two engines: sacremoses (the reference, here) and `fast`, opus-fast-mosestokenizer's C++
+port (an optional extra, tasks/stages/fast_tokenize.py), which hands sacremoses every line it is
+known to tokenize differently, so both give the same output.
+Around Moses: `drop_patterns` are removed first (e.g. a `(CNN)` source tag); after it, a
+line-final period is split off a dotted word (`split_final_period`, tokenizer.perl since
+2018), split hyphens are written as `dash_token` and `cannot` becomes `can not` when asked.
 sacremoses' own `penn_tokenize` is broken in 0.2.0 and is not used.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
 
 import regex
 from sacremoses import MosesTokenizer
 
-from newsprep.config import ConfigError, TokenizeOptions
-
-FAST_PACKAGE = "opus-fast-mosestokenizer"
+from newsprep.config import TokenizeOptions
+from newsprep.tasks.stages.fast_tokenize import FAST_PACKAGE, fast_tokenizer, fast_tokens
 
 _MOSES_DASH = "@-@"
 _CANNOT = re.compile(r"(?<!\S)(can)(not)(?!\S)", re.IGNORECASE)
+# The last token: a word, not only periods (multidots stay whole), then a period.
+_FINAL_PERIOD = re.compile(r"(?:^| )(\S*[^\s.])\.$")
 
 
 class _MosesTokenizer(MosesTokenizer):
@@ -47,85 +45,102 @@ class _MosesTokenizer(MosesTokenizer):
         return not self._ALPHA.isdisjoint(text)
 
 
+# Entries of mosesdecoder's prefix files followed by a space: tokenizer.perl keeps the
+# space in its key, so they never match a word; sacremoses strips it.
+PERL_UNMATCHED_PREFIXES = {
+    "as": ("ভি",),
+    "bn": ("ভি",),
+    "es": ("Fil", "gr", "pÃ¡g"),
+    "it": ("Amn", "Arch", "a.c", "all", "es"),
+    "ml": ("പി",),
+    "mni": ("ভি",),
+    "nl": ("Nrs",),
+    "sk": ("Pf",),
+    "sv": ("Ö",),
+}
+# Listed as #NUMERIC_ONLY#, then again plain: the later line wins in tokenizer.perl.
+_PERL_PLAIN_PREFIXES = {"is": ("no",)}
+# tokenizer.perl: a character kept inside words by the padding of "other" characters, and
+# the one padded unless lowercase follows (fi/sv: USA:n; ca: col·laboració; tdt: glottals).
+_PERL_INWORD = {"fi": (":", ":"), "sv": (":", ":"), "ca": ("·", "·"), "tdt": ("", "'")}
+
+
+class _Substitutions:
+    """Several (regex, replacement) steps where sacremoses applies one."""
+
+    def __init__(self, steps: list[tuple[re.Pattern[str], str]]) -> None:
+        self.steps = steps
+
+    def sub(self, _replacement: object, text: str) -> str:
+        for pattern, replacement in self.steps:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+def _perl(pattern: str) -> regex.Pattern[str]:
+    """A sacremoses rule with Perl's character classes (the `regex` module's \\p{...} agree
+    with perl 5.36's: letters of every script, Han included; no viramas)."""
+    classes = {"Alnum": r"\p{Alnum}", "Alpha": r"\p{Alpha}", "N": r"\p{N}"}
+    return regex.compile(pattern.format(**classes))
+
+
+class _PerlMosesTokenizer(_MosesTokenizer):
+    """sacremoses with tokenizer.perl's rules where 0.2.0 has others (perl_language_rules)."""
+
+    # Perl's \s has no \x1c-\x1f (Python's has): tokenizer.perl deletes them, no space
+    DEDUPLICATE_SPACE = re.compile(r"[^\S\x1c-\x1f]+"), " "
+    AGGRESSIVE_HYPHEN_SPLIT = _perl(r"([{Alnum}])\-(?=[{Alnum}])"), r"\1 @-@ "
+    COMMA_SEPARATE_1 = _perl(r"([^{N}])[,]"), r"\1 , "
+    COMMA_SEPARATE_2 = _perl(r"[,]([^{N}])"), r" , \1"
+    COMMA_SEPARATE_3 = _perl(r"([{N}])[,]$"), r"\1 , "
+    ENGLISH_SPECIFIC_APOSTROPHE = [  # noqa: RUF012 - sacremoses' attribute
+        (_perl(r"([^{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([^{Alpha}{N}])[']([{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([{Alpha}])"), r"\1 '\2"),
+        (_perl(r"([{N}])[']([s])"), r"\1 '\2"),
+    ]
+    FR_IT_SPECIFIC_APOSTROPHE = [  # noqa: RUF012
+        (_perl(r"([^{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([^{Alpha}])[']([{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([^{Alpha}])"), r"\1 ' \2"),
+        (_perl(r"([{Alpha}])[']([{Alpha}])"), r"\1' \2"),
+    ]
+    _ANY_ALPHA = regex.compile(r"\p{Alpha}").search
+    _ALL_LOWER = regex.compile(r"\p{Lower}*").fullmatch
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(lang=lang)
+        # sacremoses sets its own for zh/ja/ko here
+        self.AGGRESSIVE_HYPHEN_SPLIT = type(self).AGGRESSIVE_HYPHEN_SPLIT
+        unmatched = PERL_UNMATCHED_PREFIXES.get(lang, ())
+        self.NONBREAKING_PREFIXES = [p for p in self.NONBREAKING_PREFIXES if p not in unmatched]
+        plain = _PERL_PLAIN_PREFIXES.get(lang, ())
+        self.NUMERIC_ONLY_PREFIXES = [p for p in self.NUMERIC_ONLY_PREFIXES if p not in plain]
+        kept, padded = _PERL_INWORD.get(lang, ("", None))
+        pattern = rf"[^\p{{Alnum}}\s\.'\`\,\-{kept}]"
+        if padded:  # ... and that character unless lowercase follows
+            pattern += rf"|{padded}(?=$|[^\p{{Ll}}])"
+        self.PAD_NOT_ISALNUM = (regex.compile(f"({pattern})"), r" \1 ")
+        if lang in ("ga", "ca"):  # contractions split after the apostrophe, as fr/it
+            self.NON_SPECIFIC_APOSTROPHE = (_Substitutions(self.FR_IT_SPECIFIC_APOSTROPHE), "")
+        elif lang in ("so", "tdt"):  # glottals: an apostrophe between letters stays
+            steps = self.FR_IT_SPECIFIC_APOSTROPHE[:3]
+            self.NON_SPECIFIC_APOSTROPHE = (_Substitutions(steps), "")
+
+    def islower(self, text: str) -> bool:
+        return self._ALL_LOWER(text) is not None
+
+    def isanyalpha(self, text: str) -> bool:
+        return self._ANY_ALPHA(text) is not None
+
+
 @lru_cache(maxsize=8)
-def moses_tokenizer(lang: str) -> MosesTokenizer:
+def moses_tokenizer(lang: str, perl_language_rules: bool = False) -> MosesTokenizer:
     """One tokenizer per process and language: building one compiles many regexes."""
+    if perl_language_rules:
+        return _PerlMosesTokenizer(lang=lang)
     return _MosesTokenizer(lang=lang)
-
-
-# Constructs the fast engine (opus-fast-mosestokenizer 0.0.8.11) tokenizes differently
-# from sacremoses, found by running both over the parity lines and random text; a line
-# with any of them is tokenized by sacremoses.
-FAST_DIFFERS_PATTERNS = (
-    r"^\s*'",  # a line-initial quote: fast splits it off
-    r"'\s*$(?<=\S'\s*)",  # a line-final quote after a word: fast splits it off
-    r"'(?:(?<=\S')(?=\d)|(?<=\d'))",  # a quote next to a digit (5'11)
-    r"'(?<=[^\w\s]')(?=\S)",  # a quote between punctuation and a word
-    r"'\w+'(?<=\w'\w+')",  # two quotes in a word (don't's)
-    r"'(?:(?<=\d\S*')|(?=\S*\d))\S*\.(?![\p{L}\p{N}.])",  # a word with a digit, a quote, a .
-    # a dotted word's final period, unless the word is letters and periods (U.S., p.m.)
-    r"\.(?![\p{L}\p{N}.])(?<=\.\S*\w\.)(?<!(?<![\w.,])(?:\p{L}\.)+)",
-    r"\.(?:\.(?!\.)|\p{Pd})(?<=\w\..)",  # a word's period before a period or a dash
-    r"\.(?=\s+\p{Ll})(?<=\d\S*\.)",  # a period after a word with a digit, then lowercase
-    r"\.{3}(?<=(?<![\p{L}\p{N}])[\p{L}\p{N}]{1,3}\.{3}|\p{Lu}\.{3})",  # H... MR... (short word)
-    # a comma inside a word with a digit
-    r",(?:(?<=[^\s\d],)(?=\S)|(?<=\S,)(?=[^\s\d]))(?:(?<=\d\S*,)|(?=\S*\d))",
-    r"(?<!\S),\S",  # a comma starting a word
-    r"-(?:(?<=[^\p{L}\p{N}\s-]-)|(?=[^\p{L}\p{N}\s-]))",  # a hyphen next to a symbol ((-5)
-    r"--(?:(?<=[^\s-]--)|(?=[^\s-]))",  # a double hyphen touching a word (well--known)
-    r"-\s*$|-(?=[^\S ])|\t",  # a hyphen ending the line or before an odd space; a tab
-)
-# ... and characters, all outside ASCII
-FAST_DIFFERS_CHARACTERS = (
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]",  # CJK: sacremoses splits each character
-    r"\p{M}",  # combining marks (Thai, Devanagari): fast keeps or drops them
-    r"\p{No}",  # vulgar fractions, superscripts (2½)
-    r"\p{Cf}",  # invisible format characters (a zero-width space): sacremoses splits them off
-)
-
-
-def _leading_literal(pattern: str) -> str:
-    return pattern[:2] if pattern.startswith("\\") else pattern[:1]
-
-
-# One regex per leading character: the search skips ahead to that character, where one
-# regex of all the patterns would try every pattern at every position (~3x slower).
-_FAST_DIFFERS_SEARCHES = tuple(
-    regex.compile("|".join(group)).search
-    for _, group in itertools.groupby(FAST_DIFFERS_PATTERNS, key=_leading_literal)
-)
-_FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).search
-
-
-def fast_differs(line: str) -> bool:
-    """Whether the line has a construct the fast engine tokenizes differently."""
-    if any(search(line) for search in _FAST_DIFFERS_SEARCHES):
-        return True
-    return not line.isascii() and _FAST_DIFFERS_CHARACTER(line) is not None
-
-
-_fast = threading.local()  # the C++ tokenizer object is not shared between threads
-
-
-def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
-    """This thread's opus-fast-mosestokenizer tokenizer for these settings (no escaping:
-    `_fast_tokens` escapes with sacremoses' own function)."""
-    cache = _fast.__dict__.setdefault("tokenizers", {})
-    key = (lang, aggressive_dash_splits)
-    if key not in cache:
-        cache[key] = _fast_class()(lang, aggressive_dash_splits=aggressive_dash_splits)
-    return cache[key]
-
-
-def _fast_class() -> Any:
-    try:
-        from mosestokenizer import MosesTokenizer as FastMosesTokenizer
-        from mosestokenizer.lib import _mosestokenizer  # noqa: F401 - the C++ one, not a namesake
-    except (ImportError, RuntimeError) as exc:
-        raise ConfigError(
-            f"tokenize.engine 'fast' needs {FAST_PACKAGE}: pip install 'newsprep[fast]' ({exc})"
-        ) from None
-    return FastMosesTokenizer
 
 
 def require_engine(options: TokenizeOptions) -> dict[str, str]:
@@ -134,6 +149,19 @@ def require_engine(options: TokenizeOptions) -> dict[str, str]:
         fast_tokenizer(options.lang, options.aggressive_dash_splits)
         return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
     return {}
+
+
+@lru_cache(maxsize=16)
+def _unmatched_prefix_regex(lang: str) -> re.Pattern[str]:
+    words = "|".join(map(re.escape, PERL_UNMATCHED_PREFIXES[lang]))
+    return re.compile(rf"(?<![^\W_])(?:{words})\.")
+
+
+def _perl_unmatched_prefix(line: str, options: TokenizeOptions) -> bool:
+    """A prefix tokenizer.perl does not match, in the line: sacremoses knows, fast does not."""
+    if not options.perl_language_rules or options.lang not in PERL_UNMATCHED_PREFIXES:
+        return False
+    return _unmatched_prefix_regex(options.lang).search(line) is not None
 
 
 @lru_cache(maxsize=8)
@@ -148,34 +176,27 @@ def tokenize_line(line: str, options: TokenizeOptions) -> str:
         line = drop.sub(" ", line)
     if not line.strip():
         return ""
-    tokens = _fast_tokens(line, options) if options.engine == "fast" else None
+    tokens = None
+    if options.engine == "fast" and not _perl_unmatched_prefix(line, options):
+        tokens = fast_tokens(line, options.lang, options.aggressive_dash_splits)
+        if tokens is not None and options.escape:
+            tokens = moses_tokenizer(options.lang).escape_xml(tokens)
     if tokens is None:
-        tokenizer = moses_tokenizer(options.lang)
+        tokenizer = moses_tokenizer(options.lang, options.perl_language_rules)
         tokens = tokenizer.tokenize(
             line,
             aggressive_dash_splits=options.aggressive_dash_splits,
             return_str=True,
             escape=options.escape,
             protected_patterns=tokenizer.WEB_PROTECTED_PATTERNS if options.protect_urls else None,
-        ).strip()  # it can leave a space after a line-final quote; tokenizer.perl strips
+        ).strip()  # it can leave a space after a line-final .' (so does tokenizer.perl)
+    if options.split_final_period:
+        tokens = _FINAL_PERIOD.sub(r" \1 .", tokens).lstrip()
     if options.aggressive_dash_splits and options.dash_token != _MOSES_DASH:
         tokens = tokens.replace(f" {_MOSES_DASH} ", f" {options.dash_token} ")
     if options.split_cannot:
         tokens = _CANNOT.sub(r"\1 \2", tokens)
     return tokens
-
-
-def _fast_tokens(line: str, options: TokenizeOptions) -> str | None:
-    """The fast engine's tokens, or None for a line left to sacremoses: one with a
-    construct it tokenizes differently (`fast_differs`), or whose fast tokens are not its
-    own characters re-spaced (fast rewrites a backtick as an apostrophe, say)."""
-    if fast_differs(line):
-        return None
-    fast = fast_tokenizer(options.lang, options.aggressive_dash_splits)
-    tokens = " ".join(fast.tokenize(line))
-    if "".join(tokens.replace(f" {_MOSES_DASH} ", "-").split()) != "".join(line.split()):
-        return None
-    return moses_tokenizer(options.lang).escape_xml(tokens) if options.escape else tokens
 
 
 def tokenize(text: str, options: TokenizeOptions) -> list[str]:

@@ -1,6 +1,6 @@
 """The fast engine (opus-fast-mosestokenizer) against sacremoses, the reference.
 
-The C++ port tokenizes some constructs differently; tasks/tokenize.py lists them
+The C++ port tokenizes some constructs differently; tasks/stages/fast_tokenize.py lists them
 (FAST_DIFFERS_PATTERNS, FAST_DIFFERS_CHARACTERS) and the fast engine leaves a line with
 any of them to sacremoses.
 Here: every listed construct has an example on which the two tokenizers themselves differ;
@@ -8,7 +8,7 @@ and with the fast engine the pipeline's tokens equal sacremoses' on every line o
 golden article, the bundled sample, the tokenizer cases and parity_lines.txt (a few
 hundred varied news lines), with both profiles, and on thousands of generated lines.
 
-sacremoses' own speed-up here (set lookups, tasks/tokenize.py) is checked the same way
+sacremoses' own speed-up (set lookups, tasks/stages/tokenize.py) is checked the same way
 against an unmodified sacremoses MosesTokenizer, with no difference allowed.
 """
 
@@ -25,14 +25,13 @@ from hypothesis import strategies as st
 from sacremoses import MosesTokenizer
 
 from newsprep.config import PROFILES, TokenizeOptions
-from newsprep.tasks.stages.tokenize import (
+from newsprep.tasks.stages.fast_tokenize import (
     FAST_DIFFERS_CHARACTERS,
     FAST_DIFFERS_PATTERNS,
     fast_differs,
     fast_tokenizer,
-    moses_tokenizer,
-    tokenize_line,
 )
+from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize_line
 from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 HERE = Path(__file__).parent
@@ -85,7 +84,7 @@ def differs(line: str) -> bool:
 def test_each_pitfall_differs_and_is_left_to_sacremoses(line: str) -> None:
     assert differs(line), "the tokenizers agree here: not a pitfall"
     assert fast_differs(line)
-    for profile in ("default", "cnndm"):
+    for profile in ("default", "cnndm", "moses"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference)
@@ -128,7 +127,7 @@ def test_the_corpus_is_varied_enough() -> None:
     assert any("--" in line or "\u2014" in line for line in LINES)
 
 
-@pytest.mark.parametrize("profile", ["default", "cnndm"])
+@pytest.mark.parametrize("profile", ["default", "cnndm", "moses"])
 def test_fast_engine_tokenizes_every_line_like_sacremoses(profile: str) -> None:
     reference = PROFILES[profile].tokenize
     fast = reference.model_copy(update={"engine": "fast"})
@@ -158,7 +157,7 @@ FRAGMENTS = (
 @settings(derandomize=True, max_examples=3000, deadline=None)
 @given(line=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14).map("".join))
 def test_fast_engine_tokenizes_generated_lines_like_sacremoses(line: str) -> None:
-    for profile in ("default", "cnndm"):
+    for profile in ("default", "cnndm", "moses"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference), profile

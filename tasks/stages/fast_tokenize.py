@@ -1,0 +1,162 @@
+"""The fast tokenizer engine: opus-fast-mosestokenizer (a C++ Moses port) and its guard.
+
+The C++ port tokenizes some constructs differently from sacremoses, the reference; a line
+with any of them (`fast_differs`), or whose fast tokens are not its own characters re-spaced,
+is left to sacremoses by `tasks/stages/tokenize.py`, which imports this module (never the reverse).
+tests/tasks/test_tokenizer_parity.py: an example of each construct, and the proof on varied
+lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from newsprep.config import ConfigError
+
+FAST_PACKAGE = "opus-fast-mosestokenizer"
+_FAST_DASH = "@-@"  # what the C++ port writes for a split hyphen (-a)
+
+# Constructs the fast engine (opus-fast-mosestokenizer 0.0.8.11) tokenizes differently
+# from sacremoses, found by running both over the parity lines and random text; a line
+# with any of them is tokenized by sacremoses.
+FAST_DIFFERS_PATTERNS = (
+    r"^\s*'",  # a line-initial quote: fast splits it off
+    r"'\s*$(?<=\S'\s*)",  # a line-final quote after a word: fast splits it off
+    r"'(?:(?<=\S')(?=\d)|(?<=\d'))",  # a quote next to a digit (5'11)
+    r"'(?<=[^\w\s]')(?=\S)",  # a quote between punctuation and a word
+    r"'\w+'(?<=\w'\w+')",  # two quotes in a word (don't's)
+    r"'(?:(?<=\d\S*')|(?=\S*\d))\S*\.(?![\p{L}\p{N}.])",  # a word with a digit, a quote, a .
+    # a dotted word's final period, unless the word is letters and periods (U.S., p.m.)
+    r"\.(?![\p{L}\p{N}.])(?<=\.\S*\w\.)(?<!(?<![\w.,])(?:\p{L}\.)+)",
+    r"\.(?:\.(?!\.)|\p{Pd})(?<=\w\..)",  # a word's period before a period or a dash
+    r"\.(?=\s+\p{Ll})(?<=\d\S*\.)",  # a period after a word with a digit, then lowercase
+    r"\.{3}(?<=(?<![\p{L}\p{N}])[\p{L}\p{N}]{1,3}\.{3}|\p{Lu}\.{3})",  # H... MR... (short word)
+    # a comma inside a word with a digit
+    r",(?:(?<=[^\s\d],)(?=\S)|(?<=\S,)(?=[^\s\d]))(?:(?<=\d\S*,)|(?=\S*\d))",
+    r"(?<!\S),\S",  # a comma starting a word
+    r"-(?:(?<=[^\p{L}\p{N}\s-]-)|(?=[^\p{L}\p{N}\s-]))",  # a hyphen next to a symbol ((-5)
+    r"--(?:(?<=[^\s-]--)|(?=[^\s-]))",  # a double hyphen touching a word (well--known)
+    r"-\s*$|-(?=[^\S ])|\t",  # a hyphen ending the line or before an odd space; a tab
+)
+# ... and characters, all outside ASCII
+FAST_DIFFERS_CHARACTERS = (
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]",  # CJK: sacremoses splits each character
+    r"\p{M}",  # combining marks (Thai, Devanagari): fast keeps or drops them
+    r"\p{No}",  # vulgar fractions, superscripts (2½)
+    r"\p{Cf}",  # invisible format characters (a zero-width space): sacremoses splits them off
+)
+
+
+def _leading_literal(pattern: str) -> str:
+    return pattern[:2] if pattern.startswith("\\") else pattern[:1]
+
+
+# One regex per leading character: the search skips ahead to that character, where one
+# regex of all the patterns would try every pattern at every position (~3x slower).
+_FAST_DIFFERS_SEARCHES = tuple(
+    regex.compile("|".join(group)).search
+    for _, group in itertools.groupby(FAST_DIFFERS_PATTERNS, key=_leading_literal)
+)
+_FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).search
+
+
+# ... and in languages other than English, whose rules the C++ port does not follow as
+# tokenizer.perl (and sacremoses) do: found with tests/tasks/moses_reference/.
+FAST_DIFFERS_NOT_ENGLISH = (
+    r"\d\.(?!\d)",  # a number's period, not a decimal point: numeric prefixes (de: 3. Mai)
+    r"'",  # an apostrophe: split the English way (de: geht 's, perl: geht ' s)
+)
+_ELISION = r"'(?:(?<!\p{L}')|(?!\p{L}))"
+FAST_DIFFERS_BY_LANGUAGE = {
+    # fr/it split after the apostrophe as fast does, but not next to a non-letter (d'«)
+    "fr": (_ELISION,),
+    "it": (_ELISION, r"(?<![^\W_])pp\."),  # pp: see is
+    # a colon inside a word (USA:n): fast keeps it as tokenizer.perl does, sacremoses
+    # without perl_language_rules splits it
+    "fi": (r":",),
+    "sv": (r":",),
+    "ca": (r"·",),  # a middle dot (col·laboració)
+    # a prefix its file lists both plain and #NUMERIC_ONLY#: fast takes it as plain
+    "is": (r"(?<![^\W_])no\.",),
+    "pt": (r"(?<![^\W_])(?:Art|p)\.",),
+}
+
+
+@lru_cache(maxsize=16)
+def _language_search(lang: str) -> Any:
+    if lang == "en":
+        return None
+    digit_period, apostrophe = FAST_DIFFERS_NOT_ENGLISH
+    patterns = [digit_period, *FAST_DIFFERS_BY_LANGUAGE.get(lang, ())]
+    if lang not in ("fr", "it"):
+        patterns.append(apostrophe)
+    return regex.compile("|".join(patterns)).search
+
+
+def fast_differs(line: str, lang: str = "en") -> bool:
+    """Whether the line has a construct the fast engine tokenizes differently."""
+    if any(search(line) for search in _FAST_DIFFERS_SEARCHES):
+        return True
+    language_search = _language_search(lang)
+    if language_search is not None and language_search(line):
+        return True
+    return not line.isascii() and _FAST_DIFFERS_CHARACTER(line) is not None
+
+
+_fast = threading.local()  # the C++ tokenizer object is not shared between threads
+
+
+def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
+    """This thread's opus-fast-mosestokenizer tokenizer for these settings (no escaping:
+    tasks/stages/tokenize.py escapes with sacremoses' own function)."""
+    tokenizers = _fast.__dict__.setdefault("tokenizers", {})
+    key = (lang, aggressive_dash_splits)
+    if key not in tokenizers:
+        fast_class = _fast_class()
+        if lang not in fast_languages():
+            raise ConfigError(
+                f"tokenize.lang {lang!r}: the fast engine ({FAST_PACKAGE}) has no nonbreaking "
+                f"prefixes for it; it knows {', '.join(fast_languages())} "
+                "(tokenize.engine=sacremoses for other languages)"
+            )
+        tokenizers[key] = fast_class(lang, aggressive_dash_splits=aggressive_dash_splits)
+    return tokenizers[key]
+
+
+@cache
+def fast_languages() -> tuple[str, ...]:
+    """The languages the fast engine ships nonbreaking prefix files for (it refuses others)."""
+    _fast_class()  # importing it sets TOKENIZER_SHARED_DIR, where the C++ code looks
+    folder = Path(os.environ["TOKENIZER_SHARED_DIR"]) / "nonbreaking_prefixes"
+    prefix = "nonbreaking_prefix."
+    return tuple(sorted(p.name[len(prefix) :] for p in folder.glob(prefix + "*")))
+
+
+def _fast_class() -> Any:
+    try:
+        from mosestokenizer import MosesTokenizer as FastMosesTokenizer
+        from mosestokenizer.lib import _mosestokenizer  # noqa: F401 - the C++ one, not a namesake
+    except (ImportError, RuntimeError) as exc:
+        raise ConfigError(
+            f"tokenize.engine 'fast' needs {FAST_PACKAGE}: pip install 'newsprep[fast]' ({exc})"
+        ) from None
+    return FastMosesTokenizer
+
+
+def fast_tokens(line: str, lang: str, aggressive_dash_splits: bool) -> str | None:
+    """The fast engine's tokens (unescaped), or None for a line to leave to sacremoses: one
+    with a construct it tokenizes differently (`fast_differs`), or whose fast tokens are not
+    its own characters re-spaced (fast rewrites a backtick as an apostrophe, say)."""
+    if fast_differs(line, lang):
+        return None
+    tokens = " ".join(fast_tokenizer(lang, aggressive_dash_splits).tokenize(line))
+    if "".join(tokens.replace(f" {_FAST_DASH} ", "-").split()) != "".join(line.split()):
+        return None
+    return tokens
