@@ -54,7 +54,7 @@ def normalize_corpus(
         lang = run.pipeline.tokenize.lang
         with BatchExecutor(options, run.workers, lang, logger) as executor:
             listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
-            job, batches = run.plan(listing, on_progress=progress_artifact())
+            job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
             for outcome in executor.run(batches, job):
                 run.record(outcome)
         summary = run.finish()

@@ -13,7 +13,7 @@ class Progress:
         total: int | None,
         logger: logging.Logger | logging.LoggerAdapter,
         every_seconds: float = 2.0,
-        on_update: Callable[[float], None] | None = None,
+        on_update: Callable[[float, str], None] | None = None,
     ) -> None:
         self.total, self.done, self.logger = total, 0, logger
         self.every, self.on_update = every_seconds, on_update
@@ -33,9 +33,10 @@ class Progress:
         finished = self.total is not None and self.done >= self.total
         if now - self._last >= self.every or finished:
             self._last = now
-            self.logger.info("%s", self.line())
+            line = self.line()
+            self.logger.info("%s", line)
             if self.on_update is not None and self.total:
-                self.on_update(min(100.0, 100.0 * self.done / self.total))
+                self.on_update(min(100.0, 100.0 * self.done / self.total), line)
 
     def line(self) -> str:
         rate = self.rate

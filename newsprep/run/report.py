@@ -3,6 +3,7 @@ markdown summary and the table of rejected and failed articles (the artifacts)."
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import re
 from collections.abc import Callable
@@ -39,8 +40,15 @@ def run_name(parameters: dict) -> str:
     return f"normalize-corpus: {source} → {redact(str(parameters.get('dest', 'out')))}"
 
 
-def artifact_key(profile: str) -> str:
-    return f"normalize-corpus-{profile}".lower()
+def artifact_key(dest: str) -> str:
+    """The artifacts' key: one per destination, so one artifact history is one dataset.
+
+    Prefect keys take lowercase letters, digits and dashes: a readable slug of the
+    (credential-free) destination and a short hash of it, so that `out/a-b` and `out/a/b`
+    stay apart."""
+    dest = redact(dest)
+    slug = re.sub(r"[^a-z0-9]+", "-", dest.lower()).strip("-")[-40:].strip("-") or "root"
+    return f"corpus-{slug}-{hashlib.sha256(dest.encode()).hexdigest()[:8]}"
 
 
 def md(text: object) -> str:
@@ -62,8 +70,8 @@ def markdown_report(summary: RunSummary, dest_url: str) -> str:
     lines = [
         f"# normalize-corpus: {md(summary.profile)}",
         "",
-        f"**{summary.discovered}** articles from {md(summary.source)} to "
-        f"[{md(summary.dest)}]({dest_url.replace(' ', '%20')}) in {summary.seconds} s "
+        f"**{summary.discovered}** articles from {_location(summary.source)} to "
+        f"{_location(summary.dest, dest_url)} in {summary.seconds} s "
         f"({summary.articles_per_second} articles/s).",
         "",
         f"New {changes['new']}, changed {changes['changed']}, retried {changes['retried']}, "
@@ -84,24 +92,43 @@ def markdown_report(summary: RunSummary, dest_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def progress_artifact() -> Callable[[float], None]:
-    """A progress bar artifact at 0%; returns the function that moves it."""
-    artifact_id = create_progress_artifact(0.0, description="Articles processed")
-    return lambda percent: update_progress_artifact(artifact_id, percent)
+def _location(text: str, url: str | None = None) -> str:
+    """A path or URL as code text; a link only where a browser opens it (http, https)."""
+    url = url or text
+    shown = "`" + text.replace("`", "'") + "`"
+    if re.match(r"https?://", url):
+        return f"[{shown}]({url.replace(' ', '%20')})"
+    return shown
+
+
+def progress_artifact(dest: str) -> Callable[[float, str], None]:
+    """A progress bar artifact at 0%, keyed per destination; returns the function that
+    moves it and writes done/total, rate and ETA into its description (the card shows it)."""
+    artifact_id = create_progress_artifact(
+        0.0, key=f"{artifact_key(dest)}-progress",
+        description="Articles processed: listing the source",
+    )
+
+    def update(percent: float, line: str) -> None:
+        update_progress_artifact(
+            artifact_id, percent, description=f"Articles processed: {line}"
+        )
+
+    return update
 
 
 def publish_report(summary: RunSummary, tally: Tally, dest_url: str) -> None:
     """The markdown summary artifact, and the table of rejected and failed articles."""
     create_markdown_artifact(
         markdown_report(summary, dest_url),
-        key=artifact_key(summary.profile),
+        key=artifact_key(summary.dest),
         description="normalize-corpus run summary",
     )
     problems = tally.problems
     if problems:
         create_table_artifact(
             problem_rows(problems),
-            key=f"{artifact_key(summary.profile)}-problems",
+            key=f"{artifact_key(summary.dest)}-problems",
             description=f"Rejected and failed articles ({tally.problem_count}; first "
             f"{len(problems)} shown)",
         )

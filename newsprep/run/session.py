@@ -56,7 +56,7 @@ class RunSession:
     def __exit__(self, *exc: object) -> None:
         self.index.close()
 
-    def plan(self, listing: SourceListing, on_progress: Callable[[float], None]) -> Plan:
+    def plan(self, listing: SourceListing, on_progress: Callable[[float, str], None]) -> Plan:
         """Prepare DEST; the job and the batches of the articles that need work."""
         total = listing.total if listing.countable else None
         if self.pipeline.output.format == "jsonl":

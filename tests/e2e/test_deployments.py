@@ -335,9 +335,13 @@ def test_adhoc_run(deployed: Server, first_run, worker_log: Path) -> None:
     by_type = {artifact.type: artifact for artifact in artifacts}
     assert set(by_type) >= {"markdown", "progress"}, artifacts
     report = by_type["markdown"]
-    assert report.key == "normalize-corpus-default"
+    key = report.key
+    assert re.fullmatch(r"corpus-[a-z0-9-]*out-[0-9a-f]{8}", key), key  # one per destination
     assert "| ok | 24 |" in report.data and "| rejected | 1 |" in report.data
-    assert float(by_type["progress"].data) == 100
+    assert f"to `{dest}`" in report.data and "file://" not in report.data
+    progress = by_type["progress"]
+    assert progress.key == f"{key}-progress" and float(progress.data) == 100
+    assert progress.description.startswith("Articles processed: 25/25 articles (100%)")
 
 
 def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path) -> None:

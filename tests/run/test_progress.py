@@ -10,7 +10,7 @@ from newsprep.run.progress import Progress, _duration
 def test_lines_every_interval_and_at_the_end(caplog) -> None:
     percents: list[float] = []
     progress = Progress(10, logging.getLogger("t"), every_seconds=3600,
-                        on_update=percents.append)
+                        on_update=lambda percent, line: percents.append(percent))
     with caplog.at_level(logging.INFO, logger="t"):
         progress.advance(4)  # within the interval: quiet
         assert caplog.messages == [] and percents == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from test_summary import RECORDS, summary
 
 from newsprep.run.report import artifact_key, markdown_report, md, problem_rows, redact, run_name
@@ -25,8 +27,17 @@ def test_article_text_is_escaped_for_markdown() -> None:
 def test_markdown_report() -> None:
     report = markdown_report(summary(), "file:///tmp/my out")
     assert report.startswith("# normalize-corpus: default\n")
-    assert "[out](file:///tmp/my%20out)" in report
+    assert "to `out` in" in report  # a local path is text: the UI cannot open file:// links
+    assert "](file:" not in report
     assert "| failed | 1 |" in report
     assert "| read\\-error | 1 | x |" in report
     assert report.endswith("Config fingerprint `f`.\n")
-    assert artifact_key("CNNDM") == "normalize-corpus-cnndm"
+
+
+def test_artifact_keys_are_per_destination() -> None:
+    keys = {artifact_key(d) for d in ("out/a-b", "out/a/b", "out/a_b", "s3://k:s@bucket/a-b")}
+    assert len(keys) == 4  # distinct destinations never share a history
+    assert artifact_key("s3://k:s@bucket/x") == artifact_key("s3://bucket/x")  # no secret
+    for key in keys:
+        assert re.fullmatch(r"[a-z0-9-]+", key) and len(key) <= 64, key
+    assert artifact_key("/data/corpus/2026-03").startswith("corpus-data-corpus-2026-03-")

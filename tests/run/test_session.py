@@ -22,7 +22,7 @@ def run(src: Path, dest: Path, **options: object):
     config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(**options))
     with RunSession(config, LOGGER) as session:
         listing = list_source(config.source, config.dest, session.pipeline, session.index)
-        job, batches = session.plan(listing, on_progress=lambda percent: None)
+        job, batches = session.plan(listing, on_progress=lambda percent, line: None)
         for batch in batches:
             records = process_batch(batch.articles, batch.index, job)
             session.record(BatchOutcome(batch.index, records))
