@@ -20,8 +20,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -111,6 +111,7 @@ def prefect_server(home: Path) -> Iterator[Server]:
         "PREFECT_API_URL": url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",  # the worker polls every 2 s, not 10
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",  # schedules every 5 s, not 60
         "PREFECT_CLI_WRAP_LINES": "false",
         "COLUMNS": "200",
     }
@@ -288,21 +289,19 @@ def test_parameter_form_describes_every_parameter(deployed: Server) -> None:
 )
 def test_bad_parameter_fails_fast(deployed: Server, param: str, field: str, reason: str) -> None:
     """The API refuses the run before it is created; the message names the field."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    adhoc_runs = DeploymentFilter(name=DeploymentFilterName(any_=["normalize-corpus-adhoc"]))
     with deployed.client() as client:
-        before = _adhoc_runs(client)
+        before = len(client.read_flow_runs(deployment_filter=adhoc_runs))
     result = deployed.cli("deployment", "run", ADHOC, "--param", param)
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0, output
     assert f"Validation failed for field {field}" in output
     assert reason in output
     with deployed.client() as client:
-        assert _adhoc_runs(client) == before  # no flow run was created
-
-
-def _adhoc_runs(client: Any) -> int:
-    """Flow runs of the ad-hoc deployment (the scheduler adds the nightly's at any time)."""
-    adhoc = client.read_deployment_by_name(ADHOC).id
-    return sum(run.deployment_id == adhoc for run in client.read_flow_runs())
+        # no flow run was created
+        assert len(client.read_flow_runs(deployment_filter=adhoc_runs)) == before
 
 
 def test_adhoc_run(deployed: Server, first_run, worker_log: Path) -> None:
@@ -358,6 +357,104 @@ def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path
     assert summary["counts"] == {"ok": 0, "rejected": 1, "failed": 0, "skipped": 24}
     assert summary["changes"] == {"new": 0, "changed": 0, "retried": 1, "skipped": 24}
     assert {a: (dest / a).stat().st_mtime_ns for a in outputs} == outputs  # not rewritten
+
+
+# --- schedules: the server creates flow runs, the worker runs them ------------------------
+
+
+def _runs_of(client, deployment_name: str, state_type: str | None = None):
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    flow_run_filter = None
+    if state_type is not None:
+        flow_run_filter = FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(state_type)]))
+        )
+    return client.read_flow_runs(
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment_name])),
+        flow_run_filter=flow_run_filter,
+    )
+
+
+def _server_tracebacks(server: Server) -> list[str]:
+    log = (server.home / "server.log").read_text(errors="replace")
+    return [line for line in log.splitlines() if "Traceback" in line or "Error" in line]
+
+
+def test_nightly_schedule_creates_runs(deployed: Server) -> None:
+    """The server's scheduler turns the nightly cron into Scheduled flow runs at 02:00 UTC."""
+    from datetime import UTC, datetime, timedelta
+
+    deadline = time.monotonic() + 90  # the scheduler loop runs every 5 s here, 60 s by default
+    with deployed.client() as client:
+        while not (runs := _runs_of(client, "normalize-corpus-nightly", "SCHEDULED")):
+            if time.monotonic() > deadline:
+                pytest.fail("no Scheduled run for the nightly deployment after 90 s:\n"
+                            + _tail(deployed.home / "server.log"))
+            time.sleep(1)
+    starts = sorted(run.expected_start_time.astimezone(UTC) for run in runs)
+    now = datetime.now(UTC)
+    next_two_am = now.replace(hour=2, minute=0, second=0, microsecond=0)
+    if next_two_am <= now:
+        next_two_am += timedelta(days=1)
+    assert starts[0] == next_two_am, starts[:3]
+    assert all(later - earlier == timedelta(days=1) for earlier, later in pairwise(starts))
+    assert all(run.auto_scheduled for run in runs)
+    assert _server_tracebacks(deployed) == []
+
+
+def test_every_minute_cron_runs(
+    deployed: Server, worker_log: Path, tmp_path: Path
+) -> None:
+    """A deployment on an every-minute cron gets a run from the scheduler, and the worker
+    runs it: the corpus is written, with no trigger from the test."""
+    import yaml
+
+    source, dest = _copy_sample(tmp_path / "src"), tmp_path / "out"
+    spec = yaml.safe_load((REPO / PREFECT_FILE).read_text())
+    [nightly] = [d for d in spec["deployments"] if d["name"] == "normalize-corpus-nightly"]
+    every_minute = {
+        **nightly,
+        "name": "normalize-corpus-every-minute",
+        "parameters": {**nightly["parameters"], "source": str(source), "dest": str(dest)},
+        "schedules": [{"cron": "* * * * *", "timezone": "UTC", "active": True}],
+    }
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [every_minute]}))
+    deploy = deployed.cli(
+        "deploy", "--prefect-file", str(prefect_file), "--name", "normalize-corpus-every-minute"
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    name = "normalize-corpus/normalize-corpus-every-minute"
+    try:
+        deadline = time.monotonic() + 150  # the next minute, the scheduler, the run itself
+        with deployed.client() as client:
+            while True:
+                runs = _runs_of(client, "normalize-corpus-every-minute")
+                done = [run for run in runs if run.state is not None and run.state.is_final()]
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    pytest.fail(f"no finished scheduled run after 150 s: {runs}\n"
+                                f"{_tail(worker_log)}")
+                time.sleep(2)
+        run = done[0]
+        assert run.auto_scheduled
+        assert run.state.is_completed(), f"{run.state}\n{_tail(worker_log)}"
+        assert _summary(dest)["counts"] == {"ok": 24, "rejected": 1, "failed": 0, "skipped": 0}
+        for article in _articles(source) - {"broken/corrupted-upload.txt"}:
+            assert (dest / article).stat().st_size > 0, article
+    finally:
+        with deployed.client() as client:
+            client.delete_deployment(client.read_deployment_by_name(name).id)
+    assert _server_tracebacks(deployed) == []
 
 
 # --- newsprep serve ------------------------------------------------------------------------
