@@ -168,7 +168,10 @@ def _tail(log: Path, lines: int = 15) -> str:
 
 
 def _server_environment() -> dict[str, str]:
-    env = {**os.environ, **QUIET_ENVIRONMENT}
+    # SQLite waits up to 60 s for a lock (Prefect's default is 10 s): on a small, busy
+    # machine the server's services and concurrent runs otherwise fail with "database is
+    # locked"
+    env = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60", **os.environ, **QUIET_ENVIRONMENT}
     env.pop("PREFECT_API_URL", None)
     return env
 

@@ -112,6 +112,9 @@ def prefect_server(home: Path) -> Iterator[Server]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",  # the worker polls every 2 s, not 10
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",  # schedules every 5 s, not 60
+        # SQLite waits up to 60 s for a lock, not 10: on 2 busy cores the server's services
+        # and the runs' writes otherwise hit "database is locked" (logged with a traceback)
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
         "PREFECT_CLI_WRAP_LINES": "false",
         "COLUMNS": "200",
     }
