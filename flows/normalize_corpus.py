@@ -6,58 +6,46 @@ the executor maps the `normalize-batch` task over the batches, the report publis
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
+from prefect.states import Failed, State
 
-from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions, TokenizerEngine
+from newsprep.config import ConfigError, RunConfig
 from newsprep.run.executor import BatchExecutor
 from newsprep.run.prefect_tasks import discover_articles
-from newsprep.run.report import progress_artifact, publish_report, run_name
+from newsprep.run.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
-from newsprep.run.summary import RunSummary, check_failure_budget
+from newsprep.run.summary import RunSummary, check_failure_budget, redact
 
 
 @flow(
     name="normalize-corpus",
-    flow_run_name=lambda: run_name(flow_run.parameters),
+    flow_run_name=flow_run_name,
     description="Raw news articles in, tokenized lowercased corpus out, with a manifest.",
     validate_parameters=True,
 )
-def normalize_corpus(
-    source: str = SAMPLE_SOURCE,
-    dest: str = "out",
-    profile: ProfileName = "default",
-    overrides: dict[str, Any] | None = None,
-    tokenizer_engine: TokenizerEngine | None = None,
-    options: RunOptions = RunOptions(),  # noqa: B008 - a frozen model, safe as a default
-) -> RunSummary:
-    """Normalize every article under `source` into `dest`; returns the run summary.
+def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # noqa: B008 - frozen
+    """Normalize every article under `config.source` into `config.dest`; returns the run
+    summary. A configuration the run cannot start with fails the flow run at once, its
+    reason in the state message.
 
     Args:
-        source: Folder, file or fsspec URL of raw articles (s3://bucket/prefix,
-            tar://*.story::s3://bucket/stories.tgz, ...).
-        dest: Folder or fsspec URL the corpus, manifest and run summary are written to.
-        profile: Named pipeline configuration: default, or cnndm for the CNN/DailyMail format.
-        overrides: Profile settings to change, by dotted path, e.g. {"tokenize.lang": "de"}.
-        tokenizer_engine: Moses implementation: sacremoses (the reference) or fast (C++);
-            empty: the profile's.
-        options: How the run executes: batch size, workers, runner, retries, failure budget.
+        config: The run: source and destination (paths or fsspec URLs), profile, profile
+            overrides, tokenizer engine and how it executes (batch size, workers, runner,
+            retries, failure budget).
     """
-    config = RunConfig(
-        source=source, dest=dest, profile=profile, overrides=overrides or {},
-        tokenizer_engine=tokenizer_engine, options=options,
-    )
     logger = get_run_logger()
-    with RunSession(config, logger) as run:
-        lang = run.pipeline.tokenize.lang
-        with BatchExecutor(options, run.workers, lang, logger) as executor:
-            listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
-            job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
-            for outcome in executor.run(batches, job):
-                run.record(outcome)
-        summary = run.finish()
+    try:
+        with RunSession(config, logger) as run:
+            lang = run.pipeline.tokenize.lang
+            with BatchExecutor(config.options, run.workers, lang, logger) as executor:
+                listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
+                job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
+                for outcome in executor.run(batches, job):
+                    run.record(outcome)
+            summary = run.finish()
+    except ConfigError as exc:
+        logger.error("cannot run: %s", redact(str(exc)))
+        return Failed(message=f"cannot run: {redact(str(exc))}")
     publish_report(summary, run.tally, run.dest_url)
-    check_failure_budget(summary, options.max_failure_rate)
+    check_failure_budget(summary, config.options.max_failure_rate)
     return summary

@@ -121,8 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _option_help(name: str) -> str:
     field = RunOptions.model_fields[name]
-    default = "chosen at run time" if field.default is None else json.dumps(field.default)
-    return f"{field.description} (default: {default})"
+    return f"{field.description} (default: {json.dumps(field.default)})"
 
 
 def _version_line() -> str:
@@ -154,7 +153,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             dest=args.dest,
             profile=args.profile,
             overrides=dict(args.overrides),
-            tokenizer_engine=args.tokenizer_engine,
+            tokenizer_engine=args.tokenizer_engine or "profile",
             options=RunOptions(**options),
         )
     except ValidationError as exc:
@@ -263,9 +262,14 @@ def run(
         start_fork_server()  # its imports overlap Prefect's
     try:
         with prefect_api():
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
             from newsprep.flows.normalize_corpus import normalize_corpus
 
-            state = normalize_corpus(**config.model_dump(), return_state=True)
+            # No flow run heartbeats: they serve workers' crash detection; this run is in
+            # the foreground, and stopping the heartbeat thread costs up to 1 s at its end.
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                state = normalize_corpus(config, return_state=True)
             result = state.result(raise_on_failure=False)
     finally:
         if fork_server:

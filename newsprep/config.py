@@ -293,14 +293,15 @@ SAMPLE_SOURCE = str(files("newsprep") / "sample")
 class RunOptions(_Frozen):
     """How a run executes. None of these change the output bytes."""
 
-    batch_size: int | None = Field(
-        None,
-        ge=1,
-        description="Articles per Prefect task run. Empty: chosen from the corpus size and "
+    batch_size: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Articles per Prefect task run; 0: chosen from the corpus size and the "
         "workers. 1 gives one task run per article, named after it.",
     )
-    workers: int | None = Field(
-        None, ge=1, description="Parallel worker processes (or threads). Empty: CPU count."
+    workers: int = Field(
+        0, ge=0, le=1024, description="Parallel worker processes (or threads); 0: the CPU count."
     )
     runner: Literal["process", "thread", "dask"] = Field(
         "process",
@@ -308,18 +309,15 @@ class RunOptions(_Frozen):
         "processes; thread: all in one process; dask: a Dask cluster (dask_address, or a "
         "local one) through prefect-dask.",
     )
-    dask_address: str | None = Field(
-        None, description="tcp://HOST:PORT of an existing Dask scheduler (runner dask)."
+    dask_address: str = Field(
+        "",
+        pattern=r"^$|^(tcp|tls|inproc|ucx)://\S+$",
+        description="tcp://HOST:PORT of an existing Dask scheduler (runner dask); empty: a "
+        "local cluster.",
     )
     max_attempts: int = Field(
         3, ge=1, description="Attempts per article for transient errors (I/O, timeouts)."
     )
-
-    @model_validator(mode="after")
-    def _address_needs_dask(self) -> RunOptions:
-        if self.dask_address and self.runner != "dask":
-            raise ValueError("dask_address is only used with runner 'dask'")
-        return self
     retry_delay_seconds: float = Field(
         0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
     )
@@ -339,28 +337,53 @@ class RunOptions(_Frozen):
         "`parity` same|differs for each, _run.json the counts.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_auto(cls, data: Any) -> Any:
+        # older callers and saved deployment parameters spell "auto" as None
+        if isinstance(data, dict):
+            auto = {"batch_size": 0, "workers": 0, "dask_address": ""}
+            data = {k: auto[k] if v is None and k in auto else v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> RunOptions:
+        if self.dask_address and self.runner != "dask":
+            raise ValueError("dask_address is only used with runner 'dask'")
+        return self
+
 
 class RunConfig(_Frozen):
-    """A whole run. Its fields are exactly the `normalize-corpus` flow's parameters."""
+    """A whole run: the `normalize-corpus` flow's one parameter (the form in the Prefect UI)."""
 
     source: str = Field(SAMPLE_SOURCE, description="Folder, file or fsspec URL of raw articles.")
     dest: str = Field("out", description="Folder or fsspec URL the corpus is written to.")
     profile: ProfileName = Field("default", description="Named pipeline configuration.")
     overrides: dict[str, Any] = Field(
-        default_factory=dict,
+        {},
         description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
     )
-    tokenizer_engine: TokenizerEngine | None = Field(
-        None,
-        description="Moses implementation (the profile's tokenize.engine); empty: the "
-        "profile's, sacremoses. fast needs newsprep[fast].",
+    tokenizer_engine: Literal["profile", "sacremoses", "fast"] = Field(
+        "profile",
+        description="Moses implementation (sets the profile's tokenize.engine); profile: the "
+        "profile's own (sacremoses in every bundled profile). fast needs newsprep[fast].",
     )
     options: RunOptions = RunOptions()
+
+    @field_validator("tokenizer_engine", mode="before")
+    @classmethod
+    def _none_is_profile(cls, value: Any) -> Any:
+        return "profile" if value is None else value  # older callers passed None
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     def pipeline(self) -> PipelineConfig:
         """The profile with the overrides (and the tokenizer engine) applied, validated."""
         overrides = dict(self.overrides)
-        if self.tokenizer_engine:
+        if self.tokenizer_engine != "profile":
             overrides["tokenize.engine"] = self.tokenizer_engine
         pipeline = resolve_pipeline(self.profile, overrides)
         if self.options.parity_sample and pipeline.tokenize.engine != "fast":

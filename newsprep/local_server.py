@@ -167,11 +167,21 @@ def _tail(log: Path, lines: int = 15) -> str:
         return ""
 
 
-def _server_environment() -> dict[str, str]:
+# Settings of the servers newsprep starts (defaults: the environment may override them).
+SERVER_SETTINGS = {
     # SQLite waits up to 60 s for a lock (Prefect's default is 10 s): on a small, busy
     # machine the server's services and concurrent runs otherwise fail with "database is
     # locked"
-    env = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60", **os.environ, **QUIET_ENVIRONMENT}
+    "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+    # flow run logs are streamed to subscribers, so `prefect deployment run --watch` shows
+    # them (a failed run's reason among them); Prefect's default shows only state changes
+    "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
+    "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+}
+
+
+def _server_environment() -> dict[str, str]:
+    env = {**SERVER_SETTINGS, **os.environ, **QUIET_ENVIRONMENT}
     env.pop("PREFECT_API_URL", None)
     return env
 

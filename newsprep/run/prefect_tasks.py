@@ -14,6 +14,7 @@ from prefect.runtime import task_run
 from prefect.utilities.annotations import quote
 
 from newsprep.config import PipelineConfig
+from newsprep.errors import is_transient
 from newsprep.run.batch import Job, process_batch
 from newsprep.run.index import RunIndex
 from newsprep.run.pool import StagePool
@@ -31,9 +32,19 @@ def _batch_run_name() -> str:
     return f"batch {batch.index} ({len(batch.articles)} articles)"
 
 
+def _transient(task, task_run, state) -> bool:
+    """Retry the listing only after a transient error (a missing source fails at once)."""
+    try:
+        state.result()
+    except Exception as exc:  # the listing's own error, re-raised by result()
+        return is_transient(exc)
+    return False
+
+
 @task(
     name="discover-articles",
     retries=DISCOVER_RETRIES,
+    retry_condition_fn=_transient,
     retry_delay_seconds=DISCOVER_RETRY_DELAYS,
     cache_policy=NO_CACHE,
     persist_result=False,

@@ -3,6 +3,7 @@ markdown summary and the table of rejected and failed articles (the artifacts)."
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import re
@@ -16,7 +17,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from newsprep.config import SAMPLE_SOURCE
+from newsprep.config import RunConfig
 from newsprep.run.records import ArticleRecord
 from newsprep.run.summary import RunSummary, Tally, redact
 
@@ -34,10 +35,54 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def run_name(parameters: dict) -> str:
+def run_name(config: RunConfig) -> str:
     """The flow run's name: what it reads and where it writes, without credentials."""
-    source = redact(str(parameters.get("source", SAMPLE_SOURCE)))
-    return f"normalize-corpus: {source} → {redact(str(parameters.get('dest', 'out')))}"
+    return f"normalize-corpus: {redact(config.source)} → {redact(config.dest)}"
+
+
+def flow_run_name() -> str:
+    """The name Prefect gives a starting flow run: a name a person chose stays; a
+    generated one (the server's adjective-animal, the UI form's greek-star-word) becomes
+    `run_name(config)`."""
+    from prefect.runtime import flow_run
+
+    current = flow_run.name or ""
+    if current and not is_generated_name(current):
+        return current
+    config = flow_run.parameters.get("config", RunConfig())
+    if not isinstance(config, RunConfig):
+        config = RunConfig.model_validate(config)
+    return run_name(config)
+
+
+_UI_GENERATED = re.compile(  # prefect-ui-library's random run names: chi31-aquarii-fringe
+    r"(alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu|nu|xi|omicron|pi"
+    r"|rho|sigma|tau|upsilon|phi|chi|psi|omega)\d*-[a-z]+(-[a-z]+)?"
+)
+
+
+def is_generated_name(name: str) -> bool:
+    """True for the names Prefect makes up for a run nobody named."""
+    if _UI_GENERATED.fullmatch(name):
+        return True
+    adjectives, animals = _coolname_two_word_vocabulary()
+    first, _, second = name.partition("-")
+    return first in adjectives and second in animals
+
+
+@functools.cache
+def _coolname_two_word_vocabulary() -> tuple[frozenset[str], frozenset[str]]:
+    """The words of Prefect's server-side names, `generate_slug(2)`: adjective-animal."""
+    from coolname.data import config
+
+    def words(list_name: str) -> set[str]:
+        node = config[list_name]
+        found = set(node.get("words", ()))
+        for child in node.get("lists", ()):
+            found |= words(child)
+        return found
+
+    return frozenset(words("adj_any")), frozenset(words("subj"))
 
 
 def artifact_key(dest: str) -> str:

@@ -26,6 +26,8 @@ from uuid import UUID
 
 import pytest
 
+from newsprep.local_server import SERVER_SETTINGS
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "newsprep" / "sample"
 PREFECT_FILE = "deployments/prefect.yaml"
@@ -112,9 +114,7 @@ def prefect_server(home: Path) -> Iterator[Server]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",  # the worker polls every 2 s, not 10
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",  # schedules every 5 s, not 60
-        # SQLite waits up to 60 s for a lock, not 10: on 2 busy cores the server's services
-        # and the runs' writes otherwise hit "database is locked" (logged with a traceback)
-        "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+        **SERVER_SETTINGS,  # as `newsprep server start` runs it
         "PREFECT_CLI_WRAP_LINES": "false",
         "COLUMNS": "200",
     }
@@ -207,10 +207,15 @@ def worker_log(deployed: Server, tmp_path_factory: pytest.TempPathFactory) -> It
         _stop(worker)
 
 
-def _trigger(server: Server, *params: str) -> UUID:
+def _config_param(**config: object) -> str:
+    """`--param` value of the flow's one parameter, as the README writes it."""
+    return "config=" + json.dumps({k: str(v) for k, v in config.items()})
+
+
+def _trigger(server: Server, *params: str, extra: tuple[str, ...] = ()) -> UUID:
     """`prefect deployment run` as the README shows it; returns the flow run's id."""
     args = [arg for param in params for arg in ("--param", param)]
-    result = server.cli("deployment", "run", ADHOC, *args)
+    result = server.cli("deployment", "run", ADHOC, *args, *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     found = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
     assert found, result.stdout
@@ -221,7 +226,7 @@ def _trigger(server: Server, *params: str) -> UUID:
 def first_run(deployed: Server, worker_log: Path, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("adhoc")
     source, dest = _copy_sample(work / "src"), work / "out"
-    flow_run_id = _trigger(deployed, f"source={source}", f"dest={dest}")
+    flow_run_id = _trigger(deployed, _config_param(source=source, dest=dest))
     flow_run = _wait_final(deployed, flow_run_id, worker_log)
     return flow_run, source, dest
 
@@ -233,6 +238,7 @@ def test_schedules(deployed: Server) -> None:
     [schedule] = nightly.schedules
     assert schedule.schedule.cron == "0 2 * * *"
     assert schedule.schedule.timezone == "UTC"
+    assert schedule.slug == "every day at 02:00 UTC"  # the UI's label of the schedule
     assert schedule.active
     assert adhoc.schedules == []
     for deployment in (nightly, adhoc):
@@ -242,52 +248,67 @@ def test_schedules(deployed: Server) -> None:
         assert deployment.pull_steps == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
         ]
-        assert deployment.parameters["source"] == "newsprep/sample"
-        assert deployment.parameters["profile"] == "default"
-    assert nightly.parameters["dest"] == "out/nightly"
-    assert adhoc.parameters["dest"] == "out/adhoc"
+        assert deployment.parameters["config"]["source"] == "newsprep/sample"
+        assert deployment.parameters["config"]["profile"] == "default"
+    assert nightly.parameters["config"]["dest"] == "out/nightly"
+    assert adhoc.parameters["config"]["dest"] == "out/adhoc"
+
+
+def _fields(schema: dict, model: str) -> dict:
+    return schema["definitions"][model]["properties"]
 
 
 def test_parameter_form(deployed: Server) -> None:
-    """The schema the UI renders its run form from: types, an enum, bounds, descriptions."""
+    """The schema the UI renders its run form from: one `config` parameter whose fields
+    are all plain inputs (drop-downs for choices, numbers with bounds), none Optional."""
     with deployed.client() as client:
         deployment = client.read_deployment_by_name(ADHOC)
     assert deployment.enforce_parameter_schema
     schema = deployment.parameter_openapi_schema
-    properties = schema["properties"]
-    assert set(properties) == {
-        "source", "dest", "profile", "overrides", "tokenizer_engine", "options"
-    }
-    assert properties["profile"]["enum"] == ["default", "cnndm", "moses"]
-    engine = properties["tokenizer_engine"]
-    assert ["sacremoses", "fast"] in [alt.get("enum") for alt in engine.get("anyOf", [engine])]
-    assert properties["source"]["type"] == properties["dest"]["type"] == "string"
-    options = schema["definitions"]["RunOptions"]
-    assert options["additionalProperties"] is False
-    assert options["properties"]["max_failure_rate"]["maximum"] == 1
-    assert {"process", "thread"} <= set(options["properties"]["runner"]["enum"])
-    assert all(field.get("description") for field in options["properties"].values())
+    assert set(schema["properties"]) == {"config"}
+    run = _fields(schema, "RunConfig")
+    options = _fields(schema, "RunOptions")
+    assert set(run) == {"source", "dest", "profile", "overrides", "tokenizer_engine", "options"}
+    assert run["profile"]["enum"] == ["default", "cnndm", "moses"]
+    assert run["tokenizer_engine"]["enum"] == ["profile", "sacremoses", "fast"]
+    assert run["source"]["type"] == run["dest"]["type"] == "string"
+    assert run["overrides"]["type"] == "object" and run["overrides"]["default"] == {}
+    assert schema["definitions"]["RunOptions"]["additionalProperties"] is False
+    assert options["max_failure_rate"]["maximum"] == 1
+    assert options["batch_size"]["type"] == options["workers"]["type"] == "integer"
+    assert options["batch_size"]["minimum"] == options["workers"]["minimum"] == 0
+    assert options["dask_address"]["type"] == "string"
+    assert {"process", "thread"} <= set(options["runner"]["enum"])
+    for name, field in {**run, **options}.items():
+        # an Optional field is an anyOf with null: a type switch in the form, not a field
+        assert "anyOf" not in field and field.get("type") != "null", name
+        assert name == "options" or "default" in field, name
 
 
-def test_parameter_form_describes_every_parameter(deployed: Server) -> None:
+def test_parameter_form_describes_every_field(deployed: Server) -> None:
     with deployed.client() as client:
         schema = client.read_deployment_by_name(ADHOC).parameter_openapi_schema
-    undescribed = [name for name, field in schema["properties"].items()
-                   if name != "options" and not field.get("description")]
-    assert undescribed == []
+    fields = {**_fields(schema, "RunConfig"), **_fields(schema, "RunOptions")}
+    assert [name for name, field in fields.items()
+            if name != "options" and not field.get("description")] == []
 
 
 @pytest.mark.parametrize(
     ("param", "field", "reason"),
     [
-        ("profile=nope", "'profile'", "'nope' is not one of ['default', 'cnndm', 'moses']"),
         (
-            'options={"max_failure_rate": 5}',
-            "'options.max_failure_rate'",
+            'config={"profile": "nope"}',
+            "'config.profile'",
+            "'nope' is not one of ['default', 'cnndm', 'moses']",
+        ),
+        (
+            'config={"options": {"max_failure_rate": 5}}',
+            "'config.options.max_failure_rate'",
             "5 is greater than the maximum of 1",
         ),
-        ('options={"workers": 0}', "'options.workers'", ""),
-        ('options={"bogus": 1}', "'options'", "'bogus' was unexpected"),
+        ('config={"options": {"workers": -1}}', "'config.options.workers'", ""),
+        ('config={"options": {"bogus": 1}}', "'config.options'", "'bogus' was unexpected"),
+        ('config={"tokenizer_engine": "perl"}', "'config.tokenizer_engine'", "'perl'"),
     ],
 )
 def test_bad_parameter_fails_fast(deployed: Server, param: str, field: str, reason: str) -> None:
@@ -352,7 +373,7 @@ def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path
     assert flow_run.state.is_completed()
     outputs = {a: (dest / a).stat().st_mtime_ns for a in _articles(source) if (dest / a).exists()}
 
-    second_id = _trigger(deployed, f"source={source}", f"dest={dest}")
+    second_id = _trigger(deployed, _config_param(source=source, dest=dest))
     second = _wait_final(deployed, second_id, worker_log)
     assert second.state.is_completed(), f"{second.state}\n{_tail(worker_log)}"
     summary = _summary(dest)
@@ -360,6 +381,61 @@ def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path
     assert summary["counts"] == {"ok": 0, "rejected": 1, "failed": 0, "skipped": 24}
     assert summary["changes"] == {"new": 0, "changed": 0, "retried": 1, "skipped": 24}
     assert {a: (dest / a).stat().st_mtime_ns for a in outputs} == outputs  # not rewritten
+
+
+def test_chosen_run_name_is_kept(deployed: Server, worker_log: Path, tmp_path: Path) -> None:
+    """A name given to the run (the UI form's Run Name, --flow-run-name) stays; only a
+    generated one becomes `normalize-corpus: SOURCE → DEST` (test_adhoc_run)."""
+    source, dest = _copy_sample(tmp_path / "src"), tmp_path / "out"
+    flow_run_id = _trigger(
+        deployed, _config_param(source=source, dest=dest),
+        extra=("--flow-run-name", "backfill-march"),
+    )
+    flow_run = _wait_final(deployed, flow_run_id, worker_log)
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
+    assert flow_run.name == "backfill-march"
+
+
+def test_config_error_fails_at_once(deployed: Server, worker_log: Path, tmp_path: Path) -> None:
+    """A run that cannot start (no such source) fails without retries, its one-line reason
+    in the state message and in what `--watch` prints; no traceback in the logs."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    missing = tmp_path / "no-such-folder"
+    started = time.monotonic()
+    result = deployed.cli(
+        "deployment", "run", ADHOC, "--param", _config_param(source=missing, dest=tmp_path / "o"),
+        "--watch", "--watch-timeout", str(RUN_TIMEOUT),
+    )
+    watched = result.stdout + result.stderr
+    assert result.returncode == 1, watched
+    reason = f"source '{missing}' does not exist"
+    assert reason in watched, watched
+    found = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+    assert found, watched
+    with deployed.client() as client:
+        [flow_run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(found.group(1))]))
+        )
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[flow_run.id])
+        ))
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
+    assert flow_run.state.is_failed()
+    assert flow_run.state.message == f"cannot run: {reason} (or is not readable)"
+    # tried once: the listing retries transient errors only
+    assert [t.run_count for t in task_runs if t.name.startswith("discover-articles")] == [1]
+    messages = [log.message for log in logs]
+    assert f"cannot run: {reason} (or is not readable)" in messages
+    # Prefect's engine logs its own traceback for every failed deployment run; none of
+    # newsprep's code is in it (the error was handled where it arose)
+    assert not [m for m in messages if f'File "{REPO}/' in m]
+    assert time.monotonic() - started < RUN_TIMEOUT
 
 
 # --- schedules: the server creates flow runs, the worker runs them ------------------------
@@ -426,7 +502,9 @@ def test_every_minute_cron_runs(
     every_minute = {
         **nightly,
         "name": "normalize-corpus-every-minute",
-        "parameters": {**nightly["parameters"], "source": str(source), "dest": str(dest)},
+        "parameters": {
+            "config": {**nightly["parameters"]["config"], "source": str(source), "dest": str(dest)}
+        },
         "schedules": [{"cron": "* * * * *", "timezone": "UTC", "active": True}],
     }
     prefect_file = tmp_path / "prefect.yaml"
@@ -487,15 +565,15 @@ def test_serve(tmp_path: Path) -> None:
             assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "UTC")
             assert adhoc.schedules == []
             assert adhoc.parameters == {
-                "source": "newsprep/sample", "dest": "out/adhoc", "profile": "default"
+                "config": {"source": "newsprep/sample", "dest": "out/adhoc", "profile": "default"}
             }
-            assert adhoc.parameter_openapi_schema["properties"]["profile"]["enum"]
+            assert adhoc.parameter_openapi_schema["properties"]["config"]
 
             source, dest = _copy_sample(tmp_path / "src"), tmp_path / "out"
             with temporary_settings(updates={PREFECT_API_URL: server.url}):
                 flow_run = run_deployment(
                     ADHOC,
-                    parameters={"source": str(source), "dest": str(dest)},
+                    parameters={"config": {"source": str(source), "dest": str(dest)}},
                     timeout=RUN_TIMEOUT,
                     poll_interval=1,
                 )

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from archives import build_tar, story_text
+from flowrun import run_flow
 
 from newsprep.config import RunOptions
-from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
@@ -35,7 +35,7 @@ def test_unsafe_member_names_never_escape_dest(tmp_path: Path) -> None:
     (src / "bundle.tgz").write_bytes(archive)
     before = set(tmp_path.rglob("*"))
 
-    normalize_corpus(str(src / "bundle.tgz"), str(dest), options=RunOptions(workers=1))
+    run_flow(str(src / "bundle.tgz"), str(dest), options=RunOptions(workers=1))
 
     records = _manifest(dest)
     assert records["news/good.txt"]["status"] == "ok"
@@ -82,7 +82,7 @@ def test_truncated_archive_keeps_what_was_read(tmp_path: Path) -> None:
     src.mkdir()
     (src / "cnn_stories.tgz").write_bytes(archive[:cut])
 
-    summary = normalize_corpus(str(src), str(tmp_path / "out"), options=RunOptions(workers=1))
+    summary = run_flow(str(src), str(tmp_path / "out"), options=RunOptions(workers=1))
 
     records = _manifest(tmp_path / "out")
     ok = sorted(r["id"] for r in records.values() if r["status"] == "ok")

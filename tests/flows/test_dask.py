@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from flowrun import run_flow
 
 from newsprep.config import SAMPLE_SOURCE, RunOptions
-from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 DASK = [sys.executable, "-m", "distributed.cli"]
@@ -78,8 +78,8 @@ def test_dask_cluster_output_equals_local_run(tmp_path: Path, dask_cluster: str)
     src = tmp_path / "src"
     shutil.copytree(SAMPLE_SOURCE, src)
     local, dask = tmp_path / "local", tmp_path / "dask"
-    normalize_corpus(str(src), str(local), options=RunOptions(workers=2))
-    summary = normalize_corpus(
+    run_flow(str(src), str(local), options=RunOptions(workers=2))
+    summary = run_flow(
         str(src), str(dask),
         options=RunOptions(runner="dask", dask_address=dask_cluster, batch_size=5),
     )

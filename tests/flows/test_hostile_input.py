@@ -11,11 +11,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from flowrun import run_flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from newsprep.config import RunOptions
-from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
@@ -133,7 +133,7 @@ def test_hostile_corpus(tmp_path: Path) -> None:
         (src / name).write_bytes(data)
         expected.update(outcomes)
 
-    state = normalize_corpus(str(src), str(dest), options=RunOptions(workers=2), return_state=True)
+    state = run_flow(str(src), str(dest), options=RunOptions(workers=2), return_state=True)
     assert state.is_completed()
 
     records = [json.loads(line) for line in (dest / "_manifest.jsonl").open(encoding="utf-8")]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import fsspec
 import pytest
+from flowrun import run_flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -22,7 +23,6 @@ from prefect.client.schemas.filters import (
 from newsprep.cli import apply_storage_options
 from newsprep.config import SAMPLE_SOURCE, RunOptions, resolve_pipeline
 from newsprep.faults import FlakyFileSystem
-from newsprep.flows.normalize_corpus import normalize_corpus
 from newsprep.tasks.stages.normalize import normalize_text, parity
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
@@ -77,7 +77,7 @@ def test_good_and_broken_files(tmp_path: Path) -> None:
     (src / "notes.md").write_text("not an article")
     dest = tmp_path / "out"
 
-    summary = normalize_corpus(str(src), str(dest), options=FAST)
+    summary = run_flow(str(src), str(dest), options=FAST)
 
     records = {r["id"]: r for r in manifest(dest)}
     assert sorted(records) == sorted(
@@ -110,8 +110,8 @@ def test_good_and_broken_files(tmp_path: Path) -> None:
 
 def test_same_input_same_bytes(tmp_path: Path) -> None:
     src = make_source(tmp_path, 6)
-    normalize_corpus(str(src), str(tmp_path / "one"), options=FAST)
-    normalize_corpus(
+    run_flow(str(src), str(tmp_path / "one"), options=FAST)
+    run_flow(
         str(src), str(tmp_path / "two"), options=RunOptions(workers=1, batch_size=1)
     )
     one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
@@ -126,7 +126,7 @@ def test_transient_read_errors_are_retried(tmp_path: Path, flaky) -> None:
     flaky(fail_fraction=0.5, failures=2)
     dest = tmp_path / "out"
 
-    summary = normalize_corpus(f"flaky://{src}", str(dest), options=FAST)
+    summary = run_flow(f"flaky://{src}", str(dest), options=FAST)
 
     plan = FlakyFileSystem(fail_fraction=0.5)
     expected = {
@@ -146,7 +146,7 @@ def test_permanent_fault_fails_the_article_and_the_budget(tmp_path: Path, flaky)
     flaky(always_fail=str(victim))
     dest = tmp_path / "out"
 
-    state = normalize_corpus(f"flaky://{src}", str(dest), options=FAST, return_state=True)
+    state = run_flow(f"flaky://{src}", str(dest), options=FAST, return_state=True)
 
     assert state.is_failed()
     assert "max_failure_rate" in state.message or "failed" in state.message
@@ -160,7 +160,7 @@ def test_permanent_fault_fails_the_article_and_the_budget(tmp_path: Path, flaky)
     assert all((dest / r["output"]).exists() for r in records.values() if r["status"] == "ok")
 
     lenient = FAST.model_copy(update={"max_failure_rate": 0.5})
-    state = normalize_corpus(
+    state = run_flow(
         f"flaky://{src}", str(tmp_path / "lenient"), options=lenient, return_state=True
     )
     assert state.is_completed()
@@ -169,10 +169,10 @@ def test_permanent_fault_fails_the_article_and_the_budget(tmp_path: Path, flaky)
 def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
     src = make_source(tmp_path, 5)
     dest = tmp_path / "out"
-    normalize_corpus(str(src), str(dest), options=FAST)
+    run_flow(str(src), str(dest), options=FAST)
     first = tree(dest)
 
-    second = normalize_corpus(str(src), str(dest), options=FAST)
+    second = run_flow(str(src), str(dest), options=FAST)
     assert second.counts["skipped"] == 5 and second.changes["skipped"] == 5
     assert {k: v for k, v in tree(dest).items() if k != "_manifest.jsonl"} == {
         k: v for k, v in first.items() if k != "_manifest.jsonl"
@@ -180,24 +180,24 @@ def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
 
     changed = sorted(src.rglob("*.txt"))[1]
     changed.write_text(changed.read_text() + "A new closing paragraph was added today.\n")
-    third = normalize_corpus(str(src), str(dest), options=FAST)
+    third = run_flow(str(src), str(dest), options=FAST)
     assert third.changes == {"new": 0, "changed": 1, "retried": 0, "skipped": 4}
     assert "a new closing paragraph was added today ." in (
         dest / changed.relative_to(src)
     ).read_text()
 
-    forced = normalize_corpus(
+    forced = run_flow(
         str(src), str(dest), options=FAST.model_copy(update={"force": True})
     )
     assert forced.counts["ok"] == 5 and forced.changes["new"] == 0
 
-    other = normalize_corpus(str(src), str(dest), profile="cnndm", options=FAST)
+    other = run_flow(str(src), str(dest), profile="cnndm", options=FAST)
     assert other.counts["ok"] == 5, "a different config fingerprint reprocesses"
 
 
 def test_batch_size_one_names_task_runs_after_articles(tmp_path: Path) -> None:
     src = make_source(tmp_path, 3)
-    state = normalize_corpus(
+    state = run_flow(
         str(src), str(tmp_path / "out"),
         options=RunOptions(workers=2, batch_size=1), return_state=True,
     )
@@ -233,7 +233,7 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     flaky(crash_once=str(victim), crash_marker_dir=str(markers), read_log=str(reads))
     dest = tmp_path / "out"
 
-    summary = normalize_corpus(
+    summary = run_flow(
         f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=3)
     )
 
@@ -259,10 +259,10 @@ def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: 
         encoding="utf-8",
     )
     options = FAST.model_copy(update={"parity_sample": 1.0})
-    summary = normalize_corpus(
+    summary = run_flow(
         str(src), str(tmp_path / "fast"), tokenizer_engine="fast", options=options
     )
-    normalize_corpus(str(src), str(tmp_path / "reference"), options=FAST)
+    run_flow(str(src), str(tmp_path / "reference"), options=FAST)
 
     records = {r["id"]: r for r in manifest(tmp_path / "fast")}
     assert {r["status"] for r in records.values()} == {"ok"}
@@ -293,7 +293,7 @@ def test_parity_sample_takes_the_same_articles_every_time(tmp_path: Path) -> Non
     options = FAST.model_copy(update={"parity_sample": 0.5})
     sampled = []
     for name in ("one", "two"):
-        normalize_corpus(str(src), str(tmp_path / name), overrides=fast, options=options)
+        run_flow(str(src), str(tmp_path / name), overrides=fast, options=options)
         sampled.append(sorted(r["id"] for r in manifest(tmp_path / name) if r["parity"]))
     assert sampled[0] == sampled[1]
     assert 0 < len(sampled[0]) < 6

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+from flowrun import run_flow
 
 from newsprep.config import RunOptions
-from newsprep.flows.normalize_corpus import normalize_corpus
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
@@ -112,7 +112,7 @@ def test_s3_to_s3_local_to_s3_s3_to_local_match_a_local_run(s3, tmp_path: Path) 
     write_tree(src, NEWS)
     put_tree(s3, "raw/news", NEWS)
 
-    normalize_corpus(str(src), str(tmp_path / "local"), options=THREADS)
+    run_flow(str(src), str(tmp_path / "local"), options=THREADS)
     local = local_files(tmp_path / "local")
     records = manifest(local)
     assert {k: r["status"] for k, r in records.items()} == EXPECTED_STATUS
@@ -121,9 +121,9 @@ def test_s3_to_s3_local_to_s3_s3_to_local_match_a_local_run(s3, tmp_path: Path) 
     highlights = local["science/2026-04-07-glacier-survey.story.highlights"].decode()
     assert highlights == GLACIER_HIGHLIGHTS
 
-    normalize_corpus("s3://raw/news", "s3://clean/corpus", options=PROCESSES)
-    normalize_corpus(str(src), "s3://clean/from-local", options=THREADS)
-    normalize_corpus("s3://raw/news", str(tmp_path / "from-s3"), options=THREADS)
+    run_flow("s3://raw/news", "s3://clean/corpus", options=PROCESSES)
+    run_flow(str(src), "s3://clean/from-local", options=THREADS)
+    run_flow("s3://raw/news", str(tmp_path / "from-s3"), options=THREADS)
 
     for name, files in [
         ("s3 -> s3", bucket_files(s3, "clean/corpus")),
@@ -175,7 +175,7 @@ def test_story_archive_through_chained_tar_url(s3) -> None:
         "raw/cnn_stories.tgz", build_tgz({**STORIES, "cnn/README.txt": b"Not a story.\n"})
     )
 
-    summary = normalize_corpus(
+    summary = run_flow(
         "tar://*.story::s3://raw/cnn_stories.tgz", "s3://clean/cnn", options=THREADS
     )
 
@@ -220,7 +220,7 @@ def test_jsonl_objects(s3, name: str) -> None:
     data = jsonl_bytes(WIRE)
     s3.pipe_file(f"raw/feeds/{name}", gzip.compress(data) if name.endswith(".gz") else data)
 
-    normalize_corpus("s3://raw/feeds", "s3://clean/feeds", options=THREADS)
+    run_flow("s3://raw/feeds", "s3://clean/feeds", options=THREADS)
 
     files = bucket_files(s3, "clean/feeds")
     records = manifest(files)
@@ -258,7 +258,7 @@ SHARD_NAMES = ["part-00000.jsonl.gz", "part-00001.jsonl.gz", "part-00002.jsonl.g
 def test_jsonl_shards(s3) -> None:
     s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(SHARD_INPUT))
 
-    summary = normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
+    summary = run_flow("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
                                options=PROCESSES)
 
     assert summary.counts["ok"] == 5
@@ -284,7 +284,7 @@ def test_jsonl_shards_load_with_datasets(
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import datasets
     s3.pipe_file("raw/cnn.jsonl", jsonl_bytes(SHARD_INPUT))
-    normalize_corpus("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
+    run_flow("s3://raw/cnn.jsonl", "s3://clean/shards", overrides=SHARDS,
                      options=THREADS)
     local = tmp_path / "shards"
     s3.get("clean/shards/", str(local), recursive=True)
@@ -448,7 +448,7 @@ def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
                "fail_paths": "*.txt", "always_fail": broken}
     apply_storage_options(["flaky://"], options)
     try:
-        summary = normalize_corpus(
+        summary = run_flow(
             "flaky://raw/news", "flaky://clean/corpus",
             options=RunOptions(workers=2, retry_delay_seconds=0.01, max_failure_rate=0.5),
         )

@@ -6,14 +6,36 @@ import re
 
 from test_summary import RECORDS, summary
 
-from newsprep.run.report import artifact_key, markdown_report, md, problem_rows, redact, run_name
+from newsprep.config import RunConfig
+from newsprep.run.report import (
+    artifact_key,
+    is_generated_name,
+    markdown_report,
+    md,
+    problem_rows,
+    redact,
+    run_name,
+)
 
 
 def test_credentials_never_reach_names() -> None:
     assert redact("s3://key:secret@bucket/x") == "s3://bucket/x"
     assert redact("/data/raw") == "/data/raw"
-    name = run_name({"source": "s3://k:s@raw/news", "dest": "out"})
+    name = run_name(RunConfig(source="s3://k:s@raw/news", dest="out"))
     assert name == "normalize-corpus: s3://raw/news → out"
+
+
+def test_generated_run_names_are_told_from_chosen_ones() -> None:
+    from prefect.utilities.names import generate_slug
+
+    server_names = {generate_slug(2) for _ in range(200)}  # what the API gives unnamed runs
+    assert all(is_generated_name(name) for name in server_names)
+    # the UI form's suggestions (prefect-ui-library's random run names)
+    for name in ("chi31-aquarii-fringe", "alpha-centauri", "omega7-lyrae-void"):
+        assert is_generated_name(name), name
+    for name in ("backfill-march", "nightly-rerun", "cnndm test 2", "normalize-corpus: a → b",
+                 "fancy-rerun-of-april"):
+        assert not is_generated_name(name), name
 
 
 def test_article_text_is_escaped_for_markdown() -> None:
