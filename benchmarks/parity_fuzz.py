@@ -1,6 +1,6 @@
 """Look for lines the fast tokenizer engine gets wrong: random lines glued from pieces of
-news text (the parity test's FRAGMENTS), tokenized by both engines with both profiles;
-prints every line whose output differs, with both outputs.
+news text (tests/tasks/news_fragments.json, the parity tests' data), tokenized by both
+engines with both profiles; prints every line whose output differs, with both outputs.
 
     .venv/bin/python benchmarks/parity_fuzz.py --lines 100000 --seed 1
 
@@ -19,20 +19,29 @@ PATH) on the same lines, plus pieces of other languages' news text:
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import subprocess
 import sys
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS / "tasks"))  # the parity test
-sys.path.insert(0, str(TESTS))  # its conftest
+from newsprep.config import PROFILES, TokenizeOptions
+from newsprep.tasks.stages.fast_tokenize import fast_tokenizer
+from newsprep.tasks.stages.lowercase import lowercase
+from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize_line
 
-from test_tokenizer_parity import FRAGMENTS, raw_tokens  # noqa: E402
+FRAGMENTS = tuple(json.loads(
+    (Path(__file__).resolve().parents[1] / "tests" / "tasks" / "news_fragments.json")
+    .read_text(encoding="utf-8")
+))
 
-from newsprep.config import PROFILES  # noqa: E402
-from newsprep.tasks.stages.lowercase import lowercase  # noqa: E402
-from newsprep.tasks.stages.tokenize import tokenize_line  # noqa: E402
+
+def tokenizers_alone(line: str, options: TokenizeOptions) -> tuple[str, str]:
+    """fast's and sacremoses' own tokens for a line (--raw): no guard, no pipeline."""
+    dashes = options.aggressive_dash_splits
+    return " ".join(fast_tokenizer(options.lang, dashes).tokenize(line)), moses_tokenizer(
+        options.lang
+    ).tokenize(line, aggressive_dash_splits=dashes, return_str=True, escape=False).strip()
 
 
 def main() -> int:
@@ -53,7 +62,7 @@ def main() -> int:
         for profile in ("default", "cnndm"):
             reference = PROFILES[profile].tokenize
             if args.raw:
-                fast, ours = raw_tokens(line, reference.aggressive_dash_splits)
+                fast, ours = tokenizers_alone(line, reference)
             else:
                 fast = tokenize_line(line, reference.model_copy(update={"engine": "fast"}))
                 ours = tokenize_line(line, reference)
@@ -64,7 +73,7 @@ def main() -> int:
     return 1 if found else 0
 
 
-# --moses: FRAGMENTS and pieces of other languages' news text.
+# --moses: the fragments and pieces of other languages' news text.
 MORE_FRAGMENTS = (
     *("Nr.", "3.", "Jh.", "z. B.", "l'", "d'", "qu'", "« ", " »", "„", "“", "’", "col·l"),
     *("USA:n", "St.", "ca.", "Arch.", "Nrs.", "Ö.", "12.", "ü", "é", "ñ", "č", "No.", "p."),

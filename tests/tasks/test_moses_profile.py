@@ -8,12 +8,12 @@ with each tokenizer engine.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import pytest
 import regex
-from test_tokenizer_parity import FRAGMENTS
 
 from newsprep.config import PROFILES, ConfigError, resolve_pipeline
 from newsprep.tasks.stages.fast_tokenize import (
@@ -28,6 +28,7 @@ from newsprep.tasks.stages.normalize import normalize_text
 from newsprep.tasks.stages.tokenize import moses_tokenizer, require_engine, tokenize_line
 
 REFERENCE = Path(__file__).with_name("moses_reference")
+FRAGMENTS = json.loads(Path(__file__).with_name("news_fragments.json").read_text("utf-8"))
 LANGUAGES = sorted(path.stem for path in REFERENCE.glob("*.txt"))
 PERL_TRAILING_SPACE = ".' "  # tokenizer.perl's only line end with a space
 
