@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TypeVar
 
 import fsspec
@@ -24,7 +25,7 @@ from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import Sink, open_sink, quarantine
+from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
 from newsprep.tasks.stages.normalize import normalize_text, parity
 
 logger = logging.getLogger("newsprep")
@@ -58,8 +59,15 @@ class Job:
     def dest_fs(self) -> tuple[AbstractFileSystem, str]:
         return self._filesystems[1]
 
+    def checkpoint_path(self, index: int) -> Path | None:
+        """Where batch `index` notes its finished articles; None when the output format
+        rebuilds a batch whole (tasks/io/sinks.py, output_rules)."""
+        if not output_rules(self.pipeline.output).per_article:
+            return None
+        return checkpoint_path(self.checkpoint_dir, index)
+
     def checkpoint(self, index: int) -> Checkpoint:
-        return Checkpoint(checkpoint_path(self.checkpoint_dir, self.pipeline.output.format, index))
+        return Checkpoint(self.checkpoint_path(index))
 
     @cached_property
     def _filesystems(self) -> tuple[tuple[AbstractFileSystem, str], tuple[AbstractFileSystem, str]]:
@@ -100,8 +108,7 @@ def crashed_batch_records(
     refs: Iterable[ArticleRef], index: int, job: Job, error: str
 ) -> list[ArticleRecord]:
     """Records for a batch that kept crashing: what it finished stands, the rest failed."""
-    path = checkpoint_path(job.checkpoint_dir, job.pipeline.output.format, index)
-    done = read_checkpoint(path)
+    done = read_checkpoint(job.checkpoint_path(index))
     records = []
     for ref in refs:
         record = done.get(ref.id)

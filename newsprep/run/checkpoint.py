@@ -9,10 +9,8 @@ from typing import IO
 from newsprep.run.records import ArticleRecord
 
 
-def checkpoint_path(folder: str | None, output_format: str, index: int) -> Path | None:
-    if not folder or output_format != "files":
-        return None  # a JSONL shard holds texts: a retried batch must rebuild it whole
-    return Path(folder) / f"batch-{index:06d}.jsonl"
+def checkpoint_path(folder: str | None, index: int) -> Path | None:
+    return Path(folder) / f"batch-{index:06d}.jsonl" if folder else None
 
 
 def read_checkpoint(path: Path | None) -> dict[str, ArticleRecord]:

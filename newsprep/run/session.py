@@ -26,6 +26,7 @@ from newsprep.run.resume import Resume
 from newsprep.run.retry import RetryPolicy
 from newsprep.run.summary import RunSummary, Tally, redact
 from newsprep.tasks.io.listing import SourceListing, iter_articles
+from newsprep.tasks.io.sinks import output_rules
 from newsprep.tasks.stages.tokenize import require_engine
 
 
@@ -59,11 +60,10 @@ class RunSession:
     def plan(self, listing: SourceListing, on_progress: Callable[[float, str], None]) -> Plan:
         """Prepare DEST; the job and the batches of the articles that need work."""
         total = listing.total if listing.countable else None
-        if self.pipeline.output.format == "jsonl":
-            self.batch_size = self.pipeline.output.shard_size  # not by the worker count
-        else:
-            expected = total or MAX_BATCH_SIZE * self.workers
-            self.batch_size = self.options.batch_size or auto_batch_size(expected, self.workers)
+        rules = output_rules(self.pipeline.output)
+        expected = total or MAX_BATCH_SIZE * self.workers
+        self.batch_size = (rules.batch_size or self.options.batch_size
+                           or auto_batch_size(expected, self.workers))
         self.logger.info(
             "%s articles in batches of up to %d, %d %s workers, profile %s (%s)",
             total if total is not None else "streaming", self.batch_size, self.workers,
@@ -78,8 +78,7 @@ class RunSession:
             self.logger.info("removed %d temp files left by an interrupted run", removed)
         self.manifest = ManifestWriter(self.dest_fs, self.dest_root, self.index)
         self.manifest.load_previous()
-        # JSONL shards are rewritten whole, so only per-file output can skip articles
-        may_skip = not self.options.force and self.pipeline.output.format == "files"
+        may_skip = not self.options.force and rules.per_article
         if may_skip and self.index.has_previous():
             self.index.add_outputs(existing_outputs(self.dest_fs, self.dest_root))
         self.progress = Progress(total, self.logger, on_update=on_progress)

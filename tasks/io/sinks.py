@@ -1,4 +1,8 @@
-"""The sinks: writing under DEST, atomically: output files, JSONL shards, the quarantine."""
+"""The sinks: writing under DEST, atomically: output files, JSONL shards, the quarantine.
+
+`output_rules` says, in one place, what an output format means for a run beyond how it
+writes: whether its articles stand alone (and can be skipped or kept one by one), and
+whether it fixes the batch size."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import posixpath
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fsspec import AbstractFileSystem
@@ -112,6 +117,23 @@ class JsonlShardSink:
         with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
             handle.write("".join(self.rows).encode("utf-8"))
         write_atomic(self.fs, posixpath.join(self.root, self.name), buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class OutputRules:
+    """What an output format means for the run around its sink."""
+
+    # One output per article: a rerun skips unchanged articles, and a batch run again
+    # after a crash keeps the articles it finished (its checkpoint). A JSONL shard holds
+    # a whole batch's texts, so it is rewritten whole: no skipping, no checkpoint.
+    per_article: bool
+    batch_size: int | None = None  # fixed by the format (one shard a batch); None: free
+
+
+def output_rules(options: OutputOptions) -> OutputRules:
+    if options.format == "jsonl":
+        return OutputRules(per_article=False, batch_size=options.shard_size)
+    return OutputRules(per_article=True)
 
 
 def open_sink(options: OutputOptions, fs: AbstractFileSystem, root: str, index: int) -> Sink:

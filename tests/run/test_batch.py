@@ -8,6 +8,7 @@ from pathlib import Path
 
 from run_helpers import file_refs, make_job
 
+from newsprep.config import resolve_pipeline
 from newsprep.run.batch import crashed_batch_records, in_sample, process_batch
 from newsprep.run.checkpoint import read_checkpoint
 
@@ -49,6 +50,23 @@ def test_a_rerun_batch_takes_finished_articles_from_its_checkpoint(
     assert again[:2] == first
     assert not any((dest / r.output).exists() for r in first if r.output)
     assert all((dest / r.output).exists() for r in again[2:] if r.output)
+
+
+def test_a_rerun_jsonl_batch_rebuilds_its_whole_shard(source: Path, tmp_path: Path) -> None:
+    """A shard holds the batch's texts: run again, it is written whole, with every article,
+    not only those missing from a checkpoint."""
+    import gzip
+
+    dest, notes = tmp_path / "out", tmp_path / "checkpoints"
+    pipeline = resolve_pipeline("default", {"output.format": "jsonl"})
+    job = make_job(source, dest, checkpoint_dir=str(notes), pipeline=pipeline)
+    refs = file_refs(source)
+    process_batch(refs[:2], 3, job)
+    assert not notes.exists()  # no checkpoint for a shard
+    again = process_batch(refs, 3, job)
+    rows = gzip.decompress((dest / "part-00003.jsonl.gz").read_bytes()).decode().splitlines()
+    ok = [r.id for r in again if r.status == "ok"]
+    assert [json.loads(row)["id"] for row in rows] == ok and len(ok) > 2
 
 
 def test_a_checkpoint_line_cut_short_is_not_a_record(source: Path, tmp_path: Path) -> None:
