@@ -86,7 +86,7 @@ def test_cnndm_profile_reproduces_the_golden_file(
         (["--set", "tokenize.nope=1"], "unknown setting 'tokenize.nope'"),
         (["--set", "layout=columns"], "layout"),
         (["--set", "fetch.fallback_encodings=[\"no-such-codec\"]"], "fallback_encodings"),
-        (["--workers", "0"], "--workers"),
+        (["--workers", "-1"], "--workers"),
         (["--max-failure-rate", "2"], "--max-failure-rate"),
         (["--parity-sample", "0.1"], "parity_sample compares the fast tokenizer engine"),
         (
