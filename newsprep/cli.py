@@ -313,6 +313,12 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
                   list(summary.reasons.items())[:5]]
     if summary.ignored_files:
         lines.append(f"  ignored {summary.ignored_files} files that are not articles")
+    if summary.removed_articles or summary.removed_files:
+        lines.append(
+            f"  removed {summary.removed_files} stale files from DEST (of "
+            f"{summary.removed_articles} articles gone from SOURCE, and of articles that "
+            "did not end as before)"
+        )
     dest = summary.dest.rstrip("/")
     lines += [f"  corpus:     {summary.dest}", f"  manifest:   {dest}/_manifest.jsonl"]
     if counts.get("rejected") or counts.get("failed"):

@@ -141,3 +141,33 @@ class RunIndex:
         """This run's manifest lines, one per id (the last one added), ordered by id."""
         for _, line in self._page("records", "id", "record"):
             yield line
+
+    # what the previous run wrote that this run's records no longer account for
+    def stale_paths(self) -> Iterator[str]:
+        """Files (relative to DEST) that previous records name and no record of this run
+        does: the outputs, highlights and quarantine copies of articles that are gone from
+        the source or did not end as they did before. Ordered, paged."""
+        kinds = ("output", "highlights", "quarantine")
+        self.db.execute("DROP TABLE IF EXISTS kept")
+        self.db.execute("CREATE TEMP TABLE kept (path TEXT PRIMARY KEY)")
+        for kind in kinds:
+            self.db.execute(
+                f"INSERT OR IGNORE INTO kept SELECT json_extract(record, '$.{kind}') "
+                f"FROM records WHERE json_extract(record, '$.{kind}') IS NOT NULL"
+            )
+        self.db.execute("DROP TABLE IF EXISTS stale")
+        self.db.execute("CREATE TEMP TABLE stale (path TEXT PRIMARY KEY)")
+        for kind in kinds:
+            self.db.execute(
+                f"INSERT OR IGNORE INTO stale SELECT json_extract(record, '$.{kind}') "
+                f"FROM previous WHERE json_extract(record, '$.{kind}') IS NOT NULL "
+                f"AND json_extract(record, '$.{kind}') NOT IN (SELECT path FROM kept)"
+            )
+        self.db.commit()
+        for path, _ in self._page("stale", "path", "1"):
+            yield path
+
+    def gone_count(self) -> int:
+        """Articles of the previous manifest that this run did not see at all."""
+        sql = "SELECT COUNT(*) FROM previous WHERE id NOT IN (SELECT id FROM records)"
+        return self.db.execute(sql).fetchone()[0]

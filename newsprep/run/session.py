@@ -18,7 +18,12 @@ from newsprep.config import RunConfig
 from newsprep.run.batch import Job
 from newsprep.run.executor import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count
 from newsprep.run.index import RunIndex
-from newsprep.run.manifest import ManifestWriter, existing_outputs, remove_temp_files
+from newsprep.run.manifest import (
+    ManifestWriter,
+    existing_outputs,
+    remove_stale_outputs,
+    remove_temp_files,
+)
 from newsprep.run.progress import Progress
 from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.report import library_versions
@@ -110,7 +115,18 @@ class RunSession:
         self.progress.advance(len(records))
 
     def finish(self) -> RunSummary:
-        """Write the manifest and DEST/_run.json; the run summary."""
+        """Remove what previous runs wrote that no record accounts for any more, write the
+        manifest and DEST/_run.json; the run summary.
+
+        Stale files go before the manifest is rewritten: a run killed in between still has
+        the previous manifest naming them, so its rerun removes them."""
+        gone = self.index.gone_count()
+        removed = remove_stale_outputs(self.dest_fs, self.dest_root, self.index.stale_paths())
+        if gone or removed:
+            self.logger.info(
+                "%d articles of the previous run are gone from the source; removed %d files "
+                "of articles that are gone or no longer ok", gone, removed,
+            )
         self.manifest.compact()
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
@@ -136,6 +152,8 @@ class RunSession:
             seconds=round(seconds, 3),
             articles_per_second=round(tally.total / seconds, 1) if seconds else None,
             versions={**library_versions(), **self.engine_versions},
+            removed_articles=gone,
+            removed_files=removed,
         )
         summary.write(self.dest_fs, self.dest_root)
         return summary
