@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from newsprep.config import SAMPLE_SOURCE, ProfileName, RunConfig, RunOptions, TokenizerEngine
 from newsprep.run.executor import BatchExecutor
+from newsprep.run.locations import apply_protocol_options, strip_credentials
 from newsprep.run.prefect_tasks import discover_articles
 from newsprep.run.report import progress_artifact, publish_report, run_name
 from newsprep.run.session import RunSession
@@ -45,6 +46,11 @@ def normalize_corpus(
             empty: the profile's.
         options: How the run executes: batch size, workers, runner, retries, failure budget.
     """
+    # credentials in a URL (a deployment run's parameters) go to fsspec's configuration,
+    # not into the run's names, logs, records or summary
+    source, dest, url_options = strip_credentials(source, dest)
+    for protocol, given in url_options.items():
+        apply_protocol_options(protocol, given)
     config = RunConfig(
         source=source, dest=dest, profile=profile, overrides=overrides or {},
         tokenizer_engine=tokenizer_engine, options=options,

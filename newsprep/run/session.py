@@ -15,9 +15,11 @@ from typing import Any, NamedTuple
 import fsspec
 
 from newsprep.config import RunConfig
+from newsprep.run import lock as dest_lock
 from newsprep.run.batch import Job
 from newsprep.run.executor import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count
 from newsprep.run.index import RunIndex
+from newsprep.run.locations import check_apart
 from newsprep.run.manifest import (
     ManifestWriter,
     existing_outputs,
@@ -55,11 +57,20 @@ class RunSession:
         self.batch_count = 0
 
     def __enter__(self) -> RunSession:
-        self.index = RunIndex()
+        check_apart(self.config.source, self.config.dest)
+        self.lock = dest_lock.acquire(self.config.dest)  # the CLI's, when it took one
+        try:
+            self.index = RunIndex()
+        except BaseException:
+            dest_lock.release(self.lock)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.index.close()
+        try:
+            self.index.close()
+        finally:
+            dest_lock.release(self.lock)
 
     def plan(self, listing: SourceListing, on_progress: Callable[[float, str], None]) -> Plan:
         """Prepare DEST; the job and the batches of the articles that need work."""
