@@ -11,6 +11,7 @@ from prefect.states import Failed, State
 
 from newsprep.config import ConfigError, RunConfig
 from newsprep.run.executor import BatchExecutor
+from newsprep.run.locations import without_credentials
 from newsprep.run.prefect_tasks import discover_articles
 from newsprep.run.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
@@ -35,6 +36,7 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
     """
     logger = get_run_logger()
     try:
+        config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
         with RunSession(config, logger) as run:
             lang = run.pipeline.tokenize.lang
             with BatchExecutor(config.options, run.workers, lang, logger) as executor:

@@ -28,10 +28,19 @@ from newsprep.config import (
 )
 from newsprep.errors import STATUSES
 from newsprep.local_server import DEFAULT_PORT
+from newsprep.run import lock as dest_lock
+from newsprep.run.locations import (
+    apply_protocol_options,
+    apply_storage_options,
+    check_apart,
+    describe_storage_error,
+    strip_credentials,
+)
 from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DASK_CONNECT_SECONDS = 5.0
 EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
@@ -231,30 +240,30 @@ def _flush_to_api() -> None:
     EventsWorker.drain_all(timeout=10)
 
 
-def apply_storage_options(urls: Sequence[str], options: dict[str, Any]) -> None:
-    """Hand fsspec options to every filesystem of these URLs, in this process and in the
-    worker processes it starts (fsspec reads FSSPEC_<PROTOCOL> when imported)."""
-    import fsspec.config
-    from fsspec.core import split_protocol
-
-    if not options:
-        return
-    protocols = {split_protocol(part)[0] for url in urls for part in url.split("::")}
-    for protocol in sorted(p for p in protocols if p not in (None, "file", "tar")):
-        variable = f"FSSPEC_{protocol.upper()}"
-        merged = {**json.loads(os.environ.get(variable, "{}")), **options}
-        os.environ[variable] = json.dumps(merged)
-        fsspec.config.conf.setdefault(protocol, {}).update(options)
-
-
 def run(
     config: RunConfig, storage_options: dict[str, Any] | None = None,
     started: float | None = None,
 ) -> int:
     started = time.monotonic() if started is None else started
+    # credentials in a URL become storage options: the flow's parameters carry none
+    source, dest, url_options = strip_credentials(config.source, config.dest)
+    config = config.model_copy(update={"source": source, "dest": dest})
     apply_storage_options([config.source, config.dest], storage_options or {})
-    _check_source(config.source)
+    for protocol, options in url_options.items():
+        apply_protocol_options(protocol, options)
     say(f"{redact(config.source)} -> {redact(config.dest)}, profile {config.profile}")
+    # setup problems end the command here, in one line, before a server starts
+    check_apart(config.source, config.dest)
+    _check_source(config.source)
+    _check_dask(config.options)
+    lock = dest_lock.acquire(config.dest)  # also proves DEST writable
+    try:
+        return _run_flow(config, started)
+    finally:
+        dest_lock.release(lock)
+
+
+def _run_flow(config: RunConfig, started: float) -> int:
     from newsprep.run.pool import start_fork_server, stop_fork_server
 
     fork_server = config.options.runner == "process"
@@ -279,7 +288,7 @@ def run(
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
     if state.is_completed():
         return EXIT_OK
-    print(f"newsprep: run {state.name.lower()}: {state.message}", file=sys.stderr)
+    print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -288,15 +297,46 @@ def _check_source(source: str) -> None:
 
     if source.startswith("tar://") and "::" in source:
         source = source.split("::", 1)[1]  # the archive itself; members are listed later
+    what = f"source {redact(source)}"
     try:
         fs, path = fsspec.url_to_fs(source)
         exists = fs.exists(path)
     except (ValueError, ImportError) as exc:
-        raise ConfigError(f"cannot open source {source!r}: {exc}") from None
-    except PermissionError as exc:
-        raise ConfigError(f"no permission to read source {source!r}: {exc}") from None
+        raise ConfigError(f"cannot open {what}: {exc}") from None
+    except Exception as exc:  # credentials, endpoint, permissions: one line, no traceback
+        raise ConfigError(describe_storage_error(exc, what)) from None
     if not exists:
-        raise ConfigError(f"source {source!r} does not exist")
+        raise ConfigError(f"{what} does not exist")
+
+
+def _check_dask(options: RunOptions) -> None:
+    """The dask runner needs prefect-dask, and a given scheduler must answer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if options.runner != "dask":
+        return
+    try:
+        import prefect_dask  # noqa: F401
+    except ImportError:
+        raise ConfigError("runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'") \
+            from None
+    address = options.dask_address
+    if not address:
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise ConfigError(f"--dask-address {address!r} is not tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=DASK_CONNECT_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConfigError(f"no Dask scheduler answers at {address} (--dask-address): "
+                          f"{reason}") from None
 
 
 def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> str:
@@ -317,6 +357,12 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
                   list(summary.reasons.items())[:5]]
     if summary.ignored_files:
         lines.append(f"  ignored {summary.ignored_files} files that are not articles")
+    if summary.removed_articles or summary.removed_files:
+        lines.append(
+            f"  removed {summary.removed_files} stale files from DEST (of "
+            f"{summary.removed_articles} articles gone from SOURCE, and of articles that "
+            "did not end as before)"
+        )
     dest = summary.dest.rstrip("/")
     lines += [f"  corpus:     {summary.dest}", f"  manifest:   {dest}/_manifest.jsonl"]
     if counts.get("rejected") or counts.get("failed"):

@@ -97,9 +97,11 @@ class FetchOptions(_Frozen):
 
         for name in value:
             try:
-                codecs.lookup(name)
+                codec = codecs.lookup(name)
             except LookupError:
                 raise ValueError(f"unknown encoding {name!r}") from None
+            if not codec._is_text_encoding:  # rot13, base64, zlib: not bytes -> text
+                raise ValueError(f"{name!r} is not a text encoding (bytes to str)")
         return value
 
 

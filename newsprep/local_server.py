@@ -27,6 +27,7 @@ from pathlib import Path
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 90.0  # a fresh database is migrated first: ~10 s here, more when busy
 STOP_TIMEOUT_SECONDS = 15.0
+TEMPORARY_LOG_PREFIX = "newsprep-temporary-server-"
 
 # A local server and the CLI send nothing to analytics services; there is no network here
 # to reach them, and the client's attempt printed an error.
@@ -235,6 +236,14 @@ def flow_run_count(api_url: str) -> int | None:
         return None
 
 
+def _remove_dead_servers_logs(home: Path) -> None:
+    """Remove the logs temporary servers of killed runs left (their run's pid is gone)."""
+    for path in home.glob(f"{TEMPORARY_LOG_PREFIX}*.log"):
+        pid = path.name[len(TEMPORARY_LOG_PREFIX) : -len(".log")]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
 @contextmanager
 def temporary_server() -> Iterator[str]:
     """A Prefect server (API only) for one run: started, yielded as its API URL, stopped.
@@ -243,12 +252,15 @@ def temporary_server() -> Iterator[str]:
     terminal; the file is removed when the server stops, kept when it failed to start.
     """
     home = prefect_home()
-    log = home / f"newsprep-temporary-server-{os.getpid()}.log"
+    _remove_dead_servers_logs(home)
+    log = home / f"{TEMPORARY_LOG_PREFIX}{os.getpid()}.log"
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**_server_environment(), "PREFECT_UI_ENABLED": "false"}
+    # bound to this process (newsprep/lifeline.py): a kill -9 of the run stops it too
     process = _launch(
-        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        [sys.executable, "-m", "newsprep.lifeline", str(os.getpid()),
+         "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
         log, env,
     )

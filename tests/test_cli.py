@@ -5,11 +5,15 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from newsprep.config import SAMPLE_SOURCE
 
 pytestmark = pytest.mark.e2e  # each test runs the command in a subprocess
 
@@ -86,6 +90,8 @@ def test_cnndm_profile_reproduces_the_golden_file(
         (["--set", "tokenize.nope=1"], "unknown setting 'tokenize.nope'"),
         (["--set", "layout=columns"], "layout"),
         (["--set", "fetch.fallback_encodings=[\"no-such-codec\"]"], "fallback_encodings"),
+        (["--set", "fetch.fallback_encodings=[\"rot13\"]"], "'rot13' is not a text encoding"),
+        (["--set", "fetch.fallback_encodings=[\"cp1252\", \"base64\"]"], "not a text encoding"),
         (["--workers", "-1"], "--workers"),
         (["--max-failure-rate", "2"], "--max-failure-rate"),
         (["--parity-sample", "0.1"], "parity_sample compares the fast tokenizer engine"),
@@ -157,3 +163,128 @@ def test_version_and_help_show_defaults_and_exit_codes(tmp_path: Path) -> None:
     assert "(default: 3)" in flat  # --max-attempts
     assert "(default: 0.01)" in flat  # --max-failure-rate
     assert '(default: "process")' in flat  # --runner
+
+
+# -- issue 13: hostile runs -------------------------------------------------------------------
+
+
+def sample_source(root: Path, articles: int = 3) -> Path:
+    texts = sorted(p for p in Path(SAMPLE_SOURCE).rglob("*.txt") if "broken" not in p.parts)
+    root.mkdir(parents=True)
+    for n in range(articles):
+        target = root / f"part-{n // 100:02d}" / f"article-{n:05d}.txt"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(texts[n % len(texts)].read_text() + f"Reference {n}.\n")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    return {str(p): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def test_dest_inside_or_equal_to_source_exits_2_before_writing(tmp_path: Path) -> None:
+    """Class 11: through a symbolic link, the same folder, or SOURCE inside DEST."""
+    src = sample_source(tmp_path / "src")
+    (src / "corpus").mkdir()
+    (tmp_path / "elsewhere").symlink_to(src / "corpus")
+    before = snapshot(tmp_path)
+    for source, dest, message in [
+        (src, tmp_path / "elsewhere" / "out", "DEST is inside SOURCE"),
+        (src, src, "SOURCE and DEST are the same place"),
+        (src / "part-00", src, "SOURCE is inside DEST"),
+    ]:
+        result = newsprep("run", str(source), str(dest), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert "Prefect server" not in result.stderr  # refused before any server
+        assert snapshot(tmp_path) == before, "nothing written"
+
+
+def test_setup_errors_exit_2_in_one_line_before_a_server(tmp_path: Path) -> None:
+    """Class 13: a DEST that is a file, one that cannot be written, a dead Dask scheduler."""
+    import socket
+
+    src = sample_source(tmp_path / "src")
+    (tmp_path / "file").write_text("a file")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there
+    for args, message in [
+        ([str(src), str(tmp_path / "file")], "is a file, not a folder"),
+        ([str(src), str(tmp_path / "file" / "out")], "DEST"),
+        ([str(src), "/sys/newsprep-out"], "DEST /sys/newsprep-out"),  # even root cannot
+        ([str(src), str(tmp_path / "out"), "--dask-address", dead],
+         f"no Dask scheduler answers at {dead}"),
+    ]:
+        result = newsprep("run", *args, cwd=tmp_path, timeout=60)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "Prefect server" not in result.stderr
+        lines = result.stderr.strip().splitlines()  # what it reads and writes, the error
+        assert len(lines) == 2 and lines[1].startswith("newsprep: error: "), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_run_into_a_dest_in_use_refuses(tmp_path: Path) -> None:
+    """Class 15: while another process holds DEST, a run exits 2 naming it, and writes
+    nothing; once it is free, the run goes ahead."""
+    from newsprep.run import lock as dest_lock
+
+    src = sample_source(tmp_path / "src")
+    dest = tmp_path / "out"
+    held = dest_lock.acquire(str(dest))
+    try:
+        result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+    finally:
+        dest_lock.release(held)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"is in use by another newsprep run (pid {os.getpid()}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in dest.iterdir()) == []
+
+
+def descendants(pid: int) -> list:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path) -> None:
+    """Class 14: kill -9 of the command (not its process group) ends the temporary Prefect
+    server, the fork server and its workers; the next run removes the index folder."""
+    import psutil
+
+    src = sample_source(tmp_path / "src", articles=1500)
+    dest, temp = tmp_path / "out", tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TMPDIR=str(temp))
+    run = subprocess.Popen(
+        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    journal = dest / "_manifest.journal"
+    deadline = time.monotonic() + 150
+    while not (journal.exists() and journal.read_text().count("\n") >= 100):
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.05)
+    helpers = descendants(run.pid)
+    names = " ".join(" ".join(p.cmdline()) for p in helpers)
+    assert "uvicorn" in names and "forkserver" in names and len(helpers) >= 4
+    assert list(temp.glob("newsprep-index-*"))
+
+    os.kill(run.pid, signal.SIGKILL)  # the command alone
+    run.wait(timeout=30)
+    _, alive = psutil.wait_procs(helpers, timeout=30)
+    assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
+
+    env["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]  # the session's server: faster
+    rerun = newsprep("run", str(src), str(dest), "--workers", "2", cwd=tmp_path, env=env,
+                     timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert not list(temp.glob("newsprep-index-*")), "the killed run's index is removed"
+    assert not (dest / "_newsprep.lock").exists()
+    assert len(list(dest.rglob("article-*.txt"))) == 1500

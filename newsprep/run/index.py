@@ -7,9 +7,12 @@ read pages through a table by key, so no query holds a cursor open across writes
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sqlite3
 import tempfile
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -36,10 +39,52 @@ def _chunks(rows: Iterable[Any], size: int = _PAGE) -> Iterator[list[Any]]:
         yield chunk
 
 
+INDEX_PREFIX = "newsprep-index-"
+_OWNER = "owner.lock"  # flocked by the run that uses the folder, for as long as it lives
+_UNOWNED_GRACE_SECONDS = 3600  # a folder without an owner file: older ones are leftovers
+
+
+def remove_stale_indexes(directory: str | None = None) -> int:
+    """Delete the index folders of runs killed before they could clean up (no process
+    holds their owner lock any more); returns how many."""
+    removed = 0
+    for folder in Path(directory or tempfile.gettempdir()).glob(f"{INDEX_PREFIX}*"):
+        try:
+            fd = os.open(folder / _OWNER, os.O_RDWR)
+        except FileNotFoundError:  # being created, or made before owner files existed
+            try:
+                stale = time.time() - folder.stat().st_mtime > _UNOWNED_GRACE_SECONDS
+            except OSError:
+                continue
+        except OSError:
+            continue
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                stale = True  # nobody holds it: its run is gone
+            except OSError:
+                stale = False
+            finally:
+                os.close(fd)
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _remove(directory: Path, owner: int) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    os.close(owner)
+
+
 class RunIndex:
     def __init__(self, directory: str | None = None) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="newsprep-index-", dir=directory))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
+        remove_stale_indexes(directory)
+        self.directory = Path(tempfile.mkdtemp(prefix=INDEX_PREFIX, dir=directory))
+        # held until the index is closed, or the process ends however it ends
+        self._owner = os.open(self.directory / _OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._owner, fcntl.LOCK_EX)
+        self._cleanup = weakref.finalize(self, _remove, self.directory, self._owner)
         # used by one thread at a time, but Prefect may run the discovery task in another
         self.db = sqlite3.connect(self.directory / "index.sqlite", check_same_thread=False)
         # a scratch database: losing it loses nothing, so skip the journal and fsyncs
@@ -141,3 +186,33 @@ class RunIndex:
         """This run's manifest lines, one per id (the last one added), ordered by id."""
         for _, line in self._page("records", "id", "record"):
             yield line
+
+    # what the previous run wrote that this run's records no longer account for
+    def stale_paths(self) -> Iterator[str]:
+        """Files (relative to DEST) that previous records name and no record of this run
+        does: the outputs, highlights and quarantine copies of articles that are gone from
+        the source or did not end as they did before. Ordered, paged."""
+        kinds = ("output", "highlights", "quarantine")
+        self.db.execute("DROP TABLE IF EXISTS kept")
+        self.db.execute("CREATE TEMP TABLE kept (path TEXT PRIMARY KEY)")
+        for kind in kinds:
+            self.db.execute(
+                f"INSERT OR IGNORE INTO kept SELECT json_extract(record, '$.{kind}') "
+                f"FROM records WHERE json_extract(record, '$.{kind}') IS NOT NULL"
+            )
+        self.db.execute("DROP TABLE IF EXISTS stale")
+        self.db.execute("CREATE TEMP TABLE stale (path TEXT PRIMARY KEY)")
+        for kind in kinds:
+            self.db.execute(
+                f"INSERT OR IGNORE INTO stale SELECT json_extract(record, '$.{kind}') "
+                f"FROM previous WHERE json_extract(record, '$.{kind}') IS NOT NULL "
+                f"AND json_extract(record, '$.{kind}') NOT IN (SELECT path FROM kept)"
+            )
+        self.db.commit()
+        for path, _ in self._page("stale", "path", "1"):
+            yield path
+
+    def gone_count(self) -> int:
+        """Articles of the previous manifest that this run did not see at all."""
+        sql = "SELECT COUNT(*) FROM previous WHERE id NOT IN (SELECT id FROM records)"
+        return self.db.execute(sql).fetchone()[0]

@@ -8,8 +8,11 @@ through the run's on-disk index (newsprep/run/index.py), never all in memory.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from itertools import islice
 
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
@@ -17,7 +20,8 @@ from fsspec.implementations.local import LocalFileSystem
 from newsprep.run.index import RunIndex
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
-from newsprep.tasks.io.sinks import TEMP_MARKER, write_atomic_stream
+from newsprep.tasks.io.paths import RESERVED_TOP_LEVEL
+from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -120,3 +124,56 @@ def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
     for path in stale:
         fs.rm(path)
     return len(stale)
+
+
+def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable[str]) -> int:
+    """Delete files a previous run wrote that no record of this run accounts for (see
+    `RunIndex.stale_paths`), with a quarantine copy's `.reason.json`; returns how many
+    paths were removed. Only plain relative paths under DEST are touched, whatever an
+    old manifest says; a file already gone is no error. Folders left empty on a local
+    disk are removed too, so DEST holds what a clean run would write."""
+    local = isinstance(fs, LocalFileSystem)
+    removed = 0
+    targets = (
+        target
+        for relative in paths
+        if _removable(relative)
+        for target in (
+            [relative, relative + ".reason.json"]
+            if relative.startswith(QUARANTINE_DIR + "/") else [relative]
+        )
+    )
+    iterator = iter(targets)
+    while chunk := list(islice(iterator, 1000)):
+        full = [posixpath.join(dest_root, relative) for relative in chunk]
+        if local:
+            for path in full:
+                with suppress(FileNotFoundError):
+                    os.unlink(path)
+                    removed += 1
+                _prune_empty_parents(posixpath.dirname(path), dest_root)
+        else:
+            present = [path for path in full if fs.exists(path)]
+            if present:
+                fs.rm(present)
+            removed += len(present)
+    return removed
+
+
+def _removable(relative: str) -> bool:
+    parts = relative.split("/")
+    return (
+        bool(relative) and not relative.startswith("/") and "\\" not in relative
+        and all(part not in ("", ".", "..") for part in parts)
+        and (parts[0] == QUARANTINE_DIR or parts[0] not in RESERVED_TOP_LEVEL)
+    )
+
+
+def _prune_empty_parents(folder: str, dest_root: str) -> None:
+    root = dest_root.rstrip("/")
+    while folder.startswith(root + "/"):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (or gone): stop
+            return
+        folder = posixpath.dirname(folder)

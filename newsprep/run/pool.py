@@ -21,10 +21,14 @@ from multiprocessing.connection import Connection
 
 import fsspec.config
 
+from newsprep.lifeline import bind_to_parent
 from newsprep.run.batch import Job, process_batch
 from newsprep.run.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.stages.tokenize import moses_tokenizer
+
+_BIND_MODULE = "newsprep.run.forkserver_bind"
+_BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -33,7 +37,8 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # each worker starts with the stages imported
+    # each worker starts with the stages imported; the fork server binds to its parent
+    context.set_forkserver_preload([_BIND_MODULE, __name__])
     return context
 
 
@@ -44,7 +49,13 @@ def start_fork_server() -> None:
     if context.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        # called from the command's main thread: the fork server may bind to it (a
+        # binding to another thread would end the fork server when that thread ends)
+        os.environ[_BIND_VARIABLE] = str(os.getpid())
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(_BIND_VARIABLE, None)
 
 
 def stop_fork_server() -> None:
@@ -70,10 +81,16 @@ def _send_parent_pid(connection: Connection) -> None:
     connection.send(os.getppid())
 
 
-def _start_worker(lang: str, environ: dict[str, str], fsspec_conf: dict) -> None:
+def _start_worker(
+    lang: str, environ: dict[str, str], fsspec_conf: dict, flow_pid: int
+) -> None:
     """Each worker sees the flow process's environment and fsspec settings (credentials,
     --storage-option) as they are when the pool starts, not as they were when the fork
-    server started; then builds the tokenizer before the first batch arrives."""
+    server started; then builds the tokenizer before the first batch arrives.
+
+    A worker forked by the fork server ends when the fork server does."""
+    if os.getppid() != flow_pid:  # the single-threaded fork server is its parent
+        bind_to_parent(os.getppid())
     os.environ.clear()
     os.environ.update(environ)
     fsspec.config.conf.clear()
@@ -100,7 +117,7 @@ class StagePool:
                     self.workers,
                     mp_context=_context(),
                     initializer=_start_worker,
-                    initargs=(self.lang, dict(os.environ), fsspec.config.conf),
+                    initargs=(self.lang, dict(os.environ), fsspec.config.conf, os.getpid()),
                 )
             return self._executor
 

@@ -15,10 +15,17 @@ from typing import Any, NamedTuple
 import fsspec
 
 from newsprep.config import RunConfig
+from newsprep.run import lock as dest_lock
 from newsprep.run.batch import Job
 from newsprep.run.executor import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count
 from newsprep.run.index import RunIndex
-from newsprep.run.manifest import ManifestWriter, existing_outputs, remove_temp_files
+from newsprep.run.locations import check_apart
+from newsprep.run.manifest import (
+    ManifestWriter,
+    existing_outputs,
+    remove_stale_outputs,
+    remove_temp_files,
+)
 from newsprep.run.progress import Progress
 from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.report import library_versions
@@ -51,11 +58,20 @@ class RunSession:
         self.batch_count = 0
 
     def __enter__(self) -> RunSession:
-        self.index = RunIndex()
+        check_apart(self.config.source, self.config.dest)
+        self.lock = dest_lock.acquire(self.config.dest)  # the CLI's, when it took one
+        try:
+            self.index = RunIndex()
+        except BaseException:
+            dest_lock.release(self.lock)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.index.close()
+        try:
+            self.index.close()
+        finally:
+            dest_lock.release(self.lock)
 
     def plan(self, listing: SourceListing, on_progress: Callable[[float, str], None]) -> Plan:
         """Prepare DEST; the job and the batches of the articles that need work."""
@@ -109,7 +125,18 @@ class RunSession:
         self.progress.advance(len(records))
 
     def finish(self) -> RunSummary:
-        """Write the manifest and DEST/_run.json; the run summary."""
+        """Remove what previous runs wrote that no record accounts for any more, write the
+        manifest and DEST/_run.json; the run summary.
+
+        Stale files go before the manifest is rewritten: a run killed in between still has
+        the previous manifest naming them, so its rerun removes them."""
+        gone = self.index.gone_count()
+        removed = remove_stale_outputs(self.dest_fs, self.dest_root, self.index.stale_paths())
+        if gone or removed:
+            self.logger.info(
+                "%d articles of the previous run are gone from the source; removed %d files "
+                "of articles that are gone or no longer ok", gone, removed,
+            )
         self.manifest.compact()
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
@@ -135,6 +162,8 @@ class RunSession:
             seconds=round(seconds, 3),
             articles_per_second=round(tally.total / seconds, 1) if seconds else None,
             versions={**library_versions(), **self.engine_versions},
+            removed_articles=gone,
+            removed_files=removed,
         )
         summary.write(self.dest_fs, self.dest_root)
         return summary

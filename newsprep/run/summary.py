@@ -101,6 +101,11 @@ class RunSummary:
     seconds: float
     articles_per_second: float | None
     versions: dict[str, str]
+    # articles of the previous manifest that are gone from the source, and the files of
+    # earlier runs removed from DEST: outputs of articles gone or no longer ok, quarantine
+    # copies of articles now ok
+    removed_articles: int = 0
+    removed_files: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields of _run.json."""

@@ -16,7 +16,10 @@ from newsprep.errors import Rejected
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst")
 # Names under DEST that belong to newsprep; no article may be written there.
-RESERVED_TOP_LEVEL = ("_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine")
+LOCK_NAME = "_newsprep.lock"  # held by the run writing to DEST (newsprep/run/lock.py)
+RESERVED_TOP_LEVEL = (
+    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", LOCK_NAME
+)
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 # C0 controls, DEL and C1 controls: none belongs in a path (\x85 is a line break to some).
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")

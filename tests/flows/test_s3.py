@@ -474,3 +474,136 @@ def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
         assert record["status"] == ("rejected" if article.startswith("broken/") else "ok")
     assert hit, "the plan hit at least one article"
     assert summary.counts["failed"] == 1
+
+
+# -- issue 13 on object stores ----------------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [newsprep_cli(), "run", *args], capture_output=True, text=True, timeout=180,
+        env=env if env is not None else os.environ.copy(),
+    )
+
+
+def prefect_texts() -> list[tuple[str, str]]:
+    """Everything the session's Prefect server holds about flow runs: their parameters,
+    names, states and messages, their task runs, logs and events."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    found = []
+    with get_client(sync_client=True) as client:
+        for flow_run in client.read_flow_runs(limit=200):
+            found.append((f"flow run {flow_run.name}", flow_run.model_dump_json()))
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])),
+                limit=200,
+            )
+            found += [(f"log of {flow_run.name}", log.model_dump_json()) for log in logs]
+        found += [("task run", t.model_dump_json()) for t in client.read_task_runs(limit=200)]
+        page = client.request("POST", "/events/filter", json={"limit": 50}).json()
+        for _ in range(100):  # the events of the last hour, 50 a page
+            found.append(("events", json.dumps(page["events"])))
+            if not page.get("next_page"):
+                break
+            page = client._client.get(page["next_page"]).json()
+    return found
+
+
+def test_cli_credentials_in_urls_reach_neither_prefect_nor_outputs(s3) -> None:
+    """Class 12: `s3://KEY:SECRET@bucket/...` SOURCE and DEST work, and the key and the
+    secret appear in no output and nowhere in the Prefect database."""
+    put_tree(s3, "raw/news", NEWS)
+    key, secret = "AKIAURLUSERINFO0001", "url-userinfo-secret-Zr7"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+
+    done = run_cli(f"s3://{key}:{secret}@raw/news", f"s3://{key}:{secret}@clean/corpus",
+                   "--workers", "2", env=env)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = bucket_files(s3, "clean/corpus")
+    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    sources = {r["source"] for r in manifest(files).values()}
+    assert "s3://raw/news/world/2026-04-02-lisbon-night-trams.txt" in sources
+    places = [("stdout", done.stdout), ("stderr", done.stderr),
+              *((name, data.decode("utf-8", "replace")) for name, data in files.items()),
+              *prefect_texts()]
+    assert any("clean/corpus" in text for where, text in places if where.startswith("flow"))
+    for where, text in places:
+        for value in (key, secret):
+            assert value not in text, f"{value!r} leaked into {where}"
+
+
+def test_cli_s3_setup_errors_exit_2_in_one_line(s3, tmp_path: Path) -> None:
+    """Class 13: no credentials (for SOURCE, for DEST) and an unreachable endpoint."""
+    import socket
+
+    put_tree(s3, "raw/news", NEWS)
+    src = tmp_path / "news"
+    write_tree(src, NEWS)
+    no_credentials = {k: v for k, v in os.environ.items()
+                      if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    no_credentials["AWS_EC2_METADATA_DISABLED"] = "true"  # no instance role to ask
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    unreachable = {**os.environ, "AWS_ENDPOINT_URL": dead}
+    for args, env, message in [
+        (["s3://raw/news", str(tmp_path / "out")], no_credentials,
+         "no credentials for source s3://raw/news"),
+        ([str(src), "s3://clean/corpus"], no_credentials,
+         "no credentials for DEST s3://clean/corpus"),
+        (["s3://raw/news", str(tmp_path / "out")], unreachable,
+         "cannot reach the storage endpoint for source s3://raw/news"),
+    ]:
+        done = run_cli(*args, env=env)
+        assert done.returncode == 2, (message, done.stderr[-3000:])
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 2 and lines[1].startswith("newsprep: error: "), done.stderr[-3000:]
+        assert message in lines[1]
+    assert not (tmp_path / "out").exists() and not s3.find("clean/corpus")
+
+
+def test_cli_s3_dest_in_use_refuses_and_a_stale_lock_is_taken_over(s3) -> None:
+    """Class 15 on an object store: a live lock object refuses the run (exit 2, naming its
+    owner); an expired one, left by a killed run, does not block."""
+    put_tree(s3, "raw/news", NEWS)
+    now = time.time()
+    owner = {"host": "other-host", "pid": 4242, "token": "t", "started_at": "2026-01-01",
+             "heartbeat": now, "expires": now + 120}
+    s3.pipe_file("clean/corpus/_newsprep.lock", json.dumps(owner).encode())
+
+    busy = run_cli("s3://raw/news", "s3://clean/corpus", "--workers", "2")
+    assert busy.returncode == 2, busy.stderr[-3000:]
+    assert "in use by another newsprep run (pid 4242 on other-host" in busy.stderr
+    assert s3.find("clean/corpus") == ["clean/corpus/_newsprep.lock"]
+
+    stale = {**owner, "heartbeat": now - 600, "expires": now - 480}
+    s3.pipe_file("clean/corpus/_newsprep.lock", json.dumps(stale).encode())
+    done = run_cli("s3://raw/news", "s3://clean/corpus", "--workers", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = bucket_files(s3, "clean/corpus")
+    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    assert "_newsprep.lock" not in files, "the run removes its lock"
+
+
+def test_s3_rerun_removes_outputs_of_deleted_and_now_rejected_articles(s3) -> None:
+    """Class 6 on S3: DEST after a rerun holds what a clean run writes."""
+    put_tree(s3, "raw/news", NEWS)
+    run_flow("s3://raw/news", "s3://clean/corpus", options=THREADS)
+    s3.rm("raw/news/world/2026-04-02-lisbon-night-trams.txt")
+    s3.pipe_file("raw/news/science/2026-04-07-glacier-survey.story", b"\x00\x01" * 100)
+    s3.pipe_file("raw/news/broken/scan.txt", NEWS["world/2026-04-02-lisbon-night-trams.txt"])
+
+    summary = run_flow("s3://raw/news", "s3://clean/corpus", options=THREADS)
+    run_flow("s3://raw/news", "s3://clean/fresh", options=THREADS)
+
+    rerun, fresh = bucket_files(s3, "clean/corpus"), bucket_files(s3, "clean/fresh")
+    assert "world/2026-04-02-lisbon-night-trams.txt" not in rerun
+    assert "science/2026-04-07-glacier-survey.story.highlights" not in rerun
+    assert {k: v for k, v in rerun.items() if k not in ("_run.json", "_manifest.jsonl")} == {
+        k: v for k, v in fresh.items() if k not in ("_run.json", "_manifest.jsonl")
+    }
+    assert summary.removed_articles == 1

@@ -62,3 +62,22 @@ def test_the_folder_is_removed_on_close() -> None:
     assert folder.is_dir()
     index.close()
     assert not folder.exists()
+
+
+def test_index_folders_of_dead_runs_are_removed_by_the_next_run(tmp_path) -> None:
+    """Issue 13 class 14: a killed run's folder goes when the next index is made; a folder
+    whose run is alive (its owner lock held) stays."""
+    import os
+
+    live = RunIndex(str(tmp_path))
+    killed = RunIndex(str(tmp_path))
+    killed._cleanup.detach()  # as if killed: nothing cleans up ...
+    os.close(killed._owner)  # ... and the kernel releases its lock
+    killed.db.close()
+    assert killed.directory.exists()
+
+    with RunIndex(str(tmp_path)) as later:
+        assert not killed.directory.exists()
+        assert live.directory.exists() and later.directory.exists()
+    live.close()
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from newsprep.config import RunConfig, RunOptions
 from newsprep.run.batch import process_batch
 from newsprep.run.records import BatchOutcome
@@ -65,3 +67,57 @@ def test_a_second_run_skips_what_the_first_wrote(source: Path, tmp_path: Path) -
             assert after == {**before, "status": "skipped", "attempts": 0}
         else:
             assert after == before
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """DEST's folders (None) and files, but the run's own report and manifest (timings,
+    statuses and attempts differ between runs; see same_records)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+        if p.name not in ("_run.json", "_manifest.jsonl")
+    }
+
+
+def same_records(dest: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("status", "attempts")}
+            for r in manifest(dest)]
+
+
+@pytest.mark.parametrize("output", ["files", "jsonl"])
+def test_a_rerun_leaves_what_a_clean_run_writes(
+    source: Path, tmp_path: Path, output: str
+) -> None:
+    """Issue 13 class 6: an article deleted from the source, one that turned bad and one
+    that turned good leave no output, quarantine copy or folder of before."""
+    dest, clean = tmp_path / "out", tmp_path / "clean"
+    config = {"output.format": output, "output.shard_size": 2}
+    run_with(source, dest, config)
+    good = sorted(p for p in source.rglob("*.txt") if "broken" not in p.parts)
+    deleted, turned_bad = good[0], good[1]
+    broken = source / "broken" / "corrupted-upload.txt"
+    text = deleted.read_bytes()
+    deleted.unlink()
+    turned_bad.write_bytes(b"\x00\x01binary now" * 40)
+    broken.write_bytes(text)  # the rejected one is a good article now
+
+    summary = run_with(source, dest, config)
+    run_with(source, clean, config)
+
+    assert tree(dest) == tree(clean)
+    assert same_records(dest) == same_records(clean)
+    assert summary.removed_articles == 1
+    assert summary.removed_files >= 2  # the deleted article's, the bad one's, old copies
+    assert json.loads((dest / "_run.json").read_text())["removed_articles"] == 1
+
+
+def run_with(src: Path, dest: Path, overrides: dict):
+    config = RunConfig(source=str(src), dest=str(dest), overrides=overrides,
+                       options=RunOptions(workers=1))
+    with RunSession(config, LOGGER) as session:
+        listing = list_source(config.source, config.dest, session.pipeline, session.index)
+        job, batches = session.plan(listing, on_progress=lambda percent, line: None)
+        for batch in batches:
+            session.record(BatchOutcome(batch.index, process_batch(batch.articles, batch.index,
+                                                                   job)))
+        return session.finish()
