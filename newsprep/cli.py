@@ -357,6 +357,9 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
                   list(summary.reasons.items())[:5]]
     if summary.ignored_files:
         lines.append(f"  ignored {summary.ignored_files} files that are not articles")
+        shown = summary.ignored[:3]
+        more = summary.ignored_files - len(shown)
+        lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
     if summary.removed_articles or summary.removed_files:
         lines.append(
             f"  removed {summary.removed_files} stale files from DEST (of "

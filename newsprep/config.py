@@ -330,6 +330,12 @@ class RunOptions(_Frozen):
         le=1,
         description="Share of articles that may end `failed` before the run counts as failed.",
     )
+    article_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Time limit of one article in a worker process (reading, the stages, "
+        "writing): past it the article ends failed, `timeout`, and the batch goes on.",
+    )
     parity_sample: float = Field(
         0.0,
         ge=0,

@@ -43,6 +43,8 @@ class FlakyFileSystem(DirFileSystem):
         crash_once: str = "",
         crash_marker_dir: str = "",
         read_log: str = "",
+        cut_streams_after: int = 0,
+        unlistable: str = "",
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -54,6 +56,9 @@ class FlakyFileSystem(DirFileSystem):
         self.make_error = _ERRORS[error]
         self.crash_once, self.crash_marker_dir = crash_once, crash_marker_dir
         self.read_log = read_log  # a file that gets one line per read, from every process
+        # a stream opened on a chosen path breaks once it has delivered this many bytes
+        self.cut_streams_after = int(cut_streams_after)
+        self.unlistable = unlistable  # folders whose listing is refused (PermissionError)
         self.injected: Counter[tuple[str, str]] = Counter()
 
     def chosen(self, operation: str, path: str) -> bool:
@@ -88,6 +93,53 @@ class FlakyFileSystem(DirFileSystem):
         self._inject("read", self._strip_protocol(path))
         return super().cat_file(path, *args, **kwargs)
 
+    def open(self, path, mode="rb", *args, **kwargs):
+        handle = super().open(path, mode, *args, **kwargs)
+        stripped = self._strip_protocol(path)
+        if (
+            "r" in mode
+            and self.cut_streams_after
+            and fnmatch(stripped, self.fail_paths)
+            and self.chosen("stream", stripped)
+        ):
+            return _CuttingFile(handle, self, stripped)
+        return handle
+
+    def ls(self, path, detail=True, **kwargs):
+        stripped = self._strip_protocol(path).rstrip("/")
+        if self.unlistable and fnmatch(stripped, self.unlistable):
+            raise PermissionError(errno.EACCES, "injected: permission denied", stripped)
+        return super().ls(path, detail=detail, **kwargs)
+
     def pipe_file(self, path, *args, **kwargs):
         self._inject("write", self._strip_protocol(path))
         return super().pipe_file(path, *args, **kwargs)
+
+
+class _CuttingFile:
+    """A file read through `flaky://` that breaks (the configured transient error) when its
+    position passes `cut_streams_after`, `failures` times per path: a connection lost in
+    the middle of a long stream. Everything else is the wrapped file's."""
+
+    def __init__(self, handle, fs: FlakyFileSystem, path: str) -> None:
+        self._handle, self._fs, self._path = handle, fs, path
+
+    def read(self, size: int = -1) -> bytes:
+        fs, key = self._fs, ("stream", self._path)
+        position = self._handle.tell()
+        if position >= fs.cut_streams_after and fs.injected[key] < fs.failures:
+            fs.injected[key] += 1
+            raise fs.make_error(f"stream {self._path} at byte {position}")
+        if fs.injected[key] < fs.failures:
+            room = fs.cut_streams_after - position
+            size = room if size is None or size < 0 else min(size, room)
+        return self._handle.read(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +45,7 @@ class Job:
     retry: RetryPolicy = RetryPolicy()  # noqa: RUF009 - frozen, safe as a default
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
+    article_timeout_seconds: float = 300.0  # one article's time limit in a worker process
 
     @cached_property
     def fingerprint(self) -> str:
@@ -119,8 +123,47 @@ def crashed_batch_records(
     return records
 
 
+class ArticleTimeout(Exception):
+    """An article ran past `article_timeout_seconds`."""
+
+
+# Writing a path whose folder is a file (or a folder where the file goes): the same every try.
+_PATH_CONFLICTS = (NotADirectoryError, IsADirectoryError, FileExistsError)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise `ArticleTimeout` in this thread after `seconds` (a timer signal: only in a
+    process's main thread, as in the stage pool's workers; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise ArticleTimeout(f"still running after {seconds:g} s (article_timeout_seconds)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     """Read, normalize and hand one article to the sink; the record says how it ended."""
+    try:
+        with time_limit(job.article_timeout_seconds):
+            return _process_article(ref, job, sink)
+    except ArticleTimeout as exc:
+        record = ArticleRecord.start(ref, job.fingerprint)
+        record.set_problem(Problem("failed", "timeout", str(exc)))
+        logger.warning("%s: %s", ref.id, exc)
+        return record
+
+
+def _process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     record = ArticleRecord.start(ref, job.fingerprint)
     raw = ref.data
     if ref.problem is not None:  # found while discovering: nothing to process
@@ -138,6 +181,14 @@ def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
         written = _retrying(lambda: sink.put(ref, result), job, record)
     except Rejected as exc:
         record.set_problem(exc.problem)
+    except _PATH_CONFLICTS as exc:
+        # DEST holds a file where a folder must go (or the reverse): no retry helps
+        status, reason = ("rejected", "output-conflict") if step == "write" else (
+            "failed", f"{step}-error"
+        )
+        record.set_problem(Problem(status, reason, f"{type(exc).__name__}: {exc}"))
+    except ArticleTimeout:
+        raise
     except Exception as exc:
         record.set_problem(Problem("failed", f"{step}-error", f"{type(exc).__name__}: {exc}"))
         if step == "normalize":
@@ -183,5 +234,7 @@ def _quarantine(
     try:
         record.quarantine = quarantine(dest_fs, dest_root, ref.id, raw, record.to_dict())
     except Exception as exc:
+        note = f"no quarantine copy: {type(exc).__name__}: {exc}"
+        record.detail = f"{record.detail}; {note}" if record.detail else note
         logger.warning("could not quarantine %s: %s", ref.id, exc)
     return record

@@ -27,6 +27,7 @@ CREATE TABLE files (relative TEXT PRIMARY KEY, path TEXT, format TEXT, size INTE
 CREATE TABLE previous (id TEXT PRIMARY KEY, record TEXT);
 CREATE TABLE outputs (path TEXT PRIMARY KEY);
 CREATE TABLE seen (id TEXT PRIMARY KEY, source TEXT);
+CREATE TABLE claimed (path TEXT PRIMARY KEY, is_folder INTEGER, source TEXT);
 CREATE TABLE records (id TEXT PRIMARY KEY, record TEXT);
 """
 _PAGE = 2000
@@ -119,14 +120,15 @@ class RunIndex:
             last = rows[-1][0]
 
     # the source listing
-    def add_files(self, rows: Iterable[tuple[str, str, str, int | None, str]]) -> None:
+    def add_files(self, rows: Iterable[tuple[str, str | bytes, str, int | None, str]]) -> None:
+        """(relative, path, format, size, signature); a path that is not UTF-8 as bytes."""
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows)
 
     def file_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
     def only_single_article_files(self) -> bool:
-        sql = "SELECT COUNT(*) FROM files WHERE format NOT IN ('txt', 'story')"
+        sql = "SELECT COUNT(*) FROM files WHERE format NOT IN ('txt', 'story', 'unreadable')"
         return self.db.execute(sql).fetchone()[0] == 0
 
     def files(self) -> Iterator[tuple[str, str, str, int | None, str]]:
@@ -170,6 +172,34 @@ class RunIndex:
         if cursor.rowcount:
             return None
         return self.db.execute("SELECT source FROM seen WHERE id = ?", (article_id,)).fetchone()[0]
+
+    def claim_paths(self, paths: list[str], source: str) -> str | None:
+        """Reserve the paths an article may write under DEST (its output, its sidecars);
+        None when none of them is taken, else what is in the way, naming the article that
+        holds it. A path is taken when another article writes it, writes into a folder of
+        that name, or writes a file where this path needs a folder."""
+        for path in paths:
+            found = self.db.execute(
+                "SELECT is_folder, source FROM claimed WHERE path = ?", (path,)
+            ).fetchone()
+            if found is not None:
+                kind = "a folder of" if found[0] else "the output of"
+                return f"{path!r} is {kind} {found[1]}"
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                found = self.db.execute(
+                    "SELECT source FROM claimed WHERE path = ? AND is_folder = 0", (folder,)
+                ).fetchone()
+                if found is not None:
+                    return f"{folder!r} is a file, the output of {found[0]}"
+        rows = [(path, 0, source) for path in paths]
+        for path in paths:
+            parts = path.split("/")
+            rows += [("/".join(parts[:depth]), 1, source) for depth in range(1, len(parts))]
+        self.db.executemany("INSERT OR IGNORE INTO claimed VALUES (?, ?, ?)", rows)
+        self._tick()
+        return None
 
     def _tick(self) -> None:
         self._pending += 1

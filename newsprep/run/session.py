@@ -17,7 +17,13 @@ import fsspec
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
 from newsprep.run.batch import Job
-from newsprep.run.executor import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count
+from newsprep.run.executor import (
+    MAX_BATCH_SIZE,
+    auto_batch_size,
+    batch_bytes,
+    batches,
+    cpu_count,
+)
 from newsprep.run.index import RunIndex
 from newsprep.run.locations import check_apart
 from newsprep.run.manifest import (
@@ -105,10 +111,12 @@ class RunSession:
             retry=RetryPolicy(self.options.max_attempts, self.options.retry_delay_seconds),
             checkpoint_dir=str(self.index.directory / "batches"),
             parity_sample=self.options.parity_sample,
+            article_timeout_seconds=self.options.article_timeout_seconds,
         )
         self.resume = Resume(self.index, self.fingerprint, may_skip, on_skip=self._skipped)
-        articles = self.resume.plan(iter_articles(listing, self.pipeline))
-        return Plan(job, batches(articles, self.batch_size))
+        self.listing = listing
+        articles = self.resume.plan(iter_articles(listing, self.pipeline, job.retry))
+        return Plan(job, batches(articles, self.batch_size, batch_bytes(self.pipeline)))
 
     def _skipped(self, record: ArticleRecord) -> None:
         self._account([record])
@@ -149,7 +157,8 @@ class RunSession:
             pipeline=self.pipeline.model_dump(mode="json"),
             options=options.model_dump(mode="json"),
             discovered=tally.total,
-            ignored_files=self.ignored_count,
+            ignored_files=self.listing.ignored_count,  # archives add theirs as they are read
+            ignored=list(self.listing.ignored),
             counts=dict(tally.statuses),
             changes=self.resume.changes,
             reasons=tally.top_reasons(),

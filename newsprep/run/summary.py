@@ -15,6 +15,7 @@ from fsspec import AbstractFileSystem
 
 from newsprep.errors import STATUSES
 from newsprep.run.records import ArticleRecord
+from newsprep.tasks.io.refs import STREAM_CUT
 from newsprep.tasks.io.sinks import write_atomic
 
 RUN_SUMMARY = "_run.json"
@@ -106,6 +107,8 @@ class RunSummary:
     # copies of articles now ok
     removed_articles: int = 0
     removed_files: int = 0
+    # what ignored_files counts, the first 100 named (archive members: archive!member (what))
+    ignored: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields of _run.json."""
@@ -131,6 +134,15 @@ class FailureBudgetExceeded(RuntimeError):
 
 
 def check_failure_budget(summary: RunSummary, max_failure_rate: float) -> None:
+    """Fail the run past the budget, or when a file broke off (transiently) mid-stream:
+    the articles after the break have no record, so none can say the run is complete."""
+    cut = summary.reasons.get(STREAM_CUT, 0)
+    if cut:
+        raise FailureBudgetExceeded(
+            f"{cut} JSONL or archive files could not be read to the end ({STREAM_CUT}): the "
+            f"articles after the break are not accounted for; run again to finish them",
+            summary,
+        )
     failed = summary.counts["failed"]
     if summary.discovered and failed / summary.discovered > max_failure_rate:
         raise FailureBudgetExceeded(

@@ -9,13 +9,15 @@ from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import ArticleRef, SourceFile
+from newsprep.tasks.io.stream import open_regular
 
 
 def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
     """The article's bytes, reading at most `max_bytes` (one ranged request on object stores)."""
     if isinstance(fs, LocalFileSystem):
         # cat_file(end=) would allocate a max_bytes buffer for every article
-        with open(fs._strip_protocol(path), "rb") as handle:
+        # a FIFO put where the listing saw a file is refused, not waited on
+        with open_regular(fs._strip_protocol(path)) as handle:
             small = os.fstat(handle.fileno()).st_size <= max_bytes
             data = handle.read() if small else handle.read(max_bytes + 1)
     else:

@@ -20,8 +20,18 @@ from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Problem, Rejected
 from newsprep.tasks.io.files import file_article
 from newsprep.tasks.io.jsonl import jsonl_articles
-from newsprep.tasks.io.paths import detect_format, safe_id_component, safe_relative_path
-from newsprep.tasks.io.refs import ArticleRef, SourceFile
+from newsprep.tasks.io.paths import (
+    HIGHLIGHTS_SUFFIX,
+    REASON_SUFFIX,
+    detect_format,
+    escape_surrogates,
+    fit_id,
+    safe_id_component,
+    safe_relative_path,
+    sidecar_path,
+)
+from newsprep.tasks.io.refs import ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.stream import Retry
 from newsprep.tasks.io.tar import archive_articles
 
 
@@ -33,6 +43,7 @@ class ListingStore(Protocol):
     def file_count(self) -> int: ...
     def only_single_article_files(self) -> bool: ...
     def claim(self, article_id: str, source: str) -> str | None: ...
+    def claim_paths(self, paths: list[str], source: str) -> str | None: ...
 
 
 MAX_IGNORED_EXAMPLES = 100
@@ -45,14 +56,22 @@ class SourceListing:
 
     root: str  # the source folder as an fsspec URL
     index: ListingStore
-    ignored_count: int = 0  # files that are not articles: unknown type, links
+    ignored_count: int = 0  # files that are not articles: unknown type, links, devices
     ignored: list[str] = field(default_factory=list)  # the first MAX_IGNORED_EXAMPLES
     member_pattern: str | None = None  # from a tar://PATTERN::URL source
 
+    def ignore(self, what: str) -> None:
+        """Count something in the source that is not an article, and name the first ones."""
+        self.ignored_count += 1
+        if len(self.ignored) < MAX_IGNORED_EXAMPLES:
+            self.ignored.append(escape_surrogates(what))
+
     @property
     def files(self) -> Iterator[SourceFile]:
-        for row in self.index.files():
-            yield SourceFile(*row)
+        for relative, path, *rest in self.index.files():
+            if isinstance(path, bytes):  # a name that is not UTF-8 (see _storable)
+                path = path.decode("utf-8", "surrogateescape")
+            yield SourceFile(relative, path, *rest)
 
     @property
     def total(self) -> int:
@@ -97,16 +116,17 @@ def list_source(
         for path, info in entries:
             if dest_inside and _is_under(path, dest_root):
                 continue
-            relative = _relative(path, base)
+            relative = escape_surrogates(_relative(path, base))
             if any(part.startswith(".") for part in relative.split("/")):
                 continue  # hidden files, including our own temp files
+            if info.get("type") == UNREADABLE:  # a folder that could not be listed
+                yield relative, _storable(path), UNREADABLE, None, info["error"]
+                continue
             fmt = "tar" if pattern is not None else detect_format(relative, config.input)
             if fmt is None or info.get("islink") or info.get("type") != "file":
-                listing.ignored_count += 1
-                if len(listing.ignored) < MAX_IGNORED_EXAMPLES:
-                    listing.ignored.append(relative)
+                listing.ignore(relative)
                 continue
-            yield relative, path, fmt, info.get("size"), _signature(info)
+            yield relative, _storable(path), fmt, info.get("size"), _signature(info)
 
     listing.index.add_files(rows())
     return listing
@@ -120,43 +140,138 @@ def _relative(path: str, base: str) -> str:
     return path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, base)
 
 
+UNREADABLE = "unreadable"  # the listing's format of a folder that could not be listed
+
+
 def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
     """(path, info) of every entry below root, one folder listing at a time; links to
-    folders and hidden folders are reported, not entered."""
-    for _, folders, files in fs.walk(root, detail=True):
-        for name in list(folders):
-            info = folders[name]
-            if info.get("islink") or name.startswith("."):
-                del folders[name]  # fsspec's walk does not descend into what is removed
-                yield info["name"], info
-        for info in files.values():
-            yield info["name"], info
+    folders and hidden folders are reported, not entered. A folder that cannot be listed
+    comes as type UNREADABLE (fsspec's own walk leaves such folders out without a word)."""
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = fs.ls(folder, detail=True)
+        except FileNotFoundError:
+            continue  # removed while the source was listed: nothing of it to read
+        except OSError as exc:
+            if folder == root:
+                raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
+            error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
+            yield folder, {"name": folder, "type": UNREADABLE, "error": error}
+            continue
+        for info in entries:
+            path = info["name"].rstrip("/")
+            if path == folder.rstrip("/"):
+                continue  # some stores list a folder's own marker object
+            hidden = posixpath.basename(path).startswith(".")
+            if info.get("type") == "directory" and not info.get("islink") and not hidden:
+                folders.append(path)
+            else:
+                yield path, info
 
 
-def iter_articles(listing: SourceListing, config: PipelineConfig) -> Iterator[ArticleRef]:
-    """Every article of the listing, in order; duplicate ids are renamed and rejected."""
+def _storable(path: str) -> str | bytes:
+    """A path as the index can keep it: the bytes of a name that is not UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
+
+
+def iter_articles(
+    listing: SourceListing, config: PipelineConfig, retry: Retry | None = None
+) -> Iterator[ArticleRef]:
+    """Every article of the listing, in order. Ids are made safe to use as file names;
+    an article whose id, output or sidecar another one has taken is renamed and rejected.
+    A file whose reading fails in a way its reader does not expect ends as one record;
+    the listing goes on."""
     fs = fsspec.url_to_fs(listing.root)[0]
     single = listing.total == 1  # ids are member names when the source is one archive
     for file in listing.files:
-        if file.format == "jsonl":
-            refs = jsonl_articles(fs, file, config)
-        elif file.format == "tar":
-            refs = archive_articles(fs, file, config, listing.member_pattern, single)
-        else:
-            refs = iter([file_article(fs, file)])
-        for ref in refs:
-            if ref.problem is None:
-                ref = _checked_id(ref)
-            first = listing.index.claim(ref.id, ref.source)
-            if first is None:
-                yield ref
-                continue
-            copy = 2
-            while listing.index.claim(f"{ref.id}~{copy}", ref.source) is not None:
-                copy += 1
-            detail = f"id {ref.id!r} was already used by {first}"
-            problem = Problem("rejected", "duplicate-id", detail)
-            yield replace(ref, id=f"{ref.id}~{copy}", problem=problem)
+        for ref in _file_articles(fs, file, listing, config, single, retry):
+            yield _claimed(_escaped(ref), listing.index)
+
+
+def _file_articles(
+    fs: AbstractFileSystem,
+    file: SourceFile,
+    listing: SourceListing,
+    config: PipelineConfig,
+    single: bool,
+    retry: Retry | None,
+) -> Iterator[ArticleRef]:
+    url = escape_surrogates(fs.unstrip_protocol(file.path))
+    if file.format == UNREADABLE:
+        problem = Problem("rejected", "unreadable-folder", f"could not be listed: {file.signature}")
+        yield ArticleRef(id=f"{file.relative}#unreadable", source=url, problem=problem)
+        return
+    if file.format == "jsonl":
+        refs = jsonl_articles(fs, file, config, retry)
+    elif file.format == "tar":
+        refs = archive_articles(
+            fs, file, config, listing.member_pattern, single, retry, listing.ignore
+        )
+    else:
+        refs = iter([file_article(fs, file)])
+    try:
+        yield from refs
+    except Rejected as exc:  # a FIFO or device where the listing saw a file
+        yield ArticleRef(id=f"{file.relative}#unreadable", source=url, problem=exc.problem)
+    except Exception as exc:  # not the article's bytes: a reader's bug, say
+        yield broken_container(file, url, exc, "unreadable", "while reading")
+
+
+def _escaped(ref: ArticleRef) -> ArticleRef:
+    """The ref with text that encodes as UTF-8 (the index, the manifest, JSONL output):
+    bytes of a non-UTF-8 name as `\\xNN`, lone surrogates as `\\uNNNN`."""
+    escaped = {
+        name: escape_surrogates(value)
+        for name in ("id", "source", "record_id")
+        if (value := getattr(ref, name)) is not None and escape_surrogates(value) != value
+    }
+    return replace(ref, **escaped) if escaped else ref
+
+
+def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
+    """The ref under an id of its own whose output and sidecars no other article writes
+    (nor writes into, as a folder); else renamed and rejected, and those paths claimed."""
+    if ref.problem is None:
+        ref = _checked_id(ref)
+    ref = replace(ref, id=fit_id(ref.id))
+    first = index.claim(ref.id, ref.source)
+    if first is not None:
+        detail = f"id {ref.id!r} was already used by {first}"
+        ref = replace(ref, problem=Problem("rejected", "duplicate-id", detail))
+        ref = _renamed(ref, ref.id, index)
+    taken = index.claim_paths(_paths(ref), ref.source)
+    if taken is None:
+        return ref
+    ref = replace(ref, problem=Problem("rejected", "output-conflict", taken))
+    flat = "_unsafe/" + (safe_id_component(ref.id) or "article")
+    ref = _renamed(ref, fit_id(flat), index)
+    while index.claim_paths(_paths(ref), ref.source) is not None:
+        ref = _renamed(ref, ref.id, index)
+    return ref
+
+
+def _renamed(ref: ArticleRef, base: str, index: ListingStore) -> ArticleRef:
+    """The ref under the first free `<base>~N` (or `base` itself when free)."""
+    candidate, copy = base, 1
+    while index.claim(candidate, ref.source) is not None:
+        copy += 1
+        candidate = fit_id(f"{base}~{copy}")
+    return replace(ref, id=candidate)
+
+
+def _paths(ref: ArticleRef) -> list[str]:
+    """What an article may write under DEST: its output, the highlights beside it, and
+    under _quarantine/ the same names with the record's `.reason.json` beside them."""
+    paths = [ref.id, sidecar_path(ref.id, REASON_SUFFIX)]
+    if ref.format == "story" or ref.highlights:
+        paths.append(sidecar_path(ref.id, HIGHLIGHTS_SUFFIX))
+    return paths
 
 
 def _checked_id(ref: ArticleRef) -> ArticleRef:

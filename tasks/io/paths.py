@@ -7,6 +7,7 @@ members (tasks/io/tar.py).
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 
@@ -17,10 +18,18 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst")
 # Names under DEST that belong to newsprep; no article may be written there.
 LOCK_NAME = "_newsprep.lock"  # held by the run writing to DEST (newsprep/run/lock.py)
+# `_unsafe/` holds the articles whose own name cannot be used (see listing._checked_id).
 RESERVED_TOP_LEVEL = (
-    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", LOCK_NAME
+    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", "_unsafe", LOCK_NAME
 )
-_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# Letters and digits of any script, `.`, `_`, `-`: everything else in a JSONL id is replaced.
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.-]+")
+# A path component longer than this many bytes is refused by Linux, macOS and Windows.
+NAME_MAX = 255
+# Suffixes newsprep adds to an id: the highlights beside it, the quarantine record.
+HIGHLIGHTS_SUFFIX = ".highlights"
+REASON_SUFFIX = ".reason.json"
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 # C0 controls, DEL and C1 controls: none belongs in a path (\x85 is a line break to some).
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -68,6 +77,55 @@ def safe_relative_path(name: str) -> str:
 
 
 def safe_id_component(raw: str) -> str:
-    """A JSONL id turned into one safe path component ('' if nothing usable is left)."""
+    """A JSONL id turned into one safe path component ('' if nothing usable is left).
+
+    An id that had to be changed gets a hash of the original, so two ids that differ only
+    in what was replaced (`a/b`, `a_b`) stay two ids.
+    """
     cleaned = _UNSAFE_ID_CHARS.sub("_", raw).strip("._")
-    return cleaned[:200]
+    if cleaned and cleaned != raw:
+        cleaned = f"{cleaned}-{short_hash(raw)}"
+    return cleaned
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def escape_surrogates(text: str) -> str:
+    """Text that encodes as UTF-8: a byte of a non-UTF-8 file name (Python's surrogate
+    escape) becomes `\\xNN`, a lone surrogate from JSON `\\uNNNN`; other text is as it was."""
+    if not _SURROGATES.search(text):
+        return text
+
+    def escaped(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _SURROGATES.sub(escaped, text)
+
+
+def fit_name(name: str, room: int = NAME_MAX) -> str:
+    """`name` if it has at most `room` bytes in UTF-8; else its start, `~`, a hash of the
+    whole name and its extension, in exactly `room` bytes or fewer (the same every run)."""
+    if len(name.encode("utf-8")) <= room:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    ext = dot + ext if stem and len(ext) <= 16 else ""
+    tail = f"~{short_hash(name)}{ext}"
+    head = name[: len(name) - len(ext)].encode("utf-8")[: room - len(tail.encode("utf-8"))]
+    return head.decode("utf-8", "ignore") + tail
+
+
+def fit_id(article_id: str) -> str:
+    """An id whose every component is short enough to be a file name (a tar member or a
+    JSONL id can be longer); the same id every run."""
+    return "/".join(fit_name(part) for part in article_id.split("/"))
+
+
+def sidecar_path(article_id: str, suffix: str) -> str:
+    """Where `<id><suffix>` (highlights, a quarantine record) is written: beside the id,
+    its name shortened (with a hash) when the suffix would make it too long for a file."""
+    folder, _, name = article_id.rpartition("/")
+    fitted = fit_name(name, NAME_MAX - len(suffix.encode("utf-8"))) + suffix
+    return f"{folder}/{fitted}" if folder else fitted

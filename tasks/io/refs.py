@@ -14,6 +14,8 @@ CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError)
 # JSONL files and archives are read in blocks of this size: with s3fs's default read-ahead
 # block (50 MiB) a 50 MiB object was held in memory whole, twice over.
 STREAM_BLOCK_SIZE = 1024 * 1024
+# the reason of a container whose reading broke off after its retries: articles unaccounted
+STREAM_CUT = "stream-cut"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def broken_container(
     """
     detail = f"{where}: {type(exc).__name__}: {exc}"
     problem = (
-        Problem("failed", "read-error", detail) if is_transient(exc)
+        Problem("failed", STREAM_CUT, detail + "; the rest of the file is not read")
+        if is_transient(exc)
         else Problem("rejected", reason, detail)
     )
     return ArticleRef(

@@ -20,6 +20,7 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import OutputOptions
+from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
 
 if TYPE_CHECKING:
     from newsprep.tasks.io.refs import ArticleRef
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 QUARANTINE_DIR = "_quarantine"
 TEMP_MARKER = ".newsprep-tmp-"
-HIGHLIGHTS_SUFFIX = ".highlights"
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
@@ -47,9 +47,10 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
             for chunk in chunks:
                 handle.write(chunk)
         return
-    parent, name = posixpath.split(path)
+    parent = posixpath.dirname(path)
     fs.makedirs(parent, exist_ok=True)
-    temp = posixpath.join(parent, f".{name}{TEMP_MARKER}{uuid.uuid4().hex}")
+    # not named after the file: a name of 255 bytes is legal, with anything added it is not
+    temp = posixpath.join(parent, f"{TEMP_MARKER}{uuid.uuid4().hex}")
     try:
         with open(temp, "wb") as handle:
             for chunk in chunks:
@@ -79,7 +80,7 @@ class FilesSink:
         write_atomic(self.fs, posixpath.join(self.root, ref.id), result.text.encode("utf-8"))
         if result.highlights is None:
             return ref.id, None
-        highlights = ref.id + HIGHLIGHTS_SUFFIX
+        highlights = sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)
         write_atomic(
             self.fs, posixpath.join(self.root, highlights), result.highlights.encode("utf-8")
         )
@@ -153,5 +154,6 @@ def quarantine(
     target = posixpath.join(dest_root, relative)
     write_atomic(fs, target, raw)
     reason = json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
-    write_atomic(fs, target + ".reason.json", reason.encode())
+    reason_path = posixpath.join(dest_root, QUARANTINE_DIR, sidecar_path(article_id, REASON_SUFFIX))
+    write_atomic(fs, reason_path, reason.encode())
     return relative

@@ -3,8 +3,9 @@ streamed member by member, never unpacked to disk or read whole into memory."""
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from typing import IO
@@ -20,21 +21,25 @@ from newsprep.tasks.io.paths import (
     safe_relative_path,
     strip_suffix,
 )
-from newsprep.tasks.io.refs import (
-    CORRUPT,
-    STREAM_BLOCK_SIZE,
-    ArticleRef,
-    SourceFile,
-    broken_container,
-)
+from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.stream import Retry, open_container
 
 
 @dataclass(frozen=True)
 class Member:
     name: str
-    data: bytes | None  # None when the member is over the size limit
+    data: bytes | None  # None when the member is over the size limit, or not a file
     size: int
     mtime: int
+    kind: str = "file"  # "file", "hardlink" (to `link`), or what else it is, in words
+    link: str = ""  # a hard link's target (an earlier member), a symbolic link's
+
+    @property
+    def signature(self) -> str:
+        """A hash of the content: a member rewritten with the same size and mtime differs."""
+        if self.data is None:
+            return f"{self.size}-unread"
+        return "sha1:" + hashlib.sha1(self.data).hexdigest()
 
 
 def archive_compression(name: str) -> str | None:
@@ -45,29 +50,57 @@ def archive_compression(name: str) -> str | None:
     return {".tar.bz2": "bz2", ".tar.xz": "xz"}.get(lower[lower.rfind(".tar") :])
 
 
+def _kind(info: tarfile.TarInfo) -> str:
+    if info.issym():
+        return f"symbolic link to {info.linkname!r}"
+    if info.ischr() or info.isblk():
+        return "device"
+    if info.isfifo():
+        return "FIFO"
+    return f"tar entry of type {info.type!r}"
+
+
 def iter_tar(
     stream: IO[bytes], pattern: str, max_bytes: int, mode: str = "r|*"
 ) -> Iterator[Member]:
-    """Regular-file members matching `pattern`, streamed: never unpacked, never seeked.
+    """Members matching `pattern`, streamed: never unpacked, never seeked.
 
     With mode "r|*" tarfile detects compression from the bytes; callers that decompress
     the stream themselves (fsspec's gzip checks the trailer, so a cut shows) pass "r|".
-    Links and devices are skipped.
+    Regular files come with their bytes (at most `max_bytes`: a larger one is read past),
+    hard links with their target, symbolic links, devices and FIFOs with what they are
+    (kind); folders are left out.
     A truncated or corrupt archive raises `tarfile.TarError` or `EOFError` after the
     members that could be read.
     """
     with tarfile.open(fileobj=stream, mode=mode) as archive:
         for info in archive:
-            if not info.isfile() or not fnmatch(info.name, pattern):
+            if info.isdir() or not fnmatch(info.name, pattern):
+                continue
+            mtime = int(info.mtime)
+            if info.islnk():
+                yield Member(info.name, None, 0, mtime, "hardlink", info.linkname)
+                continue
+            if not info.isfile():
+                yield Member(info.name, None, 0, mtime, _kind(info), info.linkname)
                 continue
             if info.size > max_bytes:
-                yield Member(info.name, None, info.size, int(info.mtime))
+                yield Member(info.name, None, info.size, mtime)
                 continue
             handle = archive.extractfile(info)
             data = handle.read() if handle is not None else b""
             if len(data) != info.size:
                 raise EOFError(f"member {info.name!r} is truncated")
-            yield Member(info.name, data, info.size, int(info.mtime))
+            yield Member(info.name, data, info.size, mtime)
+
+
+def iter_link_targets(
+    stream: IO[bytes], targets: set[str], max_bytes: int, mode: str
+) -> Iterator[Member]:
+    """The regular members named in `targets` (what hard links point to), streamed again."""
+    for member in iter_tar(stream, "*", max_bytes, mode):
+        if member.kind == "file" and member.name in targets:
+            yield member
 
 
 def archive_articles(
@@ -76,41 +109,75 @@ def archive_articles(
     config: PipelineConfig,
     member_pattern: str | None,
     single: bool,
+    retry: Retry | None = None,
+    on_ignored: Callable[[str], None] = lambda what: None,
 ) -> Iterator[ArticleRef]:
+    """The articles of one archive. A hard link (how GNU tar stores a second copy of a
+    file) is the article its target is: read in a second pass over the archive, only when
+    it has links. Symbolic links, devices and FIFOs are reported to `on_ignored`."""
     url = fs.unstrip_protocol(file.path)
     prefix = "" if single else strip_suffix(file.relative, ARCHIVE_SUFFIXES) + "/"
     pattern = member_pattern or config.input.member_pattern
     max_bytes = config.fetch.max_bytes
+    compression = archive_compression(file.path)
+    mode = "r|" if compression or file.path.lower().endswith(".tar") else "r|*"
+    links: dict[str, list[str]] = {}  # target -> the hard links to it
     name = ""
     try:
-        compression = archive_compression(file.path)
-        mode = "r|" if compression or file.path.lower().endswith(".tar") else "r|*"
-        with fs.open(
-            file.path, "rb", compression=compression, block_size=STREAM_BLOCK_SIZE
-        ) as stream:
+        raw, stream = open_container(fs, file.path, compression, retry)
+        with raw, stream:
             for member in iter_tar(stream, pattern, max_bytes, mode):
                 name = member.name
-                source = f"{url}!{member.name}"
-                signature = f"{member.size}-{member.mtime}"
-                fmt = detect_format(member.name, config.input)
-                fmt = fmt if fmt in ("txt", "story") else "txt"
-                try:
-                    article_id = prefix + safe_relative_path(member.name)
-                except Rejected as exc:
-                    unsafe_id = prefix + "_unsafe/" + safe_id_component(member.name)
-                    yield ArticleRef(
-                        id=unsafe_id, source=source, data=member.data, signature=signature,
-                        problem=exc.problem,
+                if member.kind == "hardlink":
+                    links.setdefault(member.link, []).append(member.name)
+                elif member.kind != "file":
+                    on_ignored(f"{file.relative}!{member.name} ({member.kind})")
+                else:
+                    yield _member_article(member, member.name, url, prefix, config, max_bytes)
+        if links:
+            name = ""
+            raw, stream = open_container(fs, file.path, compression, retry)
+            with raw, stream:
+                for target in iter_link_targets(stream, set(links), max_bytes, mode):
+                    for link in links.pop(target.name):
+                        yield _member_article(target, link, url, prefix, config, max_bytes)
+            for target, names in links.items():
+                for link in names:
+                    problem = Problem(
+                        "rejected", "broken-link", f"hard link to {target!r}, not in the archive"
                     )
-                    continue
-                problem = None
-                if member.data is None:
-                    detail = f"{member.size} bytes, max_bytes={max_bytes}"
-                    problem = Problem("rejected", "too-large", detail)
-                yield ArticleRef(
-                    id=article_id, source=source, format=fmt, data=member.data,
-                    signature=signature, problem=problem,
-                )
+                    yield _member_article(
+                        Member(link, None, 0, 0), link, url, prefix, config, max_bytes, problem
+                    )
     except CORRUPT as exc:
         after = f"after member {name!r}" if name else "before any member"
         yield broken_container(file, url, exc, "corrupt-archive", after)
+
+
+def _member_article(
+    member: Member,
+    name: str,
+    url: str,
+    prefix: str,
+    config: PipelineConfig,
+    max_bytes: int,
+    problem: Problem | None = None,
+) -> ArticleRef:
+    """The article of a member read under `name` (its own, or a hard link's)."""
+    source = f"{url}!{name}" if name == member.name else f"{url}!{name} (= {member.name})"
+    fmt = detect_format(name, config.input)
+    fmt = fmt if fmt in ("txt", "story") else "txt"
+    try:
+        article_id = prefix + safe_relative_path(name)
+    except Rejected as exc:
+        return ArticleRef(
+            id=prefix + "_unsafe/" + safe_id_component(name), source=source,
+            data=member.data, signature=member.signature, problem=exc.problem,
+        )
+    if problem is None and member.data is None:
+        detail = f"{member.size} bytes, max_bytes={max_bytes}"
+        problem = Problem("rejected", "too-large", detail)
+    return ArticleRef(
+        id=article_id, source=source, format=fmt, data=member.data,
+        signature=member.signature, problem=problem,
+    )

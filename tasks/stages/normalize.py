@@ -16,7 +16,11 @@ from newsprep.tasks.stages.layout import layout
 from newsprep.tasks.stages.lowercase import lowercase
 from newsprep.tasks.stages.story import parse_story
 from newsprep.tasks.stages.tokenize import tokenize
-from newsprep.tasks.stages.unicode_fix import fix_unicode
+from newsprep.tasks.stages.unicode_fix import (
+    REMOVE_BIDI_CONTROLS,
+    fix_unicode,
+    remove_bidi_controls,
+)
 from newsprep.tasks.stages.validate import validate
 
 
@@ -49,6 +53,13 @@ def normalize_text(
         body, highlights = story.body, story.highlights
     elif highlights:
         highlights = tuple(fix_unicode(h, config.unicode_fix).text for h in highlights)
+    body, bidi = remove_bidi_controls(body)
+    if highlights:
+        cleaned = [remove_bidi_controls(h) for h in highlights]
+        highlights = tuple(h for h, _ in cleaned)
+        bidi = bidi or any(had for _, had in cleaned)
+    if bidi:  # no-op, and not in fixes, for text without them
+        fixes += (REMOVE_BIDI_CONTROLS,)
     if config.input.require_highlights and not highlights:
         raise Rejected("no-highlights", "require_highlights is set and there are none")
     text = layout(_tokenized_lines(body, config), config.layout)

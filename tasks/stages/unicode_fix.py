@@ -48,3 +48,16 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     if "\r" in result:  # fix_line_breaks may be off; the later stages expect \n
         result = result.replace("\r\n", "\n").replace("\r", "\n")
     return Fixed(result, tuple(fixes))
+
+
+# Bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): invisible
+# commands that reorder the text around them ("Trojan Source"). The marks LRM, RLM and ALM
+# stay: right-to-left text uses them, and they move nothing but neutral characters.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+REMOVE_BIDI_CONTROLS = "remove_bidi_controls"  # its name in a record's `fixes`
+
+
+def remove_bidi_controls(text: str) -> tuple[str, bool]:
+    """The text without bidi control characters, and whether it had any."""
+    cleaned = BIDI_CONTROLS.sub("", text)
+    return cleaned, len(cleaned) != len(text)

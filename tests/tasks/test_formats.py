@@ -276,9 +276,13 @@ def test_iter_tar_streams_matching_regular_members() -> None:
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         archive.addfile(link)
     members = list(iter_tar(OneWayStream(buffer.getvalue()), "*.story", max_bytes=4096))
-    assert [m.name for m in members] == [
-        "cnn/stories/a1.story", "cnn/stories/b2.story", "cnn/stories/huge.story"
+    assert [(m.name, m.kind) for m in members] == [
+        ("cnn/stories/a1.story", "file"),
+        ("cnn/stories/b2.story", "file"),
+        ("cnn/stories/huge.story", "file"),
+        ("cnn/stories/link.story", "symbolic link to '/etc/passwd'"),  # named, not read
     ]
+    assert members[3].data is None
     assert members[0].data == story_text(1).encode()
     assert members[0].mtime == 1_700_000_123
     assert (members[2].data, members[2].size) == (None, 5000)

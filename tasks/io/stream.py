@@ -1,0 +1,131 @@
+"""Reading a container (JSONL file, archive) front to back, safely.
+
+`open_container` gives its decompressed bytes as a stream that a transient error in the
+middle cannot cut short: the raw file is opened again at the byte reached (a range read on
+object stores) and the decompressor goes on where it was, with the retry policy's attempts
+for each break. `open_regular` never blocks on a FIFO or a device put where a file was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable
+from typing import IO, Any, Protocol, TypeVar
+
+from fsspec import AbstractFileSystem
+from fsspec.compression import compr
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.utils import infer_compression
+
+from newsprep.errors import Rejected
+from newsprep.tasks.io.refs import STREAM_BLOCK_SIZE
+
+T = TypeVar("T")
+
+
+class Retry(Protocol):
+    """The retry policy (newsprep/run/retry.py), as the readers use it."""
+
+    def call(
+        self,
+        call: Callable[[], T],
+        first_attempt: int = 1,
+        on_retry: Callable[[int, BaseException], None] | None = None,
+    ) -> T: ...
+
+
+def open_regular(path: str) -> IO[bytes]:
+    """A local file opened for reading, or `Rejected('not-a-file')` at once for a FIFO, a
+    device or a socket (opening a FIFO for reading would wait for a writer forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise Rejected("not-a-file", f"{path!r} is {kind}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class ResumableReader:
+    """The raw bytes of one file, read once front to back. A transient error reopens the
+    file at the position reached and reads on (each break gets the policy's attempts)."""
+
+    def __init__(self, fs: AbstractFileSystem, path: str, retry: Retry | None) -> None:
+        self.fs, self.path, self.retry = fs, path, retry
+        self.position = 0
+        self.resumed = 0  # how many times the file was opened again mid-way
+        self._handle: Any = None
+
+    def _open(self) -> Any:
+        if isinstance(self.fs, LocalFileSystem):
+            handle = open_regular(self.fs._strip_protocol(self.path))
+        else:
+            handle = self.fs.open(self.path, "rb", block_size=STREAM_BLOCK_SIZE)
+        if self.position:
+            handle.seek(self.position)
+            self.resumed += 1
+        return handle
+
+    def _read_once(self, size: int) -> bytes:
+        try:
+            if self._handle is None:
+                self._handle = self._open()
+            data = self._handle.read(size)
+        except Exception:
+            self.close()  # the next attempt opens the file again where it broke
+            raise
+        self.position += len(data)
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = STREAM_BLOCK_SIZE
+        if self.retry is None:
+            return self._read_once(size)
+        return self.retry.call(lambda: self._read_once(size))
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            with contextlib.suppress(Exception):  # a broken connection may not close cleanly
+                handle.close()
+
+    def __enter__(self) -> ResumableReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_container(
+    fs: AbstractFileSystem, path: str, compression: str | None, retry: Retry | None
+) -> tuple[ResumableReader, IO[bytes]]:
+    """(the raw reader, the stream of decompressed bytes); `compression` as fsspec names
+    it, or "infer" (by the file name)."""
+    if compression == "infer":
+        compression = infer_compression(path)
+    raw = ResumableReader(fs, path, retry)
+    if compression is None:
+        return raw, raw  # type: ignore[return-value]
+    return raw, compr[compression](raw, mode="rb")
