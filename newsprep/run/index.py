@@ -223,21 +223,18 @@ class RunIndex:
         does: the outputs, highlights and quarantine copies of articles that are gone from
         the source or did not end as they did before. Ordered, paged."""
         kinds = ("output", "highlights", "quarantine")
-        self.db.execute("DROP TABLE IF EXISTS kept")
-        self.db.execute("CREATE TEMP TABLE kept (path TEXT PRIMARY KEY)")
-        for kind in kinds:
-            self.db.execute(
-                f"INSERT OR IGNORE INTO kept SELECT json_extract(record, '$.{kind}') "
-                f"FROM records WHERE json_extract(record, '$.{kind}') IS NOT NULL"
-            )
-        self.db.execute("DROP TABLE IF EXISTS stale")
-        self.db.execute("CREATE TEMP TABLE stale (path TEXT PRIMARY KEY)")
-        for kind in kinds:
-            self.db.execute(
-                f"INSERT OR IGNORE INTO stale SELECT json_extract(record, '$.{kind}') "
-                f"FROM previous WHERE json_extract(record, '$.{kind}') IS NOT NULL "
-                f"AND json_extract(record, '$.{kind}') NOT IN (SELECT path FROM kept)"
-            )
+        for table, records, only in (
+            ("kept", "records", ""),
+            ("stale", "previous", "AND {path} NOT IN (SELECT path FROM kept)"),
+        ):
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+            self.db.execute(f"CREATE TEMP TABLE {table} (path TEXT PRIMARY KEY)")
+            for kind in kinds:
+                path = f"json_extract(record, '$.{kind}')"
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO {table} SELECT {path} FROM {records} "
+                    f"WHERE {path} IS NOT NULL {only.format(path=path)}"
+                )
         self.db.commit()
         for path, _ in self._page("stale", "path", "1"):
             yield path

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import tarfile
 from pathlib import Path
 
 import pytest
+from source_files import ARTICLE, jsonl, write
 
 from newsprep.config import PROFILES, ConfigError
 from newsprep.run.index import RunIndex
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 CONFIG = PROFILES["default"]
-ARTICLE = b"ROME (CNN) -- Italy's Senate approved the reform on Tuesday.\n"
 
 
-def write(path: Path, data: bytes = ARTICLE) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def jsonl(*records: dict | str) -> bytes:
-    return b"".join(
-        (r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in records
-    )
 
 
 def listed(src: Path, dest: Path):

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from source_files import jsonl, write
 
 from newsprep.config import PROFILES, PipelineConfig
 from newsprep.run.batch import Job, process_article, process_batch
@@ -41,16 +42,6 @@ def with_options(**sections: dict) -> PipelineConfig:
     )
 
 
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def jsonl(*records: dict | str) -> bytes:
-    return b"".join(
-        (r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in records
-    )
 
 
 def tar_bytes(members: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w") -> bytes:
