@@ -30,11 +30,10 @@ from newsprep.errors import STATUSES
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
 from newsprep.run.locations import (
-    apply_protocol_options,
     apply_storage_options,
     check_apart,
     describe_storage_error,
-    strip_credentials,
+    without_credentials,
 )
 from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
@@ -245,12 +244,9 @@ def run(
     started: float | None = None,
 ) -> int:
     started = time.monotonic() if started is None else started
-    # credentials in a URL become storage options: the flow's parameters carry none
-    source, dest, url_options = strip_credentials(config.source, config.dest)
-    config = config.model_copy(update={"source": source, "dest": dest})
     apply_storage_options([config.source, config.dest], storage_options or {})
-    for protocol, options in url_options.items():
-        apply_protocol_options(protocol, options)
+    # credentials in a URL become storage options: the flow's parameters carry none
+    config = without_credentials(config)
     say(f"{redact(config.source)} -> {redact(config.dest)}, profile {config.profile}")
     # setup problems end the command here, in one line, before a server starts
     check_apart(config.source, config.dest)
