@@ -121,3 +121,26 @@ def run_with(src: Path, dest: Path, overrides: dict):
             session.record(BatchOutcome(batch.index, process_batch(batch.articles, batch.index,
                                                                    job)))
         return session.finish()
+
+
+def test_a_long_named_article_that_turns_good_leaves_no_quarantine_record(
+    tmp_path: Path,
+) -> None:
+    """Classes 6 and 10: the quarantine record of a name that is as long as a file name
+    can be is written shortened; the rerun that finds the article good removes it (it
+    raised ENAMETOOLONG looking for the unshortened name, and every rerun failed)."""
+    src, dest, clean = tmp_path / "src", tmp_path / "out", tmp_path / "clean"
+    src.mkdir()
+    article = src / ("L" * 251 + ".txt")
+    article.write_bytes(b"\x00\x01binary" * 10)
+    first = run(src, dest, workers=1)
+    assert first.counts["rejected"] == 1
+    assert len(list((dest / "_quarantine").iterdir())) == 2  # the copy and its record
+
+    article.write_text("Now a fine article with enough words in it.\n")
+    summary = run(src, dest, workers=1)
+    run(src, clean, workers=1)
+
+    assert summary.counts["ok"] == 1
+    assert summary.removed_files == 2
+    assert tree(dest) == tree(clean)
