@@ -181,6 +181,31 @@ def test_peak_memory_of_a_huge_jsonl_line_is_the_limit_not_the_line(tmp_path: Pa
     assert result["grew_kb"] < 16 * 1024, f"peak RSS grew {result['grew_kb']} KB"
 
 
+@pytest.mark.parametrize("header", ["gnu-long-name", "pax-path", "pax-comment"])
+def test_an_oversized_tar_header_is_refused_not_read_whole(tmp_path: Path, header: str) -> None:
+    """Class 2: tarfile reads a long-name or pax header whole before its member; a 300 KB
+    .tar.gz with a 300 MiB long name took 2.5 GB. Over 1 MiB the rest is corrupt-archive."""
+    big = 2 * 1024 * 1024
+    info = tarfile.TarInfo("x" * big if header != "pax-comment" else "b.txt")
+    info.size = len(NEWS)
+    if header == "pax-comment":
+        info.pax_headers = {"comment": "c" * big}
+    buffer = io.BytesIO()
+    tar_format = tarfile.GNU_FORMAT if header == "gnu-long-name" else tarfile.PAX_FORMAT
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as archive:
+        for member in (tarfile.TarInfo("a.txt"), info, tarfile.TarInfo("c.txt")):
+            member.size = len(NEWS)
+            archive.addfile(member, io.BytesIO(NEWS.encode()))
+    write(tmp_path / "src" / "pack.tgz", buffer.getvalue())
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert [(r.id, r.problem and r.problem.reason) for r in refs] == [
+        ("a.txt", None), ("pack.tgz#unreadable", "corrupt-archive"),
+    ]
+    assert "header of" in refs[1].problem.detail and "over 1048576 bytes" in refs[1].problem.detail
+
+
 def test_batches_carry_a_bounded_number_of_bytes() -> None:
     member = b"x" * (4 * 1024 * 1024)
     refs = [ArticleRef(id=f"m{n}.txt", source="s", data=member) for n in range(300)]
