@@ -22,8 +22,8 @@ from typing import Any
 from newsprep.run.records import ArticleRecord
 
 _SCHEMA = """
-CREATE TABLE files (relative TEXT PRIMARY KEY, path TEXT, format TEXT, size INTEGER,
-                    signature TEXT);
+CREATE TABLE files (relative TEXT, path TEXT, format TEXT, size INTEGER, signature TEXT,
+                    PRIMARY KEY (relative, path));
 CREATE TABLE previous (id TEXT PRIMARY KEY, record TEXT);
 CREATE TABLE outputs (path TEXT PRIMARY KEY);
 CREATE TABLE seen (id TEXT PRIMARY KEY, source TEXT);
@@ -132,8 +132,18 @@ class RunIndex:
         return self.db.execute(sql).fetchone()[0] == 0
 
     def files(self) -> Iterator[tuple[str, str, str, int | None, str]]:
-        """(relative, path, format, size, signature), ordered by relative path."""
-        yield from self._page("files", "relative", "path, format, size, signature")
+        """(relative, path, format, size, signature), ordered by relative path. Two files
+        can share a relative path once escaped (a name with byte 0x80, one spelled `\\x80`):
+        both are listed (then ordered by path), so the second is a record, not lost."""
+        columns = "SELECT relative, path, format, size, signature FROM files"
+        rows = self.db.execute(f"{columns} ORDER BY relative, path LIMIT ?", (_PAGE,))
+        while page := rows.fetchall():
+            yield from page
+            last = page[-1][:2]
+            rows = self.db.execute(
+                f"{columns} WHERE (relative, path) > (?, ?) ORDER BY relative, path LIMIT ?",
+                (*last, _PAGE),
+            )
 
     # the previous run's manifest
     def add_previous(self, records: Iterable[ArticleRecord]) -> None:

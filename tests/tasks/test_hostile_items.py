@@ -133,6 +133,25 @@ def test_file_name_that_is_not_utf8_is_an_article_under_an_escaped_id(tmp_path: 
     assert records["\\xff\\xfe.txt"].source.endswith("/src/\\xff\\xfe.txt")
 
 
+def test_a_name_escaped_into_another_files_name_is_not_lost(tmp_path: Path) -> None:
+    """A name with byte 0x80 escapes to `\\x80.txt`, the name of another file: both end
+    with a record (one of them was dropped from the listing without a word)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(os.fsencode(src) + b"/\x80.txt", "wb") as handle:
+        handle.write(b"The byte-named article has words of its own here.\n")
+    write(src / "\\x80.txt", NEWS.encode())
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "\\x80.txt": ("ok", None), "\\x80.txt~2": ("rejected", "duplicate-id"),
+    }
+    # the same order every run: the UTF-8 name first
+    assert (dest / "\\x80.txt").read_text().startswith("the city council")
+
+
 # -- 2. limits hold inside containers ----------------------------------------------------
 
 
