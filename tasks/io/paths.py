@@ -76,15 +76,16 @@ def safe_relative_path(name: str) -> str:
     return posixpath.join(*parts)
 
 
-def safe_id_component(raw: str) -> str:
+def safe_id_component(raw: str, original: str | None = None) -> str:
     """A JSONL id turned into one safe path component ('' if nothing usable is left).
 
-    An id that had to be changed gets a hash of the original, so two ids that differ only
-    in what was replaced (`a/b`, `a_b`) stay two ids.
+    An id that had to be changed gets a hash of the original (`original`: the id before
+    its lone surrogates were escaped), so two ids that differ only in what was replaced
+    (`a/b`, `a_b`; `"\\udc80"`, `"\\\\x80"`) stay two ids.
     """
     cleaned = _UNSAFE_ID_CHARS.sub("_", raw).strip("._")
     if cleaned and cleaned != raw:
-        cleaned = f"{cleaned}-{short_hash(raw)}"
+        cleaned = f"{cleaned}-{short_hash(raw if original is None else original)}"
     return cleaned
 
 

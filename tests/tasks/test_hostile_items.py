@@ -310,6 +310,24 @@ def test_ids_that_differ_only_in_replaced_characters_stay_distinct(tmp_path: Pat
     assert len(list((dest / "feed").iterdir())) == len(ids)
 
 
+def test_an_id_with_a_lone_surrogate_and_its_escaped_spelling_stay_distinct(
+    tmp_path: Path,
+) -> None:
+    """`"\\udc80"` is escaped to `\\x80`, which another record can spell out: the hash
+    that keeps changed ids apart is of the id as it was, so both are written."""
+    src = tmp_path / "src"
+    write(src / "feed.jsonl", jsonl(
+        '{"id": "x\\udc80", "text": "' + NEWS.strip() + '"}',
+        {"id": "x\\x80", "text": NEWS},
+    ))
+    listing, refs = refs_of(src, tmp_path)
+    assert [r.problem for r in refs] == [None, None]
+    assert [r.record_id for r in refs] == ["x\\x80", "x\\x80"]  # as JSONL output says it
+    assert refs[0].id != refs[1].id
+    _, records = run_batch(refs, listing, tmp_path)
+    assert {r.status for r in records.values()} == {"ok"}
+
+
 # -- 5. archive members are signed by content -------------------------------------------
 
 
