@@ -117,8 +117,8 @@ def check_apart(source: str, dest: str) -> None:
     written over. Raises ConfigError naming both."""
     try:
         (source_kind, source_path), (dest_kind, dest_path) = _place(source), _place(dest)
-    except (ValueError, ImportError):
-        return  # an unusable URL is reported when it is opened
+    except Exception:  # reported in one line when it is opened
+        return  # an unusable URL, a missing package, a server that does not answer
     if source_kind != dest_kind:
         return
     shown = f"(SOURCE {redact(source)}, DEST {redact(dest)}"
