@@ -164,6 +164,34 @@ class RunIndex:
     def has_previous(self) -> bool:
         return self.db.execute("SELECT 1 FROM previous LIMIT 1").fetchone() is not None
 
+    def previous_in_the_way(self, paths: list[str]) -> list[str]:
+        """Files that previous records name (outputs, highlights, quarantine copies) and
+        that stand where `paths` need a folder (one of their folders is such a file) or a
+        file (such files lie under one of them): an article that became a folder, or the
+        reverse. The caller's paths are claimed by this run, so no article of it writes
+        these any more."""
+        if not getattr(self, "_previous_paths", False):
+            self.db.execute("DROP TABLE IF EXISTS previous_paths")
+            self.db.execute("CREATE TEMP TABLE previous_paths (path TEXT PRIMARY KEY)")
+            for kind in ("output", "highlights", "quarantine"):
+                path = f"json_extract(record, '$.{kind}')"
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO previous_paths SELECT {path} FROM previous "
+                    f"WHERE {path} IS NOT NULL"
+                )
+            self._previous_paths = True
+        found = []
+        for path in paths:
+            parts = path.split("/")
+            folders = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+            rows = self.db.execute(
+                f"SELECT path FROM previous_paths WHERE path IN ({','.join('?' * len(folders))})"
+                " OR (path > ? AND path < ?)",
+                (*folders, path + "/", path + "0"),  # '0' follows '/'
+            ).fetchall()
+            found += [row[0] for row in rows]
+        return sorted(set(found))
+
     # files already in DEST
     def add_outputs(self, paths: Iterable[str]) -> None:
         self._write("INSERT OR IGNORE INTO outputs VALUES (?)", ((p,) for p in paths))

@@ -152,14 +152,14 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
                 try:
                     os.unlink(path)
                     removed += 1
-                except FileNotFoundError:
-                    pass
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    pass  # gone, or a folder where it was (or the reverse): not that file
                 except OSError as exc:  # a name too long to exist is not there either
                     if exc.errno != errno.ENAMETOOLONG:
                         raise
                 _prune_empty_parents(posixpath.dirname(path), dest_root)
         else:
-            present = [path for path in full if fs.exists(path)]
+            present = [path for path in full if fs.isfile(path)]  # not a prefix of others
             if present:
                 fs.rm(present)
             removed += len(present)
