@@ -297,6 +297,31 @@ def test_long_legal_names_are_written_with_their_sidecars(tmp_path: Path) -> Non
 # -- 4. distinct ids stay distinct -------------------------------------------------------
 
 
+def test_member_paths_too_long_or_too_deep_to_write_are_rejected_not_failed(
+    tmp_path: Path,
+) -> None:
+    """Class 10: every name of these members is legal, the paths are not: 18 folders of
+    250 bytes (over Linux's 4096 bytes), 1000 nested folders (making them overflowed the
+    stack). Both were `failed` `write-error` on every run (exit 1); now rejected, once."""
+    src = tmp_path / "src"
+    write(src / "pack.tar", tar_bytes([
+        (("d" * 250 + "/") * 18 + "long.txt", NEWS.encode()),
+        ("a/" * 1000 + "deep.txt", NEWS.encode()),
+        ("fine/" * 20 + "ok.txt", NEWS.encode()),
+    ]))
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert sorted(outcome(r) for r in records.values()) == [
+        ("ok", None), ("rejected", "path-too-long"), ("rejected", "path-too-long"),
+    ]
+    for record in records.values():
+        if record.status == "rejected":
+            assert record.id.startswith("_unsafe/") and (dest / record.quarantine).is_file()
+            assert "folders deep" in record.detail
+    assert (dest / ("fine/" * 20 + "ok.txt")).is_file()
+
+
 def test_ids_that_differ_only_in_replaced_characters_stay_distinct(tmp_path: Path) -> None:
     src = tmp_path / "src"
     ids = ["新闻1", "报道1", "a/b", "a_b", "a b", "plain-id"]
