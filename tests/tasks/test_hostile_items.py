@@ -420,6 +420,25 @@ def test_a_folder_that_cannot_be_listed_is_a_record(tmp_path: Path) -> None:
     assert "PermissionError" in refs[1].problem.detail
 
 
+def test_a_transient_error_listing_a_folder_is_raised_for_a_retry(tmp_path: Path) -> None:
+    """A connection reset listing a folder is not `unreadable-folder`: that record made
+    the folder's articles gone, and the rerun removed their outputs. The listing is
+    retried (discover-articles retries transient errors) and then holds them."""
+    src = tmp_path / "src"
+    write(src / "a.txt", NEWS.encode())
+    write(src / "sub" / "b.txt", NEWS.encode())
+    import fsspec
+
+    fsspec.config.conf["flaky"] = {"unlistable": f"{src}/sub", "unlistable_error": "reset"}
+    try:
+        with pytest.raises(ConnectionResetError):
+            list_source(f"flaky://{src}", str(tmp_path / "out"), CONFIG, RunIndex())
+        _, refs = refs_of(f"flaky://{src}", tmp_path)  # the retry; the same filesystem
+    finally:
+        fsspec.config.conf.pop("flaky", None)
+    assert [(r.id, r.problem) for r in refs] == [("a.txt", None), ("sub/b.txt", None)]
+
+
 # -- 8. a stream that breaks is resumed where it broke -----------------------------------
 
 
