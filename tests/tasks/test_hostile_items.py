@@ -268,6 +268,26 @@ def test_a_member_named_like_another_articles_sidecar_is_not_written_over_it(
     assert (dest / "a.story.highlights").read_text() == "council approves the budget\n"
 
 
+def test_a_file_rejected_for_its_name_is_copied_to_the_quarantine(tmp_path: Path) -> None:
+    """A file whose output would write over another's sidecar, or whose id is taken, is
+    rejected with its bytes in _quarantine/ like every rejected article (files got none:
+    only archive members and JSONL records, whose bytes travel inline, did)."""
+    src = tmp_path / "src"
+    write(src / "x.story", STORY)
+    taken = b"The second story body, which is fine.\n\n@highlight\n\nIts point\n"
+    write(src / "x.story.highlights", taken)
+    write(src / "_quarantine" / "y.story", STORY)  # a name newsprep keeps for itself
+    config = with_options(input={"format": "story"})
+    listing, refs = refs_of(src, tmp_path, config)
+    dest, records = run_batch(refs, listing, tmp_path, config)
+
+    rejected = {r.reason: r for r in records.values() if r.status == "rejected"}
+    assert set(rejected) == {"output-conflict", "unsafe-id"}
+    assert (dest / rejected["output-conflict"].quarantine).read_bytes() == taken
+    assert (dest / rejected["unsafe-id"].quarantine).read_bytes() == STORY
+    assert (dest / "x.story.highlights").read_text() == "council approves the budget\n"
+
+
 def test_long_legal_names_are_written_with_their_sidecars(tmp_path: Path) -> None:
     src = tmp_path / "src"
     long_story = "s" * 249 + ".story"  # 255 bytes, the longest legal name
