@@ -45,6 +45,7 @@ class FlakyFileSystem(DirFileSystem):
         read_log: str = "",
         cut_streams_after: int = 0,
         unlistable: str = "",
+        unlistable_error: str = "permission",
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -59,6 +60,8 @@ class FlakyFileSystem(DirFileSystem):
         # a stream opened on a chosen path breaks once it has delivered this many bytes
         self.cut_streams_after = int(cut_streams_after)
         self.unlistable = unlistable  # folders whose listing is refused (PermissionError)
+        # or fails `failures` times with a transient `error` ("reset", "timeout", "slowdown")
+        self.unlistable_error = unlistable_error
         self.injected: Counter[tuple[str, str]] = Counter()
 
     def chosen(self, operation: str, path: str) -> bool:
@@ -108,7 +111,11 @@ class FlakyFileSystem(DirFileSystem):
     def ls(self, path, detail=True, **kwargs):
         stripped = self._strip_protocol(path).rstrip("/")
         if self.unlistable and fnmatch(stripped, self.unlistable):
-            raise PermissionError(errno.EACCES, "injected: permission denied", stripped)
+            if self.unlistable_error == "permission":
+                raise PermissionError(errno.EACCES, "injected: permission denied", stripped)
+            if self.injected["list", stripped] < self.failures:
+                self.injected["list", stripped] += 1
+                raise _ERRORS[self.unlistable_error](f"list {stripped}")
         return super().ls(path, detail=detail, **kwargs)
 
     def pipe_file(self, path, *args, **kwargs):

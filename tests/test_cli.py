@@ -225,6 +225,30 @@ def test_setup_errors_exit_2_in_one_line_before_a_server(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()
 
 
+def test_unusable_urls_exit_2_in_one_line_before_a_server(tmp_path: Path) -> None:
+    """Class 13: a protocol fsspec does not know (`S3://`, a typo) as DEST, and an FTP
+    server that does not answer as DEST or SOURCE (fsspec connects as it makes the
+    filesystem) ended in tracebacks and exit 1."""
+    import socket
+
+    src = sample_source(tmp_path / "src")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there
+    for args, message in [
+        ([str(src), "S3://bucket/out"], "cannot open DEST S3://bucket/out: Protocol not known"),
+        ([str(src), f"ftp://user:hunter2@{dead}/out"], f"cannot use DEST ftp://{dead}/out"),
+        ([f"ftp://{dead}/in", str(tmp_path / "out")], f"cannot use source ftp://{dead}/in"),
+    ]:
+        result = newsprep("run", *args, cwd=tmp_path, timeout=60)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 2 and lines[1].startswith("newsprep: error: "), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_second_run_into_a_dest_in_use_refuses(tmp_path: Path) -> None:
     """Class 15: while another process holds DEST, a run exits 2 naming it, and writes
     nothing; once it is free, the run goes ahead."""

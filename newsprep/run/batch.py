@@ -168,6 +168,8 @@ def _process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     raw = ref.data
     if ref.problem is not None:  # found while discovering: nothing to process
         record.set_problem(ref.problem)
+        if raw is None and ref.path is not None and ref.problem.reason in _NAME_PROBLEMS:
+            raw = _bytes_to_quarantine(ref, job, record)
         return _quarantine(job, ref, raw, record)
     step = "read"
     try:
@@ -203,6 +205,23 @@ def _process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
             )
         return record
     return _quarantine(job, ref, raw, record)
+
+
+# Rejections of a file for its name or place, found while discovering: its bytes are fine,
+# and are copied to the quarantine like any rejected article's.
+_NAME_PROBLEMS = frozenset({"duplicate-id", "output-conflict", "unsafe-id", "path-too-long"})
+
+
+def _bytes_to_quarantine(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes | None:
+    """A file's bytes for its quarantine copy; None (said in the detail) when it cannot
+    be read: too large, not a file any more, an I/O error past its retries."""
+    source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
+    try:
+        return _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+    except Exception as exc:
+        note = f"no quarantine copy: {type(exc).__name__}: {exc}"
+        record.detail = f"{record.detail}; {note}" if record.detail else note
+        return None
 
 
 def in_sample(article_id: str, fraction: float) -> bool:

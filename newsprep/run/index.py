@@ -22,8 +22,8 @@ from typing import Any
 from newsprep.run.records import ArticleRecord
 
 _SCHEMA = """
-CREATE TABLE files (relative TEXT PRIMARY KEY, path TEXT, format TEXT, size INTEGER,
-                    signature TEXT);
+CREATE TABLE files (relative TEXT, path TEXT, format TEXT, size INTEGER, signature TEXT,
+                    PRIMARY KEY (relative, path));
 CREATE TABLE previous (id TEXT PRIMARY KEY, record TEXT);
 CREATE TABLE outputs (path TEXT PRIMARY KEY);
 CREATE TABLE seen (id TEXT PRIMARY KEY, source TEXT);
@@ -132,8 +132,18 @@ class RunIndex:
         return self.db.execute(sql).fetchone()[0] == 0
 
     def files(self) -> Iterator[tuple[str, str, str, int | None, str]]:
-        """(relative, path, format, size, signature), ordered by relative path."""
-        yield from self._page("files", "relative", "path, format, size, signature")
+        """(relative, path, format, size, signature), ordered by relative path. Two files
+        can share a relative path once escaped (a name with byte 0x80, one spelled `\\x80`):
+        both are listed (then ordered by path), so the second is a record, not lost."""
+        columns = "SELECT relative, path, format, size, signature FROM files"
+        rows = self.db.execute(f"{columns} ORDER BY relative, path LIMIT ?", (_PAGE,))
+        while page := rows.fetchall():
+            yield from page
+            last = page[-1][:2]
+            rows = self.db.execute(
+                f"{columns} WHERE (relative, path) > (?, ?) ORDER BY relative, path LIMIT ?",
+                (*last, _PAGE),
+            )
 
     # the previous run's manifest
     def add_previous(self, records: Iterable[ArticleRecord]) -> None:
@@ -153,6 +163,34 @@ class RunIndex:
 
     def has_previous(self) -> bool:
         return self.db.execute("SELECT 1 FROM previous LIMIT 1").fetchone() is not None
+
+    def previous_in_the_way(self, paths: list[str]) -> list[str]:
+        """Files that previous records name (outputs, highlights, quarantine copies) and
+        that stand where `paths` need a folder (one of their folders is such a file) or a
+        file (such files lie under one of them): an article that became a folder, or the
+        reverse. The caller's paths are claimed by this run, so no article of it writes
+        these any more."""
+        if not getattr(self, "_previous_paths", False):
+            self.db.execute("DROP TABLE IF EXISTS previous_paths")
+            self.db.execute("CREATE TEMP TABLE previous_paths (path TEXT PRIMARY KEY)")
+            for kind in ("output", "highlights", "quarantine"):
+                path = f"json_extract(record, '$.{kind}')"
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO previous_paths SELECT {path} FROM previous "
+                    f"WHERE {path} IS NOT NULL"
+                )
+            self._previous_paths = True
+        found = []
+        for path in paths:
+            parts = path.split("/")
+            folders = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+            rows = self.db.execute(
+                f"SELECT path FROM previous_paths WHERE path IN ({','.join('?' * len(folders))})"
+                " OR (path > ? AND path < ?)",
+                (*folders, path + "/", path + "0"),  # '0' follows '/'
+            ).fetchall()
+            found += [row[0] for row in rows]
+        return sorted(set(found))
 
     # files already in DEST
     def add_outputs(self, paths: Iterable[str]) -> None:

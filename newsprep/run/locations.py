@@ -38,6 +38,14 @@ def split_credentials(url: str) -> tuple[str, dict[str, dict[str, str]]]:
     """The URL without credentials, and the fsspec options they stand for, per protocol."""
     parts, options = [], {}
     for part in url.split("::"):
+        scheme, _, rest = part.partition("://")
+        if scheme.lower() in ("http", "https") and ("?" in rest or "#" in rest):
+            raise ConfigError(
+                f"a query string in a {scheme.lower()}:// URL is not supported "
+                f"({redact(re.split(r'[?#]', part, maxsplit=1)[0])}?...): a presigned URL's "
+                "signature would reach Prefect, the logs and the outputs; download the "
+                "file and give its path"
+            )
         found = _USERINFO.match(part)
         if found is None:
             parts.append(part)
@@ -117,8 +125,8 @@ def check_apart(source: str, dest: str) -> None:
     written over. Raises ConfigError naming both."""
     try:
         (source_kind, source_path), (dest_kind, dest_path) = _place(source), _place(dest)
-    except (ValueError, ImportError):
-        return  # an unusable URL is reported when it is opened
+    except Exception:  # reported in one line when it is opened
+        return  # an unusable URL, a missing package, a server that does not answer
     if source_kind != dest_kind:
         return
     shown = f"(SOURCE {redact(source)}, DEST {redact(dest)}"

@@ -32,6 +32,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError
 from newsprep.run.locations import describe_storage_error
+from newsprep.run.summary import redact
 from newsprep.tasks.io.paths import LOCK_NAME
 
 HEARTBEAT_SECONDS = 20.0
@@ -48,7 +49,7 @@ _held_guard = threading.Lock()
 
 def acquire(dest: str) -> DestLock:
     """Take DEST's lock, or count one more holder when this process has it already."""
-    fs, root = fsspec.url_to_fs(dest)
+    fs, root = open_dest(dest)
     key = _key(fs, root)
     with _held_guard:
         if key in _held:
@@ -59,6 +60,19 @@ def acquire(dest: str) -> DestLock:
         lock.take()
         _held[key] = (lock, 1)
         return lock
+
+
+def open_dest(dest: str) -> tuple[AbstractFileSystem, str]:
+    """DEST's filesystem and path; ConfigError in one line for an unknown protocol (`S3://`,
+    a typo), a filesystem whose package is missing (`gs://` without gcsfs) or a server
+    that does not answer (`ftp://`, which connects at once)."""
+    what = f"DEST {redact(dest)}"
+    try:
+        return fsspec.url_to_fs(dest)
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"cannot open {what}: {(str(exc).splitlines() or [''])[0]}") from None
+    except Exception as exc:
+        raise ConfigError(describe_storage_error(exc, what)) from None
 
 
 def release(lock: DestLock) -> None:

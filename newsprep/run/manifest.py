@@ -8,10 +8,10 @@ through the run's on-disk index (newsprep/run/index.py), never all in memory.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from itertools import islice
 
 from fsspec import AbstractFileSystem
@@ -20,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 from newsprep.run.index import RunIndex
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
-from newsprep.tasks.io.paths import RESERVED_TOP_LEVEL
+from newsprep.tasks.io.paths import REASON_SUFFIX, RESERVED_TOP_LEVEL, sidecar_path
 from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
 
 MANIFEST = "_manifest.jsonl"
@@ -128,7 +128,8 @@ def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
 
 def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable[str]) -> int:
     """Delete files a previous run wrote that no record of this run accounts for (see
-    `RunIndex.stale_paths`), with a quarantine copy's `.reason.json`; returns how many
+    `RunIndex.stale_paths`), with a quarantine copy's `.reason.json` (named as the sink
+    names it: shortened with a hash when the suffix makes it too long); returns how many
     paths were removed. Only plain relative paths under DEST are touched, whatever an
     old manifest says; a file already gone is no error. Folders left empty on a local
     disk are removed too, so DEST holds what a clean run would write."""
@@ -139,7 +140,7 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
         for relative in paths
         if _removable(relative)
         for target in (
-            [relative, relative + ".reason.json"]
+            [relative, sidecar_path(relative, REASON_SUFFIX)]
             if relative.startswith(QUARANTINE_DIR + "/") else [relative]
         )
     )
@@ -148,12 +149,17 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
         full = [posixpath.join(dest_root, relative) for relative in chunk]
         if local:
             for path in full:
-                with suppress(FileNotFoundError):
+                try:
                     os.unlink(path)
                     removed += 1
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    pass  # gone, or a folder where it was (or the reverse): not that file
+                except OSError as exc:  # a name too long to exist is not there either
+                    if exc.errno != errno.ENAMETOOLONG:
+                        raise
                 _prune_empty_parents(posixpath.dirname(path), dest_root)
         else:
-            present = [path for path in full if fs.exists(path)]
+            present = [path for path in full if fs.isfile(path)]  # not a prefix of others
             if present:
                 fs.rm(present)
             removed += len(present)

@@ -39,7 +39,9 @@ from newsprep.run.resume import Resume
 from newsprep.run.retry import RetryPolicy
 from newsprep.run.summary import RunSummary, Tally, redact
 from newsprep.tasks.io.listing import SourceListing, iter_articles
-from newsprep.tasks.io.sinks import output_rules
+from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
+from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.sinks import QUARANTINE_DIR, output_rules
 from newsprep.tasks.stages.tokenize import require_engine
 
 
@@ -62,6 +64,7 @@ class RunSession:
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         self.tally = Tally()
         self.batch_count = 0
+        self.removed_early = 0  # stale files in the way of this run's articles
 
     def __enter__(self) -> RunSession:
         check_apart(self.config.source, self.config.dest)
@@ -116,7 +119,23 @@ class RunSession:
         self.resume = Resume(self.index, self.fingerprint, may_skip, on_skip=self._skipped)
         self.listing = listing
         articles = self.resume.plan(iter_articles(listing, self.pipeline, job.retry))
+        if self.index.has_previous():
+            articles = self._clear_the_way(articles)
         return Plan(job, batches(articles, self.batch_size, batch_bytes(self.pipeline)))
+
+    def _clear_the_way(self, refs: Iterator[ArticleRef]) -> Iterator[ArticleRef]:
+        """Before an article is written: remove what an earlier run wrote where it needs a
+        folder or a file (an article `x.txt` that is now a folder `x.txt/`, or the reverse).
+        Those files are stale (this run claimed the paths), but would only go at the end,
+        after they had made this article an `output-conflict`."""
+        for ref in refs:
+            mine = [ref.id, sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)]
+            mine += [f"{QUARANTINE_DIR}/{path}" for path in (
+                ref.id, sidecar_path(ref.id, REASON_SUFFIX))]
+            stale = self.index.previous_in_the_way(mine)
+            if stale:
+                self.removed_early += remove_stale_outputs(self.dest_fs, self.dest_root, stale)
+            yield ref
 
     def _skipped(self, record: ArticleRecord) -> None:
         self._account([record])
@@ -139,7 +158,9 @@ class RunSession:
         Stale files go before the manifest is rewritten: a run killed in between still has
         the previous manifest naming them, so its rerun removes them."""
         gone = self.index.gone_count()
-        removed = remove_stale_outputs(self.dest_fs, self.dest_root, self.index.stale_paths())
+        removed = self.removed_early + remove_stale_outputs(
+            self.dest_fs, self.dest_root, self.index.stale_paths()
+        )
         if gone or removed:
             self.logger.info(
                 "%d articles of the previous run are gone from the source; removed %d files "

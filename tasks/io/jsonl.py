@@ -140,7 +140,7 @@ def _record_article(
             data=line, signature=signature, problem=exc.problem,
         )
     record_id = escape_surrogates(article.id)
-    name = safe_id_component(record_id) or f"line-{number}"
+    name = safe_id_component(record_id, article.id) or f"line-{number}"
     return ArticleRef(
         id=f"{prefix}/{name}.txt", source=source, format="jsonl", data=text,
         highlights=article.highlights, record_id=record_id, signature=signature,

@@ -17,7 +17,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 from newsprep.config import ConfigError, PipelineConfig
-from newsprep.errors import Problem, Rejected
+from newsprep.errors import Problem, Rejected, is_transient
 from newsprep.tasks.io.files import file_article
 from newsprep.tasks.io.jsonl import jsonl_articles
 from newsprep.tasks.io.paths import (
@@ -146,7 +146,8 @@ UNREADABLE = "unreadable"  # the listing's format of a folder that could not be 
 def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
     """(path, info) of every entry below root, one folder listing at a time; links to
     folders and hidden folders are reported, not entered. A folder that cannot be listed
-    comes as type UNREADABLE (fsspec's own walk leaves such folders out without a word)."""
+    comes as type UNREADABLE (fsspec's own walk leaves such folders out without a word);
+    a transient error is raised, for the listing to be tried again."""
     folders = [root]
     while folders:
         folder = folders.pop()
@@ -155,6 +156,8 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
         except FileNotFoundError:
             continue  # removed while the source was listed: nothing of it to read
         except OSError as exc:
+            if is_transient(exc):  # the listing is retried (discover-articles); a record
+                raise  # would count the folder's articles as gone and remove their outputs
             if folder == root:
                 raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
             error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"

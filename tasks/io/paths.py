@@ -26,6 +26,12 @@ RESERVED_TOP_LEVEL = (
 _UNSAFE_ID_CHARS = re.compile(r"[^\w.-]+")
 # A path component longer than this many bytes is refused by Linux, macOS and Windows.
 NAME_MAX = 255
+# An id longer than this (its names counted as written, at most NAME_MAX each) or with
+# more folders than MAX_DEPTH cannot be written under any DEST: Linux refuses a path over
+# 4096 bytes (DEST, `_quarantine/` and `.reason.json` come on top), and making 1000 nested
+# folders overflows Python's stack.
+MAX_ID_BYTES = 2048
+MAX_DEPTH = 100
 # Suffixes newsprep adds to an id: the highlights beside it, the quarantine record.
 HIGHLIGHTS_SUFFIX = ".highlights"
 REASON_SUFFIX = ".reason.json"
@@ -62,7 +68,8 @@ def safe_relative_path(name: str) -> str:
     """A member or file path usable under DEST, or `Rejected('unsafe-id')`.
 
     Absolute paths, `..` components, control characters and names reserved for
-    newsprep's own files are refused: nothing is ever written outside DEST.
+    newsprep's own files are refused: nothing is ever written outside DEST. A path too
+    long or too deep to be written is `Rejected('path-too-long')`.
     """
     if not name or _CONTROL_CHARS.search(name):
         raise Rejected("unsafe-id", f"{name!r} has control characters or is empty")
@@ -73,18 +80,27 @@ def safe_relative_path(name: str) -> str:
         raise Rejected("unsafe-id", f"{name!r} points outside the destination")
     if parts[0] in RESERVED_TOP_LEVEL:
         raise Rejected("unsafe-id", f"{name!r} is reserved for newsprep's own files")
+    size = len(parts) - 1 + sum(
+        min(len(part.encode("utf-8", "surrogatepass")), NAME_MAX) for part in parts
+    )
+    if size > MAX_ID_BYTES or len(parts) > MAX_DEPTH:
+        raise Rejected("path-too-long", (
+            f"{len(parts) - 1} folders deep, {size} bytes: more than {MAX_DEPTH - 1} folders "
+            f"or {MAX_ID_BYTES} bytes cannot be written under every DEST"
+        ))
     return posixpath.join(*parts)
 
 
-def safe_id_component(raw: str) -> str:
+def safe_id_component(raw: str, original: str | None = None) -> str:
     """A JSONL id turned into one safe path component ('' if nothing usable is left).
 
-    An id that had to be changed gets a hash of the original, so two ids that differ only
-    in what was replaced (`a/b`, `a_b`) stay two ids.
+    An id that had to be changed gets a hash of the original (`original`: the id before
+    its lone surrogates were escaped), so two ids that differ only in what was replaced
+    (`a/b`, `a_b`; `"\\udc80"`, `"\\\\x80"`) stay two ids.
     """
     cleaned = _UNSAFE_ID_CHARS.sub("_", raw).strip("._")
     if cleaned and cleaned != raw:
-        cleaned = f"{cleaned}-{short_hash(raw)}"
+        cleaned = f"{cleaned}-{short_hash(raw if original is None else original)}"
     return cleaned
 
 

@@ -50,6 +50,77 @@ def archive_compression(name: str) -> str | None:
     return {".tar.bz2": "bz2", ".tar.xz": "xz"}.get(lower[lower.rfind(".tar") :])
 
 
+# tarfile reads a GNU long-name, pax or sparse-map header into memory whole, before the
+# member it describes: one over this size is refused, so a small archive cannot make the
+# reader hold gigabytes (a real one is a path and a few attributes).
+MAX_HEADER_BYTES = 1024 * 1024
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses extended headers over MAX_HEADER_BYTES (a ReadError: the
+    archive is corrupt from there on), instead of reading them whole."""
+
+    def _refuse_large(self, what: str, size: int) -> None:
+        if size > MAX_HEADER_BYTES:
+            raise tarfile.SubsequentHeaderError(
+                f"{what} header of {size} bytes at offset {self.offset}, over "
+                f"{MAX_HEADER_BYTES} bytes"
+            )
+
+    def _proc_gnulong(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        self._refuse_large("GNU long name", self.size)
+        return super()._proc_gnulong(tarfile_)
+
+    def _proc_pax(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        self._refuse_large("pax", self.size)
+        return super()._proc_pax(tarfile_)
+
+    def _proc_sparse(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        """tarfile's own, with its extension blocks (old GNU sparse format) counted."""
+        structs, isextended, origsize = self._sparse_structs
+        del self._sparse_structs
+        read = 0
+        while isextended:
+            read += tarfile.BLOCKSIZE
+            self._refuse_large("GNU sparse map", read)
+            buf = tarfile_.fileobj.read(tarfile.BLOCKSIZE)
+            pos = 0
+            for _ in range(21):
+                try:
+                    offset = tarfile.nti(buf[pos : pos + 12])
+                    numbytes = tarfile.nti(buf[pos + 12 : pos + 24])
+                except ValueError:
+                    break
+                if offset and numbytes:
+                    structs.append((offset, numbytes))
+                pos += 24
+            isextended = bool(buf[504])
+        self.sparse = structs
+        self.offset_data = tarfile_.fileobj.tell()
+        tarfile_.offset = self.offset_data + self._block(self.size)
+        self.size = origsize
+        return self
+
+    def _proc_gnusparse_10(
+        self, member: tarfile.TarInfo, pax_headers: dict, tarfile_: tarfile.TarFile
+    ) -> None:
+        """tarfile's own (GNU sparse 1.0: a count, then the numbers, one a line), with the
+        blocks it reads counted."""
+        buf = tarfile_.fileobj.read(tarfile.BLOCKSIZE)
+        read = tarfile.BLOCKSIZE
+        count, buf = buf.split(b"\n", 1)
+        fields, sparse = int(count), []
+        while len(sparse) < fields * 2:
+            if b"\n" not in buf:
+                read += tarfile.BLOCKSIZE
+                self._refuse_large("GNU sparse map", read)
+                buf += tarfile_.fileobj.read(tarfile.BLOCKSIZE)
+            number, buf = buf.split(b"\n", 1)
+            sparse.append(int(number))
+        member.offset_data = tarfile_.fileobj.tell()
+        member.sparse = list(zip(sparse[::2], sparse[1::2], strict=False))
+
+
 def _kind(info: tarfile.TarInfo) -> str:
     if info.issym():
         return f"symbolic link to {info.linkname!r}"
@@ -73,7 +144,7 @@ def iter_tar(
     A truncated or corrupt archive raises `tarfile.TarError` or `EOFError` after the
     members that could be read.
     """
-    with tarfile.open(fileobj=stream, mode=mode) as archive:
+    with tarfile.open(fileobj=stream, mode=mode, tarinfo=_BoundedTarInfo) as archive:
         for info in archive:
             if info.isdir() or not fnmatch(info.name, pattern):
                 continue

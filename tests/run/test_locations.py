@@ -29,6 +29,22 @@ def test_credentials_in_urls_become_storage_options() -> None:
         strip_credentials("s3://A:B@raw/x", "s3://C:D@clean/y")
 
 
+def test_a_presigned_url_is_refused_without_its_signature() -> None:
+    """Class 12: a presigned URL carries its credential in the query string; it reached
+    the flow run's name and parameters, the logs and _run.json (and, its name ending in
+    `?...`, no article was read)."""
+    for url in (
+        "https://bucket.s3.amazonaws.com/a.txt?X-Amz-Credential=AKIA1&X-Amz-Signature=s1gn",
+        "tar://*::HTTP://host/x.tgz?sig=s1gn",
+        "https://host/feed.jsonl#sig=s1gn",
+    ):
+        with pytest.raises(ConfigError, match="query string") as refused:
+            split_credentials(url)
+        assert "s1gn" not in str(refused.value) and "AKIA1" not in str(refused.value)
+    versioned = "s3://bucket/a.txt?versionId=3"  # s3fs's, no secret: kept
+    assert split_credentials(versioned) == (versioned, {})
+
+
 def test_dest_inside_source_same_place_or_source_inside_dest_is_refused(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,59 @@ def run_with(src: Path, dest: Path, overrides: dict):
             session.record(BatchOutcome(batch.index, process_batch(batch.articles, batch.index,
                                                                    job)))
         return session.finish()
+
+
+def test_a_long_named_article_that_turns_good_leaves_no_quarantine_record(
+    tmp_path: Path,
+) -> None:
+    """Classes 6 and 10: the quarantine record of a name that is as long as a file name
+    can be is written shortened; the rerun that finds the article good removes it (it
+    raised ENAMETOOLONG looking for the unshortened name, and every rerun failed)."""
+    src, dest, clean = tmp_path / "src", tmp_path / "out", tmp_path / "clean"
+    src.mkdir()
+    article = src / ("L" * 251 + ".txt")
+    article.write_bytes(b"\x00\x01binary" * 10)
+    first = run(src, dest, workers=1)
+    assert first.counts["rejected"] == 1
+    assert len(list((dest / "_quarantine").iterdir())) == 2  # the copy and its record
+
+    article.write_text("Now a fine article with enough words in it.\n")
+    summary = run(src, dest, workers=1)
+    run(src, clean, workers=1)
+
+    assert summary.counts["ok"] == 1
+    assert summary.removed_files == 2
+    assert tree(dest) == tree(clean)
+
+
+def test_an_article_that_became_a_folder_is_written_on_the_first_rerun(
+    tmp_path: Path,
+) -> None:
+    """Class 6: `x.txt` is now a folder `x.txt/` of articles and `d.txt/` a file `d.txt`
+    (and a rejected one too, in _quarantine/): the stale files in the way go before the
+    new articles are written (they went at the end, and the new ones were output-conflict
+    until the run after)."""
+    src, dest, clean = tmp_path / "src", tmp_path / "out", tmp_path / "clean"
+    words = "A fine article with enough words in it, number {}.\n"
+    binary = b"\x00\x01binary" * 10
+    (src / "d.txt").mkdir(parents=True)
+    (src / "d.txt" / "in.txt").write_text(words.format(1))
+    (src / "x.txt").write_text(words.format(2))
+    (src / "q.txt").write_bytes(binary)
+    run(src, dest, workers=1)
+
+    shutil.rmtree(src / "d.txt")
+    (src / "d.txt").write_text(words.format(3))
+    for name in ("x.txt", "q.txt"):
+        (src / name).unlink()
+        (src / name).mkdir()
+    (src / "x.txt" / "in.txt").write_text(words.format(4))
+    (src / "q.txt" / "in.txt").write_bytes(binary)
+    summary = run(src, dest, workers=1)
+    run(src, clean, workers=1)
+
+    assert summary.counts == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 0}
+    assert summary.reasons == {"binary-content": 1}
+    assert summary.removed_files == 4  # d.txt/in.txt, x.txt, q.txt and its record
+    assert tree(dest) == tree(clean)
+    assert same_records(dest) == same_records(clean)

@@ -133,6 +133,25 @@ def test_file_name_that_is_not_utf8_is_an_article_under_an_escaped_id(tmp_path: 
     assert records["\\xff\\xfe.txt"].source.endswith("/src/\\xff\\xfe.txt")
 
 
+def test_a_name_escaped_into_another_files_name_is_not_lost(tmp_path: Path) -> None:
+    """A name with byte 0x80 escapes to `\\x80.txt`, the name of another file: both end
+    with a record (one of them was dropped from the listing without a word)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(os.fsencode(src) + b"/\x80.txt", "wb") as handle:
+        handle.write(b"The byte-named article has words of its own here.\n")
+    write(src / "\\x80.txt", NEWS.encode())
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "\\x80.txt": ("ok", None), "\\x80.txt~2": ("rejected", "duplicate-id"),
+    }
+    # the same order every run: the UTF-8 name first
+    assert (dest / "\\x80.txt").read_text().startswith("the city council")
+
+
 # -- 2. limits hold inside containers ----------------------------------------------------
 
 
@@ -181,6 +200,31 @@ def test_peak_memory_of_a_huge_jsonl_line_is_the_limit_not_the_line(tmp_path: Pa
     assert result["grew_kb"] < 16 * 1024, f"peak RSS grew {result['grew_kb']} KB"
 
 
+@pytest.mark.parametrize("header", ["gnu-long-name", "pax-path", "pax-comment"])
+def test_an_oversized_tar_header_is_refused_not_read_whole(tmp_path: Path, header: str) -> None:
+    """Class 2: tarfile reads a long-name or pax header whole before its member; a 300 KB
+    .tar.gz with a 300 MiB long name took 2.5 GB. Over 1 MiB the rest is corrupt-archive."""
+    big = 2 * 1024 * 1024
+    info = tarfile.TarInfo("x" * big if header != "pax-comment" else "b.txt")
+    info.size = len(NEWS)
+    if header == "pax-comment":
+        info.pax_headers = {"comment": "c" * big}
+    buffer = io.BytesIO()
+    tar_format = tarfile.GNU_FORMAT if header == "gnu-long-name" else tarfile.PAX_FORMAT
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as archive:
+        for member in (tarfile.TarInfo("a.txt"), info, tarfile.TarInfo("c.txt")):
+            member.size = len(NEWS)
+            archive.addfile(member, io.BytesIO(NEWS.encode()))
+    write(tmp_path / "src" / "pack.tgz", buffer.getvalue())
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert [(r.id, r.problem and r.problem.reason) for r in refs] == [
+        ("a.txt", None), ("pack.tgz#unreadable", "corrupt-archive"),
+    ]
+    assert "header of" in refs[1].problem.detail and "over 1048576 bytes" in refs[1].problem.detail
+
+
 def test_batches_carry_a_bounded_number_of_bytes() -> None:
     member = b"x" * (4 * 1024 * 1024)
     refs = [ArticleRef(id=f"m{n}.txt", source="s", data=member) for n in range(300)]
@@ -224,6 +268,26 @@ def test_a_member_named_like_another_articles_sidecar_is_not_written_over_it(
     assert (dest / "a.story.highlights").read_text() == "council approves the budget\n"
 
 
+def test_a_file_rejected_for_its_name_is_copied_to_the_quarantine(tmp_path: Path) -> None:
+    """A file whose output would write over another's sidecar, or whose id is taken, is
+    rejected with its bytes in _quarantine/ like every rejected article (files got none:
+    only archive members and JSONL records, whose bytes travel inline, did)."""
+    src = tmp_path / "src"
+    write(src / "x.story", STORY)
+    taken = b"The second story body, which is fine.\n\n@highlight\n\nIts point\n"
+    write(src / "x.story.highlights", taken)
+    write(src / "_quarantine" / "y.story", STORY)  # a name newsprep keeps for itself
+    config = with_options(input={"format": "story"})
+    listing, refs = refs_of(src, tmp_path, config)
+    dest, records = run_batch(refs, listing, tmp_path, config)
+
+    rejected = {r.reason: r for r in records.values() if r.status == "rejected"}
+    assert set(rejected) == {"output-conflict", "unsafe-id"}
+    assert (dest / rejected["output-conflict"].quarantine).read_bytes() == taken
+    assert (dest / rejected["unsafe-id"].quarantine).read_bytes() == STORY
+    assert (dest / "x.story.highlights").read_text() == "council approves the budget\n"
+
+
 def test_long_legal_names_are_written_with_their_sidecars(tmp_path: Path) -> None:
     src = tmp_path / "src"
     long_story = "s" * 249 + ".story"  # 255 bytes, the longest legal name
@@ -253,6 +317,31 @@ def test_long_legal_names_are_written_with_their_sidecars(tmp_path: Path) -> Non
 # -- 4. distinct ids stay distinct -------------------------------------------------------
 
 
+def test_member_paths_too_long_or_too_deep_to_write_are_rejected_not_failed(
+    tmp_path: Path,
+) -> None:
+    """Class 10: every name of these members is legal, the paths are not: 18 folders of
+    250 bytes (over Linux's 4096 bytes), 1000 nested folders (making them overflowed the
+    stack). Both were `failed` `write-error` on every run (exit 1); now rejected, once."""
+    src = tmp_path / "src"
+    write(src / "pack.tar", tar_bytes([
+        (("d" * 250 + "/") * 18 + "long.txt", NEWS.encode()),
+        ("a/" * 1000 + "deep.txt", NEWS.encode()),
+        ("fine/" * 20 + "ok.txt", NEWS.encode()),
+    ]))
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert sorted(outcome(r) for r in records.values()) == [
+        ("ok", None), ("rejected", "path-too-long"), ("rejected", "path-too-long"),
+    ]
+    for record in records.values():
+        if record.status == "rejected":
+            assert record.id.startswith("_unsafe/") and (dest / record.quarantine).is_file()
+            assert "folders deep" in record.detail
+    assert (dest / ("fine/" * 20 + "ok.txt")).is_file()
+
+
 def test_ids_that_differ_only_in_replaced_characters_stay_distinct(tmp_path: Path) -> None:
     src = tmp_path / "src"
     ids = ["新闻1", "报道1", "a/b", "a_b", "a b", "plain-id"]
@@ -264,6 +353,24 @@ def test_ids_that_differ_only_in_replaced_characters_stay_distinct(tmp_path: Pat
     dest, records = run_batch(refs, listing, tmp_path)
     assert {r.status for r in records.values()} == {"ok"}
     assert len(list((dest / "feed").iterdir())) == len(ids)
+
+
+def test_an_id_with_a_lone_surrogate_and_its_escaped_spelling_stay_distinct(
+    tmp_path: Path,
+) -> None:
+    """`"\\udc80"` is escaped to `\\x80`, which another record can spell out: the hash
+    that keeps changed ids apart is of the id as it was, so both are written."""
+    src = tmp_path / "src"
+    write(src / "feed.jsonl", jsonl(
+        '{"id": "x\\udc80", "text": "' + NEWS.strip() + '"}',
+        {"id": "x\\x80", "text": NEWS},
+    ))
+    listing, refs = refs_of(src, tmp_path)
+    assert [r.problem for r in refs] == [None, None]
+    assert [r.record_id for r in refs] == ["x\\x80", "x\\x80"]  # as JSONL output says it
+    assert refs[0].id != refs[1].id
+    _, records = run_batch(refs, listing, tmp_path)
+    assert {r.status for r in records.values()} == {"ok"}
 
 
 # -- 5. archive members are signed by content -------------------------------------------
@@ -331,6 +438,25 @@ def test_a_folder_that_cannot_be_listed_is_a_record(tmp_path: Path) -> None:
         ("a.txt", None), ("locked#unreadable", "unreadable-folder")
     ]
     assert "PermissionError" in refs[1].problem.detail
+
+
+def test_a_transient_error_listing_a_folder_is_raised_for_a_retry(tmp_path: Path) -> None:
+    """A connection reset listing a folder is not `unreadable-folder`: that record made
+    the folder's articles gone, and the rerun removed their outputs. The listing is
+    retried (discover-articles retries transient errors) and then holds them."""
+    src = tmp_path / "src"
+    write(src / "a.txt", NEWS.encode())
+    write(src / "sub" / "b.txt", NEWS.encode())
+    import fsspec
+
+    fsspec.config.conf["flaky"] = {"unlistable": f"{src}/sub", "unlistable_error": "reset"}
+    try:
+        with pytest.raises(ConnectionResetError):
+            list_source(f"flaky://{src}", str(tmp_path / "out"), CONFIG, RunIndex())
+        _, refs = refs_of(f"flaky://{src}", tmp_path)  # the retry; the same filesystem
+    finally:
+        fsspec.config.conf.pop("flaky", None)
+    assert [(r.id, r.problem) for r in refs] == [("a.txt", None), ("sub/b.txt", None)]
 
 
 # -- 8. a stream that breaks is resumed where it broke -----------------------------------
