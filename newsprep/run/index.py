@@ -255,6 +255,25 @@ class RunIndex:
         for _, line in self._page("records", "id", "record"):
             yield line
 
+    def keep_unlisted(self) -> int:
+        """Previous records of the articles under folders this run could not list
+        (`unreadable-folder`) become this run's, files and all: not seeing an article is
+        not its being gone. How many were kept."""
+        rows = self.db.execute(
+            "SELECT id FROM records WHERE json_extract(record, '$.reason') = 'unreadable-folder'"
+        ).fetchall()
+        kept = 0
+        for (record_id,) in rows:
+            prefix = record_id.removesuffix("#unreadable").strip("/") + "/"
+            if prefix == "/":
+                prefix = ""  # the source's own top folder: every article
+            kept += self.db.execute(
+                "INSERT OR IGNORE INTO records SELECT id, record FROM previous "
+                "WHERE substr(id, 1, ?) = ?", (len(prefix), prefix),
+            ).rowcount
+        self.db.commit()
+        return kept
+
     # what the previous run wrote that this run's records no longer account for
     def stale_paths(self) -> Iterator[str]:
         """Files (relative to DEST) that previous records name and no record of this run

@@ -157,6 +157,12 @@ class RunSession:
 
         Stale files go before the manifest is rewritten: a run killed in between still has
         the previous manifest naming them, so its rerun removes them."""
+        kept = self.index.keep_unlisted()
+        if kept:
+            self.logger.warning(
+                "kept the previous records and files of %d articles under folders that "
+                "could not be listed", kept,
+            )
         gone = self.index.gone_count()
         removed = self.removed_early + remove_stale_outputs(
             self.dest_fs, self.dest_root, self.index.stale_paths()

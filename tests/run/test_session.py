@@ -112,7 +112,33 @@ def test_a_rerun_leaves_what_a_clean_run_writes(
     assert json.loads((dest / "_run.json").read_text())["removed_articles"] == 1
 
 
-def run_with(src: Path, dest: Path, overrides: dict):
+def test_articles_under_a_folder_that_cannot_be_listed_are_kept(
+    source: Path, tmp_path: Path
+) -> None:
+    """A folder that cannot be listed this time (permissions) is one rejected record; the
+    articles under it are not gone: their outputs and records stay as they were."""
+    import fsspec
+
+    dest = tmp_path / "out"
+    run_with(source, dest, {})
+    before = manifest(dest)
+    folder = sorted(p for p in source.iterdir() if p.is_dir() and p.name != "broken")[0]
+    under = {r["id"]: r for r in before if r["id"].startswith(f"{folder.name}/")}
+    assert under
+    fsspec.config.conf["flaky"] = {"unlistable": str(folder)}
+    try:
+        run_with(f"flaky://{source}", dest, {})
+    finally:
+        fsspec.config.conf.pop("flaky", None)
+    after = {r["id"]: r for r in manifest(dest)}
+    assert after[f"{folder.name}#unreadable"]["reason"] == "unreadable-folder"
+    assert {k: after[k] for k in under} == under
+    for record in under.values():
+        if record["output"]:
+            assert (dest / record["output"]).is_file(), record["id"]
+
+
+def run_with(src: Path | str, dest: Path, overrides: dict):
     config = RunConfig(source=str(src), dest=str(dest), overrides=overrides,
                        options=RunOptions(workers=1))
     with RunSession(config, LOGGER) as session:
