@@ -11,21 +11,23 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
 from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
+from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import Sink, open_sink, quarantine
-from newsprep.tasks.stages.normalize import normalize_text, parity
+from newsprep.tasks.io.sinks import FilesSink, Sink, open_sink, quarantine
+from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
 
 logger = logging.getLogger("newsprep")
 T = TypeVar("T")
@@ -58,6 +60,11 @@ class Job:
     def dest_fs(self) -> tuple[AbstractFileSystem, str]:
         return self._filesystems[1]
 
+    def overlaps(self) -> bool:
+        """Whether requests are worth overlapping: not when both ends are local disks."""
+        source, (dest, _) = self.source_fs(), self.dest_fs()
+        return not (isinstance(source, LocalFileSystem) and isinstance(dest, LocalFileSystem))
+
     def checkpoint(self, index: int) -> Checkpoint:
         return Checkpoint(checkpoint_path(self.checkpoint_dir, self.pipeline.output.format, index))
 
@@ -71,21 +78,48 @@ class Job:
 
 
 def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
-    """Process articles in order into one sink (files, or one JSONL shard).
+    """Process a batch's articles into one sink (files, or one JSONL shard); the records
+    in the articles' order.
 
-    With files output each finished article is noted in the batch's checkpoint at once,
-    so running the batch again after its worker died does not redo it.
+    On an object store the reads run ahead and the writes behind the text work
+    (newsprep/run/inflight.py). With files output each finished article (its output
+    written) is noted in the batch's checkpoint at once, so running the batch again
+    after its worker died does not redo it.
     """
+    refs = tuple(refs)
     dest_fs, dest_root = job.dest_fs()
     sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
-    records = []
-    with job.checkpoint(index) as checkpoint:
-        for ref in refs:
-            record = checkpoint.done.get(ref.id)
-            if record is None:
-                record = process_article(ref, job, sink)
-                checkpoint.note(record)
-            records.append(record)
+    records: list[ArticleRecord | None] = [None] * len(refs)
+    # JSONL shard rows are kept in memory in batch order: put them in order, here
+    ordered = not isinstance(sink, FilesSink)
+    with job.checkpoint(index) as checkpoint, IORequests(job.overlaps()) as requests:
+
+        def finished(position: int, record: ArticleRecord) -> None:
+            records[position] = record
+            checkpoint.note(record)
+
+        writes: WriteBehind[int, ArticleRecord] = WriteBehind(requests, finished)
+        todo = []
+        for position, ref in enumerate(refs):
+            records[position] = checkpoint.done.get(ref.id)
+            if records[position] is None:
+                todo.append(position)
+        reads = read_ahead(
+            todo, lambda position: _read(refs[position], job), lambda p: _size(refs[p], job),
+            requests, in_order=ordered,
+        )
+        for position, (record, raw) in reads:
+            ref = refs[position]
+            result = _normalize(ref, job, record, raw)
+            if result is None:
+                keep = partial(_quarantine, job, ref, raw, record)
+                writes.submit(position, keep, len(raw or b""))
+            elif ordered:
+                finished(position, _write(ref, job, record, raw, result, sink))
+            else:
+                write = partial(_write, ref, job, record, raw, result, sink)
+                writes.submit(position, write, 2 * len(result.text))
+        writes.drain()
     written = [r for r in records if r.status == "ok"]
     try:
         _retrying(sink.close, job)
@@ -114,37 +148,74 @@ def crashed_batch_records(
 
 def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     """Read, normalize and hand one article to the sink; the record says how it ended."""
+    record, raw = _read(ref, job)
+    result = _normalize(ref, job, record, raw)
+    if result is None:
+        return _quarantine(job, ref, raw, record)
+    return _write(ref, job, record, raw, result, sink)
+
+
+def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
+    """The article's new record and its bytes, read with its retry budget; never raises:
+    a read that failed is a problem on the record."""
     record = ArticleRecord.start(ref, job.fingerprint)
-    raw = ref.data
     if ref.problem is not None:  # found while discovering: nothing to process
         record.set_problem(ref.problem)
-        return _quarantine(job, ref, raw, record)
-    step = "read"
+        return record, ref.data
+    if ref.data is not None:
+        return record, ref.data
+    max_bytes = job.pipeline.fetch.max_bytes
+    source_fs = job.source_fs()
     try:
-        if raw is None:
-            source_fs = job.source_fs()
-            max_bytes = job.pipeline.fetch.max_bytes
-            raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
-        step = "normalize"
-        result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
-        step = "write"
-        written = _retrying(lambda: sink.put(ref, result), job, record)
+        return record, _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
     except Rejected as exc:
         record.set_problem(exc.problem)
     except Exception as exc:
-        record.set_problem(Problem("failed", f"{step}-error", f"{type(exc).__name__}: {exc}"))
-        if step == "normalize":
-            logger.exception("unexpected error normalizing %s", ref.id)
-    else:
-        record.output, record.highlights = written
-        record.tokens, record.fixes = result.tokens, list(result.fixes)
-        record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
-        if job.parity_sample and in_sample(ref.id, job.parity_sample):
-            record.parity = parity(
-                raw, result, job.reference_pipeline, ref.format, ref.highlights
-            )
-        return record
-    return _quarantine(job, ref, raw, record)
+        record.set_problem(Problem("failed", "read-error", f"{type(exc).__name__}: {exc}"))
+    return record, None
+
+
+def _size(ref: ArticleRef, job: Job) -> int:
+    """Bytes a read of this article may hold: its listed size, else the most it may be."""
+    if ref.path is None:
+        return len(ref.data or b"")
+    return ref.size if ref.size is not None else job.pipeline.fetch.max_bytes
+
+
+def _normalize(
+    ref: ArticleRef, job: Job, record: ArticleRecord, raw: bytes | None
+) -> Normalized | None:
+    """The article's text, or None with the problem on its record."""
+    if record.reason is not None:  # not read, or found bad while discovering
+        return None
+    try:
+        result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
+    except Rejected as exc:
+        record.set_problem(exc.problem)
+        return None
+    except Exception as exc:
+        record.set_problem(Problem("failed", "normalize-error", f"{type(exc).__name__}: {exc}"))
+        logger.exception("unexpected error normalizing %s", ref.id)
+        return None
+    record.tokens, record.fixes = result.tokens, list(result.fixes)
+    record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
+    if job.parity_sample and in_sample(ref.id, job.parity_sample):
+        record.parity = parity(raw, result, job.reference_pipeline, ref.format, ref.highlights)
+    return result
+
+
+def _write(
+    ref: ArticleRef, job: Job, record: ArticleRecord, raw: bytes | None, result: Normalized,
+    sink: Sink,
+) -> ArticleRecord:
+    """Hand the text to the sink with the article's retry budget; never raises."""
+    try:
+        record.output, record.highlights = _retrying(lambda: sink.put(ref, result), job, record)
+    except Exception as exc:
+        record.set_problem(Problem("failed", "write-error", f"{type(exc).__name__}: {exc}"))
+        record.tokens, record.sha256, record.fixes, record.parity = None, None, [], None
+        return _quarantine(job, ref, raw, record)
+    return record
 
 
 def in_sample(article_id: str, fraction: float) -> bool:

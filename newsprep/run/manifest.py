@@ -97,9 +97,14 @@ def read_manifest(fs: AbstractFileSystem, path: str) -> Iterator[ArticleRecord]:
 
 
 def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
-    """Every file under DEST, relative to it, listed folder by folder (one listing
-    instead of a request per article)."""
+    """Every file under DEST, relative to it: one listing instead of a request per
+    article. On an object store one flat listing (a request per 1,000 keys), not one per
+    folder."""
     root = dest_root.rstrip("/")
+    if not isinstance(fs, LocalFileSystem):
+        for path in fs.find(root):
+            yield posixpath.relpath(path, root)
+        return
     if not fs.exists(root):
         return
     for folder, _, names in fs.walk(root):

@@ -48,6 +48,7 @@ class RunSession:
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         self.tally = Tally()
         self.batch_count = 0
+        self._skipped_records: list[ArticleRecord] = []  # journaled a batch at a time
 
     def __enter__(self) -> RunSession:
         self.index = RunIndex()
@@ -96,7 +97,17 @@ class RunSession:
         return Plan(job, batches(articles, self.batch_size))
 
     def _skipped(self, record: ArticleRecord) -> None:
-        self._account([record])
+        """An unchanged article: counted now, journaled with the next batch-size of them
+        (one journal object per batch on an object store, as for processed articles)."""
+        self._skipped_records.append(record)
+        self.tally.add(record)
+        self.progress.advance(1)
+        if len(self._skipped_records) >= self.batch_size:
+            self._journal_skipped()
+
+    def _journal_skipped(self) -> None:
+        self.manifest.append(self._skipped_records)
+        self._skipped_records = []
 
     def record(self, outcome: BatchOutcome) -> None:
         """A finished batch: journaled, counted, reported as progress."""
@@ -111,6 +122,7 @@ class RunSession:
 
     def finish(self) -> RunSummary:
         """Write the manifest and DEST/_run.json; the run summary."""
+        self._journal_skipped()
         self.manifest.compact()
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
