@@ -55,6 +55,8 @@ class FlakyFileSystem(DirFileSystem):
         request_log: str = "",
         **kwargs: object,
     ) -> None:
+        if target_protocol in ("file", "local") and target_options is None:
+            target_options = {"auto_mkdir": True}  # like an object store: no folders to make
         super().__init__(
             path="/", target_protocol=target_protocol, target_options=target_options, **kwargs
         )

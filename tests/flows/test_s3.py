@@ -474,3 +474,81 @@ def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
         assert record["status"] == ("rejected" if article.startswith("broken/") else "ok")
     assert hit, "the plan hit at least one article"
     assert summary.counts["failed"] == 1
+
+
+# -- requests per article ---------------------------------------------------------------------
+
+REQUEST_ARTICLES = 24
+REQUEST_BATCHES = RunOptions(workers=2, batch_size=REQUEST_ARTICLES // 2)
+
+
+def many_articles(count: int, first: int = 0) -> dict[str, bytes]:
+    """`count` distinct good articles (NEWS's texts, a story among them) in three folders."""
+    good = [name for name, status in EXPECTED_STATUS.items() if status == "ok"]
+    articles = {}
+    for n in range(first, first + count):
+        name = good[n % len(good)]
+        text = NEWS[name] + f"Filed as report {n}.\n".encode()
+        articles[f"desk-{n % 3}/{n:03d}-{name.rsplit('/', 1)[1]}"] = text
+    return articles
+
+
+def written(articles: dict[str, bytes]) -> dict[str, list[str]]:
+    """One PUT per object written: each output, and the highlights of each story."""
+    objects = [*articles, *(name + ".highlights" for name in articles if name.endswith("story"))]
+    return {name: ["PUT"] for name in objects}
+
+
+def by_key(requests: list[tuple[str, str, str]], prefix: str) -> dict[str, list[str]]:
+    """Methods of the requests on each object under prefix (bucket/prefix/), by its key
+    relative to the prefix; listings (GET of the bucket with a query) are not on a key."""
+    found: dict[str, list[str]] = {}
+    for method, path, _ in requests:
+        if path.startswith(f"/{prefix}/"):
+            found.setdefault(path[len(prefix) + 2 :], []).append(method)
+    return found
+
+
+def on_articles(requests, names) -> list:
+    """The requests that name an article: its source, its output or its highlights."""
+    ends = tuple(f"/{name}{suffix}" for name in names for suffix in ("", ".highlights"))
+    return [r for r in requests if r[1].endswith(ends)]
+
+
+def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
+    """A fresh run: one GET per source object, one PUT per output, nothing else on an
+    article; a rerun with new articles: no request at all on the unchanged ones, and
+    the new ones cost what they did in the fresh run. The rest (listings, manifest,
+    journal, summary) does not grow with the articles."""
+    articles = many_articles(REQUEST_ARTICLES)
+    put_tree(s3, "raw/many", articles)
+
+    s3_requests.clear()
+    summary = normalize_corpus("s3://raw/many", "s3://clean/many", options=REQUEST_BATCHES)
+    fresh = list(s3_requests)
+
+    assert summary.counts["ok"] == REQUEST_ARTICLES
+    assert by_key(fresh, "raw/many") == {name: ["GET"] for name in articles}
+    outputs = {k: v for k, v in by_key(fresh, "clean/many").items() if not k.startswith("_")}
+    assert outputs == written(articles)
+    fixed = [r for r in fresh if r not in on_articles(fresh, articles)]
+    # listings, manifest and journal, _run.json: a handful, however many articles
+    assert len(fixed) <= 20, fixed
+
+    new = many_articles(2, first=REQUEST_ARTICLES)
+    put_tree(s3, "raw/many", new)
+    s3_requests.clear()
+    summary = normalize_corpus("s3://raw/many", "s3://clean/many", options=REQUEST_BATCHES)
+    incremental = list(s3_requests)
+
+    assert summary.changes["skipped"] == REQUEST_ARTICLES and summary.changes["new"] == 2
+    assert on_articles(incremental, articles) == [], "unchanged articles cost no request"
+    assert by_key(incremental, "raw/many") == {name: ["GET"] for name in new}
+    outputs = {k: v for k, v in by_key(incremental, "clean/many").items() if not k.startswith("_")}
+    assert outputs == written(new)
+    fixed = [r for r in incremental if r not in on_articles(incremental, new)]
+    assert len(fixed) <= 20, fixed
+    s3.invalidate_cache()  # this process listed the bucket before the rerun wrote to it
+    files = bucket_files(s3, "clean/many")
+    assert set(manifest(files)) == set(articles) | set(new)
+    assert not [name for name in files if name.startswith("_manifest.journal")]
