@@ -7,7 +7,7 @@ with nothing new does:
 
   start    ManifestWriter.load_previous: the manifest read into the run's index
   skip     Resume.plan over the N articles (all unchanged): the index lookups, and the
-           skipped records journaled a batch at a time (as RunSession does)
+           skipped records journaled SKIPPED_PER_JOURNAL at a time (as RunSession does)
   finish   ManifestWriter.compact: the manifest written again from the index
 
 Per phase: wall seconds, CPU seconds, requests (flaky's request log; an open is one
@@ -38,6 +38,7 @@ from newsprep.run.index import RunIndex
 from newsprep.run.manifest import MANIFEST, ManifestWriter
 from newsprep.run.records import ArticleRecord
 from newsprep.run.resume import Resume
+from newsprep.run.session import SKIPPED_PER_JOURNAL
 from newsprep.tasks.io.refs import ArticleRef
 
 S3_BLOCK = 50 * 2**20  # s3fs's default block size: a GET per block read, a PUT per part
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=0.025)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--skipped-per-journal", type=int, default=SKIPPED_PER_JOURNAL)
     parser.add_argument("--work-dir", type=Path, default=Path("/dev/shm/newsprep-manifest"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def journal(item: ArticleRecord) -> None:
             skipped.append(item)
-            if len(skipped) >= args.batch_size:
+            if len(skipped) >= args.skipped_per_journal:
                 writer.append(skipped)
                 skipped.clear()
 
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "records": args.records, "manifest_bytes": size, "latency": args.latency,
-            "batch_size": args.batch_size, "s3_block": S3_BLOCK, "phases": results,
+            "skipped_per_journal": args.skipped_per_journal, "s3_block": S3_BLOCK,
+            "phases": results,
             "cpu": os.cpu_count(),
         }, indent=1))
     shutil.rmtree(args.work_dir, ignore_errors=True)
