@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.025)
     parser.add_argument("--new-percent", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--fail-fraction", type=float, default=0.0,
+        help="also: one latency run where this share of reads and writes fail once",
+    )
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsprep-latency"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -101,6 +105,25 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(local_out)
             if index < args.repeat - 1:
                 shutil.rmtree(remote_out)
+        if args.fail_fraction:
+            faulty_out = work / "latency-faults"
+            faulty = run(
+                server, flaky(corpus), faulty_out, flaky(faulty_out), work, "latency-faults",
+                [*options, "--storage-option", f"fail_fraction={args.fail_fraction}"],
+            )
+            retried = sum(
+                json.loads(line)["attempts"] > 1
+                for line in (faulty_out / "_manifest.jsonl").read_text().splitlines()
+            )
+            faulty["retried_articles"] = retried
+            faulty["same_outputs"] = bench.digest_tree(faulty_out) == bench.digest_tree(
+                remote_out
+            )
+            rows.append(faulty)
+            print(f"latency with {args.fail_fraction:.0%} of requests failing once: "
+                  f"{faulty['seconds']:.2f} s, {retried} articles retried, same outputs: "
+                  f"{faulty['same_outputs']}", flush=True)
+            shutil.rmtree(faulty_out)
         # incremental: the last latency DEST, the corpus with `new` more articles (the
         # others untouched: same bytes, same mtimes)
         known = set(bench.list_corpus(corpus))

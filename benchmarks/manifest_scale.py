@@ -35,10 +35,9 @@ from pathlib import Path
 import fsspec
 
 from newsprep.run.index import RunIndex
-from newsprep.run.manifest import MANIFEST, ManifestWriter
+from newsprep.run.manifest import MANIFEST, SKIPPED_PER_JOURNAL, ManifestWriter
 from newsprep.run.records import ArticleRecord
 from newsprep.run.resume import Resume
-from newsprep.run.session import SKIPPED_PER_JOURNAL
 from newsprep.tasks.io.refs import ArticleRef
 
 S3_BLOCK = 50 * 2**20  # s3fs's default block size: a GET per block read, a PUT per part

@@ -18,7 +18,12 @@ from newsprep.config import RunConfig
 from newsprep.run.batch import Job
 from newsprep.run.executor import MAX_BATCH_SIZE, auto_batch_size, batches, cpu_count
 from newsprep.run.index import RunIndex
-from newsprep.run.manifest import ManifestWriter, existing_outputs, remove_temp_files
+from newsprep.run.manifest import (
+    SKIPPED_PER_JOURNAL,
+    ManifestWriter,
+    existing_outputs,
+    remove_temp_files,
+)
 from newsprep.run.progress import Progress
 from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.report import library_versions
@@ -27,10 +32,6 @@ from newsprep.run.retry import RetryPolicy
 from newsprep.run.summary import RunSummary, Tally, redact
 from newsprep.tasks.io.listing import SourceListing, iter_articles
 from newsprep.tasks.stages.tokenize import require_engine
-
-# Skipped records need no haste: the previous manifest holds them until this run's is
-# written. 10,000 a journal object (~5 MB): a million unchanged articles make 100 PUTs.
-SKIPPED_PER_JOURNAL = 10_000
 
 
 class Plan(NamedTuple):
