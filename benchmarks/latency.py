@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--fail-fraction", type=float, default=0.0,
-        help="also: one latency run where this share of reads and writes fail once",
+        help="also: one latency run where this share of article reads and writes fail once",
     )
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsprep-latency"))
     parser.add_argument("--json", type=Path)
@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             faulty_out = work / "latency-faults"
             faulty = run(
                 server, flaky(corpus), faulty_out, flaky(faulty_out), work, "latency-faults",
-                [*options, "--storage-option", f"fail_fraction={args.fail_fraction}"],
+                [*options, "--storage-option", f"fail_fraction={args.fail_fraction}",
+                 "--storage-option", "fail_paths=*.txt"],  # the articles, not _run.json
             )
             retried = sum(
                 json.loads(line)["attempts"] > 1

@@ -552,3 +552,63 @@ def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
     files = bucket_files(s3, "clean/many")
     assert set(manifest(files)) == set(articles) | set(new)
     assert not [name for name in files if name.startswith("_manifest.journal")]
+
+
+# -- kill -9 and resume, S3 -> S3 ----------------------------------------------------------------
+
+KILLED_ARTICLES = 600
+
+
+def test_sigkill_then_rerun_equals_uninterrupted_on_s3(s3) -> None:
+    """Outputs are written behind the text work; a run killed part way and run again
+    ends with the same objects and manifest as a run that was never interrupted."""
+    import signal
+
+    good = [name for name, status in EXPECTED_STATUS.items() if status == "ok"]
+    articles = {
+        f"part-{n // 100}/article-{n:04d}.txt": NEWS[good[n % len(good)]]
+        + f"Reference number {n} was filed with this report.\n".encode()
+        for n in range(KILLED_ARTICLES)
+    }
+    put_tree(s3, "raw/big", articles)
+
+    def start(dest: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [newsprep_cli(), "run", "s3://raw/big", dest, "--batch-size", "20",
+             "--workers", "2"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=os.environ.copy(),
+        )
+
+    run = start("s3://clean/killed")
+    deadline = time.monotonic() + 120
+    parts: list[str] = []
+    while time.monotonic() < deadline and len(parts) < 5:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+        s3.invalidate_cache()
+        parts = s3.find("clean/killed/_manifest.journal")
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    s3.invalidate_cache()
+    assert 5 <= len(s3.find("clean/killed/_manifest.journal")) < KILLED_ARTICLES // 20
+    assert not s3.exists("clean/killed/_manifest.jsonl")
+
+    rerun = start("s3://clean/killed")
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    clean = start("s3://clean/clean")
+    assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-3000:]
+
+    s3.invalidate_cache()
+    killed, reference = bucket_files(s3, "clean/killed"), bucket_files(s3, "clean/clean")
+    assert corpus(killed) == corpus(reference), "same objects, same bytes"
+    assert len(corpus(killed)) == KILLED_ARTICLES
+    assert not [name for name in killed if name.startswith("_manifest.journal")]
+    after, before = manifest(killed), manifest(reference)
+    assert list(after) == list(before)
+    assert {r["status"] for r in after.values()} == {"ok", "skipped"}
+    assert any(r["status"] == "skipped" for r in after.values())
+    strip = ("status", "attempts")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in after.values()] == [
+        {k: v for k, v in r.items() if k not in strip} for r in before.values()
+    ]
