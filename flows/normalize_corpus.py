@@ -52,7 +52,7 @@ def normalize_corpus(
     logger = get_run_logger()
     with RunSession(config, logger) as run:
         lang = run.pipeline.tokenize.lang
-        with BatchExecutor(options, run.workers, lang, logger) as executor:
+        with BatchExecutor(options, run.workers, lang, logger, run.io_bound) as executor:
             listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
             job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
             for outcome in executor.run(batches, job):

@@ -22,8 +22,8 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-READS_AHEAD = 16  # per batch; at 25 ms a request, ~640 reads/s per worker
-WRITES_BEHIND = 16
+READS_AHEAD = 32  # per batch: at 25 ms a request ~1,300 reads/s; with 0.5 s back-offs, ~200
+WRITES_BEHIND = 32
 BYTES_IN_FLIGHT = 16 * 2**20  # read-ahead bytes, and again write-behind bytes, per batch
 
 

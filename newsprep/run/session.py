@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import RunConfig
 from newsprep.run.batch import Job
@@ -51,6 +52,11 @@ class RunSession:
         self.started_at, self._started = datetime.now(UTC), time.monotonic()
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
+        # an object store (or any filesystem but the local disk) at either end
+        self.io_bound = not all(
+            isinstance(fsspec.url_to_fs(url)[0], LocalFileSystem)
+            for url in (config.source.rsplit("::", 1)[-1], config.dest)
+        )
         self.tally = Tally()
         self.batch_count = 0
         self._skipped_records: list[ArticleRecord] = []  # journaled a batch at a time
