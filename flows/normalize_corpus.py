@@ -39,7 +39,7 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
         config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
         with RunSession(config, logger) as run:
             lang = run.pipeline.tokenize.lang
-            with BatchExecutor(config.options, run.workers, lang, logger) as executor:
+            with BatchExecutor(config.options, run.workers, lang, logger, run.io_bound) as executor:
                 listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
                 job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
                 for outcome in executor.run(batches, job):

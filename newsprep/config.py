@@ -333,8 +333,9 @@ class RunOptions(_Frozen):
     article_timeout_seconds: float = Field(
         300.0,
         gt=0,
-        description="Time limit of one article in a worker process (reading, the stages, "
-        "writing): past it the article ends failed, `timeout`, and the batch goes on.",
+        description="Time limit of each step of one article in a worker process (its read, "
+        "its text work, its write): past it the article ends failed, `timeout`, and the "
+        "batch goes on.",
     )
     parity_sample: float = Field(
         0.0,

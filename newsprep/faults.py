@@ -5,7 +5,12 @@ their first `failures` reads or writes with a transient error; paths matching
 `always_fail` never succeed; reading a path matching `crash_once` kills the reading
 process the first time (a marker file in `crash_marker_dir` remembers it), as an
 out-of-memory kill of a worker would. `read_log` names a file that gets a line per
-read. Options come as fsspec storage options, e.g.
+read. `latency=SECONDS` makes every request wait that long first (sleeping: no CPU), as a
+round trip to an object store does; `request_log` names a file that gets a line per
+request (`<operation> <path>`), from every process. What counts as a request is what
+would be one on S3: a read, a write, a delete, an info or existence check, an open, and
+a listing per folder (`ls`, `walk`) or per 1,000 keys (`find`, a flat listing). Options
+come as fsspec storage options, e.g.
 `newsprep run flaky:///data/raw out --storage-option fail_fraction=0.2`.
 """
 
@@ -13,8 +18,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import tempfile
+import threading
+import time
 from collections import Counter
 from fnmatch import fnmatch
 from pathlib import Path
@@ -46,8 +54,12 @@ class FlakyFileSystem(DirFileSystem):
         cut_streams_after: int = 0,
         unlistable: str = "",
         unlistable_error: str = "permission",
+        latency: float = 0.0,
+        request_log: str = "",
         **kwargs: object,
     ) -> None:
+        if target_protocol in ("file", "local") and target_options is None:
+            target_options = {"auto_mkdir": True}  # like an object store: no folders to make
         super().__init__(
             path="/", target_protocol=target_protocol, target_options=target_options, **kwargs
         )
@@ -62,7 +74,17 @@ class FlakyFileSystem(DirFileSystem):
         self.unlistable = unlistable  # folders whose listing is refused (PermissionError)
         # or fails `failures` times with a transient `error` ("reset", "timeout", "slowdown")
         self.unlistable_error = unlistable_error
+        self.latency, self.request_log = float(latency), request_log
         self.injected: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()  # batches read and write from several I/O threads
+
+    def _request(self, operation: str, path: str, count: int = 1) -> None:
+        """One request (or `count`): logged, then the latency, slept."""
+        if self.request_log:
+            with open(self.request_log, "a", encoding="utf-8") as log:
+                log.write(f"{operation} {path}\n" * count)
+        if self.latency:
+            time.sleep(self.latency * count)
 
     def chosen(self, operation: str, path: str) -> bool:
         """Whether this operation on this path is one that fails (stable across processes)."""
@@ -74,8 +96,10 @@ class FlakyFileSystem(DirFileSystem):
             raise self.make_error(f"{operation} {path} (always)")
         if not fnmatch(path, self.fail_paths) or not self.chosen(operation, path):
             return
-        if self.injected[operation, path] < self.failures:
-            self.injected[operation, path] += 1
+        with self._lock:
+            failing = self.injected[operation, path] < self.failures
+            self.injected[operation, path] += failing
+        if failing:
             raise self.make_error(f"{operation} {path}")
 
     def _crash(self, path: str) -> None:
@@ -93,12 +117,14 @@ class FlakyFileSystem(DirFileSystem):
             with open(self.read_log, "a", encoding="utf-8") as log:
                 log.write(self._strip_protocol(path) + "\n")
         self._crash(self._strip_protocol(path))
+        self._request("read", self._strip_protocol(path))
         self._inject("read", self._strip_protocol(path))
         return super().cat_file(path, *args, **kwargs)
 
     def open(self, path, mode="rb", *args, **kwargs):
-        handle = super().open(path, mode, *args, **kwargs)
         stripped = self._strip_protocol(path)
+        self._request("open", stripped)
+        handle = super().open(path, mode, *args, **kwargs)
         if (
             "r" in mode
             and self.cut_streams_after
@@ -110,6 +136,7 @@ class FlakyFileSystem(DirFileSystem):
 
     def ls(self, path, detail=True, **kwargs):
         stripped = self._strip_protocol(path).rstrip("/")
+        self._request("ls", stripped)
         if self.unlistable and fnmatch(stripped, self.unlistable):
             if self.unlistable_error == "permission":
                 raise PermissionError(errno.EACCES, "injected: permission denied", stripped)
@@ -119,8 +146,40 @@ class FlakyFileSystem(DirFileSystem):
         return super().ls(path, detail=detail, **kwargs)
 
     def pipe_file(self, path, *args, **kwargs):
+        self._request("write", self._strip_protocol(path))
         self._inject("write", self._strip_protocol(path))
         return super().pipe_file(path, *args, **kwargs)
+
+    # the other requests: latency and the log only, no faults
+    def info(self, path, **kwargs):
+        self._request("info", self._strip_protocol(path))
+        return super().info(path, **kwargs)
+
+    def exists(self, path):
+        self._request("exists", self._strip_protocol(path))
+        return super().exists(path)
+
+    def isdir(self, path):
+        self._request("isdir", self._strip_protocol(path))
+        return super().isdir(path)
+
+    def walk(self, path, *args, **kwargs):
+        for entry in super().walk(path, *args, **kwargs):
+            self._request("ls", entry[0])
+            yield entry
+
+    def find(self, path, *args, **kwargs):
+        found = super().find(path, *args, **kwargs)
+        self._request("find", self._strip_protocol(path), max(1, math.ceil(len(found) / 1000)))
+        return found
+
+    def rm(self, path, *args, **kwargs):
+        self._request("rm", self._strip_protocol(path))
+        return super().rm(path, *args, **kwargs)
+
+    def rm_file(self, path, **kwargs):
+        self._request("rm", self._strip_protocol(path))
+        return super().rm_file(path, **kwargs)
 
 
 class _CuttingFile:

@@ -64,9 +64,60 @@ _S3_ENV_UNSET = (
 )
 
 
+def _counting_moto_server():
+    """moto's threaded server, with every S3 request it answers counted: (method, path,
+    query), in `server.requests`; moto's own /moto-api calls are not counted."""
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class CountingMotoServer(ThreadedMotoServer):
+        def __init__(self) -> None:
+            super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+            self.requests: list[tuple[str, str, str]] = []
+            self._count_lock = threading.Lock()
+
+        def _server_entry(self) -> None:  # ThreadedMotoServer's, with the app wrapped
+            app = DomainDispatcherApplication(create_backend_app)
+
+            def counted(environ, start_response):
+                path = environ.get("PATH_INFO", "")
+                if not path.startswith("/moto-api"):
+                    request = (environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""))
+                    with self._count_lock:
+                        self.requests.append(request)
+                return app(environ, start_response)
+
+            self._server = make_server(
+                self._ip_address, self._port, counted, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return CountingMotoServer()
+
+
+_MOTO: list = []  # the session's moto server, for s3_requests
+
+
+@pytest.fixture
+def s3_requests(s3) -> list[tuple[str, str, str]]:
+    """The S3 requests moto answers from now on, from every process: (method, path, query)."""
+    requests = _MOTO[0].requests
+    requests.clear()
+    return requests
+
+
 @pytest.fixture(scope="session")
 def s3_server():
-    """A real moto S3 server over HTTP (server mode, as s3fs's own tests use) on 127.0.0.1.
+    """A real moto S3 server over HTTP (server mode, as s3fs's own tests use) on 127.0.0.1,
+    counting the requests it answers (see s3_requests).
 
     Its URL is exported as AWS_ENDPOINT_URL (botocore, hence aiobotocore and s3fs, read it),
     with dummy credentials, in os.environ so spawned process-pool workers and CLI
@@ -74,11 +125,10 @@ def s3_server():
     """
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _counting_moto_server()
     server.start()
+    _MOTO[:] = [server]
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     values = {

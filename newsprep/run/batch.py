@@ -14,22 +14,24 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
 from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
+from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
-from newsprep.tasks.stages.normalize import normalize_text, parity
+from newsprep.tasks.io.sinks import FilesSink, Sink, open_sink, output_rules, quarantine
+from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
 
 logger = logging.getLogger("newsprep")
 T = TypeVar("T")
@@ -45,7 +47,7 @@ class Job:
     retry: RetryPolicy = RetryPolicy()  # noqa: RUF009 - frozen, safe as a default
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
-    article_timeout_seconds: float = 300.0  # one article's time limit in a worker process
+    article_timeout_seconds: float = 300.0  # one article step's time limit (main thread)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -62,6 +64,11 @@ class Job:
 
     def dest_fs(self) -> tuple[AbstractFileSystem, str]:
         return self._filesystems[1]
+
+    def overlaps(self) -> bool:
+        """Whether requests are worth overlapping: not when both ends are local disks."""
+        source, (dest, _) = self.source_fs(), self.dest_fs()
+        return not (isinstance(source, LocalFileSystem) and isinstance(dest, LocalFileSystem))
 
     def checkpoint_path(self, index: int) -> Path | None:
         """Where batch `index` notes its finished articles; None when the output format
@@ -83,21 +90,48 @@ class Job:
 
 
 def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
-    """Process articles in order into one sink (files, or one JSONL shard).
+    """Process a batch's articles into one sink (files, or one JSONL shard); the records
+    in the articles' order.
 
-    With files output each finished article is noted in the batch's checkpoint at once,
-    so running the batch again after its worker died does not redo it.
+    On an object store the reads run ahead and the writes behind the text work
+    (newsprep/run/inflight.py). With files output each finished article (its output
+    written) is noted in the batch's checkpoint at once, so running the batch again
+    after its worker died does not redo it.
     """
+    refs = tuple(refs)
     dest_fs, dest_root = job.dest_fs()
     sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
-    records = []
-    with job.checkpoint(index) as checkpoint:
-        for ref in refs:
-            record = checkpoint.done.get(ref.id)
-            if record is None:
-                record = process_article(ref, job, sink)
-                checkpoint.note(record)
-            records.append(record)
+    records: list[ArticleRecord | None] = [None] * len(refs)
+    # JSONL shard rows are kept in memory in batch order: put them in order, here
+    ordered = not isinstance(sink, FilesSink)
+    with job.checkpoint(index) as checkpoint, IORequests(job.overlaps()) as requests:
+
+        def finished(position: int, record: ArticleRecord) -> None:
+            records[position] = record
+            checkpoint.note(record)
+
+        writes: WriteBehind[int, ArticleRecord] = WriteBehind(requests, finished)
+        todo = []
+        for position, ref in enumerate(refs):
+            records[position] = checkpoint.done.get(ref.id)
+            if records[position] is None:
+                todo.append(position)
+        reads = read_ahead(
+            todo, lambda position: _read(refs[position], job), lambda p: _size(refs[p], job),
+            requests, in_order=ordered,
+        )
+        for position, (record, raw) in reads:
+            ref = refs[position]
+            result = _normalize(ref, job, record, raw)
+            if result is None:
+                keep = partial(_quarantine, job, ref, raw, record)
+                writes.submit(position, keep, len(raw or b""))
+            elif ordered:
+                finished(position, _write(ref, job, record, raw, result, sink))
+            else:
+                write = partial(_write, ref, job, record, raw, result, sink)
+                writes.submit(position, write, 2 * len(result.text))
+        writes.drain()
     written = [r for r in records if r.status == "ok"]
     try:
         _retrying(sink.close, job)
@@ -124,7 +158,7 @@ def crashed_batch_records(
 
 
 class ArticleTimeout(Exception):
-    """An article ran past `article_timeout_seconds`."""
+    """An article's step ran past `article_timeout_seconds`."""
 
 
 # Writing a path whose folder is a file (or a folder where the file goes): the same every try.
@@ -151,59 +185,98 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _timed_out(record: ArticleRecord, exc: ArticleTimeout) -> None:
+    record.set_problem(Problem("failed", "timeout", str(exc)))
+    logger.warning("%s: %s", record.id, exc)
+
+
 def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     """Read, normalize and hand one article to the sink; the record says how it ended."""
-    try:
-        with time_limit(job.article_timeout_seconds):
-            return _process_article(ref, job, sink)
-    except ArticleTimeout as exc:
-        record = ArticleRecord.start(ref, job.fingerprint)
-        record.set_problem(Problem("failed", "timeout", str(exc)))
-        logger.warning("%s: %s", ref.id, exc)
-        return record
+    record, raw = _read(ref, job)
+    result = _normalize(ref, job, record, raw)
+    if result is None:
+        return _quarantine(job, ref, raw, record)
+    return _write(ref, job, record, raw, result, sink)
 
 
-def _process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
+def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
+    """The article's new record and its bytes, read with its retry budget; never raises:
+    a read that failed is a problem on the record."""
     record = ArticleRecord.start(ref, job.fingerprint)
-    raw = ref.data
     if ref.problem is not None:  # found while discovering: nothing to process
         record.set_problem(ref.problem)
-        if raw is None and ref.path is not None and ref.problem.reason in _NAME_PROBLEMS:
-            raw = _bytes_to_quarantine(ref, job, record)
-        return _quarantine(job, ref, raw, record)
-    step = "read"
+        if ref.data is None and ref.path is not None and ref.problem.reason in _NAME_PROBLEMS:
+            return record, _bytes_to_quarantine(ref, job, record)
+        return record, ref.data
+    if ref.data is not None:
+        return record, ref.data
+    max_bytes = job.pipeline.fetch.max_bytes
+    source_fs = job.source_fs()
     try:
-        if raw is None:
-            source_fs = job.source_fs()
-            max_bytes = job.pipeline.fetch.max_bytes
+        with time_limit(job.article_timeout_seconds):
             raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
-        step = "normalize"
-        result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
-        step = "write"
-        written = _retrying(lambda: sink.put(ref, result), job, record)
+        return record, raw
     except Rejected as exc:
         record.set_problem(exc.problem)
+    except ArticleTimeout as exc:
+        _timed_out(record, exc)
+    except Exception as exc:
+        record.set_problem(Problem("failed", "read-error", f"{type(exc).__name__}: {exc}"))
+    return record, None
+
+
+def _size(ref: ArticleRef, job: Job) -> int:
+    """Bytes a read of this article may hold: its listed size, else the most it may be."""
+    if ref.path is None:
+        return len(ref.data or b"")
+    return ref.size if ref.size is not None else job.pipeline.fetch.max_bytes
+
+
+def _normalize(
+    ref: ArticleRef, job: Job, record: ArticleRecord, raw: bytes | None
+) -> Normalized | None:
+    """The article's text, or None with the problem on its record."""
+    if record.reason is not None:  # not read, or found bad while discovering
+        return None
+    try:
+        with time_limit(job.article_timeout_seconds):
+            result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
+    except Rejected as exc:
+        record.set_problem(exc.problem)
+        return None
+    except ArticleTimeout as exc:
+        _timed_out(record, exc)
+        return None
+    except Exception as exc:
+        record.set_problem(Problem("failed", "normalize-error", f"{type(exc).__name__}: {exc}"))
+        logger.exception("unexpected error normalizing %s", ref.id)
+        return None
+    record.tokens, record.fixes = result.tokens, list(result.fixes)
+    record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
+    if job.parity_sample and in_sample(ref.id, job.parity_sample):
+        record.parity = parity(raw, result, job.reference_pipeline, ref.format, ref.highlights)
+    return result
+
+
+def _write(
+    ref: ArticleRef, job: Job, record: ArticleRecord, raw: bytes | None, result: Normalized,
+    sink: Sink,
+) -> ArticleRecord:
+    """Hand the text to the sink with the article's retry budget; never raises."""
+    try:
+        with time_limit(job.article_timeout_seconds):
+            put = _retrying(lambda: sink.put(ref, result), job, record)
+        record.output, record.highlights = put
+        return record
     except _PATH_CONFLICTS as exc:
         # DEST holds a file where a folder must go (or the reverse): no retry helps
-        status, reason = ("rejected", "output-conflict") if step == "write" else (
-            "failed", f"{step}-error"
-        )
-        record.set_problem(Problem(status, reason, f"{type(exc).__name__}: {exc}"))
-    except ArticleTimeout:
-        raise
+        problem = Problem("rejected", "output-conflict", f"{type(exc).__name__}: {exc}")
+    except ArticleTimeout as exc:
+        problem = Problem("failed", "timeout", str(exc))
     except Exception as exc:
-        record.set_problem(Problem("failed", f"{step}-error", f"{type(exc).__name__}: {exc}"))
-        if step == "normalize":
-            logger.exception("unexpected error normalizing %s", ref.id)
-    else:
-        record.output, record.highlights = written
-        record.tokens, record.fixes = result.tokens, list(result.fixes)
-        record.sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
-        if job.parity_sample and in_sample(ref.id, job.parity_sample):
-            record.parity = parity(
-                raw, result, job.reference_pipeline, ref.format, ref.highlights
-            )
-        return record
+        problem = Problem("failed", "write-error", f"{type(exc).__name__}: {exc}")
+    record.set_problem(problem)
+    record.tokens, record.sha256, record.fixes, record.parity = None, None, [], None
     return _quarantine(job, ref, raw, record)
 
 

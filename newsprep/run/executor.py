@@ -31,6 +31,7 @@ from newsprep.tasks.io.refs import ArticleRef
 # of text work per article; past this size a batch only delays progress and retries.
 MAX_BATCH_SIZE = 1000
 BATCHES_PER_WORKER = 8  # enough batches that no worker idles long at the end
+IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
 
 def cpu_count() -> int:
@@ -112,7 +113,15 @@ class BatchExecutor:
     when the first batch is; the other runners have no pool.
     """
 
-    def __init__(self, options: RunOptions, workers: int, lang: str, logger: Any) -> None:
+    def __init__(
+        self, options: RunOptions, workers: int, lang: str, logger: Any, io_bound: bool = False
+    ) -> None:
+        # On an object store a batch waits for its first reads and its last writes (and
+        # for its slowest retry) while its worker's CPU has nothing to do: two batches per
+        # core (processes for `process`, threads for `thread`) fill those waits. A Dask
+        # cluster's size is the cluster's.
+        if io_bound and options.runner != "dask":
+            workers *= IO_BOUND_OVERSUBSCRIPTION
         self.options, self.workers, self.logger = options, workers, logger
         self.pool = StagePool(workers, lang) if options.runner == "process" else None
         self.in_flight = 2 * workers

@@ -151,6 +151,11 @@ class RunIndex:
             "INSERT OR REPLACE INTO previous VALUES (?, ?)", ((r.id, r.to_line()) for r in records)
         )
 
+    def add_previous_lines(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(id, manifest line) of a previous manifest or journal; a later line for an id
+        replaces it."""
+        self._write("INSERT OR REPLACE INTO previous VALUES (?, ?)", rows)
+
     def previous(self, article_id: str) -> ArticleRecord | None:
         row = self.db.execute("SELECT record FROM previous WHERE id = ?", (article_id,))
         found = row.fetchone()

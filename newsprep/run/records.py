@@ -3,8 +3,9 @@ to its manifest line, and the batches that carry articles to the workers."""
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from newsprep.errors import Problem, Status
 from newsprep.tasks.io.refs import ArticleRef
@@ -44,7 +45,9 @@ class ArticleRecord:
 
     def skipped(self) -> ArticleRecord:
         """This (previous run's) record, for an article this run leaves as it is."""
-        return replace(self, status="skipped", attempts=0, fixes=list(self.fixes))
+        record = copy.copy(self)  # dataclasses.replace costs 5x more, once per unchanged article
+        record.status, record.attempts, record.fixes = "skipped", 0, list(self.fixes)
+        return record
 
     def to_dict(self) -> dict:
         data = dict(self.__dict__)  # dataclasses.asdict recurses and deep-copies every field

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
@@ -27,6 +28,7 @@ from newsprep.run.executor import (
 from newsprep.run.index import RunIndex
 from newsprep.run.locations import check_apart
 from newsprep.run.manifest import (
+    SKIPPED_PER_JOURNAL,
     ManifestWriter,
     existing_outputs,
     remove_stale_outputs,
@@ -62,9 +64,15 @@ class RunSession:
         self.started_at, self._started = datetime.now(UTC), time.monotonic()
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
+        # an object store (or any filesystem but the local disk) at either end
+        self.io_bound = not all(
+            isinstance(fsspec.url_to_fs(url)[0], LocalFileSystem)
+            for url in (config.source.rsplit("::", 1)[-1], config.dest)
+        )
         self.tally = Tally()
         self.batch_count = 0
         self.removed_early = 0  # stale files in the way of this run's articles
+        self._skipped_records: list[ArticleRecord] = []  # journaled a batch at a time
 
     def __enter__(self) -> RunSession:
         check_apart(self.config.source, self.config.dest)
@@ -138,7 +146,17 @@ class RunSession:
             yield ref
 
     def _skipped(self, record: ArticleRecord) -> None:
-        self._account([record])
+        """An unchanged article: counted now, journaled with others, SKIPPED_PER_JOURNAL
+        at a time (one journal object for them on an object store)."""
+        self._skipped_records.append(record)
+        self.tally.add(record)
+        self.progress.advance(1)
+        if len(self._skipped_records) >= SKIPPED_PER_JOURNAL:
+            self._journal_skipped()
+
+    def _journal_skipped(self) -> None:
+        self.manifest.append(self._skipped_records)
+        self._skipped_records = []
 
     def record(self, outcome: BatchOutcome) -> None:
         """A finished batch: journaled, counted, reported as progress."""
@@ -156,7 +174,9 @@ class RunSession:
         manifest and DEST/_run.json; the run summary.
 
         Stale files go before the manifest is rewritten: a run killed in between still has
-        the previous manifest naming them, so its rerun removes them."""
+        the previous manifest naming them, so its rerun removes them. The skipped articles'
+        records go first: what they name is not stale."""
+        self._journal_skipped()
         kept = self.index.keep_unlisted()
         if kept:
             self.logger.warning(

@@ -34,6 +34,7 @@ def file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
         format="story" if file.format == "story" else "txt",
         path=file.path,
         signature=file.signature,
+        size=file.size,
     )
 
 

@@ -100,7 +100,7 @@ def list_source(
     fs, root = fsspec.url_to_fs(source)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
-        base, entries = root, _walk(fs, root)
+        base, entries = root, _flat(fs, root) if _object_store(fs) else _walk(fs, root)
     elif fs.exists(root):
         base, entries = posixpath.dirname(root), iter([(root, fs.info(root))])
     else:
@@ -172,6 +172,21 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
                 folders.append(path)
             else:
                 yield path, info
+
+
+# Object stores: keys under a prefix, no folders (nor folder permissions) to walk.
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
+
+
+def _object_store(fs: AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
+    return not _OBJECT_STORES.isdisjoint(protocols)
+
+
+def _flat(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
+    """(path, info) of every object below root: an object store has no folders to walk,
+    and one flat listing costs a request per 1,000 keys instead of one per folder."""
+    yield from fs.find(root, detail=True).items()  # the index orders them
 
 
 def _storable(path: str) -> str | bytes:

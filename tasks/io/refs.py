@@ -43,6 +43,7 @@ class ArticleRef:
     highlights: tuple[str, ...] | None = None  # JSONL highlights
     record_id: str | None = None  # JSONL: the record's own id
     signature: str = ""  # changes when the source changes (size + mtime/ETag, or a hash)
+    size: int | None = None  # a file's listed size: what reading it ahead will hold
     problem: Problem | None = None  # found while discovering: nothing to process
 
 

@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import (
 from newsprep.cli import apply_storage_options
 from newsprep.config import SAMPLE_SOURCE, RunOptions, resolve_pipeline
 from newsprep.faults import FlakyFileSystem
+from newsprep.run.inflight import READS_AHEAD, WRITES_BEHIND
 from newsprep.tasks.stages.normalize import normalize_text, parity
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
@@ -225,29 +226,42 @@ def test_batch_size_one_names_task_runs_after_articles(tmp_path: Path) -> None:
 def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     tmp_path: Path, flaky
 ) -> None:
-    src = make_source(tmp_path, 6)
+    # batches larger than what a batch has in flight (reads ahead, writes behind), so a
+    # crash finds most of the batch finished
+    size = READS_AHEAD + WRITES_BEHIND + 24
+    src = tmp_path / "src"
+    for n in range(2 * size):
+        target = src / f"part-{n // 50}" / f"{n:04d}-{GOOD[n % len(GOOD)].name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(GOOD[n % len(GOOD)], target)
     ordered = sorted(str(p.relative_to(src)) for p in src.rglob("*.txt"))
-    victim = src / ordered[5]  # the last article of batch 1 (batch size 3)
+    victim = src / ordered[-1]  # the last article of batch 1
     markers, reads = tmp_path / "markers", tmp_path / "reads.log"
     markers.mkdir()
     flaky(crash_once=str(victim), crash_marker_dir=str(markers), read_log=str(reads))
     dest = tmp_path / "out"
 
     summary = run_flow(
-        f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=3)
+        f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=size)
     )
 
     assert list(markers.iterdir()), "the worker process really died once"
-    assert summary.counts["ok"] == 6 and summary.discovered == 6
+    assert summary.counts["ok"] == 2 * size and summary.discovered == 2 * size
     records = manifest(dest)
-    assert [r["status"] for r in records] == ["ok"] * 6
+    assert [r["status"] for r in records] == ["ok"] * 2 * size
     assert all((dest / r["output"]).exists() for r in records)
-    read_counts = {name: reads.read_text().splitlines().count(str(src / name)) for name in ordered}
-    # the rerun of batch 1 did not read again what it had finished before the crash
-    assert [read_counts[name] for name in ordered[3:]] == [1, 1, 2]
-    # the dying worker took the pool down, batch 0 with it: at most the one article batch 0
-    # was in the middle of is read again, never one it had finished
-    assert sorted(read_counts[name] for name in ordered[:3]) in ([1, 1, 1], [1, 1, 2])
+    log = reads.read_text().splitlines()
+    read_counts = {name: log.count(str(src / name)) for name in ordered}
+    # Batch 1 was past all but its last READS_AHEAD + WRITES_BEHIND + 1 articles when
+    # its last read killed the worker: the rerun read none of the ones it had finished.
+    first, second = ordered[:size], ordered[size:]
+    assert read_counts[second[-1]] == 2
+    assert {read_counts[name] for name in second} <= {1, 2}
+    assert sum(read_counts[name] == 1 for name in second) >= size - 1 - READS_AHEAD - WRITES_BEHIND
+    # the dying worker took the pool down, batch 0 with it: at most what batch 0 had in
+    # flight is read again, never an article it had finished
+    assert {read_counts[name] for name in first} <= {1, 2}
+    assert sum(read_counts[name] == 2 for name in first) <= READS_AHEAD + WRITES_BEHIND + 1
 
 
 def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: Path) -> None:

@@ -607,3 +607,141 @@ def test_s3_rerun_removes_outputs_of_deleted_and_now_rejected_articles(s3) -> No
         k: v for k, v in fresh.items() if k not in ("_run.json", "_manifest.jsonl")
     }
     assert summary.removed_articles == 1
+
+
+# -- requests per article ---------------------------------------------------------------------
+
+REQUEST_ARTICLES = 24
+REQUEST_BATCHES = RunOptions(workers=2, batch_size=REQUEST_ARTICLES // 2)
+
+
+def many_articles(count: int, first: int = 0) -> dict[str, bytes]:
+    """`count` distinct good articles (NEWS's texts, a story among them) in three folders."""
+    good = [name for name, status in EXPECTED_STATUS.items() if status == "ok"]
+    articles = {}
+    for n in range(first, first + count):
+        name = good[n % len(good)]
+        text = NEWS[name] + f"Filed as report {n}.\n".encode()
+        articles[f"desk-{n % 3}/{n:03d}-{name.rsplit('/', 1)[1]}"] = text
+    return articles
+
+
+def written(articles: dict[str, bytes]) -> dict[str, list[str]]:
+    """One PUT per object written: each output, and the highlights of each story."""
+    objects = [*articles, *(name + ".highlights" for name in articles if name.endswith("story"))]
+    return {name: ["PUT"] for name in objects}
+
+
+def by_key(requests: list[tuple[str, str, str]], prefix: str) -> dict[str, list[str]]:
+    """Methods of the requests on each object under prefix (bucket/prefix/), by its key
+    relative to the prefix; listings (GET of the bucket with a query) are not on a key."""
+    found: dict[str, list[str]] = {}
+    for method, path, _ in requests:
+        if path.startswith(f"/{prefix}/"):
+            found.setdefault(path[len(prefix) + 2 :], []).append(method)
+    return found
+
+
+def on_articles(requests, names) -> list:
+    """The requests that name an article: its source, its output or its highlights."""
+    ends = tuple(f"/{name}{suffix}" for name in names for suffix in ("", ".highlights"))
+    return [r for r in requests if r[1].endswith(ends)]
+
+
+def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
+    """A fresh run: one GET per source object, one PUT per output, nothing else on an
+    article; a rerun with new articles: no request at all on the unchanged ones, and
+    the new ones cost what they did in the fresh run. The rest (listings, manifest,
+    journal, summary) does not grow with the articles."""
+    articles = many_articles(REQUEST_ARTICLES)
+    put_tree(s3, "raw/many", articles)
+
+    s3_requests.clear()
+    summary = run_flow("s3://raw/many", "s3://clean/many", options=REQUEST_BATCHES)
+    fresh = list(s3_requests)
+
+    assert summary.counts["ok"] == REQUEST_ARTICLES
+    assert by_key(fresh, "raw/many") == {name: ["GET"] for name in articles}
+    outputs = {k: v for k, v in by_key(fresh, "clean/many").items() if not k.startswith("_")}
+    assert outputs == written(articles)
+    fixed = [r for r in fresh if r not in on_articles(fresh, articles)]
+    # listings, manifest and journal, _run.json: a handful, however many articles
+    assert len(fixed) <= 20, fixed
+
+    new = many_articles(2, first=REQUEST_ARTICLES)
+    put_tree(s3, "raw/many", new)
+    s3_requests.clear()
+    summary = run_flow("s3://raw/many", "s3://clean/many", options=REQUEST_BATCHES)
+    incremental = list(s3_requests)
+
+    assert summary.changes["skipped"] == REQUEST_ARTICLES and summary.changes["new"] == 2
+    assert on_articles(incremental, articles) == [], "unchanged articles cost no request"
+    assert by_key(incremental, "raw/many") == {name: ["GET"] for name in new}
+    outputs = {k: v for k, v in by_key(incremental, "clean/many").items() if not k.startswith("_")}
+    assert outputs == written(new)
+    fixed = [r for r in incremental if r not in on_articles(incremental, new)]
+    assert len(fixed) <= 20, fixed
+    s3.invalidate_cache()  # this process listed the bucket before the rerun wrote to it
+    files = bucket_files(s3, "clean/many")
+    assert set(manifest(files)) == set(articles) | set(new)
+    assert not [name for name in files if name.startswith("_manifest.journal")]
+
+
+# -- kill -9 and resume, S3 -> S3 ----------------------------------------------------------------
+
+KILLED_ARTICLES = 600
+
+
+def test_sigkill_then_rerun_equals_uninterrupted_on_s3(s3) -> None:
+    """Outputs are written behind the text work; a run killed part way and run again
+    ends with the same objects and manifest as a run that was never interrupted."""
+    import signal
+
+    good = [name for name, status in EXPECTED_STATUS.items() if status == "ok"]
+    articles = {
+        f"part-{n // 100}/article-{n:04d}.txt": NEWS[good[n % len(good)]]
+        + f"Reference number {n} was filed with this report.\n".encode()
+        for n in range(KILLED_ARTICLES)
+    }
+    put_tree(s3, "raw/big", articles)
+
+    def start(dest: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [newsprep_cli(), "run", "s3://raw/big", dest, "--batch-size", "20",
+             "--workers", "2"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=os.environ.copy(),
+        )
+
+    run = start("s3://clean/killed")
+    deadline = time.monotonic() + 120
+    parts: list[str] = []
+    while time.monotonic() < deadline and len(parts) < 5:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+        s3.invalidate_cache()
+        parts = s3.find("clean/killed/_manifest.journal")
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    s3.invalidate_cache()
+    assert 5 <= len(s3.find("clean/killed/_manifest.journal")) < KILLED_ARTICLES // 20
+    assert not s3.exists("clean/killed/_manifest.jsonl")
+
+    rerun = start("s3://clean/killed")
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    clean = start("s3://clean/clean")
+    assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-3000:]
+
+    s3.invalidate_cache()
+    killed, reference = bucket_files(s3, "clean/killed"), bucket_files(s3, "clean/clean")
+    assert corpus(killed) == corpus(reference), "same objects, same bytes"
+    assert len(corpus(killed)) == KILLED_ARTICLES
+    assert not [name for name in killed if name.startswith("_manifest.journal")]
+    after, before = manifest(killed), manifest(reference)
+    assert list(after) == list(before)
+    assert {r["status"] for r in after.values()} == {"ok", "skipped"}
+    assert any(r["status"] == "skipped" for r in after.values())
+    strip = ("status", "attempts")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in after.values()] == [
+        {k: v for k, v in r.items() if k not in strip} for r in before.values()
+    ]
