@@ -75,6 +75,10 @@ class FlakyFileSystem(DirFileSystem):
         # or fails `failures` times with a transient `error` ("reset", "timeout", "slowdown")
         self.unlistable_error = unlistable_error
         self.latency, self.request_log = float(latency), request_log
+        # listed like an object store (flat, a request per 1,000 keys) when it stands in
+        # for one: with a latency, or over S3 itself; over a local disk otherwise folder
+        # by folder, so `unlistable` folders are met
+        self.lists_flat = bool(self.latency) or target_protocol not in ("file", "local")
         self.injected: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()  # batches read and write from several I/O threads
 

@@ -179,8 +179,10 @@ _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "ad
 
 
 def _object_store(fs: AbstractFileSystem) -> bool:
+    """Listed flat: an object store, or a filesystem that says it stands in for one
+    (`lists_flat`, as flaky:// with a latency does)."""
     protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    return not _OBJECT_STORES.isdisjoint(protocols)
+    return getattr(fs, "lists_flat", False) or not _OBJECT_STORES.isdisjoint(protocols)
 
 
 def _flat(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
