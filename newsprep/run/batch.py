@@ -172,17 +172,24 @@ def time_limit(seconds: float) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def expired(signum: int, frame: object) -> None:
-        raise ArticleTimeout(f"still running after {seconds:g} s (article_timeout_seconds)")
-
-    previous = signal.signal(signal.SIGALRM, expired)
+    global _alarm_installed
+    if not _alarm_installed:  # once per process: a handler per article costs more
+        signal.signal(signal.SIGALRM, _alarm)
+        _alarm_installed = True
+    _limit[0] = seconds
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+
+
+_alarm_installed = False
+_limit = [0.0]  # the limit of the step in progress, for the message
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise ArticleTimeout(f"still running after {_limit[0]:g} s (article_timeout_seconds)")
 
 
 def _timed_out(record: ArticleRecord, exc: ArticleTimeout) -> None:

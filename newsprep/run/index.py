@@ -78,6 +78,15 @@ def _remove(directory: Path, owner: int) -> None:
     os.close(owner)
 
 
+_FOLDERS_CACHED = 100_000  # folders claimed as folders, remembered in memory
+
+
+def _folders_of(path: str) -> list[str]:
+    """The folders above a relative path: a/b/c -> a, a/b."""
+    parts = path.split("/")
+    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+
+
 class RunIndex:
     def __init__(self, directory: str | None = None) -> None:
         remove_stale_indexes(directory)
@@ -91,6 +100,7 @@ class RunIndex:
         # a scratch database: losing it loses nothing, so skip the journal and fsyncs
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         self._pending = 0
+        self._claimed_folders: set[str] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -228,19 +238,21 @@ class RunIndex:
             if found is not None:
                 kind = "a folder of" if found[0] else "the output of"
                 return f"{path!r} is {kind} {found[1]}"
-            parts = path.split("/")
-            for depth in range(1, len(parts)):
-                folder = "/".join(parts[:depth])
+            for folder in _folders_of(path):
+                if folder in self._claimed_folders:
+                    continue  # claimed as a folder already: no file can hold the name
                 found = self.db.execute(
                     "SELECT source FROM claimed WHERE path = ? AND is_folder = 0", (folder,)
                 ).fetchone()
                 if found is not None:
                     return f"{folder!r} is a file, the output of {found[0]}"
         rows = [(path, 0, source) for path in paths]
-        for path in paths:
-            parts = path.split("/")
-            rows += [("/".join(parts[:depth]), 1, source) for depth in range(1, len(parts))]
+        folders = {f for path in paths for f in _folders_of(path)} - self._claimed_folders
+        rows += [(folder, 1, source) for folder in sorted(folders)]
         self.db.executemany("INSERT OR IGNORE INTO claimed VALUES (?, ?, ?)", rows)
+        if len(self._claimed_folders) > _FOLDERS_CACHED:
+            self._claimed_folders.clear()  # a cache of the table: correct when empty too
+        self._claimed_folders |= folders
         self._tick()
         return None
 

@@ -259,7 +259,9 @@ def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
     (nor writes into, as a folder); else renamed and rejected, and those paths claimed."""
     if ref.problem is None:
         ref = _checked_id(ref)
-    ref = replace(ref, id=fit_id(ref.id))
+    fitted = fit_id(ref.id)
+    if fitted != ref.id:
+        ref = replace(ref, id=fitted)
     first = index.claim(ref.id, ref.source)
     if first is not None:
         detail = f"id {ref.id!r} was already used by {first}"
