@@ -11,8 +11,7 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
@@ -165,31 +164,36 @@ class ArticleTimeout(Exception):
 _PATH_CONFLICTS = (NotADirectoryError, IsADirectoryError, FileExistsError)
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
+class TimeLimit:
     """Raise `ArticleTimeout` in this thread after `seconds` (a timer signal: only in a
-    process's main thread, as in the stage pool's workers; elsewhere no limit)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    global _alarm_installed
-    if not _alarm_installed:  # once per process: a handler per article costs more
-        signal.signal(signal.SIGALRM, _alarm)
-        _alarm_installed = True
-    _limit[0] = seconds
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    process's main thread, as in the stage pool's workers; elsewhere no limit). A class,
+    not a generator: it runs three times for every article."""
 
+    _installed = False  # the SIGALRM handler, once per process
+    _seconds = 0.0  # the limit of the step in progress, for the message
 
-_alarm_installed = False
-_limit = [0.0]  # the limit of the step in progress, for the message
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> None:
+        if not self.armed:
+            return
+        if not TimeLimit._installed:
+            signal.signal(signal.SIGALRM, _alarm)
+            TimeLimit._installed = True
+        TimeLimit._seconds = self.seconds
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _alarm(signum: int, frame: object) -> None:
-    raise ArticleTimeout(f"still running after {_limit[0]:g} s (article_timeout_seconds)")
+    raise ArticleTimeout(
+        f"still running after {TimeLimit._seconds:g} s (article_timeout_seconds)"
+    )
 
 
 def _timed_out(record: ArticleRecord, exc: ArticleTimeout) -> None:
@@ -220,7 +224,7 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
     max_bytes = job.pipeline.fetch.max_bytes
     source_fs = job.source_fs()
     try:
-        with time_limit(job.article_timeout_seconds):
+        with TimeLimit(job.article_timeout_seconds):
             raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
         return record, raw
     except Rejected as exc:
@@ -246,7 +250,7 @@ def _normalize(
     if record.reason is not None:  # not read, or found bad while discovering
         return None
     try:
-        with time_limit(job.article_timeout_seconds):
+        with TimeLimit(job.article_timeout_seconds):
             result = normalize_text(raw, job.pipeline, ref.format, ref.highlights)
     except Rejected as exc:
         record.set_problem(exc.problem)
@@ -271,7 +275,7 @@ def _write(
 ) -> ArticleRecord:
     """Hand the text to the sink with the article's retry budget; never raises."""
     try:
-        with time_limit(job.article_timeout_seconds):
+        with TimeLimit(job.article_timeout_seconds):
             put = _retrying(lambda: sink.put(ref, result), job, record)
         record.output, record.highlights = put
         return record

@@ -231,23 +231,23 @@ class RunIndex:
         None when none of them is taken, else what is in the way, naming the article that
         holds it. A path is taken when another article writes it, writes into a folder of
         that name, or writes a file where this path needs a folder."""
-        for path in paths:
-            found = self.db.execute(
-                "SELECT is_folder, source FROM claimed WHERE path = ?", (path,)
-            ).fetchone()
-            if found is not None:
-                kind = "a folder of" if found[0] else "the output of"
-                return f"{path!r} is {kind} {found[1]}"
-            for folder in _folders_of(path):
-                if folder in self._claimed_folders:
-                    continue  # claimed as a folder already: no file can hold the name
-                found = self.db.execute(
-                    "SELECT source FROM claimed WHERE path = ? AND is_folder = 0", (folder,)
-                ).fetchone()
-                if found is not None:
-                    return f"{folder!r} is a file, the output of {found[0]}"
-        rows = [(path, 0, source) for path in paths]
         folders = {f for path in paths for f in _folders_of(path)} - self._claimed_folders
+        wanted = [*paths, *sorted(folders)]  # one query for the paths and their folders
+        taken = {
+            path: (is_folder, holder) for path, is_folder, holder in self.db.execute(
+                f"SELECT path, is_folder, source FROM claimed WHERE path IN "
+                f"({','.join('?' * len(wanted))})", wanted,
+            )
+        }
+        for path in paths:
+            if path in taken:
+                is_folder, holder = taken[path]
+                kind = "a folder of" if is_folder else "the output of"
+                return f"{path!r} is {kind} {holder}"
+            for folder in _folders_of(path):
+                if folder in taken and not taken[folder][0]:
+                    return f"{folder!r} is a file, the output of {taken[folder][1]}"
+        rows = [(path, 0, source) for path in paths]
         rows += [(folder, 1, source) for folder in sorted(folders)]
         self.db.executemany("INSERT OR IGNORE INTO claimed VALUES (?, ?, ?)", rows)
         if len(self._claimed_folders) > _FOLDERS_CACHED:

@@ -68,7 +68,11 @@ def read_ahead(
     """(item, read(item)) for every item, with reads started ahead; in the order the
     reads finish (one slow or retried read holds up no other), or the items' order when
     `in_order`. `read` must not raise. Inline, one item is read at a time."""
-    window = READS_AHEAD if requests.overlap else 1
+    if not requests.overlap:  # inline: read, hand over, read the next
+        for item in items:
+            yield item, read(item)
+        return
+    window = READS_AHEAD
     pending: dict[Future[R], T] = {}  # in submission order
     stream = iter(items)
     held = 0
@@ -105,6 +109,9 @@ class WriteBehind(Generic[T, R]):
         self.held = 0
 
     def submit(self, item: T, write: Callable[[], R], nbytes: int) -> None:
+        if not self.requests.overlap:  # inline: the write is done when this returns
+            self.on_done(item, write())
+            return
         while self.pending and (
             len(self.pending) >= WRITES_BEHIND or self.held + nbytes > BYTES_IN_FLIGHT
         ):
