@@ -19,17 +19,17 @@ from typing import TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
 from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
 from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
+from newsprep.run.locations import on_local_disk
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import FilesSink, Sink, open_sink, output_rules, quarantine
+from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
 from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
 
 logger = logging.getLogger("newsprep")
@@ -66,8 +66,7 @@ class Job:
 
     def overlaps(self) -> bool:
         """Whether requests are worth overlapping: not when both ends are local disks."""
-        source, (dest, _) = self.source_fs(), self.dest_fs()
-        return not (isinstance(source, LocalFileSystem) and isinstance(dest, LocalFileSystem))
+        return not (on_local_disk(self.source_root) and on_local_disk(self.dest_root))
 
     def checkpoint_path(self, index: int) -> Path | None:
         """Where batch `index` notes its finished articles; None when the output format
@@ -101,8 +100,8 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
     dest_fs, dest_root = job.dest_fs()
     sink = open_sink(job.pipeline.output, dest_fs, dest_root, index)
     records: list[ArticleRecord | None] = [None] * len(refs)
-    # JSONL shard rows are kept in memory in batch order: put them in order, here
-    ordered = not isinstance(sink, FilesSink)
+    # a shard's rows are kept in memory in batch order: put them in order, here
+    ordered = not output_rules(job.pipeline.output).per_article
     with job.checkpoint(index) as checkpoint, IORequests(job.overlaps()) as requests:
 
         def finished(position: int, record: ArticleRecord) -> None:
@@ -221,11 +220,9 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
         return record, ref.data
     if ref.data is not None:
         return record, ref.data
-    max_bytes = job.pipeline.fetch.max_bytes
-    source_fs = job.source_fs()
     try:
         with TimeLimit(job.article_timeout_seconds):
-            raw = _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+            raw = _read_source(ref, job, record)
         return record, raw
     except Rejected as exc:
         record.set_problem(exc.problem)
@@ -234,6 +231,12 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
     except Exception as exc:
         record.set_problem(Problem("failed", "read-error", f"{type(exc).__name__}: {exc}"))
     return record, None
+
+
+def _read_source(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes:
+    """The file's bytes, at most `fetch.max_bytes`, with the article's retry budget."""
+    source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
+    return _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
 
 
 def _size(ref: ArticleRef, job: Job) -> int:
@@ -299,12 +302,10 @@ _NAME_PROBLEMS = frozenset({"duplicate-id", "output-conflict", "unsafe-id", "pat
 def _bytes_to_quarantine(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes | None:
     """A file's bytes for its quarantine copy; None (said in the detail) when it cannot
     be read: too large, not a file any more, an I/O error past its retries."""
-    source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
     try:
-        return _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+        return _read_source(ref, job, record)
     except Exception as exc:
-        note = f"no quarantine copy: {type(exc).__name__}: {exc}"
-        record.detail = f"{record.detail}; {note}" if record.detail else note
+        _no_quarantine_copy(record, exc)
         return None
 
 
@@ -337,7 +338,11 @@ def _quarantine(
     try:
         record.quarantine = quarantine(dest_fs, dest_root, ref.id, raw, record.to_dict())
     except Exception as exc:
-        note = f"no quarantine copy: {type(exc).__name__}: {exc}"
-        record.detail = f"{record.detail}; {note}" if record.detail else note
+        _no_quarantine_copy(record, exc)
         logger.warning("could not quarantine %s: %s", ref.id, exc)
     return record
+
+
+def _no_quarantine_copy(record: ArticleRecord, exc: BaseException) -> None:
+    note = f"no quarantine copy: {type(exc).__name__}: {exc}"
+    record.detail = f"{record.detail}; {note}" if record.detail else note

@@ -156,11 +156,6 @@ class RunIndex:
             )
 
     # the previous run's manifest
-    def add_previous(self, records: Iterable[ArticleRecord]) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO previous VALUES (?, ?)", ((r.id, r.to_line()) for r in records)
-        )
-
     def add_previous_lines(self, rows: Iterable[tuple[str, str]]) -> None:
         """(id, manifest line) of a previous manifest or journal; a later line for an id
         replaces it."""

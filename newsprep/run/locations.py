@@ -119,6 +119,12 @@ def _place(url: str) -> tuple[str, str]:
     return protocol, "/" + path.strip("/")
 
 
+def on_local_disk(url: str) -> bool:
+    """Whether the URL (for a chain such as tar://...::/data/x.tgz, its last part) is a
+    path on the local disk."""
+    return _place(url)[0] == "file"
+
+
 def check_apart(source: str, dest: str) -> None:
     """SOURCE and DEST must not overlap: a DEST inside SOURCE (directly or through a
     symbolic link) is read back as input by every later run, a SOURCE inside DEST gets

@@ -92,12 +92,6 @@ class ManifestWriter:
             yield from manifest_lines(self.fs, path)
 
 
-def read_manifest(fs: AbstractFileSystem, path: str) -> Iterator[ArticleRecord]:
-    """Records of a manifest or journal file; a line cut short by a crash is passed over."""
-    for _, line in manifest_lines(fs, path):
-        yield ArticleRecord.from_line(line)
-
-
 def manifest_lines(fs: AbstractFileSystem, path: str) -> Iterator[tuple[str, str]]:
     """(id, line) of each record of a manifest or journal file, the line as it is (a
     million-record manifest is not turned into records and back at every run's start);

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
@@ -26,7 +25,7 @@ from newsprep.run.executor import (
     cpu_count,
 )
 from newsprep.run.index import RunIndex
-from newsprep.run.locations import check_apart
+from newsprep.run.locations import check_apart, on_local_disk
 from newsprep.run.manifest import (
     SKIPPED_PER_JOURNAL,
     ManifestWriter,
@@ -65,10 +64,7 @@ class RunSession:
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         # an object store (or any filesystem but the local disk) at either end
-        self.io_bound = not all(
-            isinstance(fsspec.url_to_fs(url)[0], LocalFileSystem)
-            for url in (config.source.rsplit("::", 1)[-1], config.dest)
-        )
+        self.io_bound = not (on_local_disk(config.source) and on_local_disk(config.dest))
         self.tally = Tally()
         self.batch_count = 0
         self.removed_early = 0  # stale files in the way of this run's articles
@@ -102,7 +98,6 @@ class RunSession:
             total if total is not None else "streaming", self.batch_size, self.workers,
             self.options.runner, self.config.profile, self.fingerprint,
         )
-        self.ignored_count = listing.ignored_count
         if listing.ignored_count:
             self.logger.info("ignored %d files that are not articles, e.g. %s",
                              listing.ignored_count, listing.ignored[0])

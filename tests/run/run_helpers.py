@@ -6,6 +6,7 @@ from pathlib import Path
 
 from newsprep.config import resolve_pipeline
 from newsprep.run.batch import Job
+from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.refs import ArticleRef
 
@@ -15,6 +16,11 @@ def file_refs(src: Path) -> list[ArticleRef]:
         ArticleRef(id=str(p.relative_to(src)), source=p.as_uri(), path=str(p), signature="s")
         for p in sorted(src.rglob("*.txt"))
     ]
+
+
+def manifest_rows(records: list[ArticleRecord]) -> list[tuple[str, str]]:
+    """(id, manifest line) of each record, as a manifest holds them."""
+    return [(record.id, record.to_line()) for record in records]
 
 
 def make_job(src: Path, dest: Path, **changes: object) -> Job:

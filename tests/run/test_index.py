@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from run_helpers import manifest_rows
+
 from newsprep.run import index as index_module
 from newsprep.run.index import RunIndex
 from newsprep.run.records import ArticleRecord
@@ -35,7 +37,7 @@ def test_claim_reports_who_used_an_id_first() -> None:
 def test_previous_records_are_typed_and_ordered() -> None:
     with RunIndex() as index:
         assert not index.has_previous() and index.previous("a") is None
-        index.add_previous([record("b"), record("a", "rejected")])
+        index.add_previous_lines(manifest_rows([record("b"), record("a", "rejected")]))
         assert index.has_previous()
         assert index.previous("a") == record("a", "rejected")
         assert list(index.previous_lines()) == [record("a", "rejected").to_line(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from run_helpers import manifest_rows
+
 from newsprep.run.index import RunIndex
 from newsprep.run.records import ArticleRecord
 from newsprep.run.resume import Resume
@@ -35,10 +37,10 @@ def test_a_first_run_does_everything() -> None:
 
 def test_unchanged_new_changed_and_retried() -> None:
     with RunIndex() as index:
-        index.add_previous([
+        index.add_previous_lines(manifest_rows([
             previous("same"), previous("edited"), previous("bad", "rejected"),
             previous("lost"),
-        ])
+        ]))
         index.add_outputs(["same", "edited"])  # "lost"'s output is gone from DEST
         refs = [ref("same"), ref("edited", "s2"), ref("bad"), ref("lost"), ref("new")]
         todo, skipped, changes = plan(index, refs)
@@ -51,7 +53,7 @@ def test_unchanged_new_changed_and_retried() -> None:
 
 def test_other_settings_or_force_redo_everything() -> None:
     with RunIndex() as index:
-        index.add_previous([previous("a")])
+        index.add_previous_lines(manifest_rows([previous("a")]))
         index.add_outputs(["a"])
         assert plan(index, [ref("a")], fingerprint="f2")[0] == ["a"]
         assert plan(index, [ref("a")], may_skip=False)[0] == ["a"]
