@@ -35,9 +35,10 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     config = text_fixer_config(options)
     out: list[str] = []
     fixes: dict[str, None] = {}
-    # on "\n" only, as ftfy.fix_text does: str.splitlines also splits at \x0b, \x85,
-    # \u2028 ..., which ftfy may remove or change, so a second pass would see other lines
-    for line in re.findall(r"[^\n]*\n|[^\n]+", text):
+    # at \n, \r\n and a lone \r (which fix_line_breaks turns into \n, so a second pass
+    # would see two lines where the first saw one); not at \x0b, \x85, \u2028 ... as
+    # str.splitlines does: ftfy may remove or change those, with the same effect
+    for line in re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", text):
         fixed, steps = ftfy.fix_and_explain(line, config=config)
         out.append(fixed)
         if fixed == line:  # ftfy can explain a no-op, e.g. fix_c1_controls on "\x8d"

@@ -82,6 +82,7 @@ def test_normalize_text_on_any_bytes(config: PipelineConfig, raw: bytes) -> None
 @given(text=st.one_of(st.text(), NEWSY))
 @example(text="\x8d")  # found by hypothesis: ftfy explained a no-op fix_c1_controls step
 @example(text="\u0392\x0b\x81")  # found by hypothesis: lines were split at \x0b
+@example(text="<\r&ap;")  # found by hypothesis: a lone \r joined two lines for ftfy
 def test_fix_unicode_is_idempotent(text: str) -> None:
     options = PROFILES["default"].unicode_fix
     once = fix_unicode(text, options)
