@@ -291,8 +291,9 @@ def _run_flow(config: RunConfig, started: float) -> int:
 def _check_source(source: str) -> None:
     import fsspec
 
-    if source.startswith("tar://") and "::" in source:
-        source = source.split("::", 1)[1]  # the archive itself; members are listed later
+    from newsprep.tasks.io.listing import split_member_pattern
+
+    source = split_member_pattern(source)[1]  # the archive itself; members are listed later
     what = f"source {redact(source)}"
     try:
         fs, path = fsspec.url_to_fs(source)

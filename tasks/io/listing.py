@@ -94,9 +94,7 @@ def list_source(
     Hidden files and folders, symbolic links (not followed) and anything under `dest`
     (when it lies inside the source) are left out.
     """
-    pattern = None
-    if source.startswith("tar://") and "::" in source:
-        pattern, source = source[len("tar://") :].split("::", 1)
+    pattern, source = split_member_pattern(source)
     fs, root = fsspec.url_to_fs(source)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
@@ -130,6 +128,15 @@ def list_source(
 
     listing.index.add_files(rows())
     return listing
+
+
+def split_member_pattern(source: str) -> tuple[str | None, str]:
+    """(member pattern, archive URL) of a `tar://PATTERN::URL` source; (None, source)
+    for any other."""
+    if source.startswith("tar://") and "::" in source:
+        pattern, archive = source[len("tar://") :].split("::", 1)
+        return pattern, archive
+    return None, source
 
 
 def _relative(path: str, base: str) -> str:
