@@ -3,7 +3,7 @@
 One invocation, one corpus, every method on the same files:
 
   corpus      N deterministic .txt articles (~2.3 KB) built from newsprep/sample/ (minus
-              broken/) and ../shared/golden/cnn-xinjiang.raw.txt by a seeded paragraph
+              broken/) and tests/golden/cnn-xinjiang.raw.txt by a seeded paragraph
               shuffle, 100 files per folder.
   stages      single process, per-stage time of the pure chain on the first articles.
   loop        single process: read bytes -> normalize_text(default) -> write_atomic.
@@ -54,7 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 SAMPLE = REPO / "newsprep" / "sample"
-GOLDEN = REPO.parent / "shared" / "golden" / "cnn-xinjiang.raw.txt"
+GOLDEN = REPO / "tests" / "golden" / "cnn-xinjiang.raw.txt"
 FILES_PER_FOLDER = 100
 CORPUS_META = ".bench-corpus.json"
 CORPUS_VERSION = 1

@@ -261,7 +261,7 @@ PROFILES: dict[str, PipelineConfig] = {
     ),
     "cnndm": PipelineConfig(
         description="The CNN/DailyMail corpus format, one sentence per line (reproduces "
-        "../shared/golden/cnn-xinjiang.cnndm.txt beside the repository).",
+        "tests/golden/cnn-xinjiang.cnndm.txt).",
         tokenize=TokenizeOptions(
             aggressive_dash_splits=True,  # the corpus splits far-western into far - western
             dash_token="-",  # ... and writes the split hyphen as a plain -, not Moses' @-@

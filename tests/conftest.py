@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "golden"
+GOLDEN = REPO / "tests" / "golden"  # copies of the reference pair (tests/golden/README.md)
+SHARED_GOLDEN = REPO.parent / "shared" / "golden"  # the originals, when beside the clone
 GOLDEN_RAW = GOLDEN / "cnn-xinjiang.raw.txt"
 GOLDEN_CNNDM = GOLDEN / "cnn-xinjiang.cnndm.txt"
 SAMPLE = REPO / "newsprep" / "sample"
@@ -49,7 +50,7 @@ def source(tmp_path: Path) -> Path:
 @pytest.fixture
 def golden_raw() -> Path:
     if not GOLDEN_RAW.exists():
-        pytest.fail(f"the golden pair is missing: expected {GOLDEN} beside the repository")
+        pytest.fail(f"the golden pair is missing from the clone: expected it in {GOLDEN}")
     return GOLDEN_RAW
 
 
