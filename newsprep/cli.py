@@ -38,13 +38,15 @@ from newsprep.run.locations import (
 from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DASK_CONNECT_SECONDS = 5.0
 EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
-  2  a usage or configuration error, named in one line; nothing was processed"""
+  2  a usage or configuration error, named in one line; nothing was processed (also: a
+     member pattern that matched no member of any archive)
+  130  interrupted (Ctrl-C); run the same command again to finish"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -282,6 +284,10 @@ def _run_flow(config: RunConfig, started: float) -> int:
     summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
     if isinstance(summary, RunSummary):
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
+    if isinstance(summary, RunSummary) and not summary.discovered and summary.warnings:
+        print(f"newsprep: error: no articles: {summary.warnings[0]}; check the pattern",
+              file=sys.stderr)
+        return EXIT_USAGE
     if state.is_completed():
         return EXIT_OK
     print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
@@ -357,6 +363,7 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         shown = summary.ignored[:3]
         more = summary.ignored_files - len(shown)
         lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    lines += [f"  warning: {warning}" for warning in summary.warnings]
     if summary.removed_articles or summary.removed_files:
         lines.append(
             f"  removed {summary.removed_files} stale files from DEST (of "
@@ -438,6 +445,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nnewsprep: interrupted; run the same command again to finish (finished "
+              "articles are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

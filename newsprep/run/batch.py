@@ -236,7 +236,9 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
 def _read_source(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes:
     """The file's bytes, at most `fetch.max_bytes`, with the article's retry budget."""
     source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
-    return _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+    return _retrying(
+        lambda: read_bytes(source_fs, ref.path, max_bytes, job.source_root), job, record
+    )
 
 
 def _size(ref: ArticleRef, job: Job) -> int:

@@ -188,6 +188,8 @@ class RunSession:
                 "of articles that are gone or no longer ok", gone, removed,
             )
         self.manifest.compact()
+        for warning in self.listing.warnings:
+            self.logger.warning("%s", warning)
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
         summary = RunSummary(
@@ -201,6 +203,7 @@ class RunSession:
             discovered=tally.total,
             ignored_files=self.listing.ignored_count,  # archives add theirs as they are read
             ignored=list(self.listing.ignored),
+            warnings=list(self.listing.warnings),
             counts=dict(tally.statuses),
             changes=self.resume.changes,
             reasons=tally.top_reasons(),
