@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-attempts", type=int, help=_option_help("max_attempts"))
     run.add_argument("--max-failure-rate", type=float, help=_option_help("max_failure_rate"))
     run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
+    run.add_argument(
+        "--quarantine-max-item-bytes", type=int, help=_option_help("quarantine_max_item_bytes")
+    )
+    run.add_argument(
+        "--quarantine-max-run-bytes", type=int, help=_option_help("quarantine_max_run_bytes")
+    )
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
     run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
@@ -151,7 +157,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force", "parity_sample",
+        "force", "parity_sample", "quarantine_max_item_bytes", "quarantine_max_run_bytes",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}

@@ -118,6 +118,9 @@ class RunSession:
             checkpoint_dir=str(self.index.directory / "batches"),
             parity_sample=self.options.parity_sample,
             article_timeout_seconds=self.options.article_timeout_seconds,
+            quarantine_max_item_bytes=self.options.quarantine_max_item_bytes,
+            quarantine_max_run_bytes=self.options.quarantine_max_run_bytes,
+            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
         )
         self.resume = Resume(self.index, self.fingerprint, may_skip, on_skip=self._skipped)
         self.listing = listing

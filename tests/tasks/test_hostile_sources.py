@@ -312,3 +312,34 @@ def test_fifo_does_not_count_as_a_link(tmp_path: Path) -> None:
     _, records = run_batch(list(iter_articles(listing, CONFIG)), listing, tmp_path)
     assert outcome(records["a.txt"]) == ("rejected", "not-a-file")
     assert "FIFO" in records["a.txt"].detail
+
+
+# -- 9. the quarantine copies a bounded number of bytes -----------------------------------
+
+
+def test_a_quarantine_bomb_is_bounded_per_item_and_per_run(tmp_path: Path) -> None:
+    """A small .tar.bz2 of members of zeros: each is rejected (binary), and what the
+    quarantine copies stays within the run's limits; the records keep size and digest."""
+    zeros = b"\0" * (2 * 1024 * 1024)
+    small = [(f"s{n:02d}.txt", bytes([1, n]) * 150_000) for n in range(10)]
+    bomb = tar_bytes([*((f"z{n:02d}.txt", zeros) for n in range(20)), *small], "w:bz2")
+    assert len(bomb) < 10_000
+    write(tmp_path / "src" / "bomb.tar.bz2", bomb)
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    dest, records = run_batch(
+        refs, listing, tmp_path, quarantine_max_item_bytes=1024 * 1024,
+        quarantine_max_run_bytes=1_000_000, quarantine_budget=str(tmp_path / "budget"),
+    )
+
+    assert {outcome(r) for r in records.values()} == {("rejected", "binary-content")}
+    copied = [p for p in (dest / "_quarantine").rglob("*") if p.is_file()
+              and not p.name.endswith(".reason.json")]
+    assert sum(p.stat().st_size for p in copied) <= 1_000_000
+    assert sorted(p.name for p in copied) == ["s00.txt", "s01.txt", "s02.txt"]
+    digest = __import__("hashlib").sha256(zeros).hexdigest()
+    assert records["z00.txt"].quarantine is None
+    assert f"2097152 bytes, sha256 {digest}" in records["z00.txt"].detail
+    assert "quarantine_max_item_bytes=1048576" in records["z00.txt"].detail
+    assert records["s09.txt"].quarantine is None
+    assert "quarantine_max_run_bytes=1000000 are used up" in records["s09.txt"].detail
