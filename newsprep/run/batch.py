@@ -232,6 +232,8 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
         record.set_problem(exc.problem)
     except ArticleTimeout as exc:
         _timed_out(record, exc)
+    except PermissionError as exc:  # the same on every try: the file's, not the run's
+        record.set_problem(Problem("rejected", "permission-denied", f"{exc}"))
     except Exception as exc:
         record.set_problem(Problem("failed", "read-error", f"{type(exc).__name__}: {exc}"))
     return record, None

@@ -3,6 +3,7 @@ streamed member by member, never unpacked to disk or read whole into memory."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import tarfile
@@ -12,6 +13,7 @@ from fnmatch import fnmatch
 from typing import IO
 
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
@@ -23,7 +25,7 @@ from newsprep.tasks.io.paths import (
     strip_suffix,
 )
 from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container
-from newsprep.tasks.io.stream import Retry, open_container
+from newsprep.tasks.io.stream import Retry, open_container, open_regular
 
 
 @dataclass(frozen=True)
@@ -259,11 +261,17 @@ def archive_articles(
     count = TarCount()
     name = ""
     try:
+        # a name stored more than once (`tar -r`): the last copy is the member, as GNU
+        # tar extracts it; the earlier ones are ignored
+        copies = _repeated_names(fs, file, compression)
         raw, stream = open_container(fs, file.path, compression, retry, file.depth)
         with raw, stream:
             for member in iter_tar(stream, pattern, max_bytes, mode, count):
                 name = member.name
-                if member.kind not in ("file", "hardlink"):
+                if copies.get(name, 0) > 1:
+                    copies[name] -= 1
+                    on_ignored(f"{file.relative}!{name} (an earlier copy; the last one is read)")
+                elif member.kind not in ("file", "hardlink"):
                     on_ignored(f"{file.relative}!{member.name} ({member.kind})")
                 elif _member_format(member.name, config, pattern) is None:
                     on_ignored(f"{file.relative}!{member.name} (not an article)")
@@ -294,6 +302,30 @@ def archive_articles(
     except CORRUPT as exc:
         after = f"after member {name!r}" if name else "before any member"
         yield broken_container(file, url, exc, "corrupt-archive", after)
+
+
+def _repeated_names(fs: AbstractFileSystem, file: SourceFile, compression: str | None) -> dict:
+    """How many times each name stored more than once (`tar -r`) is in a plain archive on
+    the local disk, where `tar -r` works: its headers are read, its members' bytes seeked
+    past. Compressed or remote archives are not read twice for this (their first copy
+    stands; a later one is `duplicate-id`). A corrupt archive counts what could be read;
+    the pass that reads it says where it broke."""
+    if compression is not None or not isinstance(fs, LocalFileSystem):
+        return {}
+    seen: set[str] = set()
+    repeated: dict[str, int] = {}
+    with (
+        open_regular(fs._strip_protocol(file.path), file.depth) as handle,
+        contextlib.suppress(*CORRUPT),
+        tarfile.open(fileobj=handle, mode="r:", tarinfo=_BoundedTarInfo) as archive,
+    ):
+        for info in _members(archive):
+            if info.isdir():
+                continue
+            if info.name in seen:
+                repeated[info.name] = repeated.get(info.name, 1) + 1
+            seen.add(info.name)
+    return repeated
 
 
 def _member_format(name: str, config: PipelineConfig, pattern: str) -> str | None:

@@ -3,6 +3,7 @@ files, real readers, real sinks (the listing, the readers and the batch of a run
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import logging
@@ -343,3 +344,83 @@ def test_a_quarantine_bomb_is_bounded_per_item_and_per_run(tmp_path: Path) -> No
     assert "quarantine_max_item_bytes=1048576" in records["z00.txt"].detail
     assert records["s09.txt"].quarantine is None
     assert "quarantine_max_run_bytes=1000000 are used up" in records["s09.txt"].detail
+
+
+# -- 16. the smaller ones ------------------------------------------------------------------
+
+
+def test_an_article_named_like_a_temp_file_is_not_removed_as_one(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    names = ["notes.newsprep-tmp-draft.txt", "x.newsprep-tmp-1.story", "plain.txt"]
+    for name in names:
+        write(src / name, NEWS.encode())
+    write(dest / "sub" / f".newsprep-tmp-{'0a' * 16}", b"a killed run's temp file")
+
+    first = run(src, dest)
+    second = run(src, dest)
+
+    assert first.counts["ok"] == 3 and second.counts["skipped"] == 3
+    assert second.removed_files == 0
+    for name in names:
+        assert (dest / name).read_text().startswith("the city council approved")
+    assert not (dest / "sub").exists() or not list((dest / "sub").iterdir())
+
+
+def test_a_member_appended_twice_keeps_its_last_copy(tmp_path: Path) -> None:
+    """`tar -r` appends a second copy of a name; GNU tar extracts the last one."""
+    src = tmp_path / "src"
+    archive = src / "pack.tar"
+    write(archive, tar_bytes([("a.txt", NEWS.encode()), ("b.txt", NEWS.encode())]))
+    for text in ("The first update to the story was filed on Monday.\n", OTHER):
+        with tarfile.open(archive, "a") as appending:  # tar -r
+            info = tarfile.TarInfo("a.txt")
+            info.size = len(text)
+            appending.addfile(info, io.BytesIO(text.encode()))
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "a.txt": ("ok", None), "b.txt": ("ok", None),
+    }
+    assert (dest / "a.txt").read_text().startswith("rain closed the coastal road")
+    assert listing.ignored == [
+        "pack.tar!a.txt (an earlier copy; the last one is read)",
+        "pack.tar!a.txt (an earlier copy; the last one is read)",
+    ]
+
+
+def test_a_file_the_run_may_not_read_is_rejected_not_failed(tmp_path: Path) -> None:
+    """Tests run as root, who may read any file: flaky:// raises the PermissionError a
+    read of a mode-000 file raises for anyone else (newsprep/faults.py, error=denied)."""
+    import fsspec
+
+    src = tmp_path / "src"
+    write(src / "locked.txt", NEWS.encode())
+    write(src / "open.txt", OTHER.encode())
+    fsspec.config.conf["flaky"] = {"always_fail": "*/locked.txt", "error": "denied"}
+    try:
+        listing, refs = refs_of(f"flaky://{src}", tmp_path)
+        _, records = run_batch(refs, listing, tmp_path)
+    finally:
+        fsspec.config.conf.pop("flaky", None)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "locked.txt": ("rejected", "permission-denied"), "open.txt": ("ok", None),
+    }
+    assert records["locked.txt"].attempts == 1
+    assert "permission denied" in records["locked.txt"].detail
+
+
+def test_utf32_with_a_bom_is_decoded(tmp_path: Path) -> None:
+    for name, encoding in (("le.txt", "utf-32-le"), ("be.txt", "utf-32-be")):
+        bom = codecs.BOM_UTF32_LE if encoding.endswith("le") else codecs.BOM_UTF32_BE
+        write(tmp_path / "src" / name, bom + NEWS.encode(encoding))
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    for name in ("le.txt", "be.txt"):
+        assert outcome(records[name]) == ("ok", None)
+        assert records[name].fixes[:1] == ["decode:utf-32"]
+        assert (dest / name).read_text().startswith("the city council approved the new budget")
