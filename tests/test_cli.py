@@ -273,6 +273,23 @@ def descendants(pid: int) -> list:
     return psutil.Process(pid).children(recursive=True)
 
 
+def started_run(src: Path, dest: Path, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """`newsprep run` in a process group of its own (as a terminal gives it), once it has
+    journaled 100 articles."""
+    run = subprocess.Popen(
+        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    journal = dest / "_manifest.journal"
+    deadline = time.monotonic() + 150
+    while not (journal.exists() and journal.read_text().count("\n") >= 100):
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.05)
+    return run
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path) -> None:
     """Class 14: kill -9 of the command (not its process group) ends the temporary Prefect
@@ -284,17 +301,7 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TMPDIR=str(temp))
-    run = subprocess.Popen(
-        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    journal = dest / "_manifest.journal"
-    deadline = time.monotonic() + 150
-    while not (journal.exists() and journal.read_text().count("\n") >= 100):
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.05)
+    run = started_run(src, dest, cwd=tmp_path, env=env)
     helpers = descendants(run.pid)
     names = " ".join(" ".join(p.cmdline()) for p in helpers)
     assert "uvicorn" in names and "forkserver" in names and len(helpers) >= 4
@@ -320,17 +327,7 @@ def test_ctrl_c_ends_in_one_line_and_exit_130(tmp_path: Path) -> None:
     one line, no traceback from any process, exit 130; the rerun finishes the corpus."""
     src = sample_source(tmp_path / "src", articles=1500)
     dest = tmp_path / "out"
-    run = subprocess.Popen(
-        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,  # a process group of its own, as a terminal gives it
-    )
-    journal = dest / "_manifest.journal"
-    deadline = time.monotonic() + 150
-    while not (journal.exists() and journal.read_text().count("\n") >= 100):
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.05)
+    run = started_run(src, dest, cwd=tmp_path)
 
     os.killpg(run.pid, signal.SIGINT)
     stderr = run.communicate(timeout=120)[1].decode()

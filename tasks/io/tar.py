@@ -273,7 +273,7 @@ def archive_articles(
                     on_ignored(f"{file.relative}!{name} (an earlier copy; the last one is read)")
                 elif member.kind not in ("file", "hardlink"):
                     on_ignored(f"{file.relative}!{member.name} ({member.kind})")
-                elif _member_format(member.name, config, pattern) is None:
+                elif _member_format(member.name, config, pattern) is None and _safe(name):
                     on_ignored(f"{file.relative}!{member.name} (not an article)")
                 elif member.kind == "hardlink":
                     links.setdefault(member.link, []).append(member.name)
@@ -326,6 +326,16 @@ def _repeated_names(fs: AbstractFileSystem, file: SourceFile, compression: str |
                 repeated[info.name] = repeated.get(info.name, 1) + 1
             seen.add(info.name)
     return repeated
+
+
+def _safe(name: str) -> bool:
+    """Whether a member's name is usable as an id; an unsafe one (`_manifest.jsonl`,
+    `../x`) is a record of its own even when its name says it is not an article."""
+    try:
+        safe_relative_path(name)
+    except Rejected:
+        return False
+    return True
 
 
 def _member_format(name: str, config: PipelineConfig, pattern: str) -> str | None:
