@@ -451,9 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("\nnewsprep: interrupted; run the same command again to finish (finished "
-              "articles are kept)", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
+        resume = "; run the same command again to finish (finished articles are kept)"
+        print(f"\nnewsprep: interrupted{resume if args.command == 'run' else ''}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
