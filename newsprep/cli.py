@@ -44,8 +44,8 @@ EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
-  2  a usage or configuration error, named in one line; nothing was processed (also: a
-     member pattern that matched no member of any archive)
+  2  a usage or configuration error, named in one line; nothing was processed (also: no
+     article found, and a member pattern that matched nothing or an empty archive says why)
   130  interrupted (Ctrl-C); run the same command again to finish"""
 
 
@@ -291,8 +291,7 @@ def _run_flow(config: RunConfig, started: float) -> int:
     if isinstance(summary, RunSummary):
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
     if isinstance(summary, RunSummary) and not summary.discovered and summary.warnings:
-        print(f"newsprep: error: no articles: {summary.warnings[0]}; check the pattern",
-              file=sys.stderr)
+        print(f"newsprep: error: no articles found: {summary.warnings[0]}", file=sys.stderr)
         return EXIT_USAGE
     if state.is_completed():
         return EXIT_OK

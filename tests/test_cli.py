@@ -371,7 +371,7 @@ def test_a_member_pattern_that_matches_nothing_exits_2(tmp_path: Path) -> None:
         message = f"the member pattern {pattern!r} matched none of the 2 members of x.tgz"
         assert f"  warning: {message}" in result.stderr
         assert result.stderr.rstrip().splitlines()[-1] == (
-            f"newsprep: error: no articles: {message}; check the pattern"
+            f"newsprep: error: no articles found: {message}"
         )
         assert "Traceback" not in result.stderr
     summary = json.loads((tmp_path / "out" / "_run.json").read_text())

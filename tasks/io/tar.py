@@ -250,7 +250,8 @@ def archive_articles(
     file) is the article its target is: read in a second pass over the archive, only when
     it has links. Symbolic links, devices, FIFOs and members that are not articles by
     their name (a README.md, a metadata.jsonl, as in a folder) are reported to
-    `on_ignored`; a member pattern that matches none of its members, to `on_warning`."""
+    `on_ignored`; a member pattern that matches none of its members (or an archive
+    without members), to `on_warning`."""
     url = fs.unstrip_protocol(file.path)
     prefix = "" if single else strip_suffix(file.relative, ARCHIVE_SUFFIXES) + "/"
     pattern = member_pattern or config.input.member_pattern
@@ -279,7 +280,9 @@ def archive_articles(
                     links.setdefault(member.link, []).append(member.name)
                 else:
                     yield _member_article(member, member.name, url, prefix, config, max_bytes)
-        if count.members and not count.matched:
+        if not count.members:
+            on_warning(f"{file.relative} has no members")
+        elif not count.matched:
             on_warning(
                 f"the member pattern {pattern!r} matched none of the {count.members} "
                 f"members of {file.relative}"

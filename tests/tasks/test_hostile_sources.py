@@ -276,6 +276,14 @@ def test_a_member_pattern_that_matches_nothing_is_a_warning(tmp_path: Path, how:
     ]
 
 
+def test_an_archive_without_members_is_a_warning(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "empty.tgz", tar_bytes([], "w:gz"))
+    write(tmp_path / "src" / "full.tgz", tar_bytes([("a.txt", NEWS.encode())], "w:gz"))
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    assert ids_and_reasons(refs) == [("full/a.txt", None)]
+    assert listing.warnings == ["empty.tgz has no members"]
+
+
 # -- 16. JSONL fields: null falls back, ids of two types stay two ------------------------
 
 
