@@ -364,7 +364,7 @@ def _member_article(
 ) -> ArticleRef:
     """The article of a member read under `name` (its own, or a hard link's)."""
     source = f"{url}!{name}" if name == member.name else f"{url}!{name} (= {member.name})"
-    fmt = _member_format(name, config, "") or "txt"
+    fmt = _member_format(name, config, "*") or "txt"  # the loop chose it: text if not by name
     try:
         article_id = prefix + safe_relative_path(name)
     except Rejected as exc:
