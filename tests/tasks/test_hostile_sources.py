@@ -374,28 +374,39 @@ def test_an_article_named_like_a_temp_file_is_not_removed_as_one(tmp_path: Path)
     assert not (dest / "sub").exists() or not list((dest / "sub").iterdir())
 
 
-def test_a_member_appended_twice_keeps_its_last_copy(tmp_path: Path) -> None:
+LONG = "/".join(f"folder{n:02d}" for n in range(12)) + "/a.txt"  # 113 characters
+
+
+@pytest.mark.parametrize(("name", "tar_format"), [
+    ("a.txt", tarfile.PAX_FORMAT),  # plain headers
+    (LONG, tarfile.USTAR_FORMAT),  # a name in ustar's prefix and name fields
+    (LONG, tarfile.PAX_FORMAT),  # a pax header: tarfile reads the headers
+])
+def test_a_member_appended_twice_keeps_its_last_copy(
+    tmp_path: Path, name: str, tar_format: int
+) -> None:
     """`tar -r` appends a second copy of a name; GNU tar extracts the last one."""
     src = tmp_path / "src"
     archive = src / "pack.tar"
-    write(archive, tar_bytes([("a.txt", NEWS.encode()), ("b.txt", NEWS.encode())]))
-    for text in ("The first update to the story was filed on Monday.\n", OTHER):
-        with tarfile.open(archive, "a") as appending:  # tar -r
-            info = tarfile.TarInfo("a.txt")
+    src.mkdir()
+    for text in (NEWS, "The first update to the story was filed on Monday.\n", OTHER):
+        with tarfile.open(archive, "a", format=tar_format) as appending:  # tar -r
+            info = tarfile.TarInfo(name)
             info.size = len(text)
             appending.addfile(info, io.BytesIO(text.encode()))
+            if text == NEWS:
+                info = tarfile.TarInfo("b.txt")
+                info.size = len(NEWS)
+                appending.addfile(info, io.BytesIO(NEWS.encode()))
 
     listing, refs = refs_of(src, tmp_path)
     dest, records = run_batch(refs, listing, tmp_path)
 
     assert {i: outcome(r) for i, r in records.items()} == {
-        "a.txt": ("ok", None), "b.txt": ("ok", None),
+        name: ("ok", None), "b.txt": ("ok", None),
     }
-    assert (dest / "a.txt").read_text().startswith("rain closed the coastal road")
-    assert listing.ignored == [
-        "pack.tar!a.txt (an earlier copy; the last one is read)",
-        "pack.tar!a.txt (an earlier copy; the last one is read)",
-    ]
+    assert (dest / name).read_text().startswith("rain closed the coastal road")
+    assert listing.ignored == [f"pack.tar!{name} (an earlier copy; the last one is read)"] * 2
 
 
 def test_a_file_the_run_may_not_read_is_rejected_not_failed(tmp_path: Path) -> None:
