@@ -38,13 +38,15 @@ from newsprep.run.locations import (
 from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DASK_CONNECT_SECONDS = 5.0
 EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
-  2  a usage or configuration error, named in one line; nothing was processed"""
+  2  a usage or configuration error, named in one line; nothing was processed (also: no
+     article found, and a member pattern that matched nothing or an empty archive says why)
+  130  interrupted (Ctrl-C); run the same command again to finish"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -99,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-attempts", type=int, help=_option_help("max_attempts"))
     run.add_argument("--max-failure-rate", type=float, help=_option_help("max_failure_rate"))
     run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
+    run.add_argument(
+        "--quarantine-max-item-bytes", type=int, help=_option_help("quarantine_max_item_bytes")
+    )
+    run.add_argument(
+        "--quarantine-max-run-bytes", type=int, help=_option_help("quarantine_max_run_bytes")
+    )
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
     run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
@@ -149,7 +157,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force", "parity_sample",
+        "force", "parity_sample", "quarantine_max_item_bytes", "quarantine_max_run_bytes",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -282,6 +290,9 @@ def _run_flow(config: RunConfig, started: float) -> int:
     summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
     if isinstance(summary, RunSummary):
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
+    if isinstance(summary, RunSummary) and not summary.discovered and summary.warnings:
+        print(f"newsprep: error: no articles found: {summary.warnings[0]}", file=sys.stderr)
+        return EXIT_USAGE
     if state.is_completed():
         return EXIT_OK
     print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
@@ -357,6 +368,7 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         shown = summary.ignored[:3]
         more = summary.ignored_files - len(shown)
         lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    lines += [f"  warning: {warning}" for warning in summary.warnings]
     if summary.removed_articles or summary.removed_files:
         lines.append(
             f"  removed {summary.removed_files} stale files from DEST (of "
@@ -438,6 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
+        resume = "; run the same command again to finish (finished articles are kept)"
+        print(f"\nnewsprep: interrupted{resume if args.command == 'run' else ''}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -337,6 +337,18 @@ class RunOptions(_Frozen):
         "its text work, its write): past it the article ends failed, `timeout`, and the "
         "batch goes on.",
     )
+    quarantine_max_item_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Most bytes of one article copied to _quarantine/; a larger one gets no "
+        "copy, its record's detail says its size and sha256.",
+    )
+    quarantine_max_run_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="Most bytes copied to _quarantine/ by one run; past it rejected articles "
+        "get no copy, their records say their size and sha256.",
+    )
     parity_sample: float = Field(
         0.0,
         ge=0,

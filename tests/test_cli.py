@@ -273,6 +273,23 @@ def descendants(pid: int) -> list:
     return psutil.Process(pid).children(recursive=True)
 
 
+def started_run(src: Path, dest: Path, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """`newsprep run` in a process group of its own (as a terminal gives it), once it has
+    journaled 100 articles."""
+    run = subprocess.Popen(
+        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    journal = dest / "_manifest.journal"
+    deadline = time.monotonic() + 150
+    while not (journal.exists() and journal.read_text().count("\n") >= 100):
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.05)
+    return run
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path) -> None:
     """Class 14: kill -9 of the command (not its process group) ends the temporary Prefect
@@ -284,17 +301,7 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TMPDIR=str(temp))
-    run = subprocess.Popen(
-        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    journal = dest / "_manifest.journal"
-    deadline = time.monotonic() + 150
-    while not (journal.exists() and journal.read_text().count("\n") >= 100):
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.05)
+    run = started_run(src, dest, cwd=tmp_path, env=env)
     helpers = descendants(run.pid)
     names = " ".join(" ".join(p.cmdline()) for p in helpers)
     assert "uvicorn" in names and "forkserver" in names and len(helpers) >= 4
@@ -312,3 +319,64 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     assert not list(temp.glob("newsprep-index-*")), "the killed run's index is removed"
     assert not (dest / "_newsprep.lock").exists()
     assert len(list(dest.rglob("article-*.txt"))) == 1500
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_ctrl_c_ends_in_one_line_and_exit_130(tmp_path: Path) -> None:
+    """Issue 19 class 16: Ctrl-C (SIGINT to the terminal's process group) mid-run prints
+    one line, no traceback from any process, exit 130; the rerun finishes the corpus."""
+    src = sample_source(tmp_path / "src", articles=1500)
+    dest = tmp_path / "out"
+    run = started_run(src, dest, cwd=tmp_path)
+
+    os.killpg(run.pid, signal.SIGINT)
+    stderr = run.communicate(timeout=120)[1].decode()
+
+    assert run.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert stderr.rstrip().splitlines()[-1] == (
+        "newsprep: interrupted; run the same command again to finish (finished articles are "
+        "kept)"
+    )
+    rerun = newsprep("run", str(src), str(dest), "--workers", "2", cwd=tmp_path, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert len(list(dest.rglob("article-*.txt"))) == 1500
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_member_pattern_that_matches_nothing_exits_2(tmp_path: Path) -> None:
+    """Issue 19 class 12: a pattern no member matches is a warning in the summary; when
+    nothing at all was found, exit 2 saying so."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("stories/a.story", "stories/b.story"):
+            data = b"The council met on Monday to talk about the budget for schools.\n"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (tmp_path / "x.tgz").write_bytes(buffer.getvalue())
+
+    typo = newsprep("run", f"tar://*.storys::{tmp_path / 'x.tgz'}", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    setting = newsprep("run", str(tmp_path / "x.tgz"), str(tmp_path / "out2"),
+                       "--set", "input.member_pattern=*.txt", cwd=tmp_path)
+    right = newsprep("run", f"tar://*.story::{tmp_path / 'x.tgz'}", str(tmp_path / "out3"),
+                     cwd=tmp_path)
+
+    for result, pattern in ((typo, "*.storys"), (setting, "*.txt")):
+        assert result.returncode == 2, result.stderr[-3000:]
+        message = f"the member pattern {pattern!r} matched none of the 2 members of x.tgz"
+        assert f"  warning: {message}" in result.stderr
+        assert result.stderr.rstrip().splitlines()[-1] == (
+            f"newsprep: error: no articles found: {message}"
+        )
+        assert "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "out" / "_run.json").read_text())
+    assert summary["warnings"] == [
+        "the member pattern '*.storys' matched none of the 2 members of x.tgz"
+    ]
+    assert right.returncode == 0, right.stderr[-3000:]
+    assert "matched none" not in right.stderr

@@ -22,7 +22,7 @@ from newsprep.run.index import RunIndex
 from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
 from newsprep.tasks.io.paths import REASON_SUFFIX, RESERVED_TOP_LEVEL, sidecar_path
-from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
+from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_NAME, write_atomic_stream
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -130,7 +130,7 @@ def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
         posixpath.join(folder, name)
         for folder, _, names in fs.walk(dest_root)
         for name in names
-        if TEMP_MARKER in name
+        if TEMP_NAME.fullmatch(name)
     ]
     for path in stale:
         fs.rm(path)
