@@ -64,6 +64,8 @@ PITFALLS = (
     "กรุงเทพมหานครประกาศมาตรการใหม่",  # sacremoses splits the tone mark off ("ใหม ่")
     "2½ cups",  # "2½" / "2 ½"
     "v\u200bUkqy",  # sacremoses splits the zero-width space off
+    "Vive en el piso nº7.",  # "nº 7" / "nº7"
+    "The ⒶⒷⒸ of it",  # "Ⓐ Ⓑ Ⓒ" / "ⒶⒷⒸ"
 )
 
 
