@@ -18,6 +18,11 @@ PATH) on the same lines, plus pieces of other languages' news text:
 With --profile wmt it compares the `wmt` profile's punctuation, non-printing and tokenize
 stages, both engines, with `normalize-punctuation.perl -l LANG | remove-non-printing-char.perl
 | tokenizer.perl -l LANG -a`, on lines that also have the characters those scripts change.
+`--text FILE ...` takes the files' distinct lines instead of random ones (news text; the
+unicode fix is applied on neither side):
+
+    .venv/bin/python benchmarks/parity_fuzz.py --moses ~/mosesdecoder --profile wmt \
+        --text newsprep/sample/*.txt tests/golden/cnn-xinjiang.raw.txt
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +65,9 @@ def main() -> int:
     parser.add_argument("--moses", type=Path, help="compare with Moses' perl scripts here")
     parser.add_argument("--lang", default="en", help="with --moses: tokenize.lang")
     parser.add_argument("--profile", choices=("moses", "wmt"), default="moses", help="with --moses")
+    parser.add_argument(
+        "--text", type=Path, nargs="+", help="with --moses: these files' lines, not random ones"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     if args.moses:
@@ -103,10 +112,13 @@ def compare_with_moses(args: argparse.Namespace, rng: random.Random) -> int:
     if args.profile == "wmt":
         fragments += WMT_FRAGMENTS * 3
     lines = []
-    while len(lines) < args.lines:
+    while len(lines) < args.lines and not args.text:
         line = "".join(rng.choice(fragments) for _ in range(rng.randint(1, args.max_pieces)))
         if line.strip():
             lines.append(line)
+    if args.text:  # each line once; \r and odd line breaks are the unicode fix's business
+        text = "\n".join(path.read_text(encoding="utf-8") for path in args.text)
+        lines = sorted({line for line in re.split(r"[\r\n]+", text) if line.strip()})
     scripts = args.moses / "scripts" / "tokenizer"
     if args.profile == "wmt":
         commands = [
