@@ -5,7 +5,7 @@ tests/tasks/wmt_reference/ holds its output. It reads bytes (no `use utf8`), so 
 \\s and [a-z] are ASCII only; here they are spelled out as ASCII classes. It works line by
 line with the newline kept; here the whole text is done at once, which gives the same
 lines (one rule's context is adjusted for it, below). sacremoses' MosesPunctNormalizer
-differs from the perl (docs/tokenizer.md lists where) and is not used.
+differs from the perl (docs/pipeline.md lists where) and is not used.
 """
 
 from __future__ import annotations

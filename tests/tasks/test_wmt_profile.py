@@ -278,4 +278,6 @@ def test_the_guard_sends_caseless_letters_in_mixed_words_to_sacremoses() -> None
             reference = PROFILES[profile].tokenize.model_copy(update={"lang": "es"})
             fast = reference.model_copy(update={"engine": "fast"})
             assert tokenize_line(line, fast) == tokenize_line(line, reference)
+    # not every such letter: in brackets or quotes both engines split the same
     assert not fast_differs("Señor nº y ª solos", "es")
+    assert not fast_differs('Alexandria (الإسكندرية) and "שלום" began', "en")
