@@ -147,7 +147,9 @@ class TokenizeOptions(_Frozen):
     )
     lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
     escape: bool = Field(
-        False, description="Moses XML escaping (&quot; &amp; ...). Off for corpora."
+        False,
+        description="Moses XML escaping (&quot; &apos; &amp; ...): on in wmt, as MT toolkits "
+        "expect; off in the other profiles.",
     )
     aggressive_dash_splits: bool = Field(
         False, description="Split hyphens between letters or digits: far-western -> far - western."
