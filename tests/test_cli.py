@@ -83,6 +83,25 @@ def test_cnndm_profile_reproduces_the_golden_file(
     assert len(ours.splitlines()) == len(golden.splitlines()) == 15
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_wmt_profile_run_gives_the_moses_chain_lines(tmp_path: Path) -> None:
+    """`newsprep run --profile wmt`, as the README says, against the perl chain's lines."""
+    reference = Path(__file__).parent / "tasks" / "wmt_reference"
+    src = tmp_path / "raw"
+    src.mkdir()
+    (src / "fr.txt").write_bytes((reference / "fr.txt").read_bytes())
+    out = tmp_path / "out"
+    result = newsprep(
+        "run", str(src), str(out), "--profile", "wmt", "--set", "tokenize.lang=fr",
+        "--tokenizer-engine", "fast", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "fr.txt").read_bytes() == (reference / "fr.expected").read_bytes()
+    [record] = [json.loads(line) for line in (out / "_manifest.jsonl").read_text().splitlines()]
+    assert record["status"] == "ok"
+    assert record["fixes"] == ["normalize_punctuation", "remove_non_printing"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -98,6 +117,10 @@ def test_cnndm_profile_reproduces_the_golden_file(
         (
             ["--tokenizer-engine", "fast", "--set", "tokenize.protect_urls=true"],
             "protect_urls needs engine 'sacremoses'",
+        ),
+        (
+            ["--profile", "wmt", "--set", "tokenize.lang=tdt", "--tokenizer-engine", "fast"],
+            "tokenize.lang 'tdt': the fast engine (opus-fast-mosestokenizer) has no nonbreaking",
         ),
     ],
 )

@@ -269,7 +269,7 @@ def test_parameter_form(deployed: Server) -> None:
     run = _fields(schema, "RunConfig")
     options = _fields(schema, "RunOptions")
     assert set(run) == {"source", "dest", "profile", "overrides", "tokenizer_engine", "options"}
-    assert run["profile"]["enum"] == ["default", "cnndm", "moses"]
+    assert run["profile"]["enum"] == ["default", "cnndm", "moses", "wmt"]
     assert run["tokenizer_engine"]["enum"] == ["profile", "sacremoses", "fast"]
     assert run["source"]["type"] == run["dest"]["type"] == "string"
     assert run["overrides"]["type"] == "object" and run["overrides"]["default"] == {}
@@ -299,7 +299,7 @@ def test_parameter_form_describes_every_field(deployed: Server) -> None:
         (
             'config={"profile": "nope"}',
             "'config.profile'",
-            "'nope' is not one of ['default', 'cnndm', 'moses']",
+            "'nope' is not one of ['default', 'cnndm', 'moses', 'wmt']",
         ),
         (
             'config={"options": {"max_failure_rate": 5}}',
