@@ -199,44 +199,18 @@ def prefect_api():
     lasting = local_server.running_server()
     if lasting is not None:
         say(f"reporting to the local Prefect server, UI at {lasting.ui}")
-        with _use_api(lasting.url):
+        with local_server.use_api(lasting.url):
             yield lasting.url
         return
     say("starting a temporary Prefect server for this run (`newsprep server start` keeps "
         "one running: runs start at once and share one history)")
     try:
-        with local_server.temporary_server() as api_url, _use_api(api_url):
+        with local_server.temporary_server() as api_url, local_server.use_api(api_url):
             yield api_url
     except local_server.ServerError as exc:
         raise ConfigError(
             f"{exc}. Start one lasting server with `newsprep server start` and run again."
         ) from None
-
-
-@contextmanager
-def _use_api(api_url: str):
-    """Point this process's Prefect settings and the worker processes it starts at a server;
-    send the buffered logs and events there before leaving."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    os.environ["PREFECT_API_URL"] = api_url
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            try:
-                yield
-            finally:
-                _flush_to_api()
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-
-
-def _flush_to_api() -> None:
-    """Send buffered run logs and events while the server is still up."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
 
 
 def run(

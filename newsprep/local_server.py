@@ -60,6 +60,32 @@ def prefect_home() -> Path:
     return Path(Settings().home).expanduser()
 
 
+@contextmanager
+def use_api(api_url: str) -> Iterator[None]:
+    """Point this process's Prefect settings, and the processes it starts, at a server;
+    send the buffered logs and events there before leaving."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            try:
+                yield
+            finally:
+                _flush_to_api()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+def _flush_to_api() -> None:
+    """Send buffered run logs and events while the server is still up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
 def state_file() -> Path:
     return prefect_home() / "newsprep-server.json"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -87,3 +89,104 @@ def test_lasting_server_is_used_by_later_runs(tmp_path: Path) -> None:
         pytest.fail(f"server pid {state['pid']} still alive after stop")
     status = newsprep("server", "status", env=env, cwd=tmp_path)
     assert status.returncode == 1
+
+
+def _wait_for(condition, what: str, log: Path, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"{what} after {timeout} s; log:\n{tail}")
+        time.sleep(0.5)
+    return value
+
+
+def _deployment(api_url: str, name: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(
+            f"{api_url}/deployments/name/normalize-corpus/{name}", timeout=10
+        ) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError:
+        return None
+
+
+def _serve(env: dict[str, str], cwd: Path, log: Path, *args: str) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen([*NEWSPREP, "serve", *args], env=env, cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def _stop_serving(serving: subprocess.Popen, log: Path) -> str:
+    """SIGTERM, as a service manager stops it; returns what it printed."""
+    serving.send_signal(signal.SIGTERM)
+    try:
+        code = serving.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        serving.kill()
+        pytest.fail(f"newsprep serve still running 60 s after SIGTERM:\n{log.read_text()}")
+    output = log.read_text(errors="replace")
+    assert code == 0, output
+    assert "never awaited" not in output and "Traceback" not in output, output
+    return output
+
+
+def test_serve_on_the_lasting_server(tmp_path: Path) -> None:
+    """The README's way: `newsprep server start`, then `newsprep serve` (no PREFECT_API_URL),
+    then `prefect deployment run`; a renamed schedule slug replaces the schedule."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    prefect_env = {**env, "PREFECT_API_URL": api_url}
+    started = newsprep("server", "start", "--port", str(port), env=env, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    log = tmp_path / "serve.log"
+    serving = _serve(env, tmp_path, log)
+    try:
+        nightly = _wait_for(lambda: _deployment(api_url, "normalize-corpus-nightly"),
+                            "no nightly deployment", log)
+        _wait_for(lambda: _deployment(api_url, "normalize-corpus-adhoc"), "no adhoc", log)
+        assert "serving on the local Prefect server" in log.read_text()
+        [schedule] = nightly["schedules"]
+        assert schedule["slug"] == "every day at 02:00 UTC"  # the UI's label
+        dest = tmp_path / "out"
+        triggered = subprocess.run(
+            [str(Path(sys.executable).parent / "prefect"), "deployment", "run",
+             "normalize-corpus/normalize-corpus-adhoc", "--param",
+             json.dumps({"source": str(SAMPLE), "dest": str(dest)}).join(["config=", ""]),
+             "--watch", "--watch-timeout", "180"],
+            env=prefect_env, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        )
+        assert triggered.returncode == 0, triggered.stdout + triggered.stderr + log.read_text()
+        assert "Completed" in triggered.stdout
+        assert json.loads((dest / "_run.json").read_text())["counts"]["ok"] == 24
+    finally:
+        output = _stop_serving(serving, log)
+    assert "All deployments have been paused" in output
+
+    # prefect.yaml with the nightly schedule's slug renamed, served again
+    project = tmp_path / "project"
+    (project / "flows").mkdir(parents=True)
+    (project / "deployments").mkdir()
+    repo = Path(__file__).resolve().parents[2]
+    (project / "flows" / "normalize_corpus.py").symlink_to(repo / "flows" / "normalize_corpus.py")
+    spec = (repo / "deployments" / "prefect.yaml").read_text()
+    assert "slug: every day at 02:00 UTC" in spec
+    renamed = project / "deployments" / "prefect.yaml"
+    renamed.write_text(spec.replace("slug: every day at 02:00 UTC", "slug: nightly at 2 UTC"))
+    log = tmp_path / "serve-again.log"
+    serving = _serve(env, tmp_path, log, "--prefect-file", str(renamed))
+    try:
+        def renamed_schedule() -> list | None:
+            schedules = (_deployment(api_url, "normalize-corpus-nightly") or {})["schedules"]
+            return schedules if any(s["slug"] == "nightly at 2 UTC" for s in schedules) else None
+
+        schedules = _wait_for(renamed_schedule, "no renamed schedule", log)
+        assert [(s["slug"], s["schedule"]["cron"]) for s in schedules] == [
+            ("nightly at 2 UTC", "0 2 * * *")
+        ]
+    finally:
+        _stop_serving(serving, log)
+        stopped = newsprep("server", "stop", env=env, cwd=tmp_path)
+        assert stopped.returncode == 0
