@@ -309,6 +309,12 @@ def test_parameter_form_describes_every_field(deployed: Server) -> None:
         ('config={"options": {"workers": -1}}', "'config.options.workers'", ""),
         ('config={"options": {"bogus": 1}}', "'config.options'", "'bogus' was unexpected"),
         ('config={"tokenizer_engine": "perl"}', "'config.tokenizer_engine'", "'perl'"),
+        ('config={"sourc": "x"}', "'config'", "'sourc' was unexpected"),
+        (
+            'config={"overrides": {"tokenize.langg": "de"}}',
+            "'config.overrides'",
+            "'tokenize.langg' is not one of ['description', 'input', 'input.format'",
+        ),
     ],
 )
 def test_bad_parameter_fails_fast(deployed: Server, param: str, field: str, reason: str) -> None:
@@ -394,6 +400,54 @@ def test_chosen_run_name_is_kept(deployed: Server, worker_log: Path, tmp_path: P
     flow_run = _wait_final(deployed, flow_run_id, worker_log)
     assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
     assert flow_run.name == "backfill-march"
+
+
+def test_partial_override_keeps_the_deployments_settings(
+    deployed: Server, worker_log: Path, tmp_path: Path
+) -> None:
+    """`--param 'config={"source": ...}'` changes the source only: the run writes to the
+    deployment's dest with its profile and options; nested fields merge the same way."""
+    import yaml
+
+    source, dest = _copy_sample(tmp_path / "src"), tmp_path / "deployed-dest"
+    spec = yaml.safe_load((REPO / PREFECT_FILE).read_text())
+    [adhoc] = [d for d in spec["deployments"] if d["name"] == "normalize-corpus-adhoc"]
+    partial = {
+        **adhoc,
+        "name": "normalize-corpus-partial",
+        "parameters": {"config": {
+            "source": str(tmp_path / "not-this-one"), "dest": str(dest), "profile": "cnndm",
+            "overrides": {"validation.min_tokens": 2},
+            "options": {"workers": 1, "max_failure_rate": 0.5},
+        }},
+    }
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [partial]}))
+    deploy = deployed.cli(
+        "deploy", "--prefect-file", str(prefect_file), "--name", "normalize-corpus-partial"
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    name = "normalize-corpus/normalize-corpus-partial"
+    try:
+        result = deployed.cli(
+            "deployment", "run", name, "--param",
+            'config=' + json.dumps({"source": str(source), "options": {"batch_size": 5}}),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        found = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+        assert found, result.stdout
+        flow_run = _wait_final(deployed, UUID(found.group(1)), worker_log)
+    finally:
+        with deployed.client() as client:
+            client.delete_deployment(client.read_deployment_by_name(name).id)
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
+    assert flow_run.name == f"normalize-corpus: {source} → {dest}"
+    summary = _summary(dest)
+    assert summary["counts"]["ok"] == 24 and summary["profile"] == "cnndm"
+    assert summary["overrides"] == {"validation.min_tokens": 2}
+    assert summary["options"]["workers"] == 1 and summary["options"]["batch_size"] == 5
+    assert summary["options"]["max_failure_rate"] == 0.5
+    assert not (tmp_path / "not-this-one").exists()
 
 
 def test_config_error_fails_at_once(deployed: Server, worker_log: Path, tmp_path: Path) -> None:
