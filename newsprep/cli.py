@@ -119,10 +119,28 @@ def build_parser() -> argparse.ArgumentParser:
         "and `newsprep serve` use it by themselves (when PREFECT_API_URL is not set), so they "
         "start at once and share one run history in the UI.",
     )
-    server.add_argument("action", choices=["start", "stop", "status"])
-    server.add_argument(
+    actions = server.add_subparsers(dest="action", required=True, metavar="start|stop|status")
+    start = actions.add_parser(
+        "start", help="start it in the background (its log and database in ~/.prefect)",
+        description="Start the local Prefect server in the background, on 127.0.0.1 (API and "
+        "UI), unless it runs already. Its database is SQLite in ~/.prefect, or PostgreSQL "
+        "with --database-url.",
+    )
+    start.add_argument(
         "--port", type=int, default=DEFAULT_PORT,
-        help=f"port on 127.0.0.1 for `start` (default: {DEFAULT_PORT})",
+        help=f"port on 127.0.0.1 (default: {DEFAULT_PORT})",
+    )
+    start.add_argument(
+        "--database-url", metavar="URL",
+        help="keep the server's data in this PostgreSQL database "
+        "(postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB) instead of SQLite: for "
+        "several users, workers or busy schedules",
+    )
+    actions.add_parser("stop", help="stop it", description="Stop the local Prefect server.")
+    actions.add_parser(
+        "status", help="its URL, pid, database, number of flow runs and log file",
+        description="Report the local Prefect server; exit 1 when none runs or it does not "
+        "answer.",
     )
     return parser
 
@@ -351,16 +369,16 @@ def show_profiles() -> int:
     return EXIT_OK
 
 
-def server_command(action: str, port: int) -> int:
+def server_command(action: str, port: int, database: str | None = None) -> int:
     from newsprep import local_server
 
     try:
         if action == "start":
             if local_server.running_server() is None:
                 say(f"starting a Prefect server on 127.0.0.1:{port} ...")
-            info, started = local_server.start(port)
+            info, started = local_server.start(port, database)
             say(f"Prefect server {'started' if started else 'already running'}: UI {info.ui}, "
-                f"API {info.url} (pid {info.pid}, log {info.log})")
+                f"API {info.url}, database {info.database} (pid {info.pid}, log {info.log})")
             say("`newsprep run` and `newsprep serve` use it now; for `prefect` commands: "
                 f"export PREFECT_API_URL={info.url}")
             return EXIT_OK
@@ -378,7 +396,7 @@ def server_command(action: str, port: int) -> int:
             return EXIT_FAILED
         runs = local_server.flow_run_count(info.url)
         say(f"Prefect server running since {info.started_at}: UI {info.ui}, API {info.url}, "
-            f"pid {info.pid}, {runs} flow runs, log {info.log}")
+            f"database {info.database}, pid {info.pid}, {runs} flow runs, log {info.log}")
         return EXIT_OK
     except local_server.ServerError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
@@ -403,7 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profiles":
             return show_profiles()
         if args.command == "server":
-            return server_command(args.action, args.port)
+            return server_command(
+                args.action, getattr(args, "port", DEFAULT_PORT),
+                getattr(args, "database_url", None),
+            )
         if args.command == "serve":
             from newsprep.serve import serve
 

@@ -45,6 +45,7 @@ class ServerInfo:
     ui: str
     log: str
     started_at: str
+    database: str = "SQLite"  # or the PostgreSQL URL, without its password
 
 
 def quiet_environment() -> None:
@@ -213,8 +214,42 @@ def _server_environment() -> dict[str, str]:
     return env
 
 
-def start(port: int = DEFAULT_PORT) -> tuple[ServerInfo, bool]:
-    """Start the lasting server (API and UI) unless it runs already; (info, started now)."""
+DATABASE_URL_SETTING = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+
+
+def database_url(url: str) -> str:
+    """A PostgreSQL URL as Prefect's server takes it (postgresql+asyncpg://...)."""
+    from urllib.parse import urlsplit
+
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        scheme = "postgresql+asyncpg"
+    if not sep or scheme != "postgresql+asyncpg" or not urlsplit(url).hostname:
+        raise ServerError(
+            f"--database-url {_without_password(url)!r} is not a PostgreSQL URL: give "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return f"{scheme}://{rest}"
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return url.replace(f":{password}@", ":***@", 1)
+
+
+def start(port: int = DEFAULT_PORT, database: str | None = None) -> tuple[ServerInfo, bool]:
+    """Start the lasting server (API and UI) unless it runs already; (info, started now).
+
+    Its database: SQLite in PREFECT_HOME, or the PostgreSQL database of `database` (or of
+    PREFECT_SERVER_DATABASE_CONNECTION_URL)."""
     current = running_server()
     if current is not None:
         return current, False
@@ -223,18 +258,22 @@ def start(port: int = DEFAULT_PORT) -> tuple[ServerInfo, bool]:
             f"port {port} on 127.0.0.1 is in use by another program; choose another with "
             f"`newsprep server start --port N`"
         )
+    env = _server_environment()
+    if database:
+        env[DATABASE_URL_SETTING] = database_url(database)
     home = prefect_home()
     log = home / "newsprep-server.log"
     api_url = f"http://127.0.0.1:{port}/api"
     process = _launch(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+        [sys.executable, "-m", "newsprep.prefect_server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
-        log, _server_environment(),
+        log, env,
     )
     _wait_healthy(process, api_url, log, START_TIMEOUT_SECONDS)
     info = ServerInfo(
         pid=process.pid, url=api_url, ui=f"http://127.0.0.1:{port}", log=str(log),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        database=_without_password(env.get(DATABASE_URL_SETTING) or "SQLite"),
     )
     state_file().write_text(json.dumps(asdict(info)))
     return info, True
@@ -286,7 +325,7 @@ def temporary_server() -> Iterator[str]:
     # bound to this process (newsprep/lifeline.py): a kill -9 of the run stops it too
     process = _launch(
         [sys.executable, "-m", "newsprep.lifeline", str(os.getpid()),
-         "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+         "-m", "uvicorn", "--factory", "newsprep.prefect_server:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
         log, env,
     )

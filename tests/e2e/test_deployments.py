@@ -103,7 +103,7 @@ class Server:
 
 @contextmanager
 def prefect_server(home: Path) -> Iterator[Server]:
-    """`prefect server start` on a free port with its own PREFECT_HOME; always stopped."""
+    """Prefect's server on a free port with its own PREFECT_HOME; always stopped."""
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -120,8 +120,9 @@ def prefect_server(home: Path) -> Iterator[Server]:
     }
     env.pop("PREFECT_PROFILE", None)
     log = home / "server.log"
-    server = _start(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+    server = _start(  # the server `newsprep server start` runs (newsprep/prefect_server.py)
+        [sys.executable, "-m", "newsprep.prefect_server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
         env, log, cwd=home,
     )
     try:
