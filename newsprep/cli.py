@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any, get_args
+from typing import Any, NoReturn, get_args
 
 from pydantic import ValidationError
 
@@ -58,8 +58,15 @@ def _parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what is wrong, where the help is), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsprep", description="Raw news articles in, a tokenized training corpus out.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -97,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dask-address", help=_option_help("dask_address"))
     run.add_argument("--max-attempts", type=int, help=_option_help("max_attempts"))
+    run.add_argument(
+        "--retry-delay-seconds", type=float, help=_option_help("retry_delay_seconds")
+    )
+    run.add_argument(
+        "--article-timeout-seconds", type=float, help=_option_help("article_timeout_seconds")
+    )
     run.add_argument("--max-failure-rate", type=float, help=_option_help("max_failure_rate"))
     run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
@@ -107,9 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
         "endpoint_url=http://127.0.0.1:9000; handed over in the environment, never "
         "as a flow parameter, so secrets stay out of Prefect, logs and the manifest",
     )
-    commands.add_parser("profiles", help="show the named profiles and their settings")
+    commands.add_parser(
+        "profiles", help="show the named profiles and their settings",
+        description="Print every named profile (--profile NAME): its description, config "
+        "fingerprint and every setting, as JSON; --set KEY=VALUE changes one by its dotted "
+        "path (e.g. tokenize.lang).",
+    )
     serve = commands.add_parser(
-        "serve", help="serve the deployments of deployments/prefect.yaml from this process"
+        "serve", help="serve the deployments of deployments/prefect.yaml from this process",
+        description="Register the deployments of deployments/prefect.yaml (names, schedules, "
+        "parameters) and run their flow runs as subprocesses of this process, from the "
+        "repository root: no work pool, no worker. Needs a lasting Prefect server "
+        "(`newsprep server start`, or PREFECT_API_URL). Ctrl-C or SIGTERM stops it; Prefect "
+        "then pauses the served schedules.",
     )
     serve.add_argument("--prefect-file", help="prefect.yaml to read (default: the repository's)")
     serve.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
@@ -167,7 +190,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force", "parity_sample",
+        "force", "parity_sample", "retry_delay_seconds", "article_timeout_seconds",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -223,7 +246,9 @@ def prefect_api():
     say("starting a temporary Prefect server for this run (`newsprep server start` keeps "
         "one running: runs start at once and share one history)")
     try:
-        with local_server.temporary_server() as api_url, local_server.use_api(api_url):
+        # no "View at" link: the temporary server has no UI and is gone after the run
+        with local_server.temporary_server() as api_url, \
+                local_server.use_api(api_url, ui=False):
             yield api_url
     except local_server.ServerError as exc:
         raise ConfigError(
@@ -239,7 +264,7 @@ def run(
     apply_storage_options([config.source, config.dest], storage_options or {})
     # credentials in a URL become storage options: the flow's parameters carry none
     config = without_credentials(config)
-    say(f"{redact(config.source)} -> {redact(config.dest)}, profile {config.profile}")
+    say(f"{_shown_source(config.source)} -> {redact(config.dest)}, profile {config.profile}")
     # setup problems end the command here, in one line, before a server starts
     check_apart(config.source, config.dest)
     _check_source(config.source)
@@ -249,6 +274,16 @@ def run(
         return _run_flow(config, started)
     finally:
         dest_lock.release(lock)
+
+
+def _shown_source(source: str) -> str:
+    """SOURCE as the first line shows it: the bundled sample relative to the working
+    directory when it is under it (`newsprep/sample` in a clone), else as given."""
+    if source == SAMPLE_SOURCE:
+        relative = os.path.relpath(source)
+        if not relative.startswith(".."):
+            return relative
+    return redact(source)
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
@@ -349,6 +384,14 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         shown = summary.ignored[:3]
         more = summary.ignored_files - len(shown)
         lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    changes = summary.changes
+    if summary.removed_articles or any(changes.get(k) for k in ("changed", "retried", "skipped")):
+        retried = changes.get("retried", 0)
+        lines.append(
+            f"  since the last run: {changes.get('new', 0)} new, {changes.get('changed', 0)} "
+            f"changed, {summary.removed_articles} gone, {changes.get('skipped', 0)} unchanged"
+            + (f", {retried} tried again" if retried else "")
+        )
     if summary.removed_articles or summary.removed_files:
         lines.append(
             f"  removed {summary.removed_files} stale files from DEST (of "

@@ -62,14 +62,16 @@ def prefect_home() -> Path:
 
 
 @contextmanager
-def use_api(api_url: str) -> Iterator[None]:
+def use_api(api_url: str, ui: bool = True) -> Iterator[None]:
     """Point this process's Prefect settings, and the processes it starts, at a server;
-    send the buffered logs and events there before leaving."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    send the buffered logs and events there before leaving. `ui=False`: a server without
+    a UI, so no links to it are printed."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
+    updates = {PREFECT_API_URL: api_url} if ui else {PREFECT_API_URL: api_url, PREFECT_UI_URL: ""}
     os.environ["PREFECT_API_URL"] = api_url
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with temporary_settings(updates=updates):
             try:
                 yield
             finally:
