@@ -132,6 +132,8 @@ def running_server() -> ServerInfo | None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # as uvicorn binds: a port of a server just stopped (TIME_WAIT) is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -207,6 +209,9 @@ SERVER_SETTINGS = {
     # them (a failed run's reason among them); Prefect's default shows only state changes
     "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
     "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+    # the UI opens on Prefect's classic UI (V1), which labels a schedule with its slug
+    # ("every day at 02:00 UTC"); the V2 UI shows only the cron. Both stay available.
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",
 }
 
 
@@ -266,6 +271,7 @@ def start(port: int = DEFAULT_PORT, database: str | None = None) -> tuple[Server
     home = prefect_home()
     log = home / "newsprep-server.log"
     api_url = f"http://127.0.0.1:{port}/api"
+    env.setdefault("PREFECT_UI_API_URL", api_url)  # the UI's API: Prefect assumes port 4200
     process = _launch(
         [sys.executable, "-m", "newsprep.prefect_server", "start", "--host", "127.0.0.1",
          "--port", str(port)],

@@ -59,6 +59,10 @@ def test_lasting_server_is_used_by_later_runs(tmp_path: Path) -> None:
         assert state["url"] == api_url
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert b"<html" in page.read().lower()  # the UI is served
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=10) as ui:
+            ui_settings = json.loads(ui.read())
+        assert ui_settings["api_url"] == api_url  # the UI calls this server
+        assert ui_settings["default_ui"] == "v1"  # the UI that labels schedules by slug
 
         again = newsprep("server", "start", "--port", str(port), env=env, cwd=tmp_path)
         assert again.returncode == 0 and "already running" in again.stderr
@@ -138,9 +142,17 @@ def test_serve_on_the_lasting_server(tmp_path: Path) -> None:
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    prefect_env = {**env, "PREFECT_API_URL": api_url}
     started = newsprep("server", "start", "--port", str(port), env=env, cwd=tmp_path)
     assert started.returncode == 0, started.stderr
+    try:
+        _serve_and_rename_a_schedule(tmp_path, env, api_url)
+    finally:
+        stopped = newsprep("server", "stop", env=env, cwd=tmp_path)
+        assert stopped.returncode == 0
+
+
+def _serve_and_rename_a_schedule(tmp_path: Path, env: dict[str, str], api_url: str) -> None:
+    prefect_env = {**env, "PREFECT_API_URL": api_url}
     log = tmp_path / "serve.log"
     serving = _serve(env, tmp_path, log)
     try:
@@ -188,8 +200,6 @@ def test_serve_on_the_lasting_server(tmp_path: Path) -> None:
         ]
     finally:
         _stop_serving(serving, log)
-        stopped = newsprep("server", "stop", env=env, cwd=tmp_path)
-        assert stopped.returncode == 0
 
 
 def _post(api_url: str, path: str, body: dict) -> int:
