@@ -417,6 +417,8 @@ def server_command(action: str, port: int, database: str | None = None) -> int:
 
     try:
         if action == "start":
+            if database:
+                local_server.database_url(database)  # a bad URL: one line, nothing started
             if local_server.running_server() is None:
                 say(f"starting a Prefect server on 127.0.0.1:{port} ...")
             info, started = local_server.start(port, database)

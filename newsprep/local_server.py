@@ -257,17 +257,23 @@ def start(port: int = DEFAULT_PORT, database: str | None = None) -> tuple[Server
 
     Its database: SQLite in PREFECT_HOME, or the PostgreSQL database of `database` (or of
     PREFECT_SERVER_DATABASE_CONNECTION_URL)."""
+    env = _server_environment()
+    if database:
+        env[DATABASE_URL_SETTING] = database_url(database)
     current = running_server()
     if current is not None:
+        wanted = _without_password(env[DATABASE_URL_SETTING]) if database else current.database
+        if wanted != current.database:
+            raise ServerError(
+                f"the local Prefect server runs already, on database {current.database}; "
+                "stop it first (`newsprep server stop`) to start one on another"
+            )
         return current, False
     if not _port_free(port):
         raise ServerError(
             f"port {port} on 127.0.0.1 is in use by another program; choose another with "
             f"`newsprep server start --port N`"
         )
-    env = _server_environment()
-    if database:
-        env[DATABASE_URL_SETTING] = database_url(database)
     home = prefect_home()
     log = home / "newsprep-server.log"
     api_url = f"http://127.0.0.1:{port}/api"

@@ -178,6 +178,17 @@ def test_every_command_has_its_own_help(tmp_path: Path) -> None:
         assert says in " ".join(result.stdout.split()), result.stdout
 
 
+def test_server_start_refuses_a_database_url_that_is_not_postgresql(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    result = newsprep("server", "start", "--database-url", "mysql://me:secret@db/prefect",
+                      cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "newsprep: error: --database-url 'mysql://me:***@db/prefect' is not a PostgreSQL URL: "
+        "give postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+    ]
+
+
 def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
     result = newsprep("run", "--profile", "nope", cwd=tmp_path)
     assert result.returncode == 2

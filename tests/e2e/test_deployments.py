@@ -403,6 +403,17 @@ def test_chosen_run_name_is_kept(deployed: Server, worker_log: Path, tmp_path: P
     assert flow_run.name == "backfill-march"
 
 
+def _deploy(server: Server, folder: Path, spec: dict, deployment: dict) -> str:
+    """`prefect deploy` of one more deployment, in a prefect.yaml of its own; its name."""
+    import yaml
+
+    prefect_file = folder / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [deployment]}))
+    deploy = server.cli("deploy", "--prefect-file", str(prefect_file), "--name", deployment["name"])
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    return f"normalize-corpus/{deployment['name']}"
+
+
 def test_partial_override_keeps_the_deployments_settings(
     deployed: Server, worker_log: Path, tmp_path: Path
 ) -> None:
@@ -422,13 +433,7 @@ def test_partial_override_keeps_the_deployments_settings(
             "options": {"workers": 1, "max_failure_rate": 0.5},
         }},
     }
-    prefect_file = tmp_path / "prefect.yaml"
-    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [partial]}))
-    deploy = deployed.cli(
-        "deploy", "--prefect-file", str(prefect_file), "--name", "normalize-corpus-partial"
-    )
-    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    name = "normalize-corpus/normalize-corpus-partial"
+    name = _deploy(deployed, tmp_path, spec, partial)
     try:
         result = deployed.cli(
             "deployment", "run", name, "--param",
@@ -563,13 +568,7 @@ def test_every_minute_cron_runs(
         },
         "schedules": [{"cron": "* * * * *", "timezone": "UTC", "active": True}],
     }
-    prefect_file = tmp_path / "prefect.yaml"
-    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [every_minute]}))
-    deploy = deployed.cli(
-        "deploy", "--prefect-file", str(prefect_file), "--name", "normalize-corpus-every-minute"
-    )
-    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    name = "normalize-corpus/normalize-corpus-every-minute"
+    name = _deploy(deployed, tmp_path, spec, every_minute)
     try:
         deadline = time.monotonic() + 150  # the next minute, the scheduler, the run itself
         with deployed.client() as client:

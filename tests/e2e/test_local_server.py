@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,20 +137,27 @@ def _stop_serving(serving: subprocess.Popen, log: Path) -> str:
     return output
 
 
-def test_serve_on_the_lasting_server(tmp_path: Path) -> None:
-    """The README's way: `newsprep server start`, then `newsprep serve` (no PREFECT_API_URL),
-    then `prefect deployment run`; a renamed schedule slug replaces the schedule."""
+@contextmanager
+def lasting_server(tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str]]:
+    """`newsprep server start` on a free port, PREFECT_HOME in tmp_path, always stopped:
+    (the environment without PREFECT_API_URL, the API URL, what start printed)."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
     started = newsprep("server", "start", "--port", str(port), env=env, cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     try:
-        _serve_and_rename_a_schedule(tmp_path, env, api_url)
+        yield env, f"http://127.0.0.1:{port}/api", started.stderr
     finally:
         stopped = newsprep("server", "stop", env=env, cwd=tmp_path)
-        assert stopped.returncode == 0
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_serve_on_the_lasting_server(tmp_path: Path) -> None:
+    """The README's way: `newsprep server start`, then `newsprep serve` (no PREFECT_API_URL),
+    then `prefect deployment run`; a renamed schedule slug replaces the schedule."""
+    with lasting_server(tmp_path) as (env, api_url, _):
+        _serve_and_rename_a_schedule(tmp_path, env, api_url)
 
 
 def _serve_and_rename_a_schedule(tmp_path: Path, env: dict[str, str], api_url: str) -> None:
@@ -220,14 +229,8 @@ def test_sqlite_server_takes_concurrent_writes(tmp_path: Path) -> None:
     on 2 cores: newsprep/prefect_server.py.)"""
     from concurrent.futures import ThreadPoolExecutor
 
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    started = newsprep("server", "start", "--port", str(port), env=env, cwd=tmp_path)
-    assert started.returncode == 0, started.stderr
-    try:
-        assert "database SQLite" in started.stderr
+    with lasting_server(tmp_path) as (_, api_url, started):
+        assert "database SQLite" in started
         assert _post(api_url, "/work_pools/", {"name": "pool", "type": "process"}) == 201
         request = urllib.request.Request(
             f"{api_url}/flows/", data=b'{"name": "f"}', method="POST",
@@ -250,8 +253,6 @@ def test_sqlite_server_takes_concurrent_writes(tmp_path: Path) -> None:
         assert {s: statuses.count(s) for s in set(statuses)} == {204: 480, 201: 480}
         log = (tmp_path / "prefect-home" / "newsprep-server.log").read_text(errors="replace")
         assert "database is locked" not in log and "Traceback" not in log
-    finally:
-        newsprep("server", "stop", env=env, cwd=tmp_path)
 
 
 def _postgres_bin(name: str) -> str | None:
