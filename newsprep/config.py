@@ -414,6 +414,17 @@ class RunOptions(_Frozen):
         return self
 
 
+def setting_paths(data: dict[str, Any] | None = None, prefix: str = "") -> list[str]:
+    """Every dotted path an override may name (option groups and their fields)."""
+    data = PipelineConfig().model_dump() if data is None else data
+    paths = []
+    for key, value in data.items():
+        paths.append(prefix + key)
+        if isinstance(value, dict):
+            paths += setting_paths(value, f"{prefix}{key}.")
+    return paths
+
+
 class RunConfig(_Frozen):
     """A whole run: the `normalize-corpus` flow's one parameter (the form in the Prefect UI)."""
 
@@ -423,6 +434,8 @@ class RunConfig(_Frozen):
     overrides: dict[str, Any] = Field(
         {},
         description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
+        # an unknown path is refused when the run is created, not when it starts
+        json_schema_extra={"propertyNames": {"enum": setting_paths()}},
     )
     tokenizer_engine: Literal["profile", "sacremoses", "fast"] = Field(
         "profile",

@@ -188,6 +188,89 @@ def test_version_and_help_show_defaults_and_exit_codes(tmp_path: Path) -> None:
     assert '(default: "process")' in flat  # --runner
 
 
+def test_every_command_has_its_own_help(tmp_path: Path) -> None:
+    for command, says in [
+        (["profiles"], "Print every named profile"),
+        (["serve"], "Needs a lasting Prefect server"),
+        (["server", "start"], "--database-url URL"),
+        (["server", "status"], "exit 1 when none runs"),
+    ]:
+        result = newsprep(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: newsprep {' '.join(command)} ")
+        assert says in " ".join(result.stdout.split()), result.stdout
+
+
+def test_server_start_refuses_a_database_url_that_is_not_postgresql(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    result = newsprep("server", "start", "--database-url", "mysql://me:secret@db/prefect",
+                      cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "newsprep: error: --database-url 'mysql://me:***@db/prefect' is not a PostgreSQL URL: "
+        "give postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+    ]
+
+
+def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
+    result = newsprep("run", "--profile", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "newsprep run: error: argument --profile: invalid choice: 'nope' (choose from "
+        "'cnndm', 'default', 'moses') (see `newsprep run --help`)"
+    ]
+
+
+def test_sample_from_the_clone_with_a_temporary_server(tmp_path: Path) -> None:
+    """From the clone, as the README's quick start: the first line names newsprep/sample;
+    the temporary server's UI is gone after the run, so no "View at" link is printed."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    repo = Path(SAMPLE_SOURCE).parents[1]
+    dest = tmp_path / "out"
+    result = newsprep("run", SAMPLE_SOURCE, str(dest), cwd=repo, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.splitlines()[0] == f"newsprep: newsprep/sample -> {dest}, profile default"
+    assert "View at" not in result.stderr and "/runs/flow-run/" not in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_incremental_run_says_what_changed(tmp_path: Path) -> None:
+    """A rerun after one article was added, one edited and one deleted: the summary says
+    so; the rejected article, unchanged, keeps its record and is not tried again. The
+    retry delay and article time limit are options of the command line."""
+    source = tmp_path / "src"
+    source.mkdir()
+    good = sorted(p for p in Path(SAMPLE_SOURCE).rglob("*.txt") if "broken" not in p.parts)
+    for article in good[:5]:
+        target = source / article.relative_to(SAMPLE_SOURCE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(article.read_bytes())
+    binary = (Path(SAMPLE_SOURCE) / "broken" / "corrupted-upload.txt").read_bytes()
+    (source / "broken").mkdir(exist_ok=True)
+    (source / "broken" / "corrupted-upload.txt").write_bytes(binary)
+    dest = tmp_path / "out"
+    options = ("--retry-delay-seconds", "0.05", "--article-timeout-seconds", "30")
+    first = newsprep("run", str(source), str(dest), *options, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "since the last run" not in first.stderr
+    articles = sorted(p for p in source.rglob("*.txt") if "broken" not in p.parts)
+    articles[0].unlink()
+    articles[1].write_text(articles[1].read_text() + "One more paragraph, added later.\n")
+    (source / "added.txt").write_text(articles[2].read_text() + "A new article.\n")
+    second = newsprep("run", str(source), str(dest), *options, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "  since the last run: 1 new, 1 changed, 1 gone, 4 unchanged\n" in second.stderr
+    summary = json.loads((dest / "_run.json").read_text())
+    assert summary["counts"] == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 3}
+    assert summary["options"]["retry_delay_seconds"] == 0.05
+    assert summary["options"]["article_timeout_seconds"] == 30
+    [broken] = [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()
+                if "broken" in line]
+    assert (broken["status"], broken["reason"], broken["attempts"]) == (
+        "rejected", "binary-content", 0)
+
+
 # -- issue 13: hostile runs -------------------------------------------------------------------
 
 

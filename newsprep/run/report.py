@@ -18,6 +18,7 @@ from prefect.artifacts import (
 )
 
 from newsprep.config import RunConfig
+from newsprep.run.deployment_config import with_deployment_settings
 from newsprep.run.records import ArticleRecord
 from newsprep.run.summary import RunSummary, Tally, redact
 
@@ -52,7 +53,7 @@ def flow_run_name() -> str:
     config = flow_run.parameters.get("config", RunConfig())
     if not isinstance(config, RunConfig):
         config = RunConfig.model_validate(config)
-    return run_name(config)
+    return run_name(with_deployment_settings(config))
 
 
 _UI_GENERATED = re.compile(  # prefect-ui-library's random run names: chi31-aquarii-fringe

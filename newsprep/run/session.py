@@ -174,6 +174,7 @@ class RunSession:
         Stale files go before the manifest is rewritten: a run killed in between still has
         the previous manifest naming them, so its rerun removes them. The skipped articles'
         records go first: what they name is not stale."""
+        self.progress.finish()
         self._journal_skipped()
         kept = self.index.keep_unlisted()
         if kept:
