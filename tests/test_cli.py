@@ -217,7 +217,7 @@ def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "newsprep run: error: argument --profile: invalid choice: 'nope' (choose from "
-        "'cnndm', 'default', 'moses') (see `newsprep run --help`)"
+        "'cnndm', 'default', 'moses', 'wmt') (see `newsprep run --help`)"
     ]
 
 
