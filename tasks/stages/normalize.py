@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Rejected
-from newsprep.tasks.stages.fetch import decode
+from newsprep.tasks.stages.fetch import check_line_length, decode
 from newsprep.tasks.stages.layout import layout
 from newsprep.tasks.stages.lowercase import lowercase
 from newsprep.tasks.stages.story import parse_story
 from newsprep.tasks.stages.tokenize import tokenize
 from newsprep.tasks.stages.unicode_fix import (
     REMOVE_BIDI_CONTROLS,
+    REMOVE_INVISIBLE,
     fix_unicode,
     remove_bidi_controls,
+    remove_invisible,
 )
 from newsprep.tasks.stages.validate import validate
 
@@ -53,15 +55,19 @@ def normalize_text(
         body, highlights = story.body, story.highlights
     elif highlights:
         highlights = tuple(fix_unicode(h, config.unicode_fix).text for h in highlights)
-    body, bidi = remove_bidi_controls(body)
-    if highlights:
-        cleaned = [remove_bidi_controls(h) for h in highlights]
-        highlights = tuple(h for h, _ in cleaned)
-        bidi = bidi or any(had for _, had in cleaned)
-    if bidi:  # no-op, and not in fixes, for text without them
-        fixes += (REMOVE_BIDI_CONTROLS,)
+    for remove, fix in ((remove_bidi_controls, REMOVE_BIDI_CONTROLS),
+                        (remove_invisible, REMOVE_INVISIBLE)):
+        body, had = remove(body)
+        if highlights:
+            cleaned = [remove(h) for h in highlights]
+            highlights = tuple(h for h, _ in cleaned)
+            had = had or any(found for _, found in cleaned)
+        if had:  # no-op, and not in fixes, for text without them
+            fixes += (fix,)
     if config.input.require_highlights and not highlights:
         raise Rejected("no-highlights", "require_highlights is set and there are none")
+    # the lines the tokenizer sees: the unicode fix can join or lengthen lines
+    check_line_length([*body.split("\n"), *(highlights or ())], config.fetch)
     text = layout(_tokenized_lines(body, config), config.layout)
     validate(text, body, config)
     summary = None
