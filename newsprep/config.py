@@ -366,6 +366,12 @@ class RunOptions(_Frozen):
     retry_delay_seconds: float = Field(
         0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
     )
+    max_retry_delay_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Longest retry delay: the doubling stops here. An article's retries "
+        "also stop once the next delay would end past article_timeout_seconds.",
+    )
     force: bool = Field(False, description="Reprocess every article, even unchanged ones.")
     max_failure_rate: float = Field(
         0.01,
@@ -378,7 +384,8 @@ class RunOptions(_Frozen):
         gt=0,
         description="Time limit of each step of one article in a worker process (its read, "
         "its text work, its write): past it the article ends failed, `timeout`, and the "
-        "batch goes on.",
+        "batch goes on. On every runner and store, no retry of a read or write starts "
+        "past it.",
     )
     parity_sample: float = Field(
         0.0,

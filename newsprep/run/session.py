@@ -114,7 +114,10 @@ class RunSession:
             source_root=listing.root,
             dest_root=self.dest_url,
             pipeline=self.pipeline,
-            retry=RetryPolicy(self.options.max_attempts, self.options.retry_delay_seconds),
+            retry=RetryPolicy(
+                self.options.max_attempts, self.options.retry_delay_seconds,
+                self.options.max_retry_delay_seconds, self.options.article_timeout_seconds,
+            ),
             checkpoint_dir=str(self.index.directory / "batches"),
             parity_sample=self.options.parity_sample,
             article_timeout_seconds=self.options.article_timeout_seconds,
