@@ -106,6 +106,8 @@ class RunSession:
             self.logger.info("removed %d temp files left by an interrupted run", removed)
         self.manifest = ManifestWriter(self.dest_fs, self.dest_root, self.index)
         self.manifest.load_previous()
+        for report in self.manifest.unreadable_report():
+            self.logger.warning("%s", report)
         may_skip = not self.options.force and rules.per_article
         if may_skip and self.index.has_previous():
             self.index.add_outputs(existing_outputs(self.dest_fs, self.dest_root))
