@@ -15,7 +15,7 @@ from newsprep.run.locations import without_credentials
 from newsprep.run.prefect_tasks import discover_articles
 from newsprep.run.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
-from newsprep.run.summary import RunSummary, check_failure_budget, redact
+from newsprep.run.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 
 
 @flow(
@@ -49,5 +49,8 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
         logger.error("cannot run: %s", redact(str(exc)))
         return Failed(message=f"cannot run: {redact(str(exc))}")
     publish_report(summary, run.tally, run.dest_url)
+    if summary.removal_refused:  # an expected outcome: a message, not a traceback
+        refused = RemovalRefused(summary.removal_refused, summary)
+        return Failed(message=redact(summary.removal_refused), data=refused)
     check_failure_budget(summary, config.options.max_failure_rate)
     return summary

@@ -35,7 +35,7 @@ from newsprep.run.locations import (
     describe_storage_error,
     without_credentials,
 )
-from newsprep.run.summary import RunSummary, redact
+from newsprep.run.summary import RemovalRefused, RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -44,7 +44,9 @@ EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
-  2  a usage or configuration error, named in one line; nothing was processed"""
+  2  a usage or configuration error, named in one line; nothing was processed. Or a
+     run that would remove more of DEST's articles than --max-removal-fraction allows
+     (any when SOURCE lists no file): all else is written, those are kept (--allow-removal)"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -101,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
     run.add_argument(
+        "--max-removal-fraction", type=float, help=_option_help("max_removal_fraction")
+    )
+    run.add_argument(
+        "--allow-removal", action="store_true", default=None, help=_option_help("allow_removal")
+    )
+    run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
         default=[], metavar="KEY=VALUE",
         help="fsspec option for SOURCE's and DEST's filesystems (repeatable), e.g. "
@@ -149,7 +157,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force", "parity_sample",
+        "force", "parity_sample", "max_removal_fraction", "allow_removal",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -284,6 +292,9 @@ def _run_flow(config: RunConfig, started: float) -> int:
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
     if state.is_completed():
         return EXIT_OK
+    if isinstance(result, RemovalRefused):
+        print(f"newsprep: error: {result}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
     return EXIT_FAILED
 

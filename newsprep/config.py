@@ -373,6 +373,18 @@ class RunOptions(_Frozen):
         "also stop once the next delay would end past article_timeout_seconds.",
     )
     force: bool = Field(False, description="Reprocess every article, even unchanged ones.")
+    max_removal_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="How much DEST's corpus may shrink in one run: a run that would leave "
+        "fewer than (1 - this) of its articles, or remove any when SOURCE lists no file (an "
+        "empty folder, an unmounted disk, a wrong prefix), removes none of the articles "
+        "gone from SOURCE and ends with an error (exit 2).",
+    )
+    allow_removal: bool = Field(
+        False, description="Remove the articles gone from SOURCE however many they are."
+    )
     max_failure_rate: float = Field(
         0.01,
         ge=0,

@@ -107,6 +107,8 @@ class RunSummary:
     # copies of articles now ok
     removed_articles: int = 0
     removed_files: int = 0
+    # why the articles gone from SOURCE were kept (max_removal_fraction), or None
+    removal_refused: str | None = None
     # what ignored_files counts, the first 100 named (archive members: archive!member (what))
     ignored: list[str] = field(default_factory=list)
 
@@ -127,6 +129,14 @@ class RunSummary:
 
 class FailureBudgetExceeded(RuntimeError):
     """More articles failed than `max_failure_rate` allows; everything else was written."""
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class RemovalRefused(RuntimeError):
+    """The run kept the articles gone from SOURCE: too many were gone (see RunSummary)."""
 
     def __init__(self, message: str, summary: RunSummary) -> None:
         super().__init__(message)
