@@ -41,14 +41,15 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
             lang = run.pipeline.tokenize.lang
             with BatchExecutor(config.options, run.workers, lang, logger, run.io_bound) as executor:
                 listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
-                job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
+                progress = progress_artifact(config.dest, logger)
+                job, batches = run.plan(listing, on_progress=progress)
                 for outcome in executor.run(batches, job):
                     run.record(outcome)
             summary = run.finish()
     except ConfigError as exc:
         logger.error("cannot run: %s", redact(str(exc)))
         return Failed(message=f"cannot run: {redact(str(exc))}")
-    publish_report(summary, run.tally, run.dest_url)
+    publish_report(summary, run.tally, run.dest_url, logger)
     if summary.removal_refused:  # an expected outcome: a message, not a traceback
         refused = RemovalRefused(summary.removal_refused, summary)
         return Failed(message=redact(summary.removal_refused), data=refused)

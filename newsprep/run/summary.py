@@ -126,6 +126,18 @@ class RunSummary:
     def write(self, fs: AbstractFileSystem, dest_root: str) -> None:
         write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), self.to_json().encode("utf-8"))
 
+    @classmethod
+    def read(cls, dest: str) -> RunSummary | None:
+        """DEST/_run.json as written (without `examples`), or None when there is none."""
+        import fsspec
+
+        fs, root = fsspec.url_to_fs(dest)
+        path = posixpath.join(root, RUN_SUMMARY)
+        if not fs.exists(path):
+            return None
+        data = json.loads(fs.cat_file(path))
+        return cls(**{"parity": None, **data, "examples": {}})
+
 
 class FailureBudgetExceeded(RuntimeError):
     """More articles failed than `max_failure_rate` allows; everything else was written."""
