@@ -19,12 +19,16 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+import httpx
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogHandler, APILogWorker
+from prefect.settings import PREFECT_API_URL, get_current_settings
 
 from newsprep.config import RunConfig
 from newsprep.run.records import ArticleRecord
@@ -47,8 +51,6 @@ class PrefectApi:
         """False once the server has gone away (a health check; no client retries)."""
         if self.gone is not None:
             return False
-        from prefect.settings import PREFECT_API_URL
-
         url = PREFECT_API_URL.value()
         if not url:  # an in-process (ephemeral) API cannot go away
             return True
@@ -71,9 +73,6 @@ class PrefectApi:
             "the Prefect server went away: %s; the run goes on without it (no more progress, "
             "artifacts or states in the UI)", what,
         )
-        from prefect.logging.handlers import APILogHandler
-        from prefect.settings import get_current_settings
-
         get_current_settings().client.max_retries = 0  # this process's, for this run's end
         for name in ("", "prefect", *logging.Logger.manager.loggerDict):
             found = logging.getLogger(name)
@@ -88,9 +87,6 @@ class PrefectApi:
         """Drop the events and log lines Prefect still holds for the server: at exit it
         would try each in turn (~7 s apiece), for minutes. Prefect 3.8's services keep
         them in a queue.Queue (`_queue`), not public API: a change there is ignored."""
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
         for service in (EventsWorker, APILogWorker):
             for instance in list(getattr(service, "_instances", {}).values()):
                 pending = getattr(instance, "_queue", None)
@@ -126,11 +122,11 @@ def _quiet(record: logging.LogRecord) -> bool:
 
 def _unreachable(exc: BaseException) -> bool:
     """An error reaching the server (connect, read, protocol), anywhere in the chain."""
-    import httpx
-
-    while exc is not None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
         if isinstance(exc, httpx.TransportError | ConnectionError):
             return True
+        seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
 
