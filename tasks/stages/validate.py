@@ -26,6 +26,7 @@ class Checked:
     output: str
     source: str
     config: PipelineConfig
+    tokens: int | None = None  # the output's token count, when the caller has it
 
 
 def _empty_output(c: Checked) -> str | None:
@@ -33,7 +34,8 @@ def _empty_output(c: Checked) -> str | None:
 
 
 def _too_few_tokens(c: Checked) -> str | None:
-    count, minimum = len(c.output.split()), c.config.validation.min_tokens
+    count = len(c.output.split()) if c.tokens is None else c.tokens
+    minimum = c.config.validation.min_tokens
     return f"{count} tokens, min_tokens={minimum}" if count < minimum else None
 
 
@@ -74,9 +76,11 @@ CHECKS: dict[str, Callable[[Checked], str | None]] = {
 }
 
 
-def validate(output: str, source: str, config: PipelineConfig) -> None:
+def validate(
+    output: str, source: str, config: PipelineConfig, tokens: int | None = None
+) -> None:
     """Raise `Rejected(<check name>, <what it found>)` for the first failing check."""
-    checked = Checked(output, source, config)
+    checked = Checked(output, source, config, tokens)
     for reason, check in CHECKS.items():
         detail = check(checked)
         if detail is not None:
