@@ -936,6 +936,12 @@ def parse_args(argv=None):
         help="a python with datatrove, sacremoses and ftfy, for --methods datatrove",
     )
     p.add_argument("--json", dest="json_path", help="write all results as JSON here")
+    p.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="JSON",
+        help="print medians over rounds: the --json files of runs made one after the other",
+    )
     # internal: one method in a child process
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -949,8 +955,34 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def summarize(paths: list[str]) -> str:
+    """Rounds of the same benchmark (one --json each, run one after the other, so the
+    methods alternate): per method, the median of `seconds` and of wall, and every round."""
+    rounds = [json.loads(Path(path).read_text()) for path in paths]
+    methods: dict[str, list[dict]] = {}
+    for data in rounds:
+        for row in data["rows"]:
+            methods.setdefault(row["method"], []).append(row)
+    head = "| method | rounds | median s | min-max s | median wall s | every round s | CPU s |"
+    lines = [head, head_sep(head)]
+    for name, rows in methods.items():
+        seconds = sorted(r["seconds"] for r in rows)
+        walls = sorted(r["wall"] for r in rows)
+        cpu = sorted(r["cpu_seconds"] + (r.get("server_cpu_seconds") or 0) for r in rows)
+        every = ", ".join(f"{r['seconds']:.2f}" for r in rows)
+        lines.append(
+            f"| {name} | {len(rows)} | {seconds[len(seconds) // 2]:.2f} | "
+            f"{seconds[0]:.2f}-{seconds[-1]:.2f} | {walls[len(walls) // 2]:.2f} | "
+            f"{every} | {cpu[len(cpu) // 2]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.summarize:
+        print(summarize(args.summarize))
+        return 0
     if args.child:
         result = CHILDREN[args.child](args)
         Path(args.result).write_text(json.dumps(result))
@@ -1202,7 +1234,8 @@ def main(argv=None) -> int:
             {**result, "seconds": result["wall"], "articles": articles},
             bytes_in=lines_bytes,
         )
-        out_file.unlink()
+        if not args.keep_outputs:
+            out_file.unlink()
     if "datatrove" in methods:
         if not args.datatrove_python:
             raise SystemExit("--methods datatrove needs --datatrove-python PATH")

@@ -4,7 +4,7 @@
 
 It runs in its own virtualenv with datatrove (not a newsprep dependency):
 
-    python3 -m venv /tmp/dt && /tmp/dt/bin/pip install datatrove sacremoses ftfy
+    python3 -m venv /tmp/dt && /tmp/dt/bin/pip install datatrove orjson sacremoses ftfy
     /tmp/dt/bin/python benchmarks/datatrove_peer.py IN_DIR OUT_DIR --workers 2
 """
 
