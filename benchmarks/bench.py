@@ -303,7 +303,6 @@ def child_stages(args) -> dict:
     `--profile` and `--engine`. The guard and the mojibake check are timed a second time
     on their own (they also run inside tokenize and validate)."""
     from fsspec.implementations.local import LocalFileSystem
-    from ftfy.badness import is_bad
 
     from newsprep.errors import Rejected
     from newsprep.tasks.io.sinks import write_atomic
@@ -314,7 +313,7 @@ def child_stages(args) -> dict:
     from newsprep.tasks.stages.lowercase import lowercase
     from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize
     from newsprep.tasks.stages.unicode_fix import fix_unicode
-    from newsprep.tasks.stages.validate import validate
+    from newsprep.tasks.stages.validate import has_mojibake, validate
 
     config, fs = _pipeline(args.engine, args.profile), LocalFileSystem()
     options = config.tokenize
@@ -374,7 +373,7 @@ def child_stages(args) -> dict:
                     guarded += fast_differs(line, options.lang)
         t11 = clock()
         spent["guard (in tokenize)"] += t11 - t10
-        text.isascii() or is_bad(text)
+        text.isascii() or has_mojibake(text)
         spent["mojibake (in validate)"] += clock() - t11
     n = max(1, len(rels))
     return {
@@ -385,6 +384,59 @@ def child_stages(args) -> dict:
         "ms_per_article": {k: v * 1000 / n for k, v in spent.items()},
         "guarded_lines": [guarded, lines_seen],
         "seconds": sum(spent[k] for k in names),
+    }
+
+
+def child_bookkeeping(args) -> dict:
+    """newsprep's own per-article path in one process, `process_batch` in batches of 100
+    (the record, the batch's checkpoint, three time limits, fsspec reads, the sink's temp
+    file and rename) against the text work and a plain write of the same articles
+    (`_one_article`), alternately `--repeat` times, each into a fresh folder; then
+    cProfile's costliest functions of one more `process_batch` pass."""
+    import cProfile
+    import pstats
+
+    from newsprep.run.batch import Job, process_batch
+
+    rels = list_corpus(Path(args.corpus))[: args.stage_articles]
+    _init_pool_worker(str(args.corpus), args.out, "normalize_text", args.engine, args.profile)
+    _one_article(rels[0])  # tokenizers built, regexes compiled
+
+    def newsprep_path(out: str) -> None:
+        job = Job(
+            source_root=str(args.corpus),
+            dest_root=out,
+            pipeline=_W["pipeline"],
+            checkpoint_dir=os.path.join(out, "_checkpoints"),
+        )
+        for start in range(0, len(rels), 100):
+            _W["corpus"] = str(args.corpus)
+            refs = [_make_ref(rel) for rel in rels[start : start + 100]]
+            process_batch(refs, start // 100, job)
+
+    times: dict[str, list[float]] = {"text work + write_atomic": [], "process_batch": []}
+    for n in range(max(1, args.repeat)):
+        _W["out"] = os.path.join(args.out, f"plain-{n}")
+        started = time.perf_counter()
+        for rel in rels:
+            _one_article(rel)
+        times["text work + write_atomic"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        newsprep_path(os.path.join(args.out, f"batch-{n}"))
+        times["process_batch"].append(time.perf_counter() - started)
+    profiler = cProfile.Profile()
+    profiler.runcall(newsprep_path, os.path.join(args.out, "profiled"))
+    stats = pstats.Stats(profiler)
+    top = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:25]
+    n = len(rels)
+    return {
+        "articles": n,
+        "seconds": sum(map(sum, times.values())),
+        "ms_per_article": {k: [round(v * 1000 / n, 3) for v in vs] for k, vs in times.items()},
+        "profile_ms_per_article": [
+            (f"{Path(file).name}:{line}({name})", round(tt * 1000 / n, 4), calls)
+            for (file, line, name), (calls, _, tt, _, _) in top
+        ],
     }
 
 
@@ -400,6 +452,7 @@ CHILDREN = {
     "pool": child_pool,
     "pool-pa": child_pool,
     "stages": child_stages,
+    "bookkeeping": child_bookkeeping,
     "imports": child_imports,
 }
 
@@ -1077,6 +1130,16 @@ def main(argv=None) -> int:
                 "rss_mb": r["max_proc_rss_mb"],
             }
         log(f"imports: {extras['imports']}")
+    if "bookkeeping" in methods:
+        extras["bookkeeping"] = {}
+        for engine in engines:
+            out = work / f"out-bookkeeping-{engine}-{time.monotonic_ns()}"
+            extra = ["--engine", engine, "--repeat", str(args.repeat)]
+            result = run_child("bookkeeping", args, out, work, extra)
+            extras["bookkeeping"][engine] = result
+            log(f"bookkeeping {engine} (ms/article): {result['ms_per_article']}")
+            if not args.keep_outputs:
+                shutil.rmtree(out, ignore_errors=True)
     if "loop" in methods:
         out = work / "out-loop"
         add(
@@ -1330,6 +1393,16 @@ def main(argv=None) -> int:
                 f"{k} {v['import_s']:.2f} s ({v['rss_mb']:.0f} MB)"
                 for k, v in extras["imports"].items()
             ),
+            "",
+        ]
+    for engine, bk in extras.get("bookkeeping", {}).items():
+        report += [
+            f"newsprep's per-article path in one process, {engine} engine, first "
+            f"{bk['articles']} articles, ms per article in each alternate pass: "
+            + "; ".join(f"{k} {v}" for k, v in bk["ms_per_article"].items())
+            + ". cProfile of one more process_batch pass, own time (ms per article, calls): "
+            + ", ".join(f"{f} {ms} ({calls})" for f, ms, calls in bk["profile_ms_per_article"])
+            + ".",
             "",
         ]
     if "server_start_s" in extras:
