@@ -29,13 +29,13 @@ from newsprep.config import (
 from newsprep.errors import STATUSES
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
+from newsprep.run.ledger.summary import RunSummary, redact
 from newsprep.run.locations import (
     apply_storage_options,
     check_apart,
     describe_storage_error,
     without_credentials,
 )
-from newsprep.run.summary import RunSummary, redact
 from newsprep.tasks.stages.tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -260,7 +260,7 @@ def run(
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
-    from newsprep.run.pool import start_fork_server, stop_fork_server
+    from newsprep.run.engine.pool import start_fork_server, stop_fork_server
 
     fork_server = config.options.runner == "process"
     if fork_server:

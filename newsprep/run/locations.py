@@ -22,7 +22,7 @@ from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError, RunConfig
-from newsprep.run.summary import redact
+from newsprep.run.ledger.summary import redact
 
 # scheme://userinfo@rest, userinfo without a slash
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@]*)@")

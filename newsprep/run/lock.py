@@ -31,8 +31,8 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError
+from newsprep.run.ledger.summary import redact
 from newsprep.run.locations import describe_storage_error
-from newsprep.run.summary import redact
 from newsprep.tasks.io.paths import LOCK_NAME
 
 HEARTBEAT_SECONDS = 20.0

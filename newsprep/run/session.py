@@ -16,29 +16,29 @@ import fsspec
 
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
-from newsprep.run.batch import Job
-from newsprep.run.executor import (
-    MAX_BATCH_SIZE,
-    auto_batch_size,
-    batch_bytes,
-    batches,
-    cpu_count,
-)
-from newsprep.run.index import RunIndex
-from newsprep.run.locations import check_apart, on_local_disk
-from newsprep.run.manifest import (
+from newsprep.run.engine.batch import Job
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.manifest import (
     SKIPPED_PER_JOURNAL,
     ManifestWriter,
     existing_outputs,
     remove_stale_outputs,
     remove_temp_files,
 )
+from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
+from newsprep.run.ledger.resume import Resume
+from newsprep.run.ledger.summary import RunSummary, Tally, redact
+from newsprep.run.locations import check_apart, on_local_disk
+from newsprep.run.orchestration.executor import (
+    MAX_BATCH_SIZE,
+    auto_batch_size,
+    batch_bytes,
+    batches,
+    cpu_count,
+)
+from newsprep.run.orchestration.report import library_versions
 from newsprep.run.progress import Progress
-from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
-from newsprep.run.report import library_versions
-from newsprep.run.resume import Resume
 from newsprep.run.retry import RetryPolicy
-from newsprep.run.summary import RunSummary, Tally, redact
 from newsprep.tasks.io.listing import SourceListing, iter_articles
 from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
 from newsprep.tasks.io.refs import ArticleRef

@@ -12,8 +12,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from run_helpers import file_refs, make_job
 
 from newsprep.config import ConfigError, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.executor import (
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.records import Batch
+from newsprep.run.orchestration.executor import (
     MAX_BATCH_SIZE,
     BatchExecutor,
     _Queue,
@@ -21,7 +22,6 @@ from newsprep.run.executor import (
     batches,
     make_task_runner,
 )
-from newsprep.run.records import Batch
 from newsprep.run.retry import MAX_BATCH_CRASHES
 from newsprep.tasks.io.refs import ArticleRef
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.records import BatchOutcome
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.records import BatchOutcome
 from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import list_source
 

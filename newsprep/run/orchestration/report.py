@@ -18,8 +18,8 @@ from prefect.artifacts import (
 )
 
 from newsprep.config import RunConfig
-from newsprep.run.records import ArticleRecord
-from newsprep.run.summary import RunSummary, Tally, redact
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.summary import RunSummary, Tally, redact
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
 

@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 
 _SCHEMA = """
 CREATE TABLE files (relative TEXT, path TEXT, format TEXT, size INTEGER, signature TEXT,

@@ -22,10 +22,10 @@ from fsspec import AbstractFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
-from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
-from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
+from newsprep.run.engine.inflight import IORequests, WriteBehind, read_ahead
+from newsprep.run.ledger.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.locations import on_local_disk
-from newsprep.run.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
@@ -92,7 +92,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
     in the articles' order.
 
     On an object store the reads run ahead and the writes behind the text work
-    (newsprep/run/inflight.py). With files output each finished article (its output
+    (newsprep/run/engine/inflight.py). With files output each finished article (its output
     written) is noted in the batch's checkpoint at once, so running the batch again
     after its worker died does not redo it.
     """

@@ -20,10 +20,10 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote, unmapped
 
 from newsprep.config import ConfigError, PipelineConfig, RunOptions
-from newsprep.run.batch import Job, crashed_batch_records
-from newsprep.run.pool import StagePool
-from newsprep.run.prefect_tasks import normalize_batch
-from newsprep.run.records import Batch, BatchOutcome
+from newsprep.run.engine.batch import Job, crashed_batch_records
+from newsprep.run.engine.pool import StagePool
+from newsprep.run.ledger.records import Batch, BatchOutcome
+from newsprep.run.orchestration.prefect_tasks import normalize_batch
 from newsprep.run.retry import MAX_BATCH_CRASHES
 from newsprep.tasks.io.refs import ArticleRef
 

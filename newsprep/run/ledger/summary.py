@@ -14,7 +14,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 from newsprep.errors import STATUSES
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import STREAM_CUT
 from newsprep.tasks.io.sinks import write_atomic
 

@@ -3,7 +3,7 @@
 During a run, each finished batch's records are appended to a journal; at the end the
 journal is compacted into the manifest: one record per article id, sorted by id. A
 record is serialized once, to its manifest line (`ArticleRecord.to_line`); the lines pass
-through the run's on-disk index (newsprep/run/index.py), never all in memory.
+through the run's on-disk index (newsprep/run/ledger/index.py), never all in memory.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from itertools import islice
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from newsprep.run.index import RunIndex
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
 from newsprep.tasks.io.paths import REASON_SUFFIX, RESERVED_TOP_LEVEL, sidecar_path
 from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
