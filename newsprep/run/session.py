@@ -16,6 +16,13 @@ import fsspec
 
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
+from newsprep.run.batching import (
+    MAX_BATCH_SIZE,
+    auto_batch_size,
+    batch_bytes,
+    batches,
+    cpu_count,
+)
 from newsprep.run.engine.batch import Job
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.manifest import (
@@ -27,16 +34,8 @@ from newsprep.run.ledger.manifest import (
 )
 from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.ledger.resume import Resume
-from newsprep.run.ledger.summary import RunSummary, Tally, redact
+from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, redact
 from newsprep.run.locations import check_apart, on_local_disk
-from newsprep.run.orchestration.executor import (
-    MAX_BATCH_SIZE,
-    auto_batch_size,
-    batch_bytes,
-    batches,
-    cpu_count,
-)
-from newsprep.run.orchestration.report import library_versions
 from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.listing import SourceListing, iter_articles

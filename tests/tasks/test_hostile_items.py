@@ -18,10 +18,10 @@ import pytest
 from source_files import jsonl, write
 
 from newsprep.config import PROFILES, PipelineConfig
+from newsprep.run.batching import batches
 from newsprep.run.engine.batch import Job, process_article, process_batch
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.summary import check_failure_budget
-from newsprep.run.orchestration.executor import batches
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.listing import iter_articles, list_source
 from newsprep.tasks.io.refs import STREAM_CUT, ArticleRef

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import platform
 import re
 from collections.abc import Callable
-from importlib.metadata import version
 
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -22,17 +20,6 @@ from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, Tally, redact
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
-
-
-def library_versions() -> dict[str, str]:
-    names = ("newsprep", "prefect", "ftfy", "sacremoses", "fsspec", "s3fs", "pydantic")
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except Exception:
-            found[name] = "not installed"
-    return found
 
 
 def run_name(config: RunConfig) -> str:
