@@ -35,13 +35,14 @@ from newsprep.run.ledger.manifest import (
 from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.ledger.resume import Resume
 from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, redact
-from newsprep.run.locations import check_apart, on_local_disk
+from newsprep.run.locations import check_apart
 from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.listing import SourceListing, iter_articles
 from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import QUARANTINE_DIR, output_rules
+from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.stages.tokenize import require_engine
 
 
@@ -63,7 +64,7 @@ class RunSession:
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         # an object store (or any filesystem but the local disk) at either end
-        self.io_bound = not (on_local_disk(config.source) and on_local_disk(config.dest))
+        self.io_bound = not (url_on_local_disk(config.source) and url_on_local_disk(config.dest))
         self.tally = Tally()
         self.batch_count = 0
         self.removed_early = 0  # stale files in the way of this run's articles

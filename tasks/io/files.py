@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import ArticleRef, SourceFile
+from newsprep.tasks.io.stores import on_local_disk
 from newsprep.tasks.io.stream import open_regular
 
 
 def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
     """The article's bytes, reading at most `max_bytes` (one ranged request on object stores)."""
-    if isinstance(fs, LocalFileSystem):
+    if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
         # a FIFO put where the listing saw a file is refused, not waited on
         with open_regular(fs._strip_protocol(path)) as handle:
@@ -41,6 +41,6 @@ def file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
 def file_url(fs: AbstractFileSystem, path: str) -> str:
     """A listed path as a URL; the local filesystem's unstrip_protocol would normalize
     the (already normal) path again, a cost per article."""
-    if isinstance(fs, LocalFileSystem) and path.startswith("/"):
+    if on_local_disk(fs) and path.startswith("/"):
         return "file://" + path
     return fs.unstrip_protocol(path)

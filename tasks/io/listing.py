@@ -31,6 +31,7 @@ from newsprep.tasks.io.paths import (
     sidecar_path,
 )
 from newsprep.tasks.io.refs import ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.stores import object_store
 from newsprep.tasks.io.stream import Retry
 from newsprep.tasks.io.tar import archive_articles
 
@@ -98,7 +99,7 @@ def list_source(
     fs, root = fsspec.url_to_fs(source)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
-        base, entries = root, _flat(fs, root) if _object_store(fs) else _walk(fs, root)
+        base, entries = root, _flat(fs, root) if object_store(fs) else _walk(fs, root)
     elif fs.exists(root):
         base, entries = posixpath.dirname(root), iter([(root, fs.info(root))])
     else:
@@ -179,17 +180,6 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
                 folders.append(path)
             else:
                 yield path, info
-
-
-# Object stores: keys under a prefix, no folders (nor folder permissions) to walk.
-_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
-
-
-def _object_store(fs: AbstractFileSystem) -> bool:
-    """Listed flat: an object store, or a filesystem that says it stands in for one
-    (`lists_flat`, as flaky:// with a latency does)."""
-    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    return getattr(fs, "lists_flat", False) or not _OBJECT_STORES.isdisjoint(protocols)
 
 
 def _flat(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import OutputOptions
 from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
+from newsprep.tasks.io.stores import on_local_disk
 
 if TYPE_CHECKING:
     from newsprep.tasks.io.refs import ArticleRef
@@ -32,7 +32,7 @@ TEMP_MARKER = ".newsprep-tmp-"
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     """Write all of `data` or nothing (see `write_atomic_stream`)."""
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         fs.pipe_file(path, data)  # one PUT
         return
     write_atomic_stream(fs, path, [data])
@@ -42,7 +42,7 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
     """Write the chunks as one file, all or nothing: a temp file renamed into place on
     local disks. Object stores (S3 and the like) publish an object only when its upload
     completes, so there the write itself is atomic."""
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         with fs.open(path, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)

@@ -25,11 +25,11 @@ from newsprep.errors import Problem, Rejected
 from newsprep.run.engine.inflight import IORequests, WriteBehind, read_ahead
 from newsprep.run.ledger.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
 from newsprep.run.ledger.records import ArticleRecord
-from newsprep.run.locations import on_local_disk
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
+from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
 
 logger = logging.getLogger("newsprep")
@@ -66,7 +66,7 @@ class Job:
 
     def overlaps(self) -> bool:
         """Whether requests are worth overlapping: not when both ends are local disks."""
-        return not (on_local_disk(self.source_root) and on_local_disk(self.dest_root))
+        return not (url_on_local_disk(self.source_root) and url_on_local_disk(self.dest_root))
 
     def checkpoint_path(self, index: int) -> Path | None:
         """Where batch `index` notes its finished articles; None when the output format

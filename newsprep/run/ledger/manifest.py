@@ -16,13 +16,13 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
 from newsprep.tasks.io.paths import REASON_SUFFIX, RESERVED_TOP_LEVEL, sidecar_path
 from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
+from newsprep.tasks.io.stores import on_local_disk
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -36,7 +36,7 @@ class ManifestWriter:
 
     def __init__(self, fs: AbstractFileSystem, dest_root: str, index: RunIndex) -> None:
         self.fs, self.root, self.index = fs, dest_root, index
-        self.local = isinstance(fs, LocalFileSystem)
+        self.local = on_local_disk(fs)
         self.journal = posixpath.join(dest_root, JOURNAL)
         self.manifest = posixpath.join(dest_root, MANIFEST)
         self._parts = 0
@@ -111,7 +111,7 @@ def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
     article. On an object store one flat listing (a request per 1,000 keys), not one per
     folder."""
     root = dest_root.rstrip("/")
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         for path in fs.find(root):
             yield posixpath.relpath(path, root)
         return
@@ -124,7 +124,7 @@ def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
 
 def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
     """Delete temp files a killed run left on a local disk; returns how many."""
-    if not isinstance(fs, LocalFileSystem) or not fs.exists(dest_root):
+    if not on_local_disk(fs) or not fs.exists(dest_root):
         return 0
     stale = [
         posixpath.join(folder, name)
@@ -144,7 +144,7 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
     paths were removed. Only plain relative paths under DEST are touched, whatever an
     old manifest says; a file already gone is no error. Folders left empty on a local
     disk are removed too, so DEST holds what a clean run would write."""
-    local = isinstance(fs, LocalFileSystem)
+    local = on_local_disk(fs)
     removed = 0
     targets = (
         target
