@@ -38,10 +38,10 @@ from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, red
 from newsprep.run.locations import check_apart
 from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
+from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles
-from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import QUARANTINE_DIR, output_rules
+from newsprep.tasks.io.sinks import output_rules
 from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.stages.tokenize import require_engine
 
@@ -132,10 +132,7 @@ class RunSession:
         Those files are stale (this run claimed the paths), but would only go at the end,
         after they had made this article an `output-conflict`."""
         for ref in refs:
-            mine = [ref.id, sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)]
-            mine += [f"{QUARANTINE_DIR}/{path}" for path in (
-                ref.id, sidecar_path(ref.id, REASON_SUFFIX))]
-            stale = self.index.previous_in_the_way(mine)
+            stale = self.index.previous_in_the_way(Footprint(ref.id).paths())
             if stale:
                 self.removed_early += remove_stale_outputs(self.dest_fs, self.dest_root, stale)
             yield ref

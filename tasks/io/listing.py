@@ -19,16 +19,14 @@ from fsspec import AbstractFileSystem
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Problem, Rejected, is_transient
 from newsprep.tasks.io.files import file_article
+from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.jsonl import jsonl_articles
 from newsprep.tasks.io.paths import (
-    HIGHLIGHTS_SUFFIX,
-    REASON_SUFFIX,
     detect_format,
     escape_surrogates,
     fit_id,
     safe_id_component,
     safe_relative_path,
-    sidecar_path,
 )
 from newsprep.tasks.io.refs import ArticleRef, SourceFile, broken_container
 from newsprep.tasks.io.stores import object_store
@@ -264,13 +262,13 @@ def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
         detail = f"id {ref.id!r} was already used by {first}"
         ref = replace(ref, problem=Problem("rejected", "duplicate-id", detail))
         ref = _renamed(ref, ref.id, index)
-    taken = index.claim_paths(_paths(ref), ref.source)
+    taken = index.claim_paths(_claims(ref), ref.source)
     if taken is None:
         return ref
     ref = replace(ref, problem=Problem("rejected", "output-conflict", taken))
     flat = "_unsafe/" + (safe_id_component(ref.id) or "article")
     ref = _renamed(ref, fit_id(flat), index)
-    while index.claim_paths(_paths(ref), ref.source) is not None:
+    while index.claim_paths(_claims(ref), ref.source) is not None:
         ref = _renamed(ref, ref.id, index)
     return ref
 
@@ -284,13 +282,9 @@ def _renamed(ref: ArticleRef, base: str, index: ListingStore) -> ArticleRef:
     return replace(ref, id=candidate)
 
 
-def _paths(ref: ArticleRef) -> list[str]:
-    """What an article may write under DEST: its output, the highlights beside it, and
-    under _quarantine/ the same names with the record's `.reason.json` beside them."""
-    paths = [ref.id, sidecar_path(ref.id, REASON_SUFFIX)]
-    if ref.format == "story" or ref.highlights:
-        paths.append(sidecar_path(ref.id, HIGHLIGHTS_SUFFIX))
-    return paths
+def _claims(ref: ArticleRef) -> list[str]:
+    """The names an article reserves under DEST (see `Footprint.claims`)."""
+    return Footprint(ref.id, ref.format == "story" or bool(ref.highlights)).claims()
 
 
 def _checked_id(ref: ArticleRef) -> ArticleRef:

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 from fsspec import AbstractFileSystem
 
 from newsprep.config import OutputOptions
-from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
+from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.stores import on_local_disk
 
 if TYPE_CHECKING:
     from newsprep.tasks.io.refs import ArticleRef
     from newsprep.tasks.stages.normalize import Normalized
 
-QUARANTINE_DIR = "_quarantine"
 TEMP_MARKER = ".newsprep-tmp-"
 
 
@@ -80,7 +79,7 @@ class FilesSink:
         write_atomic(self.fs, posixpath.join(self.root, ref.id), result.text.encode("utf-8"))
         if result.highlights is None:
             return ref.id, None
-        highlights = sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)
+        highlights = Footprint(ref.id).highlights
         write_atomic(
             self.fs, posixpath.join(self.root, highlights), result.highlights.encode("utf-8")
         )
@@ -150,10 +149,8 @@ def quarantine(
 
     Returns the quarantine path relative to DEST.
     """
-    relative = posixpath.join(QUARANTINE_DIR, article_id)
-    target = posixpath.join(dest_root, relative)
-    write_atomic(fs, target, raw)
+    footprint = Footprint(article_id)
+    write_atomic(fs, posixpath.join(dest_root, footprint.quarantine), raw)
     reason = json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
-    reason_path = posixpath.join(dest_root, QUARANTINE_DIR, sidecar_path(article_id, REASON_SUFFIX))
-    write_atomic(fs, reason_path, reason.encode())
-    return relative
+    write_atomic(fs, posixpath.join(dest_root, footprint.quarantine_reason), reason.encode())
+    return footprint.quarantine

@@ -20,8 +20,9 @@ from fsspec import AbstractFileSystem
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
-from newsprep.tasks.io.paths import REASON_SUFFIX, RESERVED_TOP_LEVEL, sidecar_path
-from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_MARKER, write_atomic_stream
+from newsprep.tasks.io.footprint import QUARANTINE_DIR, with_companions
+from newsprep.tasks.io.paths import RESERVED_TOP_LEVEL
+from newsprep.tasks.io.sinks import TEMP_MARKER, write_atomic_stream
 from newsprep.tasks.io.stores import on_local_disk
 
 MANIFEST = "_manifest.jsonl"
@@ -147,13 +148,8 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
     local = on_local_disk(fs)
     removed = 0
     targets = (
-        target
-        for relative in paths
-        if _removable(relative)
-        for target in (
-            [relative, sidecar_path(relative, REASON_SUFFIX)]
-            if relative.startswith(QUARANTINE_DIR + "/") else [relative]
-        )
+        target for relative in paths if _removable(relative)
+        for target in with_companions(relative)
     )
     iterator = iter(targets)
     while chunk := list(islice(iterator, 1000)):
