@@ -120,3 +120,13 @@ def test_every_module_is_in_a_layer(package: Path, under: str) -> None:
         and not any(module == n or module.startswith(n + ".") for n in named)
     ]
     assert outside == []
+
+
+def test_only_the_prefect_adapters_may_import_prefect() -> None:
+    """The forbidden contract covers every part of the run layer but orchestration/, so a
+    new module of run/ (which must be in a layer, above) is Prefect-free unless it is put
+    with the adapters."""
+    (forbidden,) = [c for c in contracts() if c["type"] == "forbidden"]
+    parts = {name.strip() for layer in layers("newsprep.run") for name in layer.split(":")}
+    assert set(forbidden["source_modules"]) == parts - {"newsprep.run.orchestration"}
+    assert forbidden["forbidden_modules"] == ["prefect"]
