@@ -12,19 +12,16 @@ from newsprep.tasks.io.stores import object_store, on_local_disk, store_kind, ur
 
 
 @pytest.mark.parametrize(
-    ("url", "kind"),
+    ("url", "options", "kind"),
     [
-        ("/tmp", "local"),
-        ("file:///tmp", "local"),
-        ("memory://x", "other"),  # not the disk, but no flat key listing either
-        ("flaky:///tmp", "other"),  # flaky:// over the disk: listed folder by folder
-        ("flaky:///tmp?latency", "object-store"),  # with a latency it stands in for S3
+        ("/tmp", {}, "local"),
+        ("file:///tmp", {}, "local"),
+        ("memory://x", {}, "other"),  # not the disk, but no flat key listing either
+        ("flaky:///tmp", {}, "other"),  # flaky:// over the disk: listed folder by folder
+        ("flaky:///tmp", {"latency": 0.001}, "object-store"),  # with a latency it stands in for S3
     ],
 )
-def test_store_kind(url: str, kind: str) -> None:
-    options = {}
-    if url.endswith("?latency"):
-        url, options = url.removesuffix("?latency"), {"latency": 0.001}
+def test_store_kind(url: str, options: dict, kind: str) -> None:
     fs = fsspec.url_to_fs(url, **options)[0]
     assert store_kind(fs) == kind
     assert on_local_disk(fs) == (kind == "local")
