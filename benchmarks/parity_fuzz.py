@@ -14,6 +14,15 @@ With --moses DIR (a mosesdecoder checkout, not part of this repository) it compa
 PATH) on the same lines, plus pieces of other languages' news text:
 
     .venv/bin/python benchmarks/parity_fuzz.py --moses ~/mosesdecoder --lang de --lines 4000
+
+With --profile wmt it compares the `wmt` profile's punctuation, non-printing and tokenize
+stages, both engines, with `normalize-punctuation.perl -l LANG | remove-non-printing-char.perl
+| tokenizer.perl -l LANG -a`, on lines that also have the characters those scripts change.
+`--text FILE ...` takes the files' distinct lines instead of random ones (news text; the
+unicode fix is applied on neither side):
+
+    .venv/bin/python benchmarks/parity_fuzz.py --moses ~/mosesdecoder --profile wmt \
+        --text newsprep/sample/*.txt tests/golden/cnn-xinjiang.raw.txt
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +38,8 @@ from pathlib import Path
 from newsprep.config import PROFILES, TokenizeOptions
 from newsprep.tasks.stages.fast_tokenize import fast_tokenizer
 from newsprep.tasks.stages.lowercase import lowercase
+from newsprep.tasks.stages.non_printing import remove_non_printing
+from newsprep.tasks.stages.punctuation import normalize_punctuation
 from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize_line
 
 FRAGMENTS = tuple(json.loads(
@@ -52,6 +64,10 @@ def main() -> int:
     parser.add_argument("--raw", action="store_true", help="the tokenizers alone, no guard")
     parser.add_argument("--moses", type=Path, help="compare with Moses' perl scripts here")
     parser.add_argument("--lang", default="en", help="with --moses: tokenize.lang")
+    parser.add_argument("--profile", choices=("moses", "wmt"), default="moses", help="with --moses")
+    parser.add_argument(
+        "--text", type=Path, nargs="+", help="with --moses: these files' lines, not random ones"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     if args.moses:
@@ -79,34 +95,62 @@ MORE_FRAGMENTS = (
     *("USA:n", "St.", "ca.", "Arch.", "Nrs.", "Ö.", "12.", "ü", "é", "ñ", "č", "No.", "p."),
     *("Art.", "a.m.", "Σ", "ΟΔΟΣ", "北京", "नमस्ते", "—", "–", "…", "@", "#", "'s", "''", "``"),
 )
+# --profile wmt: what normalize-punctuation.perl and remove-non-printing-char.perl change
+NBSP = "\u00a0"
+WMT_FRAGMENTS = (
+    *(NBSP, NBSP, "\u202f", f"{NBSP}«{NBSP}", f"{NBSP}»{NBSP}", "«", "»", f"{NBSP}%", " %"),
+    *("nº", "ºC", f"{NBSP}cm", f"{NBSP}?", f"{NBSP}!", f"{NBSP};", f",{NBSP}", f"{NBSP}:"),
+    *("‘", "’", "‚", "„", "“", "”", "´", "´´", "`", "''", "…", "–", "—", " - ", ".\"", ",\""),
+    *('."<', '." ', ". \"", "( ", " )", "(", ")", " :", " ;", ") .", " ", "  ", "1 2", "3"),
+    *("\t", "\x0b", "\x0c", "\x7f", "\u200b", "\u00ad", "\ufeff", "\u200e", "\u2028"),
+    *("\u2060", "\ue000", "\U000e0041", "\u0378", "<", ">", "&", "|", "[", "]", "&amp;", "٣"),
+)
 
 
 def compare_with_moses(args: argparse.Namespace, rng: random.Random) -> int:
     fragments = FRAGMENTS + MORE_FRAGMENTS
+    if args.profile == "wmt":
+        fragments += WMT_FRAGMENTS * 3
     lines = []
-    while len(lines) < args.lines:
+    while len(lines) < args.lines and not args.text:
         line = "".join(rng.choice(fragments) for _ in range(rng.randint(1, args.max_pieces)))
         if line.strip():
             lines.append(line)
+    if args.text:  # each line once; \r and odd line breaks are the unicode fix's business
+        text = "\n".join(path.read_text(encoding="utf-8") for path in args.text)
+        lines = sorted({line for line in re.split(r"[\r\n]+", text) if line.strip()})
     scripts = args.moses / "scripts" / "tokenizer"
-    tokenizer = ["perl", scripts / "tokenizer.perl", "-l", args.lang, "-no-escape", "-a", "-q"]
-    tokens = subprocess.run(
-        tokenizer, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True
-    ).stdout
-    lowered = subprocess.run(
-        ["perl", scripts / "lowercase.perl"], input=tokens, capture_output=True, text=True,
-        check=True,
-    ).stdout
-    # tokenizer.perl ends a line ending in .' with a space; newsprep's lines never end in one
-    expected = [line.rstrip(" ") for line in lowered.split("\n")[:-1]]
+    if args.profile == "wmt":
+        commands = [
+            ["perl", scripts / "normalize-punctuation.perl", "-l", args.lang],
+            ["perl", scripts / "remove-non-printing-char.perl"],
+            ["perl", scripts / "tokenizer.perl", "-l", args.lang, "-a", "-q"],
+        ]
+    else:
+        commands = [
+            ["perl", scripts / "tokenizer.perl", "-l", args.lang, "-no-escape", "-a", "-q"],
+            ["perl", scripts / "lowercase.perl"],
+        ]
+    output = "\n".join(lines) + "\n"
+    for command in commands:
+        output = subprocess.run(
+            command, input=output, capture_output=True, text=True, check=True
+        ).stdout
+    # tokenizer.perl ends a line ending in .' with a space, and prints a line of spaces as
+    # it is; newsprep's lines never end in a space
+    expected = [line.rstrip(" ") if line.strip() else "" for line in output.split("\n")[:-1]]
     assert len(expected) == len(lines)
-    moses = PROFILES["moses"]
+    profile = PROFILES[args.profile]
     found = 0
     for engine in ("sacremoses", "fast"):
-        options = moses.tokenize.model_copy(update={"lang": args.lang, "engine": engine})
+        options = profile.tokenize.model_copy(update={"lang": args.lang, "engine": engine})
         same = 0
         for line, perl in zip(lines, expected, strict=True):
-            ours = lowercase(tokenize_line(line, options), moses.lowercase_final_sigma)
+            if args.profile == "wmt":
+                cleaned = remove_non_printing(normalize_punctuation(line, args.lang)[0])[0]
+                ours = tokenize_line(cleaned, options)
+            else:
+                ours = lowercase(tokenize_line(line, options), profile.lowercase_final_sigma)
             same += ours == perl
             if ours != perl:
                 print(f"{engine}\t{line!r}\n  newsprep: {ours!r}\n  moses:    {perl!r}")

@@ -19,17 +19,22 @@ from newsprep.tasks.stages.tokenize import tokenize
 from newsprep.tasks.stages.unicode_fix import fix_unicode
 
 
+def corpus_paths(corpus: str, articles: int) -> list[str]:
+    """The first `articles` .txt files of a benchmark corpus, in name order."""
+    return sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(corpus)
+        for name in names
+        if name.endswith(".txt")
+    )[:articles]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpus")
     parser.add_argument("--articles", type=int, default=3000)
     args = parser.parse_args()
-    paths = sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(args.corpus)
-        for name in names
-        if name.endswith(".txt")
-    )[: args.articles]
+    paths = corpus_paths(args.corpus, args.articles)
     config = PROFILES["default"]
     texts = []
     for path in paths:

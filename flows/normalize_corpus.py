@@ -12,6 +12,7 @@ from prefect.states import Failed, State
 from newsprep.config import ConfigError, RunConfig
 from newsprep.run.ledger.summary import RunSummary, check_failure_budget, redact
 from newsprep.run.locations import without_credentials
+from newsprep.run.orchestration.deployment_config import with_deployment_settings
 from newsprep.run.orchestration.executor import BatchExecutor
 from newsprep.run.orchestration.prefect_tasks import discover_articles
 from newsprep.run.orchestration.report import flow_run_name, progress_artifact, publish_report
@@ -32,10 +33,12 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
     Args:
         config: The run: source and destination (paths or fsspec URLs), profile, profile
             overrides, tokenizer engine and how it executes (batch size, workers, runner,
-            retries, failure budget).
+            retries, failure budget). A deployment's run takes the deployment's values for
+            the fields it was not given.
     """
     logger = get_run_logger()
     try:
+        config = with_deployment_settings(config)  # a partial override keeps the rest
         config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
         with RunSession(config, logger) as run:
             lang = run.pipeline.tokenize.lang

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any, get_args
+from typing import Any, NoReturn, get_args
 
 from pydantic import ValidationError
 
@@ -38,13 +38,15 @@ from newsprep.run.locations import (
 )
 from newsprep.tasks.stages.tokenize import require_engine
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DASK_CONNECT_SECONDS = 5.0
 EXIT_CODES = """exit codes:
   0  the run finished within its failure budget
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
-  2  a usage or configuration error, named in one line; nothing was processed"""
+  2  a usage or configuration error, named in one line; nothing was processed (also: no
+     article found, and a member pattern that matched nothing or an empty archive says why)
+  130  interrupted (Ctrl-C); run the same command again to finish"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -58,8 +60,15 @@ def _parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what is wrong, where the help is), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsprep", description="Raw news articles in, a tokenized training corpus out.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -97,8 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dask-address", help=_option_help("dask_address"))
     run.add_argument("--max-attempts", type=int, help=_option_help("max_attempts"))
+    run.add_argument(
+        "--retry-delay-seconds", type=float, help=_option_help("retry_delay_seconds")
+    )
+    run.add_argument(
+        "--article-timeout-seconds", type=float, help=_option_help("article_timeout_seconds")
+    )
     run.add_argument("--max-failure-rate", type=float, help=_option_help("max_failure_rate"))
     run.add_argument("--parity-sample", type=float, help=_option_help("parity_sample"))
+    run.add_argument(
+        "--quarantine-max-item-bytes", type=int, help=_option_help("quarantine_max_item_bytes")
+    )
+    run.add_argument(
+        "--quarantine-max-run-bytes", type=int, help=_option_help("quarantine_max_run_bytes")
+    )
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
     run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
@@ -107,9 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
         "endpoint_url=http://127.0.0.1:9000; handed over in the environment, never "
         "as a flow parameter, so secrets stay out of Prefect, logs and the manifest",
     )
-    commands.add_parser("profiles", help="show the named profiles and their settings")
+    commands.add_parser(
+        "profiles", help="show the named profiles and their settings",
+        description="Print every named profile (--profile NAME): its description, config "
+        "fingerprint and every setting, as JSON; --set KEY=VALUE changes one by its dotted "
+        "path (e.g. tokenize.lang).",
+    )
     serve = commands.add_parser(
-        "serve", help="serve the deployments of deployments/prefect.yaml from this process"
+        "serve", help="serve the deployments of deployments/prefect.yaml from this process",
+        description="Register the deployments of deployments/prefect.yaml (names, schedules, "
+        "parameters) and run their flow runs as subprocesses of this process, from the "
+        "repository root: no work pool, no worker. Needs a lasting Prefect server "
+        "(`newsprep server start`, or PREFECT_API_URL). Ctrl-C or SIGTERM stops it; Prefect "
+        "then pauses the served schedules.",
     )
     serve.add_argument("--prefect-file", help="prefect.yaml to read (default: the repository's)")
     serve.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
@@ -119,10 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
         "and `newsprep serve` use it by themselves (when PREFECT_API_URL is not set), so they "
         "start at once and share one run history in the UI.",
     )
-    server.add_argument("action", choices=["start", "stop", "status"])
-    server.add_argument(
+    actions = server.add_subparsers(dest="action", required=True, metavar="start|stop|status")
+    start = actions.add_parser(
+        "start", help="start it in the background (its log and database in ~/.prefect)",
+        description="Start the local Prefect server in the background, on 127.0.0.1 (API and "
+        "UI), unless it runs already. Its database is SQLite in ~/.prefect, or PostgreSQL "
+        "with --database-url.",
+    )
+    start.add_argument(
         "--port", type=int, default=DEFAULT_PORT,
-        help=f"port on 127.0.0.1 for `start` (default: {DEFAULT_PORT})",
+        help=f"port on 127.0.0.1 (default: {DEFAULT_PORT})",
+    )
+    start.add_argument(
+        "--database-url", metavar="URL",
+        help="keep the server's data in this PostgreSQL database "
+        "(postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB) instead of SQLite: for "
+        "several users, workers or busy schedules",
+    )
+    actions.add_parser("stop", help="stop it", description="Stop the local Prefect server.")
+    actions.add_parser(
+        "status", help="its URL, pid, database, number of flow runs and log file",
+        description="Report the local Prefect server; exit 1 when none runs or it does not "
+        "answer.",
     )
     return parser
 
@@ -149,7 +198,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
-        "force", "parity_sample",
+        "force", "parity_sample", "quarantine_max_item_bytes", "quarantine_max_run_bytes",
+        "retry_delay_seconds", "article_timeout_seconds",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -199,44 +249,20 @@ def prefect_api():
     lasting = local_server.running_server()
     if lasting is not None:
         say(f"reporting to the local Prefect server, UI at {lasting.ui}")
-        with _use_api(lasting.url):
+        with local_server.use_api(lasting.url):
             yield lasting.url
         return
     say("starting a temporary Prefect server for this run (`newsprep server start` keeps "
         "one running: runs start at once and share one history)")
     try:
-        with local_server.temporary_server() as api_url, _use_api(api_url):
+        # no "View at" link: the temporary server has no UI and is gone after the run
+        with local_server.temporary_server() as api_url, \
+                local_server.use_api(api_url, ui=False):
             yield api_url
     except local_server.ServerError as exc:
         raise ConfigError(
             f"{exc}. Start one lasting server with `newsprep server start` and run again."
         ) from None
-
-
-@contextmanager
-def _use_api(api_url: str):
-    """Point this process's Prefect settings and the worker processes it starts at a server;
-    send the buffered logs and events there before leaving."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    os.environ["PREFECT_API_URL"] = api_url
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            try:
-                yield
-            finally:
-                _flush_to_api()
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-
-
-def _flush_to_api() -> None:
-    """Send buffered run logs and events while the server is still up."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
 
 
 def run(
@@ -247,7 +273,7 @@ def run(
     apply_storage_options([config.source, config.dest], storage_options or {})
     # credentials in a URL become storage options: the flow's parameters carry none
     config = without_credentials(config)
-    say(f"{redact(config.source)} -> {redact(config.dest)}, profile {config.profile}")
+    say(f"{_shown_source(config.source)} -> {redact(config.dest)}, profile {config.profile}")
     # setup problems end the command here, in one line, before a server starts
     check_apart(config.source, config.dest)
     _check_source(config.source)
@@ -257,6 +283,16 @@ def run(
         return _run_flow(config, started)
     finally:
         dest_lock.release(lock)
+
+
+def _shown_source(source: str) -> str:
+    """SOURCE as the first line shows it: the bundled sample relative to the working
+    directory when it is under it (`newsprep/sample` in a clone), else as given."""
+    if source == SAMPLE_SOURCE:
+        relative = os.path.relpath(source)
+        if not relative.startswith(".."):
+            return relative
+    return redact(source)
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
@@ -282,6 +318,9 @@ def _run_flow(config: RunConfig, started: float) -> int:
     summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
     if isinstance(summary, RunSummary):
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
+    if isinstance(summary, RunSummary) and not summary.discovered and summary.warnings:
+        print(f"newsprep: error: no articles found: {summary.warnings[0]}", file=sys.stderr)
+        return EXIT_USAGE
     if state.is_completed():
         return EXIT_OK
     print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
@@ -357,6 +396,15 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         shown = summary.ignored[:3]
         more = summary.ignored_files - len(shown)
         lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    lines += [f"  warning: {warning}" for warning in summary.warnings]
+    changes = summary.changes
+    if summary.removed_articles or any(changes.get(k) for k in ("changed", "retried", "skipped")):
+        retried = changes.get("retried", 0)
+        lines.append(
+            f"  since the last run: {changes.get('new', 0)} new, {changes.get('changed', 0)} "
+            f"changed, {summary.removed_articles} gone, {changes.get('skipped', 0)} unchanged"
+            + (f", {retried} tried again" if retried else "")
+        )
     if summary.removed_articles or summary.removed_files:
         lines.append(
             f"  removed {summary.removed_files} stale files from DEST (of "
@@ -377,16 +425,18 @@ def show_profiles() -> int:
     return EXIT_OK
 
 
-def server_command(action: str, port: int) -> int:
+def server_command(action: str, port: int, database: str | None = None) -> int:
     from newsprep import local_server
 
     try:
         if action == "start":
+            if database:
+                local_server.database_url(database)  # a bad URL: one line, nothing started
             if local_server.running_server() is None:
                 say(f"starting a Prefect server on 127.0.0.1:{port} ...")
-            info, started = local_server.start(port)
+            info, started = local_server.start(port, database)
             say(f"Prefect server {'started' if started else 'already running'}: UI {info.ui}, "
-                f"API {info.url} (pid {info.pid}, log {info.log})")
+                f"API {info.url}, database {info.database} (pid {info.pid}, log {info.log})")
             say("`newsprep run` and `newsprep serve` use it now; for `prefect` commands: "
                 f"export PREFECT_API_URL={info.url}")
             return EXIT_OK
@@ -404,7 +454,7 @@ def server_command(action: str, port: int) -> int:
             return EXIT_FAILED
         runs = local_server.flow_run_count(info.url)
         say(f"Prefect server running since {info.started_at}: UI {info.ui}, API {info.url}, "
-            f"pid {info.pid}, {runs} flow runs, log {info.log}")
+            f"database {info.database}, pid {info.pid}, {runs} flow runs, log {info.log}")
         return EXIT_OK
     except local_server.ServerError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
@@ -429,7 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profiles":
             return show_profiles()
         if args.command == "server":
-            return server_command(args.action, args.port)
+            return server_command(
+                args.action, getattr(args, "port", DEFAULT_PORT),
+                getattr(args, "database_url", None),
+            )
         if args.command == "serve":
             from newsprep.serve import serve
 
@@ -438,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsprep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
+        resume = "; run the same command again to finish (finished articles are kept)"
+        print(f"\nnewsprep: interrupted{resume if args.command == 'run' else ''}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -147,7 +147,9 @@ class TokenizeOptions(_Frozen):
     )
     lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
     escape: bool = Field(
-        False, description="Moses XML escaping (&quot; &amp; ...). Off for corpora."
+        False,
+        description="Moses XML escaping (&quot; &apos; &amp; ...): on in wmt, as MT toolkits "
+        "expect; off in the other profiles.",
     )
     aggressive_dash_splits: bool = Field(
         False, description="Split hyphens between letters or digits: far-western -> far - western."
@@ -217,6 +219,18 @@ class PipelineConfig(_Frozen):
     fetch: FetchOptions = FetchOptions()
     unicode_fix: UnicodeFixOptions = UnicodeFixOptions()
     tokenize: TokenizeOptions = TokenizeOptions()
+    normalize_punctuation: bool = Field(
+        False,
+        description="Moses' normalize-punctuation.perl -l LANG (tokenize.lang) before "
+        "tokenizing: curly and French quotes to \", dashes to -, … to ..., spaces around "
+        "brackets and before % : ; fixed, no-break spaces in numbers to , or .",
+    )
+    remove_non_printing: bool = Field(
+        False,
+        description="Moses' remove-non-printing-char.perl before tokenizing: every "
+        "character of Unicode category C (controls, tab, zero-width space, soft hyphen, "
+        "private use, unassigned) becomes a space.",
+    )
     lowercase: bool = True
     layout: Literal["paragraphs", "sentences"] = Field(
         "paragraphs",
@@ -252,6 +266,8 @@ _ADDED_LATER: dict[tuple[str, ...], Any] = {
     ("tokenize", "split_final_period"): False,
     ("tokenize", "perl_language_rules"): False,
     ("lowercase_final_sigma",): True,
+    ("normalize_punctuation",): False,
+    ("remove_non_printing",): False,
 }
 
 
@@ -285,9 +301,33 @@ PROFILES: dict[str, PipelineConfig] = {
         ),
         lowercase_final_sigma=False,  # Perl's lc
     ),
+    "wmt": PipelineConfig(
+        description="The WMT preprocessing of MT toolkits: normalize-punctuation.perl -l "
+        "LANG | remove-non-printing-char.perl | tokenizer.perl -l LANG -a (XML escaping, case "
+        "kept); one line per paragraph. The unicode fix repairs broken text only.",
+        unicode_fix=UnicodeFixOptions(
+            unescape_html=False,  # valid text stays, as in moses
+            fix_latin_ligatures=False,
+            fix_character_width=False,
+            uncurl_quotes=False,  # the punctuation stage turns them into Moses' quotes
+            normalization=None,
+            remove_control_chars=False,  # the non-printing stage makes them spaces
+            fix_line_breaks=False,  # U+2028 and U+2029: a space to the tokenizer, as in perl
+        ),
+        normalize_punctuation=True,
+        remove_non_printing=True,
+        tokenize=TokenizeOptions(
+            escape=True,
+            aggressive_dash_splits=True,
+            split_final_period=True,
+            perl_language_rules=True,
+        ),
+        lowercase=False,
+        lowercase_final_sigma=False,  # Perl's lc, should lowercase be set
+    ),
 }
 
-ProfileName = Literal["default", "cnndm", "moses"]
+ProfileName = Literal["default", "cnndm", "moses", "wmt"]
 
 SAMPLE_SOURCE = str(files("newsprep") / "sample")
 
@@ -337,6 +377,18 @@ class RunOptions(_Frozen):
         "its text work, its write): past it the article ends failed, `timeout`, and the "
         "batch goes on.",
     )
+    quarantine_max_item_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Most bytes of one article copied to _quarantine/; a larger one gets no "
+        "copy, its record's detail says its size and sha256.",
+    )
+    quarantine_max_run_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="Most bytes copied to _quarantine/ by one run; past it rejected articles "
+        "get no copy, their records say their size and sha256.",
+    )
     parity_sample: float = Field(
         0.0,
         ge=0,
@@ -362,6 +414,17 @@ class RunOptions(_Frozen):
         return self
 
 
+def setting_paths(data: dict[str, Any] | None = None, prefix: str = "") -> list[str]:
+    """Every dotted path an override may name (option groups and their fields)."""
+    data = PipelineConfig().model_dump() if data is None else data
+    paths = []
+    for key, value in data.items():
+        paths.append(prefix + key)
+        if isinstance(value, dict):
+            paths += setting_paths(value, f"{prefix}{key}.")
+    return paths
+
+
 class RunConfig(_Frozen):
     """A whole run: the `normalize-corpus` flow's one parameter (the form in the Prefect UI)."""
 
@@ -371,6 +434,8 @@ class RunConfig(_Frozen):
     overrides: dict[str, Any] = Field(
         {},
         description='Profile fields to change, by dotted path: {"tokenize.lang": "de"}.',
+        # an unknown path is refused when the run is created, not when it starts
+        json_schema_extra={"propertyNames": {"enum": setting_paths()}},
     )
     tokenizer_engine: Literal["profile", "sacremoses", "fast"] = Field(
         "profile",

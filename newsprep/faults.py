@@ -33,6 +33,8 @@ _ERRORS = {
     "reset": lambda what: ConnectionResetError(errno.ECONNRESET, f"injected reset: {what}"),
     "timeout": lambda what: TimeoutError(errno.ETIMEDOUT, f"injected timeout: {what}"),
     "slowdown": lambda what: OSError(errno.EBUSY, f"injected SlowDown: {what}"),
+    # not transient: a file the run may not read (tests run as root, who may read anything)
+    "denied": lambda what: PermissionError(errno.EACCES, f"injected permission denied: {what}"),
 }
 
 

@@ -45,6 +45,7 @@ class ServerInfo:
     ui: str
     log: str
     started_at: str
+    database: str = "SQLite"  # or the PostgreSQL URL, without its password
 
 
 def quiet_environment() -> None:
@@ -58,6 +59,34 @@ def prefect_home() -> Path:
     from prefect.settings import Settings
 
     return Path(Settings().home).expanduser()
+
+
+@contextmanager
+def use_api(api_url: str, ui: bool = True) -> Iterator[None]:
+    """Point this process's Prefect settings, and the processes it starts, at a server;
+    send the buffered logs and events there before leaving. `ui=False`: a server without
+    a UI, so no links to it are printed."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    updates = {PREFECT_API_URL: api_url} if ui else {PREFECT_API_URL: api_url, PREFECT_UI_URL: ""}
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        with temporary_settings(updates=updates):
+            try:
+                yield
+            finally:
+                _flush_to_api()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+def _flush_to_api() -> None:
+    """Send buffered run logs and events while the server is still up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
 
 
 def state_file() -> Path:
@@ -103,6 +132,8 @@ def running_server() -> ServerInfo | None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # as uvicorn binds: a port of a server just stopped (TIME_WAIT) is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -178,6 +209,9 @@ SERVER_SETTINGS = {
     # them (a failed run's reason among them); Prefect's default shows only state changes
     "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
     "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+    # the UI opens on Prefect's classic UI (V1), which labels a schedule with its slug
+    # ("every day at 02:00 UTC"); the V2 UI shows only the cron. Both stay available.
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",
 }
 
 
@@ -187,10 +221,53 @@ def _server_environment() -> dict[str, str]:
     return env
 
 
-def start(port: int = DEFAULT_PORT) -> tuple[ServerInfo, bool]:
-    """Start the lasting server (API and UI) unless it runs already; (info, started now)."""
+DATABASE_URL_SETTING = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+
+
+def database_url(url: str) -> str:
+    """A PostgreSQL URL as Prefect's server takes it (postgresql+asyncpg://...)."""
+    from urllib.parse import urlsplit
+
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        scheme = "postgresql+asyncpg"
+    if not sep or scheme != "postgresql+asyncpg" or not urlsplit(url).hostname:
+        raise ServerError(
+            f"--database-url {_without_password(url)!r} is not a PostgreSQL URL: give "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return f"{scheme}://{rest}"
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return url.replace(f":{password}@", ":***@", 1)
+
+
+def start(port: int = DEFAULT_PORT, database: str | None = None) -> tuple[ServerInfo, bool]:
+    """Start the lasting server (API and UI) unless it runs already; (info, started now).
+
+    Its database: SQLite in PREFECT_HOME, or the PostgreSQL database of `database` (or of
+    PREFECT_SERVER_DATABASE_CONNECTION_URL)."""
+    env = _server_environment()
+    if database:
+        env[DATABASE_URL_SETTING] = database_url(database)
     current = running_server()
     if current is not None:
+        wanted = _without_password(env[DATABASE_URL_SETTING]) if database else current.database
+        if wanted != current.database:
+            raise ServerError(
+                f"the local Prefect server runs already, on database {current.database}; "
+                "stop it first (`newsprep server stop`) to start one on another"
+            )
         return current, False
     if not _port_free(port):
         raise ServerError(
@@ -200,15 +277,17 @@ def start(port: int = DEFAULT_PORT) -> tuple[ServerInfo, bool]:
     home = prefect_home()
     log = home / "newsprep-server.log"
     api_url = f"http://127.0.0.1:{port}/api"
+    env.setdefault("PREFECT_UI_API_URL", api_url)  # the UI's API: Prefect assumes port 4200
     process = _launch(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+        [sys.executable, "-m", "newsprep.prefect_server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
-        log, _server_environment(),
+        log, env,
     )
     _wait_healthy(process, api_url, log, START_TIMEOUT_SECONDS)
     info = ServerInfo(
         pid=process.pid, url=api_url, ui=f"http://127.0.0.1:{port}", log=str(log),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        database=_without_password(env.get(DATABASE_URL_SETTING) or "SQLite"),
     )
     state_file().write_text(json.dumps(asdict(info)))
     return info, True
@@ -260,7 +339,7 @@ def temporary_server() -> Iterator[str]:
     # bound to this process (newsprep/lifeline.py): a kill -9 of the run stops it too
     process = _launch(
         [sys.executable, "-m", "newsprep.lifeline", str(os.getpid()),
-         "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+         "-m", "uvicorn", "--factory", "newsprep.prefect_server:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
         log, env,
     )

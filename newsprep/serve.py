@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PREFECT_FILE = REPO / "deployments" / "prefect.yaml"
 ENTRYPOINT = "flows/normalize_corpus.py:normalize_corpus"
+FLOW_NAME = "normalize-corpus"
 
 
 def load_specs(prefect_file: Path = DEFAULT_PREFECT_FILE) -> list[dict[str, Any]]:
@@ -102,13 +105,13 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
     from newsprep import local_server
 
     local_server.quiet_environment()
-    if not os.environ.get("PREFECT_API_URL") and (lasting := local_server.running_server()):
-        os.environ["PREFECT_API_URL"] = lasting.url
-        print(f"newsprep: serving on the local Prefect server, UI at {lasting.ui}", flush=True)
-    from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
+    api_url = PREFECT_API_URL.value()  # the environment or a Prefect profile
+    if not api_url and (lasting := local_server.running_server()):
+        api_url = lasting.url
+        print(f"newsprep: serving on the local Prefect server, UI at {lasting.ui}", flush=True)
+    if not api_url:
         # A temporary server would share this process group: Ctrl-C stops it first, and
         # the runner then hangs trying to pause the schedules on a server that is gone.
         raise ConfigError(
@@ -116,7 +119,55 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
             "(or point PREFECT_API_URL at one)"
         )
     prefect_file = Path(prefect_file or DEFAULT_PREFECT_FILE)
+    specs = load_specs(prefect_file)
     deployments = build_deployments(prefect_file)
-    os.chdir(project_root(prefect_file))
-    prefect_serve(*deployments, limit=limit)
+    root = project_root(prefect_file)
+    with local_server.use_api(api_url):
+        drop_replaced_schedules(specs)
+        os.chdir(root)
+        _run(deployments, limit)
     return 0
+
+
+def drop_replaced_schedules(specs: list[dict[str, Any]]) -> None:
+    """Delete the served deployments' schedules that prefect.yaml no longer has.
+
+    Prefect updates schedules that have slugs by slug and never removes one, so a renamed
+    slug would add a second schedule beside the old one.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for spec in specs:
+            slugs = {schedule.get("slug") for schedule in spec.get("schedules") or []}
+            try:
+                deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{spec['name']}")
+            except ObjectNotFound:
+                continue
+            for schedule in deployment.schedules:
+                if schedule.slug is None or schedule.slug not in slugs:
+                    client.delete_deployment_schedule(deployment.id, schedule.id)
+
+
+def _run(deployments: list[RunnerDeployment], limit: int | None) -> None:
+    """`prefect.serve`, except that SIGTERM stops the runner as Ctrl-C does (Prefect's
+    handler calls the runner's async stop without awaiting it)."""
+    import asyncio
+
+    from prefect.runner import Runner
+
+    class _Runner(Runner):
+        def handle_sigterm(self, *args: Any) -> None:
+            loop = asyncio.get_running_loop()
+            self._stopping_task = loop.create_task(self.astop())
+
+    # until the runner has started, SIGTERM stops this process as Ctrl-C does
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with suppress(KeyboardInterrupt):  # Ctrl-C: the runner has stopped
+        runner = _Runner(pause_on_shutdown=True, limit=limit)
+        for deployment in deployments:
+            runner.add_deployment(deployment)
+        names = ", ".join(deployment.name for deployment in deployments)
+        print(f"newsprep: serving {names}; Ctrl-C to stop", flush=True)
+        asyncio.run(runner.start())

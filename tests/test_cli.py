@@ -83,6 +83,25 @@ def test_cnndm_profile_reproduces_the_golden_file(
     assert len(ours.splitlines()) == len(golden.splitlines()) == 15
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_wmt_profile_run_gives_the_moses_chain_lines(tmp_path: Path) -> None:
+    """`newsprep run --profile wmt`, as the README says, against the perl chain's lines."""
+    reference = Path(__file__).parent / "tasks" / "wmt_reference"
+    src = tmp_path / "raw"
+    src.mkdir()
+    (src / "fr.txt").write_bytes((reference / "fr.txt").read_bytes())
+    out = tmp_path / "out"
+    result = newsprep(
+        "run", str(src), str(out), "--profile", "wmt", "--set", "tokenize.lang=fr",
+        "--tokenizer-engine", "fast", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "fr.txt").read_bytes() == (reference / "fr.expected").read_bytes()
+    [record] = [json.loads(line) for line in (out / "_manifest.jsonl").read_text().splitlines()]
+    assert record["status"] == "ok"
+    assert record["fixes"] == ["normalize_punctuation", "remove_non_printing"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -98,6 +117,10 @@ def test_cnndm_profile_reproduces_the_golden_file(
         (
             ["--tokenizer-engine", "fast", "--set", "tokenize.protect_urls=true"],
             "protect_urls needs engine 'sacremoses'",
+        ),
+        (
+            ["--profile", "wmt", "--set", "tokenize.lang=tdt", "--tokenizer-engine", "fast"],
+            "tokenize.lang 'tdt': the fast engine (opus-fast-mosestokenizer) has no nonbreaking",
         ),
     ],
 )
@@ -163,6 +186,89 @@ def test_version_and_help_show_defaults_and_exit_codes(tmp_path: Path) -> None:
     assert "(default: 3)" in flat  # --max-attempts
     assert "(default: 0.01)" in flat  # --max-failure-rate
     assert '(default: "process")' in flat  # --runner
+
+
+def test_every_command_has_its_own_help(tmp_path: Path) -> None:
+    for command, says in [
+        (["profiles"], "Print every named profile"),
+        (["serve"], "Needs a lasting Prefect server"),
+        (["server", "start"], "--database-url URL"),
+        (["server", "status"], "exit 1 when none runs"),
+    ]:
+        result = newsprep(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: newsprep {' '.join(command)} ")
+        assert says in " ".join(result.stdout.split()), result.stdout
+
+
+def test_server_start_refuses_a_database_url_that_is_not_postgresql(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    result = newsprep("server", "start", "--database-url", "mysql://me:secret@db/prefect",
+                      cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "newsprep: error: --database-url 'mysql://me:***@db/prefect' is not a PostgreSQL URL: "
+        "give postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+    ]
+
+
+def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
+    result = newsprep("run", "--profile", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "newsprep run: error: argument --profile: invalid choice: 'nope' (choose from "
+        "'cnndm', 'default', 'moses', 'wmt') (see `newsprep run --help`)"
+    ]
+
+
+def test_sample_from_the_clone_with_a_temporary_server(tmp_path: Path) -> None:
+    """From the clone, as the README's quick start: the first line names newsprep/sample;
+    the temporary server's UI is gone after the run, so no "View at" link is printed."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    repo = Path(SAMPLE_SOURCE).parents[1]
+    dest = tmp_path / "out"
+    result = newsprep("run", SAMPLE_SOURCE, str(dest), cwd=repo, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.splitlines()[0] == f"newsprep: newsprep/sample -> {dest}, profile default"
+    assert "View at" not in result.stderr and "/runs/flow-run/" not in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_incremental_run_says_what_changed(tmp_path: Path) -> None:
+    """A rerun after one article was added, one edited and one deleted: the summary says
+    so; the rejected article, unchanged, keeps its record and is not tried again. The
+    retry delay and article time limit are options of the command line."""
+    source = tmp_path / "src"
+    source.mkdir()
+    good = sorted(p for p in Path(SAMPLE_SOURCE).rglob("*.txt") if "broken" not in p.parts)
+    for article in good[:5]:
+        target = source / article.relative_to(SAMPLE_SOURCE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(article.read_bytes())
+    binary = (Path(SAMPLE_SOURCE) / "broken" / "corrupted-upload.txt").read_bytes()
+    (source / "broken").mkdir(exist_ok=True)
+    (source / "broken" / "corrupted-upload.txt").write_bytes(binary)
+    dest = tmp_path / "out"
+    options = ("--retry-delay-seconds", "0.05", "--article-timeout-seconds", "30")
+    first = newsprep("run", str(source), str(dest), *options, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "since the last run" not in first.stderr
+    articles = sorted(p for p in source.rglob("*.txt") if "broken" not in p.parts)
+    articles[0].unlink()
+    articles[1].write_text(articles[1].read_text() + "One more paragraph, added later.\n")
+    (source / "added.txt").write_text(articles[2].read_text() + "A new article.\n")
+    second = newsprep("run", str(source), str(dest), *options, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "  since the last run: 1 new, 1 changed, 1 gone, 4 unchanged\n" in second.stderr
+    summary = json.loads((dest / "_run.json").read_text())
+    assert summary["counts"] == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 3}
+    assert summary["options"]["retry_delay_seconds"] == 0.05
+    assert summary["options"]["article_timeout_seconds"] == 30
+    [broken] = [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()
+                if "broken" in line]
+    assert (broken["status"], broken["reason"], broken["attempts"]) == (
+        "rejected", "binary-content", 0)
 
 
 # -- issue 13: hostile runs -------------------------------------------------------------------
@@ -273,6 +379,23 @@ def descendants(pid: int) -> list:
     return psutil.Process(pid).children(recursive=True)
 
 
+def started_run(src: Path, dest: Path, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """`newsprep run` in a process group of its own (as a terminal gives it), once it has
+    journaled 100 articles."""
+    run = subprocess.Popen(
+        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    journal = dest / "_manifest.journal"
+    deadline = time.monotonic() + 150
+    while not (journal.exists() and journal.read_text().count("\n") >= 100):
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.05)
+    return run
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path) -> None:
     """Class 14: kill -9 of the command (not its process group) ends the temporary Prefect
@@ -284,17 +407,7 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TMPDIR=str(temp))
-    run = subprocess.Popen(
-        [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    journal = dest / "_manifest.journal"
-    deadline = time.monotonic() + 150
-    while not (journal.exists() and journal.read_text().count("\n") >= 100):
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.05)
+    run = started_run(src, dest, cwd=tmp_path, env=env)
     helpers = descendants(run.pid)
     names = " ".join(" ".join(p.cmdline()) for p in helpers)
     assert "uvicorn" in names and "forkserver" in names and len(helpers) >= 4
@@ -312,3 +425,64 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     assert not list(temp.glob("newsprep-index-*")), "the killed run's index is removed"
     assert not (dest / "_newsprep.lock").exists()
     assert len(list(dest.rglob("article-*.txt"))) == 1500
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_ctrl_c_ends_in_one_line_and_exit_130(tmp_path: Path) -> None:
+    """Issue 19 class 16: Ctrl-C (SIGINT to the terminal's process group) mid-run prints
+    one line, no traceback from any process, exit 130; the rerun finishes the corpus."""
+    src = sample_source(tmp_path / "src", articles=1500)
+    dest = tmp_path / "out"
+    run = started_run(src, dest, cwd=tmp_path)
+
+    os.killpg(run.pid, signal.SIGINT)
+    stderr = run.communicate(timeout=120)[1].decode()
+
+    assert run.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert stderr.rstrip().splitlines()[-1] == (
+        "newsprep: interrupted; run the same command again to finish (finished articles are "
+        "kept)"
+    )
+    rerun = newsprep("run", str(src), str(dest), "--workers", "2", cwd=tmp_path, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert len(list(dest.rglob("article-*.txt"))) == 1500
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_member_pattern_that_matches_nothing_exits_2(tmp_path: Path) -> None:
+    """Issue 19 class 12: a pattern no member matches is a warning in the summary; when
+    nothing at all was found, exit 2 saying so."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("stories/a.story", "stories/b.story"):
+            data = b"The council met on Monday to talk about the budget for schools.\n"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (tmp_path / "x.tgz").write_bytes(buffer.getvalue())
+
+    typo = newsprep("run", f"tar://*.storys::{tmp_path / 'x.tgz'}", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    setting = newsprep("run", str(tmp_path / "x.tgz"), str(tmp_path / "out2"),
+                       "--set", "input.member_pattern=*.txt", cwd=tmp_path)
+    right = newsprep("run", f"tar://*.story::{tmp_path / 'x.tgz'}", str(tmp_path / "out3"),
+                     cwd=tmp_path)
+
+    for result, pattern in ((typo, "*.storys"), (setting, "*.txt")):
+        assert result.returncode == 2, result.stderr[-3000:]
+        message = f"the member pattern {pattern!r} matched none of the 2 members of x.tgz"
+        assert f"  warning: {message}" in result.stderr
+        assert result.stderr.rstrip().splitlines()[-1] == (
+            f"newsprep: error: no articles found: {message}"
+        )
+        assert "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "out" / "_run.json").read_text())
+    assert summary["warnings"] == [
+        "the member pattern '*.storys' matched none of the 2 members of x.tgz"
+    ]
+    assert right.returncode == 0, right.stderr[-3000:]
+    assert "matched none" not in right.stderr

@@ -19,7 +19,7 @@ from newsprep.config import (
 
 
 def test_profiles() -> None:
-    assert set(PROFILES) == {"default", "cnndm", "moses"}
+    assert set(PROFILES) == {"default", "cnndm", "moses", "wmt"}
     default, cnndm = PROFILES["default"], PROFILES["cnndm"]
     assert default.tokenize == TokenizeOptions()
     assert default.lowercase is True

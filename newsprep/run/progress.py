@@ -1,4 +1,5 @@
-"""Progress of a run: articles done / total, rate and ETA, logged every few seconds."""
+"""Progress of a run: articles done (of the total when it is known), rate and ETA, logged
+every few seconds and at the end, and handed to the progress bar."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Progress:
         self.total, self.done, self.logger = total, 0, logger
         self.every, self.on_update = every_seconds, on_update
         self.started = self._last = time.monotonic()
+        self._reported: tuple[int, int | None] | None = None  # what the last line said
 
     @property
     def elapsed(self) -> float:
@@ -32,20 +34,37 @@ class Progress:
         now = time.monotonic()
         finished = self.total is not None and self.done >= self.total
         if now - self._last >= self.every or finished:
-            self._last = now
-            line = self.line()
-            self.logger.info("%s", line)
-            if self.on_update is not None and self.total:
-                self.on_update(min(100.0, 100.0 * self.done / self.total), line)
+            self._report(now)
+
+    def finish(self) -> None:
+        """Every article is accounted for: the total is known now, whatever the source, and
+        the last line is said even when the run was shorter than the interval."""
+        self.total = self.done
+        if self._reported != (self.done, self.total):
+            self._report(time.monotonic())
+
+    def _report(self, now: float) -> None:
+        self._last, self._reported = now, (self.done, self.total)
+        line = self.line()
+        self.logger.info("%s", line)
+        if self.on_update is not None:
+            self.on_update(self.percent(), line)
+
+    def percent(self) -> float:
+        """The bar: done of the total; 0 until the end when the total is not known."""
+        if self.total is None:
+            return 0.0
+        return min(100.0, 100.0 * self.done / self.total) if self.total else 100.0
 
     def line(self) -> str:
         rate = self.rate
         if self.total is None:  # streaming from archives or JSONL: no total up front
-            return f"{self.done} articles, {rate:.1f} articles/s"
-        percent = 100.0 * self.done / self.total if self.total else 100.0
+            return f"{self.done} articles so far, {rate:.1f} articles/s"
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        if self.done >= self.total:
+            eta = 0.0
         return (
-            f"{self.done}/{self.total} articles ({percent:.0f}%), "
+            f"{self.done}/{self.total} articles ({self.percent():.0f}%), "
             f"{rate:.1f} articles/s, ETA {_duration(eta)}"
         )
 

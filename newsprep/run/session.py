@@ -118,6 +118,9 @@ class RunSession:
             checkpoint_dir=str(self.index.directory / "batches"),
             parity_sample=self.options.parity_sample,
             article_timeout_seconds=self.options.article_timeout_seconds,
+            quarantine_max_item_bytes=self.options.quarantine_max_item_bytes,
+            quarantine_max_run_bytes=self.options.quarantine_max_run_bytes,
+            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
         )
         self.resume = Resume(self.index, self.fingerprint, may_skip, on_skip=self._skipped)
         self.listing = listing
@@ -168,6 +171,7 @@ class RunSession:
         Stale files go before the manifest is rewritten: a run killed in between still has
         the previous manifest naming them, so its rerun removes them. The skipped articles'
         records go first: what they name is not stale."""
+        self.progress.finish()
         self._journal_skipped()
         kept = self.index.keep_unlisted()
         if kept:
@@ -185,6 +189,8 @@ class RunSession:
                 "of articles that are gone or no longer ok", gone, removed,
             )
         self.manifest.compact()
+        for warning in self.listing.warnings:
+            self.logger.warning("%s", warning)
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
         summary = RunSummary(
@@ -198,6 +204,7 @@ class RunSession:
             discovered=tally.total,
             ignored_files=self.listing.ignored_count,  # archives add theirs as they are read
             ignored=list(self.listing.ignored),
+            warnings=list(self.listing.warnings),
             counts=dict(tally.statuses),
             changes=self.resume.changes,
             reasons=tally.top_reasons(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 
 from fsspec import AbstractFileSystem
 
@@ -12,12 +13,17 @@ from newsprep.tasks.io.stores import on_local_disk
 from newsprep.tasks.io.stream import open_regular
 
 
-def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
-    """The article's bytes, reading at most `max_bytes` (one ranged request on object stores)."""
+def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = "") -> bytes:
+    """The article's bytes, reading at most `max_bytes` (one ranged request on object stores).
+
+    On a local disk no link is followed below `root` (SOURCE's folder; else only the file
+    itself is not a link), and a FIFO put where the listing saw a file is refused, not
+    waited on."""
     if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
-        # a FIFO put where the listing saw a file is refused, not waited on
-        with open_regular(fs._strip_protocol(path)) as handle:
+        path = fs._strip_protocol(path)
+        with open_regular(path, depth_below(path, fs._strip_protocol(root)) if root else 1) \
+                as handle:
             small = os.fstat(handle.fileno()).st_size <= max_bytes
             data = handle.read() if small else handle.read(max_bytes + 1)
     else:
@@ -25,6 +31,11 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise Rejected("too-large", f"more than max_bytes={max_bytes} bytes")
     return data
+
+
+def depth_below(path: str, root: str) -> int:
+    """How many components of `path` lie below the folder `root`."""
+    return posixpath.relpath(path, root).count("/") + 1
 
 
 def file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:

@@ -31,30 +31,50 @@ class JsonlArticle:
     id: str
     text: str
     highlights: tuple[str, ...] | None
+    typed_id: bool = False  # the id is a JSON number (or other value), not a string
 
 
 def parse_jsonl_line(line: bytes, number: int, options: InputOptions) -> JsonlArticle:
-    """One JSONL line to an article; `Rejected('malformed-jsonl')` names the line."""
+    """One JSONL line to an article; `Rejected('malformed-jsonl')` names the line.
+
+    Whatever a line makes the parser raise (a syntax error, nesting too deep for the
+    recursion limit, an integer over Python's 4,300 digits) is that line's problem only."""
     try:
         record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejected("malformed-jsonl", f"line {number}: {exc}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise Rejected("malformed-jsonl", f"line {number}: {_error(exc)}") from None
     if not isinstance(record, dict):
         raise Rejected("malformed-jsonl", f"line {number}: not a JSON object")
-    field = next((f for f in options.text_fields if f in record), None)
+    # a field that is null counts as absent: `"text": null` falls back to `article`
+    field = next((f for f in options.text_fields if record.get(f) is not None), None)
     if field is None or not isinstance(record[field], str):
         wanted = " or ".join(options.text_fields)
         raise Rejected("malformed-jsonl", f"line {number}: no string field {wanted}")
     raw_id = record.get(options.id_field)
-    article_id = str(raw_id) if raw_id not in (None, "") else f"line-{number}"
+    if raw_id in (None, ""):
+        article_id = f"line-{number}"
+    else:  # a number (or anything but a string) as JSON spells it: 7, 1.5, true
+        article_id = raw_id if isinstance(raw_id, str) else json.dumps(raw_id)
     highlights = record.get(options.highlights_field)
     if isinstance(highlights, str):
         highlights = tuple(h for h in highlights.split("\n") if h.strip())
     elif isinstance(highlights, list):
-        highlights = tuple(str(h) for h in highlights if str(h).strip())
+        if not all(isinstance(h, str | None) for h in highlights):
+            raise Rejected("malformed-jsonl", f"line {number}: a highlight is not a string")
+        highlights = tuple(h for h in highlights if h is not None and h.strip())
     else:
         highlights = None
-    return JsonlArticle(article_id, record[field], highlights)
+    typed = raw_id not in (None, "") and not isinstance(raw_id, str)
+    return JsonlArticle(article_id, record[field], highlights, typed)
+
+
+def _error(exc: BaseException) -> str:
+    """An error in a few words: a RecursionError's message says nothing of the line."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to parse"
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def iter_jsonl_lines(
@@ -95,6 +115,14 @@ def iter_jsonl_lines(
         yield number + 1, line
 
 
+# A file is judged on its first lines: when most of them are not JSON objects it is not
+# JSONL (random bytes, a binary file so named) and is one rejected record, not a record
+# per "line". Past them, a window of lines mostly malformed ends the file the same way.
+SAMPLE_LINES = 20
+WINDOW_LINES = 100
+NOT_JSONL = "not-jsonl"
+
+
 def jsonl_articles(
     fs: AbstractFileSystem,
     file: SourceFile,
@@ -102,18 +130,59 @@ def jsonl_articles(
     retry: Retry | None = None,
 ) -> Iterator[ArticleRef]:
     """The articles of one JSONL file, line by line; every line is an article or a record
-    of why it is not (malformed, too large, text that is not Unicode)."""
+    of why it is not (malformed, too large, text that is not Unicode). A file that is
+    mostly not JSON lines is one record `<file>#unreadable`, `not-jsonl`, from where that
+    was seen."""
     url = fs.unstrip_protocol(file.path)
     prefix = strip_suffix(file.relative, JSONL_SUFFIXES)
     max_bytes = config.fetch.max_bytes
     number = 0
+    held: list[ArticleRef] | None = []  # the first lines, until the file is judged
+    held_bytes = 0
+    window = [0, 0]  # lines, and malformed lines, judged together
     try:
-        raw, stream = open_container(fs, file.path, "infer", retry)
+        raw, stream = open_container(fs, file.path, "infer", retry, file.depth)
         with raw, stream:
             for number, line in iter_jsonl_lines(stream, max_bytes=max_bytes):
-                yield _record_article(line, number, url, prefix, config.input, max_bytes)
+                ref = _record_article(line, number, url, prefix, config.input, max_bytes)
+                window[0] += 1
+                window[1] += ref.problem is not None and ref.problem.reason == "malformed-jsonl"
+                if held is None:
+                    yield ref
+                    if window[0] == WINDOW_LINES:
+                        if _mostly_malformed(*window):
+                            yield _not_jsonl(file, url, window, f"up to line {number}, of the last")
+                            return
+                        window = [0, 0]
+                    continue
+                held.append(ref)
+                held_bytes += len(ref.data or b"")
+                if len(held) < SAMPLE_LINES and held_bytes < max_bytes:
+                    continue
+                if len(held) == SAMPLE_LINES and _mostly_malformed(*window):
+                    yield _not_jsonl(file, url, window, "of the first")
+                    return
+                yield from held
+                held, window = None, [0, 0]
+            yield from held or ()  # a file of fewer lines than the sample: judged by line
     except CORRUPT as exc:
+        yield from held or ()
         yield broken_container(file, url, exc, "corrupt-jsonl", f"after line {number}")
+
+
+def _mostly_malformed(lines: int, malformed: int) -> bool:
+    return malformed * 2 > lines
+
+
+def _not_jsonl(file: SourceFile, url: str, window: list[int], where: str) -> ArticleRef:
+    detail = (
+        f"{window[1]} {where} {window[0]} lines are not JSON objects: not a JSONL file "
+        "(the rest of it is not read)"
+    )
+    return ArticleRef(
+        id=f"{file.relative}#unreadable", source=url, signature=file.signature,
+        problem=Problem("rejected", NOT_JSONL, detail),
+    )
 
 
 def _record_article(
@@ -134,16 +203,20 @@ def _record_article(
         if text is None or any(_utf8(h) is None for h in article.highlights or ()):
             detail = f"line {number}: a lone surrogate (\\ud800-\\udfff) in the text"
             raise Rejected("malformed-jsonl", detail)
+        record_id = escape_surrogates(article.id)
+        name = safe_id_component(record_id, article.id, typed=article.typed_id)
     except Rejected as exc:
+        problem = exc.problem
+    except Exception as exc:  # anything else a line makes the parser raise: that line's
+        problem = Problem("rejected", "malformed-jsonl", f"line {number}: {_error(exc)}")
+    else:
         return ArticleRef(
-            id=f"{prefix}/line-{number}", source=source, format="jsonl",
-            data=line, signature=signature, problem=exc.problem,
+            id=f"{prefix}/{name or f'line-{number}'}.txt", source=source, format="jsonl",
+            data=text, highlights=article.highlights, record_id=record_id, signature=signature,
         )
-    record_id = escape_surrogates(article.id)
-    name = safe_id_component(record_id, article.id) or f"line-{number}"
     return ArticleRef(
-        id=f"{prefix}/{name}.txt", source=source, format="jsonl", data=text,
-        highlights=article.highlights, record_id=record_id, signature=signature,
+        id=f"{prefix}/line-{number}", source=source, format="jsonl",
+        data=line, signature=signature, problem=problem,
     )
 
 

@@ -58,12 +58,18 @@ class SourceListing:
     ignored_count: int = 0  # files that are not articles: unknown type, links, devices
     ignored: list[str] = field(default_factory=list)  # the first MAX_IGNORED_EXAMPLES
     member_pattern: str | None = None  # from a tar://PATTERN::URL source
+    warnings: list[str] = field(default_factory=list)  # for the summary: a pattern unmatched
 
     def ignore(self, what: str) -> None:
         """Count something in the source that is not an article, and name the first ones."""
         self.ignored_count += 1
         if len(self.ignored) < MAX_IGNORED_EXAMPLES:
             self.ignored.append(escape_surrogates(what))
+
+    def warn(self, warning: str) -> None:
+        """Note a problem with the source as a whole (the first MAX_IGNORED_EXAMPLES)."""
+        if len(self.warnings) < MAX_IGNORED_EXAMPLES:
+            self.warnings.append(escape_surrogates(warning))
 
     @property
     def files(self) -> Iterator[SourceFile]:
@@ -114,8 +120,8 @@ def list_source(
             if dest_inside and _is_under(path, dest_root):
                 continue
             relative = escape_surrogates(_relative(path, base))
-            if any(part.startswith(".") for part in relative.split("/")):
-                continue  # hidden files, including our own temp files
+            if any(_hidden(part) for part in relative.split("/")):
+                continue  # hidden files
             if info.get("type") == UNREADABLE:  # a folder that could not be listed
                 yield relative, _storable(path), UNREADABLE, None, info["error"]
                 continue
@@ -136,6 +142,12 @@ def split_member_pattern(source: str) -> tuple[str | None, str]:
         pattern, archive = source[len("tar://") :].split("::", 1)
         return pattern, archive
     return None, source
+
+
+def _hidden(name: str) -> bool:
+    """A hidden file or folder. Not `.` or `..`: an object store key with such a
+    component (`x/../a.txt`) is listed, to be rejected `unsafe-id`, not dropped unseen."""
+    return name.startswith(".") and name not in (".", "..")
 
 
 def _relative(path: str, base: str) -> str:
@@ -173,7 +185,7 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
             path = info["name"].rstrip("/")
             if path == folder.rstrip("/"):
                 continue  # some stores list a folder's own marker object
-            hidden = posixpath.basename(path).startswith(".")
+            hidden = _hidden(posixpath.basename(path))
             if info.get("type") == "directory" and not info.get("islink") and not hidden:
                 folders.append(path)
             else:
@@ -226,7 +238,8 @@ def _file_articles(
         refs = jsonl_articles(fs, file, config, retry)
     elif file.format == "tar":
         refs = archive_articles(
-            fs, file, config, listing.member_pattern, single, retry, listing.ignore
+            fs, file, config, listing.member_pattern, single, retry, listing.ignore,
+            listing.warn,
         )
     else:
         refs = iter([file_article(fs, file)])
@@ -289,9 +302,15 @@ def _claims(ref: ArticleRef) -> list[str]:
 
 def _checked_id(ref: ArticleRef) -> ArticleRef:
     """Ids become paths under DEST: one named like newsprep's own files (a source that is
-    an older DEST has a _quarantine/ folder; a _quarantine.jsonl) is refused."""
+    an older DEST has a _quarantine/ folder; a _quarantine.jsonl) is refused, and so is
+    one that is not a plain path: object store keys `x//a.txt` and `x/./a.txt` would write
+    `x/a.txt`, another key's output."""
     try:
         safe_relative_path(ref.id)
+        if any(part in ("", ".") for part in ref.id.split("/")):
+            raise Rejected(
+                "unsafe-id", f"{ref.id!r} is not a plain path (an empty or '.' component)"
+            )
     except Rejected as exc:
         unsafe_id = "_unsafe/" + safe_id_component(ref.id)
         return replace(ref, id=unsafe_id, problem=exc.problem)

@@ -44,6 +44,11 @@ def detect_format(name: str, options: InputOptions) -> str | None:
     """The format of a file by its name ('txt', 'story', 'jsonl', 'tar'), None if not ours."""
     if options.format != "auto":
         return options.format
+    return format_by_name(name)
+
+
+def format_by_name(name: str) -> str | None:
+    """The format a name says ('txt', 'story', 'jsonl', 'tar'), None if not ours."""
     lower = name.lower()
     if lower.endswith(ARCHIVE_SUFFIXES):
         return "tar"
@@ -91,16 +96,18 @@ def safe_relative_path(name: str) -> str:
     return posixpath.join(*parts)
 
 
-def safe_id_component(raw: str, original: str | None = None) -> str:
+def safe_id_component(raw: str, original: str | None = None, typed: bool = False) -> str:
     """A JSONL id turned into one safe path component ('' if nothing usable is left).
 
     An id that had to be changed gets a hash of the original (`original`: the id before
     its lone surrogates were escaped), so two ids that differ only in what was replaced
-    (`a/b`, `a_b`; `"\\udc80"`, `"\\\\x80"`) stay two ids.
+    (`a/b`, `a_b`; `"\\udc80"`, `"\\\\x80"`) stay two ids. So does an id that is not a JSON
+    string (`typed`: the number 1 is `1-<hash>`, the string "1" is `1`).
     """
     cleaned = _UNSAFE_ID_CHARS.sub("_", raw).strip("._")
-    if cleaned and cleaned != raw:
-        cleaned = f"{cleaned}-{short_hash(raw if original is None else original)}"
+    if cleaned and (cleaned != raw or typed):
+        key = raw if original is None else original
+        cleaned = f"{cleaned}-{short_hash(('json:' if typed else '') + key)}"
     return cleaned
 
 

@@ -7,10 +7,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
+import zstandard
+
 from newsprep.errors import Problem, is_transient
 
 # errors that mean a container (archive, JSONL file) cannot be read on
-CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError)
+CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError, zstandard.ZstdError)
 # JSONL files and archives are read in blocks of this size: with s3fs's default read-ahead
 # block (50 MiB) a 50 MiB object was held in memory whole, twice over.
 STREAM_BLOCK_SIZE = 1024 * 1024
@@ -25,6 +27,11 @@ class SourceFile:
     format: str  # txt, story, jsonl, tar
     size: int | None
     signature: str
+
+    @property
+    def depth(self) -> int:
+        """Components of the path below SOURCE's folder (links among them are not followed)."""
+        return self.relative.count("/") + 1
 
 
 @dataclass(frozen=True)

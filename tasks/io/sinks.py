@@ -11,6 +11,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from newsprep.tasks.stages.normalize import Normalized
 
 TEMP_MARKER = ".newsprep-tmp-"
+# the name of a temp file (write_atomic_stream; earlier versions put the target's name
+# first): only such names are removed as a killed run's, not an article whose name merely
+# contains the marker (an article's name has its extension last)
+TEMP_NAME = re.compile(".*" + re.escape(TEMP_MARKER) + "[0-9a-f]+")
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:

@@ -9,11 +9,13 @@ for each break. `open_regular` never blocks on a FIFO or a device put where a fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Callable
 from typing import IO, Any, Protocol, TypeVar
 
+import zstandard
 from fsspec import AbstractFileSystem
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
@@ -36,10 +38,33 @@ class Retry(Protocol):
     ) -> T: ...
 
 
-def open_regular(path: str) -> IO[bytes]:
+def open_regular(path: str, below: int = 1) -> IO[bytes]:
     """A local file opened for reading, or `Rejected('not-a-file')` at once for a FIFO, a
-    device or a socket (opening a FIFO for reading would wait for a writer forever)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    device or a socket (opening a FIFO for reading would wait for a writer forever), and
+    for a symbolic link: the last `below` components of `path` (the file and the folders
+    between it and SOURCE) are opened one by one without following links, so a file or
+    folder swapped for a link after the listing cannot lead outside SOURCE."""
+    parts = path.split("/")
+    below = max(1, min(below, len(parts) - 1))
+    top = "/".join(parts[:-below]) or "/"
+    nofollow = os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0)
+    folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in parts[-below:-1]:
+            try:
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=folder)
+            except OSError as exc:
+                _refuse_link(exc, path, name, folder)
+                raise
+            os.close(folder)
+            folder = inner
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=folder)
+        except OSError as exc:
+            _refuse_link(exc, path, parts[-1], folder)
+            raise
+    finally:
+        os.close(folder)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -52,19 +77,34 @@ def open_regular(path: str) -> IO[bytes]:
         raise
 
 
+def _refuse_link(exc: OSError, path: str, name: str, folder: int) -> None:
+    """A symbolic link met where the listing saw a file or folder: not followed (ELOOP for
+    a file; ENOTDIR when a folder is expected)."""
+    if exc.errno == errno.ENOTDIR:
+        with contextlib.suppress(OSError):
+            if stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+                exc.errno = errno.ELOOP
+    if exc.errno == errno.ELOOP:
+        raise Rejected(
+            "not-a-file", f"{path!r} is (or is under) a symbolic link now: not followed"
+        ) from None
+
+
 class ResumableReader:
     """The raw bytes of one file, read once front to back. A transient error reopens the
     file at the position reached and reads on (each break gets the policy's attempts)."""
 
-    def __init__(self, fs: AbstractFileSystem, path: str, retry: Retry | None) -> None:
-        self.fs, self.path, self.retry = fs, path, retry
+    def __init__(
+        self, fs: AbstractFileSystem, path: str, retry: Retry | None, below: int = 1
+    ) -> None:
+        self.fs, self.path, self.retry, self.below = fs, path, retry, below
         self.position = 0
         self.resumed = 0  # how many times the file was opened again mid-way
         self._handle: Any = None
 
     def _open(self) -> Any:
         if on_local_disk(self.fs):
-            handle = open_regular(self.fs._strip_protocol(self.path))
+            handle = open_regular(self.fs._strip_protocol(self.path), self.below)
         else:
             handle = self.fs.open(self.path, "rb", block_size=STREAM_BLOCK_SIZE)
         if self.position:
@@ -119,13 +159,17 @@ class ResumableReader:
 
 
 def open_container(
-    fs: AbstractFileSystem, path: str, compression: str | None, retry: Retry | None
+    fs: AbstractFileSystem, path: str, compression: str | None, retry: Retry | None,
+    below: int = 1,
 ) -> tuple[ResumableReader, IO[bytes]]:
     """(the raw reader, the stream of decompressed bytes); `compression` as fsspec names
-    it, or "infer" (by the file name)."""
+    it, or "infer" (by the file name). `below`: as for `open_regular`."""
     if compression == "infer":
         compression = infer_compression(path)
-    raw = ResumableReader(fs, path, retry)
+    raw = ResumableReader(fs, path, retry, below)
     if compression is None:
         return raw, raw  # type: ignore[return-value]
+    if compression == "zstd":  # fsspec's reader stops after the first frame of several
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return raw, reader  # type: ignore[return-value]
     return raw, compr[compression](raw, mode="rb")

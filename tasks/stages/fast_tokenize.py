@@ -51,6 +51,11 @@ FAST_DIFFERS_CHARACTERS = (
     r"\p{M}",  # combining marks (Thai, Devanagari): fast keeps or drops them
     r"\p{No}",  # vulgar fractions, superscripts (2½)
     r"\p{Cf}",  # invisible format characters (a zero-width space): sacremoses splits them off
+    # a letter without case (º ª, Hebrew, Arabic, modifier letters) in a word with a digit
+    # or what Moses keeps inside words, or after a word's period: fast splits it off after
+    # a digit, a period, an apostrophe (3nº, Mr.ºC), and a prefix's period before it (Mr. ºC)
+    r"[\p{Lo}\p{Lm}\p{Lt}](?:(?<=[\p{N}.'`,:·-]\S*.)|(?=\S*[\p{N}.'`,:·-])|(?<=\.\s+.))",
+    r"[^\P{Alpha}\p{L}\p{M}]",  # alphabetic symbols (circled letters Ⓐ): fast splits them off
 )
 
 

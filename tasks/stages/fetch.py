@@ -1,8 +1,9 @@
 """Stage 1, fetch: decode an article's bytes to text (reading them: tasks/io/files.py).
 
-UTF-8 first (a BOM is stripped), UTF-16 when it has a BOM, then the configured fallbacks
-(cp1252 by default); the encoding used is recorded. Never `errors="ignore"`: bytes that no
-encoding explains, and binary content, are rejected with a reason.
+UTF-8 first (a BOM is stripped), UTF-32 and UTF-16 when they have a BOM, then the
+configured fallbacks (cp1252 by default); the encoding used is recorded. Never
+`errors="ignore"`: bytes that no encoding explains, and binary content, are rejected with
+a reason.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 @dataclass(frozen=True)
 class Decoded:
     text: str
-    encoding: str  # "utf-8", "utf-8-sig", "utf-16", or a fallback such as "cp1252"
+    encoding: str  # "utf-8", "utf-8-sig", "utf-16", "utf-32", or a fallback such as "cp1252"
 
     @property
     def fixes(self) -> tuple[str, ...]:
@@ -31,6 +32,11 @@ class Decoded:
 
 def decode(data: bytes, options: FetchOptions) -> Decoded:
     """Bytes to text, or `Rejected` with reason `binary-content` or `undecodable`."""
+    # UTF-32 first: its little-endian BOM (FF FE 00 00) starts with UTF-16's (FF FE)
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        decoded = _strict(data, "utf-32")
+        if decoded is not None:
+            return _check_text(Decoded(decoded, "utf-32"), options)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         decoded = _strict(data, "utf-16")
         if decoded is None:

@@ -1,8 +1,8 @@
 """The stage chain for one article: bytes in, output text out (pure; no I/O).
 
-fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate; a problem
-with the article raises `Rejected`. `parity` compares an output with the reference
-tokenizer engine's.
+fetch (decode) -> unicode fix -> [punctuation, non-printing] -> tokenize -> lowercase ->
+layout -> validate; a problem with the article raises `Rejected`. `parity` compares an
+output with the reference tokenizer engine's.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from newsprep.errors import Rejected
 from newsprep.tasks.stages.fetch import decode
 from newsprep.tasks.stages.layout import layout
 from newsprep.tasks.stages.lowercase import lowercase
+from newsprep.tasks.stages.non_printing import REMOVE_NON_PRINTING, remove_non_printing
+from newsprep.tasks.stages.punctuation import NORMALIZE_PUNCTUATION, normalize_punctuation
 from newsprep.tasks.stages.story import parse_story
 from newsprep.tasks.stages.tokenize import tokenize
 from newsprep.tasks.stages.unicode_fix import (
@@ -38,7 +40,8 @@ def normalize_text(
     fmt: str = "txt",
     highlights: tuple[str, ...] | None = None,
 ) -> Normalized:
-    """fetch (decode) -> unicode fix -> tokenize -> lowercase -> layout -> validate.
+    """fetch (decode) -> unicode fix -> [punctuation, non-printing] -> tokenize ->
+    lowercase -> layout -> validate.
 
     A `.story` is split into body and highlights after the unicode fix; highlights (from
     the story or given, as JSONL's) go through the same stages, one per output line.
@@ -53,13 +56,12 @@ def normalize_text(
         body, highlights = story.body, story.highlights
     elif highlights:
         highlights = tuple(fix_unicode(h, config.unicode_fix).text for h in highlights)
-    body, bidi = remove_bidi_controls(body)
+    body, changes = _clean(body, config)
     if highlights:
-        cleaned = [remove_bidi_controls(h) for h in highlights]
+        cleaned = [_clean(h, config) for h in highlights]
         highlights = tuple(h for h, _ in cleaned)
-        bidi = bidi or any(had for _, had in cleaned)
-    if bidi:  # no-op, and not in fixes, for text without them
-        fixes += (REMOVE_BIDI_CONTROLS,)
+        changes = changes.union(*(c for _, c in cleaned))
+    fixes += tuple(step for step in _CLEANING if step in changes)  # none for clean text
     if config.input.require_highlights and not highlights:
         raise Rejected("no-highlights", "require_highlights is set and there are none")
     text = layout(_tokenized_lines(body, config), config.layout)
@@ -69,6 +71,27 @@ def normalize_text(
         lines = [line for h in highlights for line in _tokenized_lines(h, config)]
         summary = "\n".join(lines) + "\n" if lines else None
     return Normalized(text + "\n", len(text.split()), fixes, summary)
+
+
+_CLEANING = (NORMALIZE_PUNCTUATION, REMOVE_NON_PRINTING, REMOVE_BIDI_CONTROLS)
+
+
+def _clean(text: str, config: PipelineConfig) -> tuple[str, set[str]]:
+    """The stages between the unicode fix and the tokenizer; the names of those that
+    changed the text."""
+    changes: set[str] = set()
+    if config.normalize_punctuation:
+        text, changed = normalize_punctuation(text, config.tokenize.lang)
+        if changed:
+            changes.add(NORMALIZE_PUNCTUATION)
+    if config.remove_non_printing:
+        text, changed = remove_non_printing(text)
+        if changed:
+            changes.add(REMOVE_NON_PRINTING)
+    text, changed = remove_bidi_controls(text)
+    if changed:
+        changes.add(REMOVE_BIDI_CONTROLS)
+    return text, changes
 
 
 def _tokenized_lines(text: str, config: PipelineConfig) -> list[str]:

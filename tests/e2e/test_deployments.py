@@ -103,7 +103,7 @@ class Server:
 
 @contextmanager
 def prefect_server(home: Path) -> Iterator[Server]:
-    """`prefect server start` on a free port with its own PREFECT_HOME; always stopped."""
+    """Prefect's server on a free port with its own PREFECT_HOME; always stopped."""
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -120,8 +120,9 @@ def prefect_server(home: Path) -> Iterator[Server]:
     }
     env.pop("PREFECT_PROFILE", None)
     log = home / "server.log"
-    server = _start(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+    server = _start(  # the server `newsprep server start` runs (newsprep/prefect_server.py)
+        [sys.executable, "-m", "newsprep.prefect_server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
         env, log, cwd=home,
     )
     try:
@@ -269,7 +270,7 @@ def test_parameter_form(deployed: Server) -> None:
     run = _fields(schema, "RunConfig")
     options = _fields(schema, "RunOptions")
     assert set(run) == {"source", "dest", "profile", "overrides", "tokenizer_engine", "options"}
-    assert run["profile"]["enum"] == ["default", "cnndm", "moses"]
+    assert run["profile"]["enum"] == ["default", "cnndm", "moses", "wmt"]
     assert run["tokenizer_engine"]["enum"] == ["profile", "sacremoses", "fast"]
     assert run["source"]["type"] == run["dest"]["type"] == "string"
     assert run["overrides"]["type"] == "object" and run["overrides"]["default"] == {}
@@ -299,7 +300,7 @@ def test_parameter_form_describes_every_field(deployed: Server) -> None:
         (
             'config={"profile": "nope"}',
             "'config.profile'",
-            "'nope' is not one of ['default', 'cnndm', 'moses']",
+            "'nope' is not one of ['default', 'cnndm', 'moses', 'wmt']",
         ),
         (
             'config={"options": {"max_failure_rate": 5}}',
@@ -309,6 +310,12 @@ def test_parameter_form_describes_every_field(deployed: Server) -> None:
         ('config={"options": {"workers": -1}}', "'config.options.workers'", ""),
         ('config={"options": {"bogus": 1}}', "'config.options'", "'bogus' was unexpected"),
         ('config={"tokenizer_engine": "perl"}', "'config.tokenizer_engine'", "'perl'"),
+        ('config={"sourc": "x"}', "'config'", "'sourc' was unexpected"),
+        (
+            'config={"overrides": {"tokenize.langg": "de"}}',
+            "'config.overrides'",
+            "'tokenize.langg' is not one of ['description', 'input', 'input.format'",
+        ),
     ],
 )
 def test_bad_parameter_fails_fast(deployed: Server, param: str, field: str, reason: str) -> None:
@@ -377,9 +384,9 @@ def test_second_run_is_incremental(deployed: Server, first_run, worker_log: Path
     second = _wait_final(deployed, second_id, worker_log)
     assert second.state.is_completed(), f"{second.state}\n{_tail(worker_log)}"
     summary = _summary(dest)
-    # every good article is skipped; the rejected one is tried (and rejected) again
+    # every good article is skipped; the rejected one keeps its record, not tried again
     assert summary["counts"] == {"ok": 0, "rejected": 1, "failed": 0, "skipped": 24}
-    assert summary["changes"] == {"new": 0, "changed": 0, "retried": 1, "skipped": 24}
+    assert summary["changes"] == {"new": 0, "changed": 0, "retried": 0, "skipped": 25}
     assert {a: (dest / a).stat().st_mtime_ns for a in outputs} == outputs  # not rewritten
 
 
@@ -394,6 +401,59 @@ def test_chosen_run_name_is_kept(deployed: Server, worker_log: Path, tmp_path: P
     flow_run = _wait_final(deployed, flow_run_id, worker_log)
     assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
     assert flow_run.name == "backfill-march"
+
+
+def _deploy(server: Server, folder: Path, spec: dict, deployment: dict) -> str:
+    """`prefect deploy` of one more deployment, in a prefect.yaml of its own; its name."""
+    import yaml
+
+    prefect_file = folder / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [deployment]}))
+    deploy = server.cli("deploy", "--prefect-file", str(prefect_file), "--name", deployment["name"])
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    return f"normalize-corpus/{deployment['name']}"
+
+
+def test_partial_override_keeps_the_deployments_settings(
+    deployed: Server, worker_log: Path, tmp_path: Path
+) -> None:
+    """`--param 'config={"source": ...}'` changes the source only: the run writes to the
+    deployment's dest with its profile and options; nested fields merge the same way."""
+    import yaml
+
+    source, dest = _copy_sample(tmp_path / "src"), tmp_path / "deployed-dest"
+    spec = yaml.safe_load((REPO / PREFECT_FILE).read_text())
+    [adhoc] = [d for d in spec["deployments"] if d["name"] == "normalize-corpus-adhoc"]
+    partial = {
+        **adhoc,
+        "name": "normalize-corpus-partial",
+        "parameters": {"config": {
+            "source": str(tmp_path / "not-this-one"), "dest": str(dest), "profile": "cnndm",
+            "overrides": {"validation.min_tokens": 2},
+            "options": {"workers": 1, "max_failure_rate": 0.5},
+        }},
+    }
+    name = _deploy(deployed, tmp_path, spec, partial)
+    try:
+        result = deployed.cli(
+            "deployment", "run", name, "--param",
+            'config=' + json.dumps({"source": str(source), "options": {"batch_size": 5}}),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        found = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+        assert found, result.stdout
+        flow_run = _wait_final(deployed, UUID(found.group(1)), worker_log)
+    finally:
+        with deployed.client() as client:
+            client.delete_deployment(client.read_deployment_by_name(name).id)
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{_tail(worker_log)}"
+    assert flow_run.name == f"normalize-corpus: {source} → {dest}"
+    summary = _summary(dest)
+    assert summary["counts"]["ok"] == 24 and summary["profile"] == "cnndm"
+    assert summary["overrides"] == {"validation.min_tokens": 2}
+    assert summary["options"]["workers"] == 1 and summary["options"]["batch_size"] == 5
+    assert summary["options"]["max_failure_rate"] == 0.5
+    assert not (tmp_path / "not-this-one").exists()
 
 
 def test_config_error_fails_at_once(deployed: Server, worker_log: Path, tmp_path: Path) -> None:
@@ -508,13 +568,7 @@ def test_every_minute_cron_runs(
         },
         "schedules": [{"cron": "* * * * *", "timezone": "UTC", "active": True}],
     }
-    prefect_file = tmp_path / "prefect.yaml"
-    prefect_file.write_text(yaml.safe_dump({**spec, "deployments": [every_minute]}))
-    deploy = deployed.cli(
-        "deploy", "--prefect-file", str(prefect_file), "--name", "normalize-corpus-every-minute"
-    )
-    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    name = "normalize-corpus/normalize-corpus-every-minute"
+    name = _deploy(deployed, tmp_path, spec, every_minute)
     try:
         deadline = time.monotonic() + 150  # the next minute, the scheduler, the run itself
         with deployed.client() as client:

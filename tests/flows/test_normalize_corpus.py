@@ -311,3 +311,35 @@ def test_parity_sample_takes_the_same_articles_every_time(tmp_path: Path) -> Non
         sampled.append(sorted(r["id"] for r in manifest(tmp_path / name) if r["parity"]))
     assert sampled[0] == sampled[1]
     assert 0 < len(sampled[0]) < 6
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "tar"])
+def test_progress_moves_without_a_total(tmp_path: Path, kind: str) -> None:
+    """A JSONL file or an archive has no article count up front; the progress bar and the
+    progress log line still end at the count, read back from the Prefect server."""
+    from archives import build_tar, story_text
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+    from source_files import jsonl, write
+
+    src = tmp_path / "src"
+    if kind == "jsonl":
+        write(src / "news.jsonl", jsonl(*({"id": f"a{n}", "text": story_text(n).split("@")[0]}
+                                          for n in range(5))))
+    else:
+        write(src / "news.tgz", build_tar([(f"s{n}.story", story_text(n).encode())
+                                           for n in range(5)]))
+    state = run_flow(str(src), str(tmp_path / "out"), options=FAST, return_state=True)
+    assert state.is_completed()
+    flow_run_id = state.state_details.flow_run_id
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    [progress] = [a for a in artifacts if a.type == "progress"]
+    assert progress.data == 100.0
+    assert progress.description.startswith("Articles processed: 5/5 articles (100%), ")
+    assert any(log.message.startswith("5/5 articles (100%), ") for log in logs), [
+        log.message for log in logs]

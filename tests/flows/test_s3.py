@@ -755,3 +755,30 @@ def test_sigkill_then_rerun_equals_uninterrupted_on_s3(s3) -> None:
     assert [{k: v for k, v in r.items() if k not in strip} for r in after.values()] == [
         {k: v for k, v in r.items() if k not in strip} for r in before.values()
     ]
+
+
+def test_keys_that_are_one_path_twice_or_not_plain_paths_get_a_record(s3) -> None:
+    """Issue 19 class 3: `x//a.txt` and `x/a.txt` would both write DEST/x/a.txt; keys with
+    `.` or `..` components vanished without a record. Each is now an unsafe-id record."""
+    lisbon = NEWS["world/2026-04-02-lisbon-night-trams.txt"]
+    other = NEWS["business/2026-04-03-coffee-futures.txt"]
+    keys = {"x/a.txt": lisbon, "x//a.txt": other, "x/./b.txt": other, "x/../c.txt": other,
+            "x/.hidden.txt": other}
+    for key, data in keys.items():
+        s3.call_s3("put_object", Bucket="raw", Key=f"keys/{key}", Body=data)
+    assert sorted(s3.find("raw/keys")) == sorted(f"raw/keys/{key}" for key in keys)
+
+    summary = run_flow("s3://raw/keys", "s3://clean/keys", options=THREADS)
+
+    files = bucket_files(s3, "clean/keys")
+    records = manifest(files)
+    by_source = {r["source"].split("raw/keys/", 1)[1]: r for r in records.values()}
+    assert set(by_source) == {"x/a.txt", "x//a.txt", "x/./b.txt", "x/../c.txt"}
+    assert (by_source["x/a.txt"]["status"], by_source["x/a.txt"]["id"]) == ("ok", "x/a.txt")
+    for key in ("x//a.txt", "x/./b.txt", "x/../c.txt"):
+        record = by_source[key]
+        assert (record["status"], record["reason"]) == ("rejected", "unsafe-id"), record
+        assert record["id"].startswith("_unsafe/")
+    assert files["x/a.txt"] == LISBON.encode()
+    assert summary.counts == {"ok": 1, "rejected": 3, "failed": 0, "skipped": 0}
+    assert not [k for k in files if k.startswith(("c.txt", "x/b.txt"))]

@@ -24,7 +24,43 @@ def test_lines_every_interval_and_at_the_end(caplog) -> None:
 def test_streaming_has_no_total() -> None:
     progress = Progress(None, logging.getLogger("t"))
     progress.advance(5)
-    assert progress.line().startswith("5 articles, ") and "ETA" not in progress.line()
+    assert progress.line().startswith("5 articles so far, ") and "ETA" not in progress.line()
+
+
+def test_streaming_moves_and_ends_full(caplog) -> None:
+    """No total up front (archives, JSONL): each update says done and rate with the bar at
+    0; the end says the total, at 100%, even for a run shorter than the interval."""
+    updates: list[tuple[float, str]] = []
+    progress = Progress(None, logging.getLogger("t"), every_seconds=0,
+                        on_update=lambda percent, line: updates.append((percent, line)))
+    with caplog.at_level(logging.INFO, logger="t"):
+        progress.advance(2)
+        progress.advance(1)
+        progress.finish()
+    assert [percent for percent, _ in updates] == [0.0, 0.0, 100.0]
+    assert updates[1][1].startswith("3 articles so far, ")
+    assert updates[2][1].startswith("3/3 articles (100%), ") and updates[2][1].endswith("ETA 0s")
+    assert caplog.messages == [line for _, line in updates]
+
+
+def test_short_run_says_its_end_once(caplog) -> None:
+    updates: list[float] = []
+    for total in (None, 4):
+        progress = Progress(total, logging.getLogger("t"), every_seconds=3600,
+                            on_update=lambda percent, line: updates.append(percent))
+        with caplog.at_level(logging.INFO, logger="t"):
+            progress.advance(4)
+            progress.finish()
+    assert updates == [100.0, 100.0]
+    assert [m.split(",")[0] for m in caplog.messages] == ["4/4 articles (100%)"] * 2
+
+
+def test_empty_run_is_full() -> None:
+    updates: list[float] = []
+    progress = Progress(0, logging.getLogger("t"),
+                        on_update=lambda percent, line: updates.append(percent))
+    progress.finish()
+    assert updates == [100.0]
 
 
 def test_durations() -> None:

@@ -38,7 +38,7 @@ def test_a_first_run_does_everything() -> None:
 def test_unchanged_new_changed_and_retried() -> None:
     with RunIndex() as index:
         index.add_previous_lines(manifest_rows([
-            previous("same"), previous("edited"), previous("bad", "rejected"),
+            previous("same"), previous("edited"), previous("bad", "failed"),
             previous("lost"),
         ]))
         index.add_outputs(["same", "edited"])  # "lost"'s output is gone from DEST
@@ -49,6 +49,35 @@ def test_unchanged_new_changed_and_retried() -> None:
         ("same", "skipped", 0, "same")
     ]
     assert changes == {"new": 1, "changed": 1, "retried": 2, "skipped": 1}
+
+
+def rejected(article_id: str, reason: str, signature: str = "s1") -> ArticleRecord:
+    record = previous(article_id, "rejected", signature)
+    record.reason, record.attempts = reason, 1
+    record.quarantine = f"_quarantine/{article_id}"
+    return record
+
+
+def test_an_unchanged_rejected_article_is_not_tried_again() -> None:
+    """Rejections are deterministic: same bytes, same config, same outcome. Those that
+    depend on other articles (an id used first, a path in the way) are looked at again,
+    and so is one whose quarantine copy is gone or whose bytes changed."""
+    with RunIndex() as index:
+        index.add_previous_lines(manifest_rows([
+            rejected("binary", "binary-content"), rejected("edited", "binary-content"),
+            rejected("copy-gone", "too-few-tokens"), rejected("twice", "duplicate-id"),
+            rejected("blocked", "output-conflict"),
+        ]))
+        index.add_outputs([f"_quarantine/{name}" for name in ("binary", "edited", "twice",
+                                                                 "blocked")])
+        refs = [ref("binary"), ref("edited", "s2"), ref("copy-gone"), ref("twice"),
+                ref("blocked")]
+        todo, skipped, changes = plan(index, refs)
+    assert todo == ["edited", "copy-gone", "twice", "blocked"]
+    assert [(r.id, r.status, r.reason, r.attempts, r.quarantine) for r in skipped] == [
+        ("binary", "rejected", "binary-content", 0, "_quarantine/binary")
+    ]
+    assert changes == {"new": 0, "changed": 1, "retried": 3, "skipped": 1}
 
 
 def test_other_settings_or_force_redo_everything() -> None:

@@ -64,6 +64,8 @@ PITFALLS = (
     "กรุงเทพมหานครประกาศมาตรการใหม่",  # sacremoses splits the tone mark off ("ใหม ่")
     "2½ cups",  # "2½" / "2 ½"
     "v\u200bUkqy",  # sacremoses splits the zero-width space off
+    "Vive en el piso nº7.",  # "nº 7" / "nº7"
+    "The ⒶⒷⒸ of it",  # "Ⓐ Ⓑ Ⓒ" / "ⒶⒷⒸ"
 )
 
 
@@ -84,7 +86,7 @@ def differs(line: str) -> bool:
 def test_each_pitfall_differs_and_is_left_to_sacremoses(line: str) -> None:
     assert differs(line), "the tokenizers agree here: not a pitfall"
     assert fast_differs(line)
-    for profile in ("default", "cnndm", "moses"):
+    for profile in ("default", "cnndm", "moses", "wmt"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference)
@@ -151,7 +153,7 @@ FRAGMENTS = tuple(json.loads((HERE / "news_fragments.json").read_text(encoding="
 @settings(derandomize=True, max_examples=3000, deadline=None)
 @given(line=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14).map("".join))
 def test_fast_engine_tokenizes_generated_lines_like_sacremoses(line: str) -> None:
-    for profile in ("default", "cnndm", "moses"):
+    for profile in ("default", "cnndm", "moses", "wmt"):
         reference = PROFILES[profile].tokenize
         fast = reference.model_copy(update={"engine": "fast"})
         assert tokenize_line(line, fast) == tokenize_line(line, reference), profile

@@ -7,6 +7,7 @@ outcome into exactly one `ArticleRecord`. It never raises for a bad article.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import signal
@@ -47,6 +48,9 @@ class Job:
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
     article_timeout_seconds: float = 300.0  # one article step's time limit (main thread)
+    quarantine_max_item_bytes: int = 1024 * 1024  # the most one quarantine copy holds
+    quarantine_max_run_bytes: int = 256 * 1024 * 1024  # the most all copies of a run hold
+    quarantine_budget: str | None = None  # local file: the bytes the run's copies used
 
     @cached_property
     def fingerprint(self) -> str:
@@ -228,6 +232,8 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
         record.set_problem(exc.problem)
     except ArticleTimeout as exc:
         _timed_out(record, exc)
+    except PermissionError as exc:  # the same on every try: the file's, not the run's
+        record.set_problem(Problem("rejected", "permission-denied", f"{exc}"))
     except Exception as exc:
         record.set_problem(Problem("failed", "read-error", f"{type(exc).__name__}: {exc}"))
     return record, None
@@ -236,7 +242,9 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
 def _read_source(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes:
     """The file's bytes, at most `fetch.max_bytes`, with the article's retry budget."""
     source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
-    return _retrying(lambda: read_bytes(source_fs, ref.path, max_bytes), job, record)
+    return _retrying(
+        lambda: read_bytes(source_fs, ref.path, max_bytes, job.source_root), job, record
+    )
 
 
 def _size(ref: ArticleRef, job: Job) -> int:
@@ -331,8 +339,14 @@ def _retrying(call: Callable[[], T], job: Job, record: ArticleRecord | None = No
 def _quarantine(
     job: Job, ref: ArticleRef, raw: bytes | None, record: ArticleRecord
 ) -> ArticleRecord:
-    """Copy the bytes of an article that did not end ok to DEST/_quarantine/ (best effort)."""
+    """Copy the bytes of an article that did not end ok to DEST/_quarantine/ (best effort),
+    within the run's quarantine limits: past them the record keeps the size and sha256."""
     if raw is None:
+        return record
+    over = _over_quarantine_limits(job, len(raw))
+    if over:
+        digest = hashlib.sha256(raw).hexdigest()
+        _no_quarantine_copy(record, f"{len(raw)} bytes, sha256 {digest}; {over}")
         return record
     dest_fs, dest_root = job.dest_fs()
     try:
@@ -343,6 +357,37 @@ def _quarantine(
     return record
 
 
-def _no_quarantine_copy(record: ArticleRecord, exc: BaseException) -> None:
-    note = f"no quarantine copy: {type(exc).__name__}: {exc}"
+def _over_quarantine_limits(job: Job, size: int) -> str | None:
+    """Which quarantine limit a copy of `size` bytes would pass (None: it is taken from the
+    run's budget). The budget is a count in a local file shared by the run's processes,
+    under a lock; a worker that cannot reach it (a remote Dask worker) counts alone."""
+    if size > job.quarantine_max_item_bytes:
+        return f"over quarantine_max_item_bytes={job.quarantine_max_item_bytes}"
+    limit = job.quarantine_max_run_bytes
+    try:
+        if job.quarantine_budget is None:
+            raise FileNotFoundError
+        with open(job.quarantine_budget, "a+b") as budget:
+            fcntl.flock(budget, fcntl.LOCK_EX)
+            budget.seek(0)
+            used = int(budget.read() or 0)
+            if used + size > limit:
+                return f"the run's quarantine_max_run_bytes={limit} are used up"
+            budget.seek(0)
+            budget.truncate()
+            budget.write(str(used + size).encode())
+    except (OSError, ValueError):
+        global _USED_HERE
+        if _USED_HERE + size > limit:
+            return f"the run's quarantine_max_run_bytes={limit} are used up"
+        _USED_HERE += size
+    return None
+
+
+_USED_HERE = 0  # quarantine bytes of this process, when the run's budget file is out of reach
+
+
+def _no_quarantine_copy(record: ArticleRecord, why: BaseException | str) -> None:
+    what = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
+    note = f"no quarantine copy: {what}"
     record.detail = f"{record.detail}; {note}" if record.detail else note

@@ -22,7 +22,7 @@ from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
 from newsprep.tasks.io.footprint import QUARANTINE_DIR, with_companions
 from newsprep.tasks.io.paths import RESERVED_TOP_LEVEL
-from newsprep.tasks.io.sinks import TEMP_MARKER, write_atomic_stream
+from newsprep.tasks.io.sinks import TEMP_NAME, write_atomic_stream
 from newsprep.tasks.io.stores import on_local_disk
 
 MANIFEST = "_manifest.jsonl"
@@ -131,7 +131,7 @@ def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
         posixpath.join(folder, name)
         for folder, _, names in fs.walk(dest_root)
         for name in names
-        if TEMP_MARKER in name
+        if TEMP_NAME.fullmatch(name)
     ]
     for path in stale:
         fs.rm(path)

@@ -44,9 +44,11 @@ class ArticleRecord:
         self.status, self.reason, self.detail = problem.status, problem.reason, problem.detail
 
     def skipped(self) -> ArticleRecord:
-        """This (previous run's) record, for an article this run leaves as it is."""
+        """This (previous run's) record, for an article this run leaves as it is: `skipped`,
+        or still `rejected` with its reason, not tried again (attempts 0)."""
         record = copy.copy(self)  # dataclasses.replace costs 5x more, once per unchanged article
-        record.status, record.attempts, record.fixes = "skipped", 0, list(self.fixes)
+        status = self.status if self.status == "rejected" else "skipped"
+        record.status, record.attempts, record.fixes = status, 0, list(self.fixes)
         return record
 
     def to_dict(self) -> dict:

@@ -8,16 +8,28 @@ from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
+# Rejections that depend on other articles (which one came first, what is in the way),
+# not on the article's bytes and the config alone: a rerun looks again.
+CONTEXT_REASONS = frozenset({"output-conflict", "duplicate-id"})
+
 
 def unchanged(
     previous: ArticleRecord | None, ref_signature: str, fingerprint: str, index: RunIndex
 ) -> bool:
-    """True when a previous run already wrote this article from the same bytes and config."""
+    """True when a previous run already wrote this article from the same bytes and config,
+    or rejected it (a deterministic outcome) and its quarantine copy is still there."""
+    if (
+        previous is None
+        or previous.fingerprint != fingerprint
+        or previous.signature != ref_signature
+    ):
+        return False
+    if previous.status == "rejected":
+        return previous.reason not in CONTEXT_REASONS and (
+            previous.quarantine is None or index.has_output(previous.quarantine)
+        )
     return (
-        previous is not None
-        and previous.status in ("ok", "skipped")
-        and previous.fingerprint == fingerprint
-        and previous.signature == ref_signature
+        previous.status in ("ok", "skipped")
         and index.has_output(previous.output)
         and (previous.highlights is None or index.has_output(previous.highlights))
     )
@@ -27,8 +39,8 @@ class Resume:
     """Passes on the articles that need work and reports the rest as skipped.
 
     Counts, against the previous manifest: new (not in it), changed (its bytes or the
-    settings differ), retried (same bytes and settings, but it did not end ok) and skipped
-    (unchanged and its output is still there).
+    settings differ), retried (same bytes and settings, but it failed, or its output is
+    gone) and skipped (unchanged: written, or rejected, and its files are still there).
     """
 
     def __init__(

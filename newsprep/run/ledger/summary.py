@@ -123,6 +123,9 @@ class RunSummary:
     removed_files: int = 0
     # what ignored_files counts, the first 100 named (archive members: archive!member (what))
     ignored: list[str] = field(default_factory=list)
+    # what the run found wrong with the source as a whole: a member pattern that matched
+    # nothing in an archive
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields of _run.json."""

@@ -18,6 +18,7 @@ from prefect.artifacts import (
 from newsprep.config import RunConfig
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, Tally, redact
+from newsprep.run.orchestration.deployment_config import with_deployment_settings
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
 
@@ -39,7 +40,7 @@ def flow_run_name() -> str:
     config = flow_run.parameters.get("config", RunConfig())
     if not isinstance(config, RunConfig):
         config = RunConfig.model_validate(config)
-    return run_name(config)
+    return run_name(with_deployment_settings(config))
 
 
 _UI_GENERATED = re.compile(  # prefect-ui-library's random run names: chi31-aquarii-fringe

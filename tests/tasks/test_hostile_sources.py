@@ -1,0 +1,445 @@
+"""Issue 19: one crafted item, a swapped file or an odd container costs no corpus. Real
+files, real readers, real sinks (the listing, the readers and the batch of a run)."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import logging
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+from source_files import jsonl, write
+from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
+
+from newsprep.config import RunConfig, RunOptions
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import BatchOutcome
+from newsprep.run.ledger.summary import RunSummary
+from newsprep.run.session import RunSession
+from newsprep.tasks.io.listing import iter_articles, list_source
+
+OTHER = "Rain closed the coastal road for a second day, the police said on Monday.\n"
+
+
+def run(src: Path, dest: Path) -> RunSummary:
+    config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(workers=1))
+    with RunSession(config, logging.getLogger("test")) as session:
+        listing = list_source(config.source, config.dest, session.pipeline, session.index)
+        job, batches = session.plan(listing, on_progress=lambda percent, line: None)
+        for batch in batches:
+            records = process_batch(batch.articles, batch.index, job)
+            session.record(BatchOutcome(batch.index, records))
+        return session.finish()
+
+
+def ids_and_reasons(refs) -> list[tuple[str, str | None]]:
+    return [(r.id, r.problem and r.problem.reason) for r in refs]
+
+
+# -- 1. a record or member that breaks the parser costs that item only -------------------
+
+
+@pytest.mark.parametrize("bad", [
+    '{"id": "deep", "text": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError
+    '{"id": "deep2", "text": "x", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+    '{"id": "big", "text": "x", "n": ' + "7" * 5000 + "}",  # ValueError: over 4,300 digits
+    '{"id": "bad", "text": "x"} trailing',
+])
+def test_a_jsonl_line_the_parser_raises_on_costs_that_line_only(tmp_path: Path, bad: str) -> None:
+    src = tmp_path / "src"
+    write(src / "feed.jsonl", jsonl({"id": "a", "text": NEWS}, bad, {"id": "c", "text": OTHER}))
+
+    listing, refs = refs_of(src, tmp_path)
+    _, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "feed/a.txt": ("ok", None),
+        "feed/line-2": ("rejected", "malformed-jsonl"),
+        "feed/c.txt": ("ok", None),
+    }
+    assert records["feed/line-2"].detail.startswith("line 2: ")
+
+
+@pytest.mark.parametrize("mtime", ["nan", "inf", "-inf", "1e999", "9" * 400])
+def test_a_tar_member_with_an_impossible_mtime_costs_nothing(tmp_path: Path, mtime: str) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for name, text in (("a.txt", NEWS), ("b.txt", OTHER), ("c.txt", NEWS)):
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            if name == "b.txt":
+                info.pax_headers = {"mtime": mtime}
+            archive.addfile(info, io.BytesIO(text.encode()))
+    write(tmp_path / "src" / "pack.tgz", buffer.getvalue())
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    _, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "a.txt": ("ok", None), "b.txt": ("ok", None), "c.txt": ("ok", None),
+    }
+
+
+def test_a_tar_header_tarfile_cannot_parse_is_named_not_the_end_of_the_archive(
+    tmp_path: Path,
+) -> None:
+    """A pax field tarfile raises a ValueError on, and a header with a bad checksum (which
+    tarfile takes for the end of the archive): a corrupt-archive record, never silence."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in ("a.txt", "b.txt", "c.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = len(NEWS)
+            if name == "b.txt":
+                info.pax_headers = {"GNU.sparse.size": "not a number"}
+            archive.addfile(info, io.BytesIO(NEWS.encode()))
+    write(tmp_path / "src" / "sparse.tar", buffer.getvalue())
+    plain = bytearray(tar_bytes([("a.txt", NEWS.encode()), ("b.txt", NEWS.encode())]))
+    plain[512 + 512 + 148] ^= 0x01  # b.txt's header checksum
+    write(tmp_path / "src" / "checksum.tar", bytes(plain))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [
+        ("checksum/a.txt", None), ("checksum.tar#unreadable", "corrupt-archive"),
+        ("sparse/a.txt", None), ("sparse.tar#unreadable", "corrupt-archive"),
+    ]
+    assert "offset" in refs[1].problem.detail and "offset" in refs[3].problem.detail
+
+
+def test_a_rerun_keeps_the_outputs_of_the_records_after_a_bad_line(tmp_path: Path) -> None:
+    """A whole run without Prefect (as tests/run/test_session.py), twice: the records after
+    a line the parser raises on are written, and the rerun removes none of them as gone."""
+    src, dest = tmp_path / "src", tmp_path / "out"
+    deep = '{"id": "b", "text": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    write(src / "feed.jsonl", jsonl({"id": "a", "text": NEWS}, deep, {"id": "c", "text": OTHER}))
+
+    first = run(src, dest)
+    second = run(src, dest)
+
+    assert first.counts == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 0}
+    assert second.counts == {"ok": 0, "rejected": 1, "failed": 0, "skipped": 2}
+    assert (second.removed_articles, second.removed_files) == (0, 0)
+    assert (dest / "feed/c.txt").read_text() == "rain closed the coastal road for a second day " \
+        ", the police said on monday .\n"
+    lines = [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
+    line = next(line for line in lines if line["status"] == "rejected")
+    assert (line["id"], line["reason"]) == ("feed/line-2", "malformed-jsonl")
+    assert "nested too deeply" in line["detail"]
+
+
+# -- 2. links are not followed at read time ------------------------------------------------
+
+
+def test_a_file_or_folder_swapped_for_a_link_after_listing_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret"
+    write(secret / "a.txt", b"TOP SECRET key material for the whole company here.\n")
+    write(secret / "sub" / "b.txt", b"TOP SECRET the second file of secrets is here.\n")
+    write(secret / "feed.jsonl", jsonl({"id": "s", "text": "TOP SECRET in a JSONL record."}))
+    src = tmp_path / "src"
+    for name in ("a.txt", "sub/b.txt", "feed.jsonl", "ok.txt"):
+        write(src / name, NEWS.encode())
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, RunIndex())
+    (src / "a.txt").unlink()
+    (src / "a.txt").symlink_to(secret / "a.txt")
+    (src / "feed.jsonl").unlink()
+    (src / "feed.jsonl").symlink_to(secret / "feed.jsonl")
+    (src / "sub" / "b.txt").unlink()
+    (src / "sub").rmdir()
+    (src / "sub").symlink_to(secret / "sub")
+
+    refs = list(iter_articles(listing, CONFIG))
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "a.txt": ("rejected", "not-a-file"),
+        "feed.jsonl#unreadable": ("rejected", "not-a-file"),
+        "ok.txt": ("ok", None),
+        "sub/b.txt": ("rejected", "not-a-file"),
+    }
+    assert "symbolic link" in records["a.txt"].detail
+    written = [p for p in dest.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if b"SECRET" in p.read_bytes()]
+
+
+def test_a_source_reached_through_a_link_is_still_read(tmp_path: Path) -> None:
+    """SOURCE itself may be a link (a mount, a convenience link): only what lies below it
+    is not followed."""
+    write(tmp_path / "real" / "sub" / "a.txt", NEWS.encode())
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    listing, refs = refs_of(tmp_path / "via", tmp_path)
+    _, records = run_batch(refs, listing, tmp_path)
+    assert {i: outcome(r) for i, r in records.items()} == {"sub/a.txt": ("ok", None)}
+
+
+# -- 10. .jsonl.zst is read; a file that is not JSONL is one record -----------------------
+
+
+def test_jsonl_zst_is_read_across_frames(tmp_path: Path) -> None:
+    records = [{"id": f"n{n}", "text": f"Story number {n} says the council met on Monday."}
+               for n in range(30)]
+    first, second = jsonl(*records[:10]), jsonl(*records[10:])
+    compressor = zstandard.ZstdCompressor()
+    write(tmp_path / "src" / "feed.jsonl.zst",
+          compressor.compress(first) + compressor.compress(second))  # two frames, as pzstd
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    _, out = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in out.items()} == {
+        f"feed/n{n}.txt": ("ok", None) for n in range(30)
+    }
+
+
+def test_random_bytes_named_jsonl_are_one_rejected_file(tmp_path: Path) -> None:
+    noise = bytes((n * 7919 + n // 13) % 256 for n in range(400_000))
+    write(tmp_path / "src" / "noise.jsonl", noise)
+    write(tmp_path / "src" / "noise2.jsonl.gz", __import__("gzip").compress(noise))
+    good = [{"id": f"g{n}", "text": NEWS} for n in range(25)]
+    # a real file with a few broken lines keeps its records, one per line
+    write(tmp_path / "src" / "real.jsonl", jsonl(*good[:10], "{broken", *good[10:], "[1, 2]"))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs[:2]) == [
+        ("noise.jsonl#unreadable", "not-jsonl"), ("noise2.jsonl.gz#unreadable", "not-jsonl"),
+    ]
+    assert ids_and_reasons(refs[2:]) == [
+        *((f"real/g{n}.txt", None) for n in range(10)), ("real/line-11", "malformed-jsonl"),
+        *((f"real/g{n}.txt", None) for n in range(10, 25)), ("real/line-27", "malformed-jsonl"),
+    ]
+
+
+def test_a_jsonl_file_that_turns_into_noise_ends_in_one_record(tmp_path: Path) -> None:
+    good = jsonl(*({"id": f"g{n}", "text": NEWS} for n in range(30)))
+    noise = b"".join(b"\x8f\x00garbage %d \xff\n" % n for n in range(5000))
+    write(tmp_path / "src" / "feed.jsonl", good + noise)
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert len(refs) < 30 + 2 * 100
+    assert ids_and_reasons(refs[:30]) == [(f"feed/g{n}.txt", None) for n in range(30)]
+    assert ids_and_reasons(refs[-1:]) == [("feed.jsonl#unreadable", "not-jsonl")]
+
+
+# -- 11. and 12. archives: non-articles are ignored, a pattern that matches nothing said ---
+
+
+def test_non_articles_in_an_archive_are_ignored_as_in_a_folder(tmp_path: Path) -> None:
+    members = [
+        ("data/README.md", b"# The data set\n"), ("data/metadata.jsonl", b'{"id": 1}\n'),
+        ("data/urls.csv", b"url\nhttp://x\n"), ("data/LICENSE", b"MIT\n"),
+        ("data/a.txt", NEWS.encode()), ("data/b.STORY", NEWS.encode()),
+    ]
+    write(tmp_path / "src" / "pack.tgz", tar_bytes(members, "w:gz"))
+    for name, data in members:
+        if not name.endswith(".jsonl"):  # JSONL in a folder is read; in an archive it is not
+            write(tmp_path / "folder" / name, data)
+
+    archive, refs = refs_of(tmp_path / "src", tmp_path)
+    folder, folder_refs = refs_of(tmp_path / "folder", tmp_path)
+
+    assert [r.id for r in refs] == [r.id for r in folder_refs] == ["data/a.txt", "data/b.STORY"]
+    assert archive.ignored_count == folder.ignored_count + 1 == 4
+    assert archive.ignored[0] == "pack.tgz!data/README.md (not an article)"
+    # a pattern of the user's reads what it matches
+    config = with_options(input={"member_pattern": "*.csv"})
+    _, chosen = refs_of(tmp_path / "src", tmp_path, config)
+    assert ids_and_reasons(chosen) == [("data/urls.csv", None)]
+
+
+@pytest.mark.parametrize("how", ["url", "setting"])
+def test_a_member_pattern_that_matches_nothing_is_a_warning(tmp_path: Path, how: str) -> None:
+    write(tmp_path / "src" / "stories.tgz",
+          tar_bytes([("a.story", NEWS.encode()), ("b.story", NEWS.encode())], "w:gz"))
+    source = tmp_path / "src" / "stories.tgz"
+    if how == "url":
+        config, source = CONFIG, f"tar://*.storys::{source}"
+    else:
+        config = with_options(input={"member_pattern": "*.txt"})
+
+    listing = list_source(str(source), str(tmp_path / "out"), config, RunIndex())
+    refs = list(iter_articles(listing, config))
+
+    assert refs == []
+    pattern = "*.storys" if how == "url" else "*.txt"
+    assert listing.warnings == [
+        f"the member pattern {pattern!r} matched none of the 2 members of stories.tgz"
+    ]
+
+
+def test_an_archive_without_members_is_a_warning(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "empty.tgz", tar_bytes([], "w:gz"))
+    write(tmp_path / "src" / "full.tgz", tar_bytes([("a.txt", NEWS.encode())], "w:gz"))
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    assert ids_and_reasons(refs) == [("full/a.txt", None)]
+    assert listing.warnings == ["empty.tgz has no members"]
+
+
+# -- 16. JSONL fields: null falls back, ids of two types stay two ------------------------
+
+
+def test_jsonl_nulls_and_ids_of_two_types(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "feed.jsonl", jsonl(
+        {"id": "a", "text": None, "article": NEWS, "highlights": ["One", None, "Two"]},
+        {"id": 1, "text": NEWS}, {"id": "1", "text": OTHER},
+        {"id": 2.5, "text": NEWS}, {"id": True, "text": OTHER},
+    ))
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert all(outcome(r) == ("ok", None) for r in records.values()), records
+    assert len(records) == 5
+    assert (dest / "feed/a.txt").read_text() == NEWS.lower().replace(".\n", " .\n")
+    assert (dest / "feed/a.txt.highlights").read_text() == "one\ntwo\n"
+    assert (dest / "feed/1.txt").read_text().startswith("rain closed")  # the string "1"
+    numeric = next(r for r in refs if r.source.endswith(":2"))
+    assert numeric.id.startswith("feed/1-") and numeric.record_id == "1"
+
+
+def test_a_jsonl_id_that_is_an_object_is_spelled_as_json(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "feed.jsonl", jsonl({"id": {"k": [1]}, "text": NEWS}))
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+    assert refs[0].record_id == json.dumps({"k": [1]}) and refs[0].problem is None
+
+
+def test_fifo_does_not_count_as_a_link(tmp_path: Path) -> None:
+    """The link check does not change what a FIFO is: not-a-file, at once."""
+    write(tmp_path / "src" / "a.txt", NEWS.encode())
+    listing = list_source(str(tmp_path / "src"), str(tmp_path / "out"), CONFIG, RunIndex())
+    (tmp_path / "src" / "a.txt").unlink()
+    os.mkfifo(tmp_path / "src" / "a.txt")
+    _, records = run_batch(list(iter_articles(listing, CONFIG)), listing, tmp_path)
+    assert outcome(records["a.txt"]) == ("rejected", "not-a-file")
+    assert "FIFO" in records["a.txt"].detail
+
+
+# -- 9. the quarantine copies a bounded number of bytes -----------------------------------
+
+
+def test_a_quarantine_bomb_is_bounded_per_item_and_per_run(tmp_path: Path) -> None:
+    """A small .tar.bz2 of members of zeros: each is rejected (binary), and what the
+    quarantine copies stays within the run's limits; the records keep size and digest."""
+    zeros = b"\0" * (2 * 1024 * 1024)
+    small = [(f"s{n:02d}.txt", bytes([1, n]) * 150_000) for n in range(10)]
+    bomb = tar_bytes([*((f"z{n:02d}.txt", zeros) for n in range(20)), *small], "w:bz2")
+    assert len(bomb) < 10_000
+    write(tmp_path / "src" / "bomb.tar.bz2", bomb)
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    dest, records = run_batch(
+        refs, listing, tmp_path, quarantine_max_item_bytes=1024 * 1024,
+        quarantine_max_run_bytes=1_000_000, quarantine_budget=str(tmp_path / "budget"),
+    )
+
+    assert {outcome(r) for r in records.values()} == {("rejected", "binary-content")}
+    copied = [p for p in (dest / "_quarantine").rglob("*") if p.is_file()
+              and not p.name.endswith(".reason.json")]
+    assert sum(p.stat().st_size for p in copied) <= 1_000_000
+    assert sorted(p.name for p in copied) == ["s00.txt", "s01.txt", "s02.txt"]
+    digest = __import__("hashlib").sha256(zeros).hexdigest()
+    assert records["z00.txt"].quarantine is None
+    assert f"2097152 bytes, sha256 {digest}" in records["z00.txt"].detail
+    assert "quarantine_max_item_bytes=1048576" in records["z00.txt"].detail
+    assert records["s09.txt"].quarantine is None
+    assert "quarantine_max_run_bytes=1000000 are used up" in records["s09.txt"].detail
+
+
+# -- 16. the smaller ones ------------------------------------------------------------------
+
+
+def test_an_article_named_like_a_temp_file_is_not_removed_as_one(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    names = ["notes.newsprep-tmp-draft.txt", "x.newsprep-tmp-1.story", "plain.txt"]
+    for name in names:
+        write(src / name, NEWS.encode())
+    write(dest / "sub" / f".newsprep-tmp-{'0a' * 16}", b"a killed run's temp file")
+
+    first = run(src, dest)
+    second = run(src, dest)
+
+    assert first.counts["ok"] == 3 and second.counts["skipped"] == 3
+    assert second.removed_files == 0
+    for name in names:
+        assert (dest / name).read_text().startswith("the city council approved")
+    assert not (dest / "sub").exists() or not list((dest / "sub").iterdir())
+
+
+LONG = "/".join(f"folder{n:02d}" for n in range(12)) + "/a.txt"  # 113 characters
+
+
+@pytest.mark.parametrize(("name", "tar_format"), [
+    ("a.txt", tarfile.PAX_FORMAT),  # plain headers
+    (LONG, tarfile.USTAR_FORMAT),  # a name in ustar's prefix and name fields
+    (LONG, tarfile.PAX_FORMAT),  # a pax header: tarfile reads the headers
+])
+def test_a_member_appended_twice_keeps_its_last_copy(
+    tmp_path: Path, name: str, tar_format: int
+) -> None:
+    """`tar -r` appends a second copy of a name; GNU tar extracts the last one."""
+    src = tmp_path / "src"
+    archive = src / "pack.tar"
+    src.mkdir()
+    for text in (NEWS, "The first update to the story was filed on Monday.\n", OTHER):
+        with tarfile.open(archive, "a", format=tar_format) as appending:  # tar -r
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            appending.addfile(info, io.BytesIO(text.encode()))
+            if text == NEWS:
+                info = tarfile.TarInfo("b.txt")
+                info.size = len(NEWS)
+                appending.addfile(info, io.BytesIO(NEWS.encode()))
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        name: ("ok", None), "b.txt": ("ok", None),
+    }
+    assert (dest / name).read_text().startswith("rain closed the coastal road")
+    assert listing.ignored == [f"pack.tar!{name} (an earlier copy; the last one is read)"] * 2
+
+
+def test_a_file_the_run_may_not_read_is_rejected_not_failed(tmp_path: Path) -> None:
+    """Tests run as root, who may read any file: flaky:// raises the PermissionError a
+    read of a mode-000 file raises for anyone else (newsprep/faults.py, error=denied)."""
+    import fsspec
+
+    src = tmp_path / "src"
+    write(src / "locked.txt", NEWS.encode())
+    write(src / "open.txt", OTHER.encode())
+    fsspec.config.conf["flaky"] = {"always_fail": "*/locked.txt", "error": "denied"}
+    try:
+        listing, refs = refs_of(f"flaky://{src}", tmp_path)
+        _, records = run_batch(refs, listing, tmp_path)
+    finally:
+        fsspec.config.conf.pop("flaky", None)
+
+    assert {i: outcome(r) for i, r in records.items()} == {
+        "locked.txt": ("rejected", "permission-denied"), "open.txt": ("ok", None),
+    }
+    assert records["locked.txt"].attempts == 1
+    assert "permission denied" in records["locked.txt"].detail
+
+
+def test_utf32_with_a_bom_is_decoded(tmp_path: Path) -> None:
+    for name, encoding in (("le.txt", "utf-32-le"), ("be.txt", "utf-32-be")):
+        bom = codecs.BOM_UTF32_LE if encoding.endswith("le") else codecs.BOM_UTF32_BE
+        write(tmp_path / "src" / name, bom + NEWS.encode(encoding))
+
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    for name in ("le.txt", "be.txt"):
+        assert outcome(records[name]) == ("ok", None)
+        assert records[name].fixes[:1] == ["decode:utf-32"]
+        assert (dest / name).read_text().startswith("the city council approved the new budget")
