@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 from newsprep.config import ConfigError, RunConfig
-from newsprep.run.ledger.summary import RunSummary, check_failure_budget, redact
+from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 from newsprep.run.locations import without_credentials
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
 from newsprep.run.orchestration.executor import BatchExecutor
@@ -44,13 +44,17 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
             lang = run.pipeline.tokenize.lang
             with BatchExecutor(config.options, run.workers, lang, logger, run.io_bound) as executor:
                 listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
-                job, batches = run.plan(listing, on_progress=progress_artifact(config.dest))
+                progress = progress_artifact(config.dest, logger)
+                job, batches = run.plan(listing, on_progress=progress)
                 for outcome in executor.run(batches, job):
                     run.record(outcome)
             summary = run.finish()
     except ConfigError as exc:
         logger.error("cannot run: %s", redact(str(exc)))
         return Failed(message=f"cannot run: {redact(str(exc))}")
-    publish_report(summary, run.tally, run.dest_url)
+    publish_report(summary, run.tally, run.dest_url, logger)
+    if summary.removal_refused:  # an expected outcome: a message, not a traceback
+        refused = RemovalRefused(summary.removal_refused, summary)
+        return Failed(message=redact(summary.removal_refused), data=refused)
     check_failure_budget(summary, config.options.max_failure_rate)
     return summary

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, NoReturn, get_args
 
 from pydantic import ValidationError
@@ -29,7 +30,13 @@ from newsprep.config import (
 from newsprep.errors import STATUSES
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
-from newsprep.run.ledger.summary import RunSummary, redact
+from newsprep.run.ledger.summary import (
+    FailureBudgetExceeded,
+    RemovalRefused,
+    RunSummary,
+    check_failure_budget,
+    redact,
+)
 from newsprep.run.locations import (
     apply_storage_options,
     check_apart,
@@ -45,7 +52,9 @@ EXIT_CODES = """exit codes:
   1  more articles failed than --max-failure-rate allows (all else is written), or the
      flow run failed
   2  a usage or configuration error, named in one line; nothing was processed (also: no
-     article found, and a member pattern that matched nothing or an empty archive says why)
+     article found, and a member pattern that matched nothing or an empty archive says why).
+     Or a run that would remove more of DEST's articles than --max-removal-fraction allows
+     (any when SOURCE lists no file): all else is written, those are kept (--allow-removal)
   130  interrupted (Ctrl-C); run the same command again to finish"""
 
 
@@ -121,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--quarantine-max-run-bytes", type=int, help=_option_help("quarantine_max_run_bytes")
     )
     run.add_argument("--force", action="store_true", default=None, help=_option_help("force"))
+    run.add_argument(
+        "--max-removal-fraction", type=float, help=_option_help("max_removal_fraction")
+    )
+    run.add_argument(
+        "--allow-removal", action="store_true", default=None, help=_option_help("allow_removal")
+    )
     run.add_argument(
         "--storage-option", dest="storage_options", action="append", type=_parse_override,
         default=[], metavar="KEY=VALUE",
@@ -200,6 +215,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "batch_size", "workers", "runner", "dask_address", "max_attempts", "max_failure_rate",
         "force", "parity_sample", "quarantine_max_item_bytes", "quarantine_max_run_bytes",
         "retry_delay_seconds", "article_timeout_seconds",
+        "max_removal_fraction", "allow_removal",
     )
     given = {name: getattr(args, name) for name in option_names}
     options = {name: value for name, value in given.items() if value is not None}
@@ -310,11 +326,21 @@ def _run_flow(config: RunConfig, started: float) -> int:
             # No flow run heartbeats: they serve workers' crash detection; this run is in
             # the foreground, and stopping the heartbeat thread costs up to 1 s at its end.
             with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-                state = normalize_corpus(config, return_state=True)
-            result = state.result(raise_on_failure=False)
+                try:
+                    state = normalize_corpus(config, return_state=True)
+                    result = state.result(raise_on_failure=False)
+                except Exception:
+                    if _server_gone() is None:
+                        raise
+                    state = result = None  # Prefect could not record the end of the run
     finally:
         if fork_server:
             stop_fork_server()
+    if _server_gone() is not None:
+        from newsprep.run.orchestration.report import PREFECT_API
+
+        PREFECT_API.discard_pending()  # what the run's end queued for the server
+        return _finished_without_server(config, result, started)
     summary = getattr(result, "summary", result)  # FailureBudgetExceeded carries it
     if isinstance(summary, RunSummary):
         print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
@@ -323,8 +349,47 @@ def _run_flow(config: RunConfig, started: float) -> int:
         return EXIT_USAGE
     if state.is_completed():
         return EXIT_OK
+    if isinstance(result, RemovalRefused):
+        print(f"newsprep: error: {result}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"newsprep: run {state.name.lower()}: {redact(str(state.message))}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _server_gone() -> str | None:
+    """What was seen when the Prefect server went away during the run, or None."""
+    from newsprep.run.orchestration.report import PREFECT_API
+
+    return PREFECT_API.gone
+
+
+def _finished_without_server(config: RunConfig, result: Any, started: float) -> int:
+    """The end of a run whose Prefect server went away: what the run wrote says how it
+    ended (DEST/_run.json), in the same exit codes."""
+    summary = getattr(result, "summary", result)
+    if not isinstance(summary, RunSummary):
+        summary = RunSummary.read(config.dest)
+        began = time.time() - (time.monotonic() - started)
+        if summary is not None and datetime.fromisoformat(summary.started_at).timestamp() < \
+                began - 1:
+            summary = None  # an earlier run's
+    if summary is None:
+        say(f"the Prefect server went away during the run ({_server_gone()}) and the run did "
+            "not finish: run the same command again, it goes on where this one stopped")
+        return EXIT_FAILED
+    print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
+    say(f"the Prefect server went away during the run ({_server_gone()}); the run finished "
+        "without it: the corpus, its manifest and _run.json are complete, Prefect's record "
+        "of the run is not")
+    if summary.removal_refused:
+        print(f"newsprep: error: {summary.removal_refused}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_failure_budget(summary, config.options.max_failure_rate)
+    except FailureBudgetExceeded as exc:
+        say(f"run failed: {exc}")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _check_source(source: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -145,7 +146,12 @@ class TokenizeOptions(_Frozen):
         "it is known to tokenize differently go to sacremoses; check a sample with "
         "parity_sample).",
     )
-    lang: str = Field("en", description="Moses language code (nonbreaking prefixes, rules).")
+    lang: str = Field(
+        "en",
+        description="Moses language code (nonbreaking prefixes, rules): one sacremoses has "
+        "prefixes for, or another ISO 639-1 code (English prefixes, as with tokenizer.perl); "
+        "anything else is refused, with the list. Case and spaces are ignored (DE is de).",
+    )
     escape: bool = Field(
         False,
         description="Moses XML escaping (&quot; &apos; &amp; ...): on in wmt, as MT toolkits "
@@ -188,6 +194,20 @@ class TokenizeOptions(_Frozen):
             raise ValueError("protect_urls needs engine 'sacremoses': the fast engine splits URLs")
         return self
 
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _known_language(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # pydantic says it is not a string
+        lang = value.strip().lower()
+        if lang not in moses_languages() and lang not in ISO_639_1:
+            raise ValueError(
+                f"unknown language {value!r}: Moses (sacremoses) has nonbreaking prefixes "
+                f"for {', '.join(moses_languages())}; another ISO 639-1 code gets the "
+                "English ones, as with tokenizer.perl"
+            )
+        return lang
+
     @field_validator("drop_patterns")
     @classmethod
     def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -197,6 +217,29 @@ class TokenizeOptions(_Frozen):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
         return value
+
+
+# Two-letter language codes (ISO 639-1): Moses tokenizes any language, with English
+# nonbreaking prefixes where it has none of its own (ar, vi, ...); anything else is a typo.
+_ISO_639_1_CODES = """
+aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv
+cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr
+ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw
+ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv
+ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr
+ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi
+yo za zh zu
+"""
+ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+
+
+@lru_cache(maxsize=1)
+def moses_languages() -> tuple[str, ...]:
+    """The language codes sacremoses ships nonbreaking prefixes for; with any other it
+    would tokenize by English rules without a word."""
+    from sacremoses.corpus import NonbreakingPrefixes
+
+    return tuple(sorted(set(NonbreakingPrefixes().available_langs.values())))
 
 
 class ValidateOptions(_Frozen):
@@ -363,7 +406,25 @@ class RunOptions(_Frozen):
     retry_delay_seconds: float = Field(
         0.5, ge=0, description="First retry delay; doubles per attempt, with jitter."
     )
+    max_retry_delay_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Longest retry delay: the doubling stops here. An article's retries "
+        "also stop once the next delay would end past article_timeout_seconds.",
+    )
     force: bool = Field(False, description="Reprocess every article, even unchanged ones.")
+    max_removal_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="How much DEST's corpus may shrink in one run: a run that would leave "
+        "fewer than (1 - this) of its articles, or remove any when SOURCE lists no file (an "
+        "empty folder, an unmounted disk, a wrong prefix), removes none of the articles "
+        "gone from SOURCE and ends with an error (exit 2).",
+    )
+    allow_removal: bool = Field(
+        False, description="Remove the articles gone from SOURCE however many they are."
+    )
     max_failure_rate: float = Field(
         0.01,
         ge=0,
@@ -375,7 +436,8 @@ class RunOptions(_Frozen):
         gt=0,
         description="Time limit of each step of one article in a worker process (its read, "
         "its text work, its write): past it the article ends failed, `timeout`, and the "
-        "batch goes on.",
+        "batch goes on. On every runner and store, no retry of a read or write starts "
+        "past it.",
     )
     quarantine_max_item_bytes: int = Field(
         1024 * 1024,

@@ -85,6 +85,10 @@ def _flush_to_api() -> None:
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
+    from newsprep.run.orchestration.report import PREFECT_API
+
+    if PREFECT_API.gone is not None:
+        return  # nothing to send them to
     APILogWorker.drain_all(timeout=10)
     EventsWorker.drain_all(timeout=10)
 

@@ -486,3 +486,21 @@ def test_a_member_pattern_that_matches_nothing_exits_2(tmp_path: Path) -> None:
     ]
     assert right.returncode == 0, right.stderr[-3000:]
     assert "matched none" not in right.stderr
+
+
+@pytest.mark.parametrize("engine", ["sacremoses", "fast"])
+@pytest.mark.parametrize("lang", ["xx", "english"])
+def test_an_unknown_language_exits_2_in_one_line(tmp_path: Path, lang: str, engine: str) -> None:
+    """#19 class 15: sacremoses ran an unknown language with English rules, silently."""
+    result = newsprep(
+        "run", "--tokenizer-engine", engine, "--set", f"tokenize.lang={lang}", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [
+        f"newsprep: error: tokenize.lang: Value error, unknown language {lang!r}: Moses "
+        "(sacremoses) has nonbreaking prefixes for as, bn, ca, cs, de, el, en, es, et, fi, fr, "
+        "ga, gu, hi, hu, is, it, kn, lt, lv, ml, mni, mr, nl, or, pa, pl, pt, ro, ru, sk, sl, "
+        "sv, ta, tdt, te, yue, zh; another ISO 639-1 code gets the English ones, as with "
+        "tokenizer.perl"
+    ]
+    assert not (tmp_path / "out").exists()

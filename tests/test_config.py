@@ -171,3 +171,28 @@ def test_tokenizer_engine_parameter_sets_the_profile_engine() -> None:
     assert fast.tokenize.engine == "fast"
     assert RunConfig().pipeline().tokenize.engine == "sacremoses"
     assert fast.fingerprint() != RunConfig().pipeline().fingerprint()  # a different output
+
+
+# -- #19 class 15: a language typo is refused -------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["xx", "english", "de-DE", "", "q"])
+@pytest.mark.parametrize("engine", ["sacremoses", "fast"])
+def test_an_unknown_language_is_refused_with_the_list(lang: str, engine: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        resolve_pipeline("default", {"tokenize.lang": lang, "tokenize.engine": engine})
+    message = str(refused.value)
+    assert message.startswith(f"tokenize.lang: Value error, unknown language {lang!r}")
+    assert ", de, el, en, es," in message and "\n" not in message
+
+
+@pytest.mark.parametrize("spelled", ["DE", "De", " de "])
+def test_a_language_code_is_read_in_any_case(spelled: str) -> None:
+    pipeline = resolve_pipeline("moses", {"tokenize.lang": spelled})
+    assert pipeline.tokenize.lang == "de"
+    lower = resolve_pipeline("moses", {"tokenize.lang": "de"})
+    assert pipeline.fingerprint() == lower.fingerprint()
+
+
+def test_a_language_without_moses_prefixes_is_allowed_as_tokenizer_perl_allows_it() -> None:
+    assert resolve_pipeline("default", {"tokenize.lang": "vi"}).tokenize.lang == "vi"

@@ -106,6 +106,8 @@ class RunSession:
             self.logger.info("removed %d temp files left by an interrupted run", removed)
         self.manifest = ManifestWriter(self.dest_fs, self.dest_root, self.index)
         self.manifest.load_previous()
+        for report in self.manifest.unreadable_report():
+            self.logger.warning("%s", report)
         may_skip = not self.options.force and rules.per_article
         if may_skip and self.index.has_previous():
             self.index.add_outputs(existing_outputs(self.dest_fs, self.dest_root))
@@ -114,7 +116,10 @@ class RunSession:
             source_root=listing.root,
             dest_root=self.dest_url,
             pipeline=self.pipeline,
-            retry=RetryPolicy(self.options.max_attempts, self.options.retry_delay_seconds),
+            retry=RetryPolicy(
+                self.options.max_attempts, self.options.retry_delay_seconds,
+                self.options.max_retry_delay_seconds, self.options.article_timeout_seconds,
+            ),
             checkpoint_dir=str(self.index.directory / "batches"),
             parity_sample=self.options.parity_sample,
             article_timeout_seconds=self.options.article_timeout_seconds,
@@ -164,6 +169,27 @@ class RunSession:
             self.tally.add(record)
         self.progress.advance(len(records))
 
+    def _removal_refused(self, gone: int) -> str | None:
+        """Why the articles gone from SOURCE must not be removed, or None: SOURCE lists no
+        file, or DEST would shrink by more than max_removal_fraction of its articles (an
+        empty or wrong SOURCE looks like a deleted corpus; renamed articles do not)."""
+        if not gone or self.options.allow_removal:
+            return None
+        previous, now = self.index.previous_count(), self.tally.total
+        limit = self.options.max_removal_fraction
+        if self.index.file_count() == 0:
+            why = (f"SOURCE {redact(self.config.source)} lists no file: all {gone} articles "
+                   "in DEST would go")
+        elif previous - now > limit * previous:
+            why = (f"{gone} of DEST's {previous} articles are gone from SOURCE "
+                   f"{redact(self.config.source)}, which has {now}: DEST would shrink by more "
+                   f"than max_removal_fraction={limit}")
+        else:
+            return None
+        return (f"{why}; kept them, removed none (an empty folder, an unmounted disk or a "
+                "wrong prefix looks so); if they are meant to go, run again with "
+                "--allow-removal")
+
     def finish(self) -> RunSummary:
         """Remove what previous runs wrote that no record accounts for any more, write the
         manifest and DEST/_run.json; the run summary.
@@ -180,6 +206,11 @@ class RunSession:
                 "could not be listed", kept,
             )
         gone = self.index.gone_count()
+        refused = self._removal_refused(gone)
+        if refused:
+            self.logger.error("%s", refused)
+            self.index.keep_gone()  # then no record of this run makes their files stale
+            gone = 0
         removed = self.removed_early + remove_stale_outputs(
             self.dest_fs, self.dest_root, self.index.stale_paths()
         )
@@ -219,6 +250,7 @@ class RunSession:
             versions={**library_versions(), **self.engine_versions},
             removed_articles=gone,
             removed_files=removed,
+            removal_refused=refused,
         )
         summary.write(self.dest_fs, self.dest_root)
         return summary

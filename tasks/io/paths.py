@@ -13,14 +13,18 @@ import re
 
 from newsprep.config import InputOptions
 from newsprep.errors import Rejected
+from newsprep.tasks.stages.unicode_fix import BIDI_CONTROLS, INVISIBLE
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst")
 # Names under DEST that belong to newsprep; no article may be written there.
 LOCK_NAME = "_newsprep.lock"  # held by the run writing to DEST (newsprep/run/lock.py)
+# Lines of the manifest a run could not read, kept (newsprep/run/ledger/manifest.py).
+MANIFEST_UNREADABLE = "_manifest.unreadable"
 # `_unsafe/` holds the articles whose own name cannot be used (see listing._checked_id).
 RESERVED_TOP_LEVEL = (
-    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", "_unsafe", LOCK_NAME
+    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", "_unsafe", LOCK_NAME,
+    MANIFEST_UNREADABLE,
 )
 # Letters and digits of any script, `.`, `_`, `-`: everything else in a JSONL id is replaced.
 _UNSAFE_ID_CHARS = re.compile(r"[^\w.-]+")
@@ -38,6 +42,12 @@ REASON_SUFFIX = ".reason.json"
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 # C0 controls, DEL and C1 controls: none belongs in a path (\x85 is a line break to some).
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Characters that reorder a name as shown (bidi controls and marks: "evil\u202etxt.exe") or
+# hide in it (zero-width spaces, soft hyphens, tags, noncharacters), so that it reads as
+# another name: the text's bidi controls and invisible characters, and any one of these.
+_DECEPTIVE_CHARS = re.compile(
+    f"{BIDI_CONTROLS.pattern}|{INVISIBLE.pattern}|[\u061c\u200b\u200e\u200f\u2060\ufeff]"
+)
 
 
 def detect_format(name: str, options: InputOptions) -> str | None:
@@ -78,6 +88,10 @@ def safe_relative_path(name: str) -> str:
     """
     if not name or _CONTROL_CHARS.search(name):
         raise Rejected("unsafe-id", f"{name!r} has control characters or is empty")
+    deceptive = _DECEPTIVE_CHARS.search(name)
+    if deceptive:
+        code = f"U+{ord(deceptive.group()[0]):04X}"
+        raise Rejected("unsafe-id", f"{name!r} has an invisible or reordering character ({code})")
     if name.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", name):
         raise Rejected("unsafe-id", f"{name!r} is an absolute path")
     parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]

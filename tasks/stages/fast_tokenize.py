@@ -63,12 +63,51 @@ def _leading_literal(pattern: str) -> str:
     return pattern[:2] if pattern.startswith("\\") else pattern[:1]
 
 
+# Three patterns look back or ahead over their whole word (`\S*`), which is quadratic on a
+# long run without spaces (`apple,pear,...`): `fast_differs` checks them word by word
+# instead (`_word_differs`), in time linear in the line. The rest look at a few characters.
+_WORD_PATTERNS = (FAST_DIFFERS_PATTERNS[5], FAST_DIFFERS_PATTERNS[6], FAST_DIFFERS_PATTERNS[10])
+_LINE_PATTERNS = tuple(p for p in FAST_DIFFERS_PATTERNS if p not in _WORD_PATTERNS)
+
 # One regex per leading character: the search skips ahead to that character, where one
 # regex of all the patterns would try every pattern at every position (~3x slower).
 _FAST_DIFFERS_SEARCHES = tuple(
     regex.compile("|".join(group)).search
-    for _, group in itertools.groupby(FAST_DIFFERS_PATTERNS, key=_leading_literal)
+    for _, group in itertools.groupby(_LINE_PATTERNS, key=_leading_literal)
 )
+# The words the three may match in: a digit and a comma or quote, or two periods with a
+# letter or digit before the second. The lookbehind makes each word tried once, at its start.
+_CANDIDATE_WORDS = regex.compile(
+    r"(?<!\S)(?:(?=\S*\d)(?=\S*[,'])|(?=[^\s.]*\.\S*\w\.))\S+"
+).finditer
+_HAS_DIGIT = regex.compile(r"\d").search
+# the word patterns, within one word, without the scan for its digit or its first period
+_INWORD_COMMA = regex.compile(r",(?:(?<=[^\s\d],)(?=\S)|(?<=\S,)(?=[^\s\d]))").search
+_PERIOD_ENDING = regex.compile(r"\.(?![\p{L}\p{N}.])").search
+_FINAL_LIKE_PERIOD = regex.compile(r"\.(?![\p{L}\p{N}.])(?<=\w\.)").finditer
+# letters and periods (U.S., p.m.) after a non-word character or the word's start; found
+# forwards: the regex module's lookbehind of the pattern walks back the run at every step
+_LETTER_PERIODS = regex.compile(r"(?<![\w.,])(?:\p{L}\.)+").finditer
+
+
+def _word_differs(word: str) -> bool:
+    """Whether one word (a run of non-spaces) matches one of `_WORD_PATTERNS`."""
+    if _HAS_DIGIT(word):
+        if _INWORD_COMMA(word):  # a comma inside a word with a digit
+            return True
+        quote = word.find("'")  # a word with a digit, a quote, then a final-like period
+        if quote >= 0 and _PERIOD_ENDING(word, quote + 1):
+            return True
+    first = word.find(".")  # a dotted word's final period: one after an earlier period,
+    if first < 0:  # unless the word ends there in letters and periods
+        return False
+    letters_and_periods: set[int] | None = None
+    for period in _FINAL_LIKE_PERIOD(word, first + 2):
+        if letters_and_periods is None:
+            letters_and_periods = {run.end() for run in _LETTER_PERIODS(word)}
+        if period.end() not in letters_and_periods:
+            return True
+    return False
 _FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).search
 
 
@@ -108,6 +147,8 @@ def _language_search(lang: str) -> Any:
 def fast_differs(line: str, lang: str = "en") -> bool:
     """Whether the line has a construct the fast engine tokenizes differently."""
     if any(search(line) for search in _FAST_DIFFERS_SEARCHES):
+        return True
+    if any(_word_differs(word.group()) for word in _CANDIDATE_WORDS(line)):
         return True
     language_search = _language_search(lang)
     if language_search is not None and language_search(line):

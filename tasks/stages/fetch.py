@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from newsprep.config import FetchOptions
 from newsprep.errors import Rejected
 
-# C0 and C1 control characters other than \t \n \v \f \r, and ESC: it starts
-# terminal escape sequences, which are text the unicode fix removes, not binary.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+# C0 and C1 control characters other than \t and the line boundaries (\n \v \f \r, the
+# file, group and record separators \x1c-\x1e, NEL \x85: the unicode fix makes them line
+# breaks), and ESC: it starts terminal escape sequences, which are text the unicode fix
+# removes, not binary.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1f\x7f-\x84\x86-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,15 @@ def _check_text(decoded: Decoded, options: FetchOptions) -> Decoded:
                 f"{controls} control characters in {len(text)} "
                 f"(max_control_ratio={options.max_control_ratio})",
             )
-        longest = max(map(len, text.splitlines()), default=0)
-        if longest > options.max_line_chars:
-            raise Rejected(
-                "line-too-long",
-                f"a line of {longest} characters, max_line_chars={options.max_line_chars}",
-            )
+        check_line_length(text.splitlines(), options)
     return decoded
+
+
+def check_line_length(lines: list[str], options: FetchOptions) -> None:
+    """`Rejected('line-too-long')` when a line is over `max_line_chars`."""
+    longest = max(map(len, lines), default=0)
+    if longest > options.max_line_chars:
+        raise Rejected(
+            "line-too-long",
+            f"a line of {longest} characters, max_line_chars={options.max_line_chars}",
+        )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Rejected
-from newsprep.tasks.stages.fetch import decode
+from newsprep.tasks.stages.fetch import check_line_length, decode
 from newsprep.tasks.stages.layout import layout
 from newsprep.tasks.stages.lowercase import lowercase
 from newsprep.tasks.stages.non_printing import REMOVE_NON_PRINTING, remove_non_printing
@@ -20,8 +20,10 @@ from newsprep.tasks.stages.story import parse_story
 from newsprep.tasks.stages.tokenize import tokenize
 from newsprep.tasks.stages.unicode_fix import (
     REMOVE_BIDI_CONTROLS,
+    REMOVE_INVISIBLE,
     fix_unicode,
     remove_bidi_controls,
+    remove_invisible,
 )
 from newsprep.tasks.stages.validate import validate
 
@@ -64,6 +66,8 @@ def normalize_text(
     fixes += tuple(step for step in _CLEANING if step in changes)  # none for clean text
     if config.input.require_highlights and not highlights:
         raise Rejected("no-highlights", "require_highlights is set and there are none")
+    # the lines the tokenizer sees: the unicode fix can join or lengthen lines
+    check_line_length([*body.split("\n"), *(highlights or ())], config.fetch)
     text = layout(_tokenized_lines(body, config), config.layout)
     validate(text, body, config)
     summary = None
@@ -73,7 +77,9 @@ def normalize_text(
     return Normalized(text + "\n", len(text.split()), fixes, summary)
 
 
-_CLEANING = (NORMALIZE_PUNCTUATION, REMOVE_NON_PRINTING, REMOVE_BIDI_CONTROLS)
+_CLEANING = (
+    NORMALIZE_PUNCTUATION, REMOVE_NON_PRINTING, REMOVE_BIDI_CONTROLS, REMOVE_INVISIBLE,
+)
 
 
 def _clean(text: str, config: PipelineConfig) -> tuple[str, set[str]]:
@@ -88,9 +94,11 @@ def _clean(text: str, config: PipelineConfig) -> tuple[str, set[str]]:
         text, changed = remove_non_printing(text)
         if changed:
             changes.add(REMOVE_NON_PRINTING)
-    text, changed = remove_bidi_controls(text)
-    if changed:
-        changes.add(REMOVE_BIDI_CONTROLS)
+    for remove, name in ((remove_bidi_controls, REMOVE_BIDI_CONTROLS),
+                         (remove_invisible, REMOVE_INVISIBLE)):
+        text, changed = remove(text)
+        if changed:  # a no-op, and not in fixes, for text without them
+            changes.add(name)
     return text, changes
 
 

@@ -164,6 +164,9 @@ def _perl_unmatched_prefix(line: str, options: TokenizeOptions) -> bool:
     return _unmatched_prefix_regex(options.lang).search(line) is not None
 
 
+_SPACES = re.compile(" {2,}")
+
+
 @lru_cache(maxsize=8)
 def _drop_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
@@ -196,6 +199,8 @@ def tokenize_line(line: str, options: TokenizeOptions) -> str:
         tokens = tokens.replace(f" {_MOSES_DASH} ", f" {options.dash_token} ")
     if options.split_cannot:
         tokens = _CANNOT.sub(r"\1 \2", tokens)
+    if "  " in tokens:  # Moses (perl and both engines) leaves two spaces in ":.'": no empty token
+        tokens = _SPACES.sub(" ", tokens)
     return tokens
 
 

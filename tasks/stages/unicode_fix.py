@@ -21,6 +21,18 @@ class Fixed:
     fixes: tuple[str, ...]  # ftfy steps that changed the text, in order of first use
 
 
+# The line boundaries of str.splitlines (fetch's line check counts lines so) but \r: a
+# vertical tab (a manual line break), a form feed, the file, group and record separators,
+# NEL, the line and paragraph separators. ftfy would delete the first ones and make NEL an
+# ellipsis (cp1252's 0x85), gluing two lines' words ("group.the"): they become \n first. A
+# NEL after a character that can start or continue a UTF-8 sequence read as Latin-1 is left
+# to ftfy's mojibake repair ("\xc3\x85" is "Å"). Only with `fix_line_breaks`, which ftfy's
+# own conversion of line breaks follows too: `wmt` has it off, as Moses' scripts make these
+# characters spaces (remove-non-printing-char.perl, tokenizer.perl).
+LINE_SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1e\u2028\u2029]|(?<![\x80-\xbf\xc2-\xf4])\x85")
+SEPARATORS_TO_LINE_BREAKS = "separators_to_line_breaks"  # its name in a record's `fixes`
+
+
 @lru_cache(maxsize=8)
 def text_fixer_config(options: UnicodeFixOptions) -> ftfy.TextFixerConfig:
     return ftfy.TextFixerConfig(**options.model_dump(), explain=True)
@@ -35,9 +47,12 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     config = text_fixer_config(options)
     out: list[str] = []
     fixes: dict[str, None] = {}
+    if options.fix_line_breaks:
+        text, separators = LINE_SEPARATORS.subn("\n", text)
+        if separators:
+            fixes[SEPARATORS_TO_LINE_BREAKS] = None
     # at \n, \r\n and a lone \r (which fix_line_breaks turns into \n, so a second pass
-    # would see two lines where the first saw one); not at \x0b, \x85, \u2028 ... as
-    # str.splitlines does: ftfy may remove or change those, with the same effect
+    # would see two lines where the first saw one)
     for line in re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", text):
         fixed, steps = ftfy.fix_and_explain(line, config=config)
         out.append(fixed)
@@ -61,4 +76,26 @@ REMOVE_BIDI_CONTROLS = "remove_bidi_controls"  # its name in a record's `fixes`
 def remove_bidi_controls(text: str) -> tuple[str, bool]:
     """The text without bidi control characters, and whether it had any."""
     cleaned = BIDI_CONTROLS.sub("", text)
+    return cleaned, len(cleaned) != len(text)
+
+
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+# Characters that show nothing and mean nothing in a corpus, and hide words from filters
+# and deduplication: soft hyphens (U+00AD), the tag characters (U+E0000-U+E007F), the
+# noncharacters (U+FDD0-U+FDEF, U+FFFE, U+FFFF and their twins in every plane), and runs
+# of zero-width spaces and word joiners (U+200B, U+2060, U+FEFF). One zero-width space
+# stays: tokenizer.perl keeps it as a token (tests/tasks/moses_reference), and it marks
+# word breaks in Thai or Khmer; the zero-width (non-)joiners U+200C and U+200D stay too:
+# Persian, Indic scripts and emoji need them.
+INVISIBLE = re.compile(
+    f"[\u00ad\U000e0000-\U000e007f{_NONCHARACTERS}]|[\u200b\u2060\ufeff]{{2,}}"
+)
+REMOVE_INVISIBLE = "remove_invisible_characters"  # its name in a record's `fixes`
+
+
+def remove_invisible(text: str) -> tuple[str, bool]:
+    """The text without `INVISIBLE` characters, and whether it had any."""
+    cleaned = INVISIBLE.sub("", text)
     return cleaned, len(cleaned) != len(text)

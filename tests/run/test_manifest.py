@@ -79,3 +79,49 @@ def test_existing_outputs_and_temp_files(tmp_path: Path) -> None:
     assert not stale.exists()
     assert sorted(existing_outputs(FS, str(tmp_path))) == ["a/b/x.txt", "y.txt"]
     assert list(existing_outputs(FS, str(tmp_path / "none"))) == []
+
+
+# -- #19 class 5: one corrupted manifest line costs one article ---------------------------
+
+
+def test_unreadable_manifest_lines_are_left_out_named_and_kept(tmp_path: Path) -> None:
+    good = [record("a"), record("c"), record("e")]
+    bad = [
+        record("b").to_line()[:25] + "\n",  # torn: cut and joined to the next line
+        json.dumps({"id": "d", "status": "ok"}) + "\n",  # a record without its source
+        record("f").to_line().replace("src/f", "src/\xff").encode("latin-1").decode(
+            "utf-8", "surrogateescape") + "",  # a stray non-UTF-8 byte
+        '["g"]\n',
+        json.dumps({**record("h").to_dict(), "status": "done"}) + "\n",
+        json.dumps({**record("i").to_dict(), "output": 7}) + "\n",
+    ]
+    raw = b"".join([
+        good[0].to_line().encode(), bad[0].encode(), bad[1].encode(),
+        good[1].to_line().encode(), bad[2].encode("utf-8", "surrogateescape"),
+        bad[3].encode(), bad[4].encode(), bad[5].encode(), good[2].to_line().encode(),
+    ])
+    (tmp_path / MANIFEST).write_bytes(raw)
+    for attempt in (1, 2):  # a run killed before it rewrote the manifest meets them again
+        with RunIndex() as index:
+            writer = ManifestWriter(FS, str(tmp_path), index)
+            writer.load_previous()
+            assert [json.loads(line)["id"] for line in index.previous_lines()] == ["a", "c", "e"]
+            assert index.previous("b") is None and index.previous("d") is None
+            (report,) = writer.unreadable_report()
+        assert report.startswith(f"{tmp_path / MANIFEST}: 6 unreadable line(s) left out (")
+        assert "line 2: not JSON" in report and "line 3: a record without source" in report
+        assert "line 5: not UTF-8: byte 0xff at column" in report and "and 3 more" in report
+        assert report.endswith(f"the lines are kept in {tmp_path / '_manifest.unreadable'}")
+        kept = (tmp_path / "_manifest.unreadable").read_bytes()
+        assert kept == b"".join(line.encode("utf-8", "surrogateescape") for line in bad), attempt
+
+
+def test_an_unreadable_journal_line_is_named_too(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST).write_text(record("a").to_line())
+    (tmp_path / JOURNAL).write_bytes(b'{"id": "b", "sour\n' + record("c").to_line().encode())
+    with RunIndex() as index:
+        writer = ManifestWriter(FS, str(tmp_path), index)
+        writer.load_previous()
+        assert [r["id"] for r in lines(tmp_path / MANIFEST)] == ["a", "c"]
+        (report,) = writer.unreadable_report()
+        assert report.startswith(f"{tmp_path / JOURNAL}: 1 unreadable line(s) left out (line 1")

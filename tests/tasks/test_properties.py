@@ -65,6 +65,7 @@ def check_output(raw: bytes, config: PipelineConfig) -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=[*PROFILES, *(f"lenient-{n}" for n in LENIENT)])
 @SETTINGS
 @given(text=st.one_of(st.text(), NEWSY))
+@example(text="Here are five more words.\n:.'")  # found by hypothesis: Moses leaves ":  . '"
 def test_normalize_text_on_any_text(config: PipelineConfig, text: str) -> None:
     check_output(text.encode("utf-8"), config)
 

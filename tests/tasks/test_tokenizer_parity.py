@@ -204,3 +204,25 @@ def test_fast_engine_escapes_like_sacremoses() -> None:
     assert "&amp;" in tokenize_line(line, escaped)
     fast = escaped.model_copy(update={"engine": "fast"})
     assert tokenize_line(line, fast) == tokenize_line(line, escaped)
+
+
+def _differs_by_the_patterns(line: str) -> bool:
+    """The guard as FAST_DIFFERS_PATTERNS and FAST_DIFFERS_CHARACTERS define it (English):
+    one regex search each, quadratic on long words, fine on short lines."""
+    return any(regex.search(p, line) for p in FAST_DIFFERS_PATTERNS + FAST_DIFFERS_CHARACTERS)
+
+
+# the characters the patterns turn on, with letters, digits and spaces between them
+GUARD_ALPHABET = [*"aZ19.,'-\t é(!", "U.S.", "p.m.", "...", "--", "  "]
+
+
+@settings(derandomize=True, max_examples=5000, deadline=None)
+@given(line=st.lists(st.sampled_from(GUARD_ALPHABET), min_size=1, max_size=16).map("".join))
+def test_the_linear_guard_decides_as_the_patterns_say(line: str) -> None:
+    """fast_differs checks three of the patterns word by word (in linear time): it must
+    decide exactly as the patterns themselves."""
+    assert fast_differs(line) == _differs_by_the_patterns(line)
+
+
+def test_the_linear_guard_decides_as_the_patterns_say_on_the_corpus() -> None:
+    assert [line for line in LINES if fast_differs(line) != _differs_by_the_patterns(line)] == []

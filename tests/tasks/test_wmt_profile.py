@@ -8,6 +8,7 @@ in wmt_reference/README.md); here the profile's full pipeline must give the same
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -239,17 +240,25 @@ def test_sacremoses_punctuation_normalizer_differs_from_the_perl(deviation: str)
     assert MosesPunctNormalizer(lang=lang, perl_parity=parity).normalize(line) != perl.strip()
 
 
-# Recorded with the tree before the wmt profile (81da826, sacremoses engine) over the
-# wmt_reference/*.txt: the new options, at their defaults, leave the other profiles'
-# fingerprints and output exactly as they were, with both engines.
+# Recorded with the tree before the wmt profile and #19's unicode changes (the wmt branch at
+# 02056c8, whose output for these profiles equals 81da826's), sacremoses and fast engines
+# alike, over the wmt_reference/*.txt without the lines that hold a character #19 classes
+# 13-14 deliberately handle differently now (line separators become line breaks; soft
+# hyphens, runs of zero-width spaces, tag characters and noncharacters are removed): the
+# new options, at their defaults, leave the other profiles' fingerprints and output on
+# everything else exactly as they were.
 FINGERPRINTS = {
     "default": "108937ebabec9c35", "cnndm": "6b430ba3b05e49a1", "moses": "2bd8987af19114c6"
 }
 OUTPUT_SHA256 = {
-    "default": "f3fb0794ec4ac6bc892e8d39eb076e9626d97a045b3cba02d1ed4a37ccb1e509",
-    "cnndm": "4216ec33e3697fc793e734d4ae2897758daaebb97beacb7d929d166e47d76414",
-    "moses": "17cd58488146dfafc6925b18a333445b1ed8a3ebdec65d2d85dada151389ac3d",
+    "default": "85b2159bc2a01704ecb6e83c671bd8811036b9702dea14ecbda0635c4caadfbb",
+    "cnndm": "594ff54dac36bec1a6ca59bee3cbdc595a100323f689637f954484521bb0a6ef",
+    "moses": "68ca90615a821c488c5d678a22b56c8a70b22664493b6d6f9345627c281c0e95",
 }
+CHANGED_BY_ISSUE_19 = re.compile(
+    "[\x0b\x0c\x1c-\x1e\x85\u2028\u2029\xad\u200b\u2060\ufeff\ufffe\uffff"
+    "\U000e0000-\U000e007f]"
+)
 
 
 @pytest.mark.parametrize("profile", sorted(FINGERPRINTS))
@@ -261,7 +270,9 @@ def test_the_other_profiles_are_unchanged(profile: str) -> None:
             config = resolve_pipeline(
                 profile, {"tokenize.lang": source.stem, "tokenize.engine": engine}
             )
-            result = normalize_text(source.read_bytes(), config)
+            lines = source.read_text(encoding="utf-8").split("\n")
+            kept = "\n".join(line for line in lines if not CHANGED_BY_ISSUE_19.search(line))
+            result = normalize_text(kept.encode(), config)
             assert NORMALIZE_PUNCTUATION not in result.fixes
             assert REMOVE_NON_PRINTING not in result.fixes
             digest.update(result.text.encode())

@@ -308,6 +308,19 @@ class RunIndex:
         for path, _ in self._page("stale", "path", "1"):
             yield path
 
+    def keep_gone(self) -> int:
+        """Previous records of the articles this run did not see become this run's, files
+        and all (a removal refused); how many."""
+        kept = self.db.execute(
+            "INSERT OR IGNORE INTO records SELECT id, record FROM previous "
+            "WHERE id NOT IN (SELECT id FROM records)"
+        ).rowcount
+        self.db.commit()
+        return kept
+
+    def previous_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM previous").fetchone()[0]
+
     def gone_count(self) -> int:
         """Articles of the previous manifest that this run did not see at all."""
         sql = "SELECT COUNT(*) FROM previous WHERE id NOT IN (SELECT id FROM records)"

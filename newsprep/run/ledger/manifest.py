@@ -13,15 +13,20 @@ import json
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 
 from fsspec import AbstractFileSystem
 
+from newsprep.errors import STATUSES
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
 from newsprep.tasks.io.footprint import QUARANTINE_DIR, with_companions
-from newsprep.tasks.io.paths import RESERVED_TOP_LEVEL
+from newsprep.tasks.io.paths import (
+    MANIFEST_UNREADABLE,
+    RESERVED_TOP_LEVEL,
+)
 from newsprep.tasks.io.sinks import TEMP_NAME, write_atomic_stream
 from newsprep.tasks.io.stores import on_local_disk
 
@@ -41,6 +46,7 @@ class ManifestWriter:
         self.journal = posixpath.join(dest_root, JOURNAL)
         self.manifest = posixpath.join(dest_root, MANIFEST)
         self._parts = 0
+        self.unreadable: list[UnreadableLine] = []  # lines of the files load_previous read
         self.fs.makedirs(dest_root, exist_ok=True)
         self.leftover = self.fs.exists(self.journal)  # a killed run's journal
         if self.local:
@@ -48,11 +54,17 @@ class ManifestWriter:
 
     def load_previous(self) -> None:
         """Put the last manifest into the index, with what a killed run had journaled on
-        top of it; that is rewritten as the manifest at once, so it is never lost."""
-        self.index.add_previous_lines(manifest_lines(self.fs, self.manifest))
+        top of it; that is rewritten as the manifest at once, so it is never lost.
+
+        A line that cannot be read (not UTF-8, not JSON, a record without its fields) is
+        left out: its article counts as not done and is processed again. The line is kept
+        in DEST/_manifest.unreadable, and `unreadable_report` says where it was."""
+        self.index.add_previous_lines(manifest_lines(self.fs, self.manifest, self.unreadable))
         if not self.leftover:
+            self._keep_unreadable()
             return
         self.index.add_previous_lines(self._read_journal())
+        self._keep_unreadable()
         lines = (line.encode("utf-8") for line in self.index.previous_lines())
         write_atomic_stream(self.fs, self.manifest, lines)
         if self.local:
@@ -90,21 +102,109 @@ class ManifestWriter:
             return
         paths = [self.journal] if self.local else sorted(self.fs.find(self.journal))
         for path in paths:
-            yield from manifest_lines(self.fs, path)
+            yield from manifest_lines(self.fs, path, self.unreadable)
+
+    def _keep_unreadable(self) -> None:
+        """Add the unreadable lines to DEST/_manifest.unreadable (those not there yet: a
+        run killed before it rewrote the manifest meets them again)."""
+        if not self.unreadable:
+            return
+        path = posixpath.join(self.root, MANIFEST_UNREADABLE)
+        kept = self.fs.cat_file(path) if self.fs.exists(path) else b""
+        known = set(kept.splitlines(keepends=True))
+        new = [bad.raw for bad in self.unreadable if bad.raw not in known]
+        if new:
+            write_atomic_stream(self.fs, path, iter([kept, *new]))
+
+    def unreadable_report(self) -> list[str]:
+        """One line per file with unreadable lines: which lines, why, where they are kept."""
+        by_file: dict[str, list[UnreadableLine]] = {}
+        for bad in self.unreadable:
+            by_file.setdefault(bad.path, []).append(bad)
+        copy = posixpath.join(self.root, MANIFEST_UNREADABLE)
+        reports = []
+        for path, bad in by_file.items():
+            shown = "; ".join(f"line {b.number}: {b.problem}" for b in bad[:3])
+            more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+            reports.append(
+                f"{path}: {len(bad)} unreadable line(s) left out ({shown}{more}); their "
+                f"articles are processed again; the lines are kept in {copy}"
+            )
+        return reports
 
 
-def manifest_lines(fs: AbstractFileSystem, path: str) -> Iterator[tuple[str, str]]:
+@dataclass(frozen=True)
+class UnreadableLine:
+    path: str  # the manifest or journal file
+    number: int  # from 1
+    problem: str
+    raw: bytes
+
+
+# A record's fields and the types the run relies on (None allowed for the optional ones).
+_REQUIRED = {"id": str, "source": str, "status": str}
+_OPTIONAL = {
+    "reason": str, "detail": str, "output": str, "sha256": str, "quarantine": str,
+    "highlights": str, "signature": str, "fingerprint": str, "parity": str, "tokens": int,
+    "attempts": int,
+}
+
+
+def _record_id(line: str) -> str:
+    """The id of a manifest line that holds a usable record; ValueError saying why not."""
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise ValueError("not JSON: nested too deep") from None
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    missing = [name for name in _REQUIRED if name not in data]
+    if missing:
+        raise ValueError(f"a record without {', '.join(missing)}")
+    for name, kind in (*_REQUIRED.items(), *_OPTIONAL.items()):
+        value = data.get(name)
+        if (value is not None or name in _REQUIRED) and not isinstance(value, kind):
+            raise ValueError(f"{name} is not a {kind.__name__}")
+    if data["status"] not in STATUSES:
+        raise ValueError(f"status {data['status']!r} is not one of {', '.join(STATUSES)}")
+    fixes = data.get("fixes", [])
+    if not isinstance(fixes, list) or not all(isinstance(fix, str) for fix in fixes):
+        raise ValueError("fixes is not a list of strings")
+    return data["id"]
+
+
+def manifest_lines(
+    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None = None
+) -> Iterator[tuple[str, str]]:
     """(id, line) of each record of a manifest or journal file, the line as it is (a
     million-record manifest is not turned into records and back at every run's start);
-    a line cut short by a crash is passed over."""
+    a line cut short by a crash is passed over. A line that is not a usable record is
+    left out, and noted in `unreadable` when given."""
     if not fs.exists(path):
         return
-    with fs.open(path, "r", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
+    with fs.open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
                 break  # the last line of a journal killed mid-write
-            if line.strip():
-                yield json.loads(line)["id"], line
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+                yield _record_id(line), line
+            except UnicodeDecodeError as exc:
+                problem = f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+                _note(unreadable, path, number, problem, raw)
+            except ValueError as exc:
+                _note(unreadable, path, number, str(exc)[:200], raw)
+
+
+def _note(
+    unreadable: list[UnreadableLine] | None, path: str, number: int, problem: str, raw: bytes
+) -> None:
+    if unreadable is not None:
+        unreadable.append(UnreadableLine(path, number, problem, raw))
 
 
 def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:

@@ -121,6 +121,8 @@ class RunSummary:
     # copies of articles now ok
     removed_articles: int = 0
     removed_files: int = 0
+    # why the articles gone from SOURCE were kept (max_removal_fraction), or None
+    removal_refused: str | None = None
     # what ignored_files counts, the first 100 named (archive members: archive!member (what))
     ignored: list[str] = field(default_factory=list)
     # what the run found wrong with the source as a whole: a member pattern that matched
@@ -141,9 +143,29 @@ class RunSummary:
     def write(self, fs: AbstractFileSystem, dest_root: str) -> None:
         write_atomic(fs, posixpath.join(dest_root, RUN_SUMMARY), self.to_json().encode("utf-8"))
 
+    @classmethod
+    def read(cls, dest: str) -> RunSummary | None:
+        """DEST/_run.json as written (without `examples`), or None when there is none."""
+        import fsspec
+
+        fs, root = fsspec.url_to_fs(dest)
+        path = posixpath.join(root, RUN_SUMMARY)
+        if not fs.exists(path):
+            return None
+        data = json.loads(fs.cat_file(path))
+        return cls(**{"parity": None, **data, "examples": {}})
+
 
 class FailureBudgetExceeded(RuntimeError):
     """More articles failed than `max_failure_rate` allows; everything else was written."""
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class RemovalRefused(RuntimeError):
+    """The run kept the articles gone from SOURCE: too many were gone (see RunSummary)."""
 
     def __init__(self, message: str, summary: RunSummary) -> None:
         super().__init__(message)

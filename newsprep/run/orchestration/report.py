@@ -1,19 +1,32 @@
 """What a run says about itself in Prefect: the flow run's name, the progress bar, the
-markdown summary and the table of rejected and failed articles (the artifacts)."""
+markdown summary and the table of rejected and failed articles (the artifacts).
+
+The text work does not need the Prefect server: when it goes away mid-run (`PREFECT_API`
+notices), the run finishes without it, saying so once, and Prefect's own attempts to
+reach it (its client's retries, events, log shipping) stop or fall silent.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogHandler, APILogWorker
+from prefect.settings import PREFECT_API_URL, get_current_settings
 
 from newsprep.config import RunConfig
 from newsprep.run.ledger.records import ArticleRecord
@@ -21,6 +34,103 @@ from newsprep.run.ledger.summary import RunSummary, Tally, redact
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
+_HEALTH_TIMEOUT_SECONDS = 2.0
+# Prefect's loggers that report each failed attempt to reach a server that is gone
+_NOISY_LOGGERS = ("prefect.events.clients", "prefect._internal.concurrency", "prefect.client")
+
+
+class PrefectApi:
+    """Whether the Prefect server this process reports to still answers. One per process
+    (`PREFECT_API`): the flow and the CLI around it ask it."""
+
+    def __init__(self) -> None:
+        self.gone: str | None = None  # what was seen when it went away
+
+    def answers(self, logger: Any) -> bool:
+        """False once the server has gone away (a health check; no client retries)."""
+        if self.gone is not None:
+            return False
+        url = PREFECT_API_URL.value()
+        if not url:  # an in-process (ephemeral) API cannot go away
+            return True
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=_HEALTH_TIMEOUT_SECONDS):
+                return True
+        except urllib.error.HTTPError:  # it answers (a server in front may refuse /health)
+            return True
+        except Exception as exc:  # refused, reset, timed out: not there any more
+            reason = getattr(exc, "reason", exc)  # a URLError's own
+            self.went_away(f"{url} does not answer: {reason}", logger)
+            return False
+
+    def went_away(self, what: str, logger: Any) -> None:
+        """Say it once; stop Prefect retrying, shipping logs to and reporting to it."""
+        if self.gone is not None:
+            return
+        self.gone = what
+        logger.warning(
+            "the Prefect server went away: %s; the run goes on without it (no more progress, "
+            "artifacts or states in the UI)", what,
+        )
+        get_current_settings().client.max_retries = 0  # this process's, for this run's end
+        for name in ("", "prefect", *logging.Logger.manager.loggerDict):
+            found = logging.getLogger(name)
+            for handler in list(getattr(found, "handlers", ())):
+                if isinstance(handler, APILogHandler):
+                    found.removeHandler(handler)
+                elif _quiet not in handler.filters:  # the console: no news of the server
+                    handler.addFilter(_quiet)
+        self.discard_pending()
+
+    def discard_pending(self) -> None:
+        """Drop the events and log lines Prefect still holds for the server: at exit it
+        would try each in turn (~7 s apiece), for minutes. Prefect 3.8's services keep
+        them in a queue.Queue (`_queue`), not public API: a change there is ignored."""
+        for service in (EventsWorker, APILogWorker):
+            for instance in list(getattr(service, "_instances", {}).values()):
+                pending = getattr(instance, "_queue", None)
+                try:
+                    while pending is not None:
+                        item = pending.get_nowait()
+                        pending.task_done()
+                        if item is None:  # the service's stop signal stays
+                            pending.put_nowait(None)
+                            break
+                except Exception:  # queue.Empty: all gone
+                    pass
+
+    def call(self, call: Callable[[], object], logger: Any) -> None:
+        """An artifact call, when the server answers; nothing once it has gone away."""
+        if not self.answers(logger):
+            return
+        try:
+            call()
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            self.went_away(f"{type(exc).__name__}: {exc}", logger)
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """A log filter once the server is gone: not Prefect's failed attempts to reach it
+    (its events and client loggers, the engines' tracebacks of connection errors)."""
+    if record.name.startswith(_NOISY_LOGGERS):
+        return False
+    return not (record.exc_info and record.exc_info[1] and _unreachable(record.exc_info[1]))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """An error reaching the server (connect, read, protocol), anywhere in the chain."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, httpx.TransportError | ConnectionError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+PREFECT_API = PrefectApi()
 
 
 def run_name(config: RunConfig) -> str:
@@ -134,34 +244,36 @@ def _location(text: str, url: str | None = None) -> str:
     return shown
 
 
-def progress_artifact(dest: str) -> Callable[[float, str], None]:
+def progress_artifact(dest: str, logger: Any) -> Callable[[float, str], None]:
     """A progress bar artifact at 0%, keyed per destination; returns the function that
-    moves it and writes done/total, rate and ETA into its description (the card shows it)."""
+    moves it and writes done/total, rate and ETA into its description (the card shows it).
+    Once the server has gone away, the function does nothing."""
     artifact_id = create_progress_artifact(
         0.0, key=f"{artifact_key(dest)}-progress",
         description="Articles processed: listing the source",
     )
 
     def update(percent: float, line: str) -> None:
-        update_progress_artifact(
+        PREFECT_API.call(lambda: update_progress_artifact(
             artifact_id, percent, description=f"Articles processed: {line}"
-        )
+        ), logger)
 
     return update
 
 
-def publish_report(summary: RunSummary, tally: Tally, dest_url: str) -> None:
-    """The markdown summary artifact, and the table of rejected and failed articles."""
-    create_markdown_artifact(
+def publish_report(summary: RunSummary, tally: Tally, dest_url: str, logger: Any) -> None:
+    """The markdown summary artifact, and the table of rejected and failed articles (not
+    once the server has gone away)."""
+    PREFECT_API.call(lambda: create_markdown_artifact(
         markdown_report(summary, dest_url),
         key=artifact_key(summary.dest),
         description="normalize-corpus run summary",
-    )
+    ), logger)
     problems = tally.problems
     if problems:
-        create_table_artifact(
+        PREFECT_API.call(lambda: create_table_artifact(
             problem_rows(problems),
             key=f"{artifact_key(summary.dest)}-problems",
             description=f"Rejected and failed articles ({tally.problem_count}; first "
             f"{len(problems)} shown)",
-        )
+        ), logger)

@@ -1,0 +1,106 @@
+"""Issue #19 classes 4 and 5, as a user meets them: `newsprep run` in a subprocess on real
+files, reporting to the session's Prefect server. An empty or wrong SOURCE must not cost
+the corpus; one corrupted manifest line must not sink every rerun."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_cli import newsprep, sample_source
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+
+def outputs(dest: Path) -> list[str]:
+    return sorted(str(p.relative_to(dest)) for p in dest.rglob("*.txt"))
+
+
+def records(dest: Path) -> dict[str, dict]:
+    lines = (dest / "_manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    return {record["id"]: record for record in map(json.loads, lines)}
+
+
+def test_an_empty_source_does_not_delete_the_corpus(tmp_path: Path) -> None:
+    src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
+    assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
+    written, manifest = outputs(dest), (dest / "_manifest.jsonl").read_bytes()
+    assert len(written) == 4
+
+    shutil.rmtree(src)
+    src.mkdir()  # an empty folder: an unmounted disk looks so
+    result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("newsprep: error")]
+    assert errors == [
+        f"newsprep: error: SOURCE {src} lists no file: all 4 articles in DEST would go; kept "
+        "them, removed none (an empty folder, an unmounted disk or a wrong prefix looks so); "
+        "if they are meant to go, run again with --allow-removal"
+    ]
+    assert "Traceback" not in result.stderr
+    assert outputs(dest) == written
+    assert (dest / "_manifest.jsonl").read_bytes() == manifest
+    summary = json.loads((dest / "_run.json").read_text())
+    assert summary["removed_files"] == 0 and summary["removal_refused"].startswith("SOURCE")
+
+    allowed = newsprep("run", str(src), str(dest), "--allow-removal", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    assert outputs(dest) == [] and records(dest) == {}
+
+
+def test_a_run_that_would_remove_most_of_the_corpus_stops(tmp_path: Path) -> None:
+    src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
+    assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
+    written = outputs(dest)
+    sources = sorted(src.rglob("*.txt"))
+    for path in sources[:3]:  # 3 of 4 gone: more than max_removal_fraction (0.5)
+        path.unlink()
+    result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "3 of DEST's 4 articles are gone from SOURCE" in result.stderr
+    assert "max_removal_fraction=0.5" in result.stderr
+    assert outputs(dest) == written and len(records(dest)) == 4
+
+    # a higher limit lets them go
+    higher = newsprep("run", str(src), str(dest), "--max-removal-fraction", "0.8", cwd=tmp_path)
+    assert higher.returncode == 0, higher.stderr[-3000:]
+    assert len(outputs(dest)) == 1 and len(records(dest)) == 1
+
+
+def test_one_article_gone_of_four_is_removed_as_before(tmp_path: Path) -> None:
+    src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
+    assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
+    sorted(src.rglob("*.txt"))[0].unlink()
+    result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(outputs(dest)) == 3 and "removed 1 stale files" in result.stderr
+
+
+def test_a_corrupted_manifest_line_costs_one_article_not_every_rerun(tmp_path: Path) -> None:
+    src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
+    assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
+    manifest = dest / "_manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    damaged = lines[1][:40] + b"\xff" + lines[1][41:]  # a stray non-UTF-8 byte in line 2
+    manifest.write_bytes(b"".join([lines[0], damaged, *lines[2:]]))
+    damaged_id = json.loads(lines[1])["id"]
+
+    for rerun in (1, 2):
+        result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr and "UnicodeDecodeError" not in result.stderr
+        found = records(dest)
+        assert len(found) == 4
+        if rerun == 1:
+            warnings = [line for line in result.stderr.splitlines() if "unreadable line" in line]
+            assert len(warnings) == 1, result.stderr[-3000:]
+            assert f"{manifest}: 1 unreadable line(s) left out (line 2: not UTF-8" in warnings[0]
+            assert found[damaged_id]["status"] == "ok"  # processed again
+            assert sorted(r["status"] for r in found.values()) == ["ok", "skipped", "skipped",
+                                                                   "skipped"]
+        else:  # the rewritten manifest is whole again
+            assert "unreadable line" not in result.stderr
+            assert {r["status"] for r in found.values()} == {"skipped"}
+    assert (dest / "_manifest.unreadable").read_bytes() == damaged
