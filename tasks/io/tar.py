@@ -13,7 +13,6 @@ from fnmatch import fnmatch
 from typing import IO
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
@@ -25,6 +24,7 @@ from newsprep.tasks.io.paths import (
     strip_suffix,
 )
 from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.stores import on_local_disk
 from newsprep.tasks.io.stream import Retry, open_container, open_regular
 
 
@@ -313,7 +313,7 @@ def _repeated_names(fs: AbstractFileSystem, file: SourceFile, compression: str |
     past. Compressed or remote archives are not read twice for this (their first copy
     stands; a later one is `duplicate-id`). A corrupt archive counts what could be read;
     the pass that reads it says where it broke."""
-    if compression is not None or not isinstance(fs, LocalFileSystem):
+    if compression is not None or not on_local_disk(fs):
         return {}
     with open_regular(fs._strip_protocol(file.path), file.depth) as handle:
         names = _plain_header_names(handle)

@@ -17,11 +17,11 @@ from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.index import RunIndex
-from newsprep.run.records import BatchOutcome
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import BatchOutcome
+from newsprep.run.ledger.summary import RunSummary
 from newsprep.run.session import RunSession
-from newsprep.run.summary import RunSummary
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 OTHER = "Rain closed the coastal road for a second day, the police said on Monday.\n"
