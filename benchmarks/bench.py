@@ -210,7 +210,7 @@ def _init_pool_worker(
     pipeline = _pipeline(engine, profile)
     _W.update(corpus=corpus, out=out, fs=LocalFileSystem(), pipeline=pipeline)
     if mode == "process_article":
-        from newsprep.run.batch import Job
+        from newsprep.run.engine.batch import Job
 
         _W["job"] = Job(source_root=corpus, dest_root=out, pipeline=_W["pipeline"])
 
@@ -245,7 +245,7 @@ def _make_ref(rel: str):
 
 def _one_process_article(rel: str) -> tuple[str, int]:
     """newsprep's own per-article path (process_article), without Prefect."""
-    from newsprep.run import batch as article
+    from newsprep.run.engine import batch as article
 
     if hasattr(article, "process_batch"):  # newer newsprep: a sink per batch
         records = article.process_batch([_make_ref(rel)], 0, _W["job"])
@@ -264,7 +264,7 @@ def _tally(results) -> dict:
 
 
 def child_loop(args) -> dict:
-    import newsprep.run.batch  # noqa: F401 - imports outside the timed section
+    import newsprep.run.engine.batch  # noqa: F401 - imports outside the timed section
 
     started = time.perf_counter()
     rels = list_corpus(Path(args.corpus))
@@ -276,7 +276,7 @@ def child_loop(args) -> dict:
 def child_pool(args) -> dict:
     import multiprocessing
 
-    import newsprep.run.batch  # noqa: F401
+    import newsprep.run.engine.batch  # noqa: F401
 
     mode = "process_article" if args.child == "pool-pa" else "normalize_text"
     func = _one_process_article if mode == "process_article" else _one_article
@@ -1143,8 +1143,8 @@ def main(argv=None) -> int:
             log(f"stages {engine} (ms/article): {stages['ms_per_article']}")
         extras["imports"] = {}
         for module in (
-            "newsprep.run.batch",
-            "newsprep.run.prefect_tasks",
+            "newsprep.run.engine.batch",
+            "newsprep.run.orchestration.prefect_tasks",
             "newsprep.flows.normalize_corpus",
         ):
             r = run_child("imports", args, work / "unused", work, ["--module", module])

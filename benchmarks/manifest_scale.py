@@ -34,10 +34,10 @@ from pathlib import Path
 
 import fsspec
 
-from newsprep.run.index import RunIndex
-from newsprep.run.manifest import MANIFEST, SKIPPED_PER_JOURNAL, ManifestWriter
-from newsprep.run.records import ArticleRecord
-from newsprep.run.resume import Resume
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.manifest import MANIFEST, SKIPPED_PER_JOURNAL, ManifestWriter
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.resume import Resume
 from newsprep.tasks.io.refs import ArticleRef
 
 S3_BLOCK = 50 * 2**20  # s3fs's default block size: a GET per block read, a PUT per part

@@ -10,13 +10,13 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 from newsprep.config import ConfigError, RunConfig
-from newsprep.run.deployment_config import with_deployment_settings
-from newsprep.run.executor import BatchExecutor
+from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 from newsprep.run.locations import without_credentials
-from newsprep.run.prefect_tasks import discover_articles
-from newsprep.run.report import flow_run_name, progress_artifact, publish_report
+from newsprep.run.orchestration.deployment_config import with_deployment_settings
+from newsprep.run.orchestration.executor import BatchExecutor
+from newsprep.run.orchestration.prefect_tasks import discover_articles
+from newsprep.run.orchestration.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
-from newsprep.run.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 
 
 @flow(

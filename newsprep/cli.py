@@ -30,18 +30,18 @@ from newsprep.config import (
 from newsprep.errors import STATUSES
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
-from newsprep.run.locations import (
-    apply_storage_options,
-    check_apart,
-    describe_storage_error,
-    without_credentials,
-)
-from newsprep.run.summary import (
+from newsprep.run.ledger.summary import (
     FailureBudgetExceeded,
     RemovalRefused,
     RunSummary,
     check_failure_budget,
     redact,
+)
+from newsprep.run.locations import (
+    apply_storage_options,
+    check_apart,
+    describe_storage_error,
+    without_credentials,
 )
 from newsprep.tasks.stages.tokenize import require_engine
 
@@ -312,7 +312,7 @@ def _shown_source(source: str) -> str:
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
-    from newsprep.run.pool import start_fork_server, stop_fork_server
+    from newsprep.run.engine.pool import start_fork_server, stop_fork_server
 
     fork_server = config.options.runner == "process"
     if fork_server:
@@ -337,7 +337,7 @@ def _run_flow(config: RunConfig, started: float) -> int:
         if fork_server:
             stop_fork_server()
     if _server_gone() is not None:
-        from newsprep.run.report import PREFECT_API
+        from newsprep.run.orchestration.report import PREFECT_API
 
         PREFECT_API.discard_pending()  # what the run's end queued for the server
         return _finished_without_server(config, result, started)
@@ -358,7 +358,7 @@ def _run_flow(config: RunConfig, started: float) -> int:
 
 def _server_gone() -> str | None:
     """What was seen when the Prefect server went away during the run, or None."""
-    from newsprep.run.report import PREFECT_API
+    from newsprep.run.orchestration.report import PREFECT_API
 
     return PREFECT_API.gone
 

@@ -85,7 +85,7 @@ def _flush_to_api() -> None:
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    from newsprep.run.report import PREFECT_API
+    from newsprep.run.orchestration.report import PREFECT_API
 
     if PREFECT_API.gone is not None:
         return  # nothing to send them to

@@ -1,1 +1,3 @@
-"""The run: records, index, manifest, resume, the executor and its pool, the summary."""
+"""The run layer: `engine/` (worker side), `ledger/` (records and what DEST keeps of
+them), `orchestration/` (the Prefect adapters), and at this level the session that plans
+and accounts for a run, with the DEST lock, locations, progress and the retry policy."""

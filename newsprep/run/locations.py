@@ -19,10 +19,10 @@ from urllib.parse import unquote
 import fsspec
 import fsspec.config
 from fsspec.core import split_protocol
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError, RunConfig
-from newsprep.run.summary import redact
+from newsprep.run.ledger.summary import redact
+from newsprep.tasks.io.stores import on_local_disk, url_fs
 
 # scheme://userinfo@rest, userinfo without a slash
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@]*)@")
@@ -110,19 +110,11 @@ def apply_protocol_options(protocol: str, options: dict[str, Any]) -> None:
 
 def _place(url: str) -> tuple[str, str]:
     """(filesystem kind, absolute path) of a URL; local paths with symlinks resolved."""
-    if "::" in url:
-        url = url.rsplit("::", 1)[1]  # tar://member::archive: where the archive is
-    fs, path = fsspec.url_to_fs(url)
-    if isinstance(fs, LocalFileSystem):
+    fs, path = url_fs(url)  # tar://member::archive: where the archive is
+    if on_local_disk(fs):
         return "file", os.path.realpath(path)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     return protocol, "/" + path.strip("/")
-
-
-def on_local_disk(url: str) -> bool:
-    """Whether the URL (for a chain such as tar://...::/data/x.tgz, its last part) is a
-    path on the local disk."""
-    return _place(url)[0] == "file"
 
 
 def check_apart(source: str, dest: str) -> None:

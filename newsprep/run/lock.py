@@ -28,12 +28,12 @@ from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import ConfigError
+from newsprep.run.ledger.summary import redact
 from newsprep.run.locations import describe_storage_error
-from newsprep.run.summary import redact
 from newsprep.tasks.io.paths import LOCK_NAME
+from newsprep.tasks.io.stores import on_local_disk
 
 HEARTBEAT_SECONDS = 20.0
 EXPIRY_SECONDS = 120.0  # an object-store lock not renewed for this long is stale
@@ -89,7 +89,7 @@ def release(lock: DestLock) -> None:
 
 
 def _key(fs: AbstractFileSystem, root: str) -> str:
-    if isinstance(fs, LocalFileSystem):
+    if on_local_disk(fs):
         return "file://" + os.path.realpath(root)
     return fs.unstrip_protocol(root.rstrip("/"))
 
@@ -98,7 +98,7 @@ class DestLock:
     def __init__(self, fs: AbstractFileSystem, root: str, shown: str) -> None:
         self.fs, self.root, self.shown = fs, root.rstrip("/") or root, shown
         self.path = posixpath.join(self.root, LOCK_NAME)
-        self.local = isinstance(fs, LocalFileSystem)
+        self.local = on_local_disk(fs)
         self.token = uuid.uuid4().hex
         self._fd: int | None = None
         self._stop = threading.Event()

@@ -16,33 +16,33 @@ import fsspec
 
 from newsprep.config import RunConfig
 from newsprep.run import lock as dest_lock
-from newsprep.run.batch import Job
-from newsprep.run.executor import (
+from newsprep.run.batching import (
     MAX_BATCH_SIZE,
     auto_batch_size,
     batch_bytes,
     batches,
     cpu_count,
 )
-from newsprep.run.index import RunIndex
-from newsprep.run.locations import check_apart, on_local_disk
-from newsprep.run.manifest import (
+from newsprep.run.engine.batch import Job
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.manifest import (
     SKIPPED_PER_JOURNAL,
     ManifestWriter,
     existing_outputs,
     remove_stale_outputs,
     remove_temp_files,
 )
+from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
+from newsprep.run.ledger.resume import Resume
+from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, redact
+from newsprep.run.locations import check_apart
 from newsprep.run.progress import Progress
-from newsprep.run.records import ArticleRecord, Batch, BatchOutcome
-from newsprep.run.report import library_versions
-from newsprep.run.resume import Resume
 from newsprep.run.retry import RetryPolicy
-from newsprep.run.summary import RunSummary, Tally, redact
+from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles
-from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import QUARANTINE_DIR, output_rules
+from newsprep.tasks.io.sinks import output_rules
+from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.stages.tokenize import require_engine
 
 
@@ -64,7 +64,7 @@ class RunSession:
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         # an object store (or any filesystem but the local disk) at either end
-        self.io_bound = not (on_local_disk(config.source) and on_local_disk(config.dest))
+        self.io_bound = not (url_on_local_disk(config.source) and url_on_local_disk(config.dest))
         self.tally = Tally()
         self.batch_count = 0
         self.removed_early = 0  # stale files in the way of this run's articles
@@ -140,10 +140,7 @@ class RunSession:
         Those files are stale (this run claimed the paths), but would only go at the end,
         after they had made this article an `output-conflict`."""
         for ref in refs:
-            mine = [ref.id, sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)]
-            mine += [f"{QUARANTINE_DIR}/{path}" for path in (
-                ref.id, sidecar_path(ref.id, REASON_SUFFIX))]
-            stale = self.index.previous_in_the_way(mine)
+            stale = self.index.previous_in_the_way(Footprint(ref.id).paths())
             if stale:
                 self.removed_early += remove_stale_outputs(self.dest_fs, self.dest_root, stale)
             yield ref

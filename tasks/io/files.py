@@ -6,10 +6,10 @@ import os
 import posixpath
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import ArticleRef, SourceFile
+from newsprep.tasks.io.stores import on_local_disk
 from newsprep.tasks.io.stream import open_regular
 
 
@@ -19,7 +19,7 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = ""
     On a local disk no link is followed below `root` (SOURCE's folder; else only the file
     itself is not a link), and a FIFO put where the listing saw a file is refused, not
     waited on."""
-    if isinstance(fs, LocalFileSystem):
+    if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
         path = fs._strip_protocol(path)
         with open_regular(path, depth_below(path, fs._strip_protocol(root)) if root else 1) \
@@ -52,6 +52,6 @@ def file_article(fs: AbstractFileSystem, file: SourceFile) -> ArticleRef:
 def file_url(fs: AbstractFileSystem, path: str) -> str:
     """A listed path as a URL; the local filesystem's unstrip_protocol would normalize
     the (already normal) path again, a cost per article."""
-    if isinstance(fs, LocalFileSystem) and path.startswith("/"):
+    if on_local_disk(fs) and path.startswith("/"):
         return "file://" + path
     return fs.unstrip_protocol(path)

@@ -19,18 +19,17 @@ from fsspec import AbstractFileSystem
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Problem, Rejected, is_transient
 from newsprep.tasks.io.files import file_article
+from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.jsonl import jsonl_articles
 from newsprep.tasks.io.paths import (
-    HIGHLIGHTS_SUFFIX,
-    REASON_SUFFIX,
     detect_format,
     escape_surrogates,
     fit_id,
     safe_id_component,
     safe_relative_path,
-    sidecar_path,
 )
 from newsprep.tasks.io.refs import ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.stores import object_store
 from newsprep.tasks.io.stream import Retry
 from newsprep.tasks.io.tar import archive_articles
 
@@ -104,7 +103,7 @@ def list_source(
     fs, root = fsspec.url_to_fs(source)
     root = root.rstrip("/") or "/"
     if fs.isdir(root):
-        base, entries = root, _flat(fs, root) if _object_store(fs) else _walk(fs, root)
+        base, entries = root, _flat(fs, root) if object_store(fs) else _walk(fs, root)
     elif fs.exists(root):
         base, entries = posixpath.dirname(root), iter([(root, fs.info(root))])
     else:
@@ -193,17 +192,6 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
                 yield path, info
 
 
-# Object stores: keys under a prefix, no folders (nor folder permissions) to walk.
-_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
-
-
-def _object_store(fs: AbstractFileSystem) -> bool:
-    """Listed flat: an object store, or a filesystem that says it stands in for one
-    (`lists_flat`, as flaky:// with a latency does)."""
-    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    return getattr(fs, "lists_flat", False) or not _OBJECT_STORES.isdisjoint(protocols)
-
-
 def _flat(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
     """(path, info) of every object below root: an object store has no folders to walk,
     and one flat listing costs a request per 1,000 keys instead of one per folder."""
@@ -287,13 +275,13 @@ def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
         detail = f"id {ref.id!r} was already used by {first}"
         ref = replace(ref, problem=Problem("rejected", "duplicate-id", detail))
         ref = _renamed(ref, ref.id, index)
-    taken = index.claim_paths(_paths(ref), ref.source)
+    taken = index.claim_paths(_claims(ref), ref.source)
     if taken is None:
         return ref
     ref = replace(ref, problem=Problem("rejected", "output-conflict", taken))
     flat = "_unsafe/" + (safe_id_component(ref.id) or "article")
     ref = _renamed(ref, fit_id(flat), index)
-    while index.claim_paths(_paths(ref), ref.source) is not None:
+    while index.claim_paths(_claims(ref), ref.source) is not None:
         ref = _renamed(ref, ref.id, index)
     return ref
 
@@ -307,13 +295,9 @@ def _renamed(ref: ArticleRef, base: str, index: ListingStore) -> ArticleRef:
     return replace(ref, id=candidate)
 
 
-def _paths(ref: ArticleRef) -> list[str]:
-    """What an article may write under DEST: its output, the highlights beside it, and
-    under _quarantine/ the same names with the record's `.reason.json` beside them."""
-    paths = [ref.id, sidecar_path(ref.id, REASON_SUFFIX)]
-    if ref.format == "story" or ref.highlights:
-        paths.append(sidecar_path(ref.id, HIGHLIGHTS_SUFFIX))
-    return paths
+def _claims(ref: ArticleRef) -> list[str]:
+    """The names an article reserves under DEST (see `Footprint.claims`)."""
+    return Footprint(ref.id, ref.format == "story" or bool(ref.highlights)).claims()
 
 
 def _checked_id(ref: ArticleRef) -> ArticleRef:

@@ -19,7 +19,7 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.bz2", ".jsonl.xz", ".jsonl.zst")
 # Names under DEST that belong to newsprep; no article may be written there.
 LOCK_NAME = "_newsprep.lock"  # held by the run writing to DEST (newsprep/run/lock.py)
-# Lines of the manifest a run could not read, kept (newsprep/run/manifest.py).
+# Lines of the manifest a run could not read, kept (newsprep/run/ledger/manifest.py).
 MANIFEST_UNREADABLE = "_manifest.unreadable"
 # `_unsafe/` holds the articles whose own name cannot be used (see listing._checked_id).
 RESERVED_TOP_LEVEL = (

@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import OutputOptions
-from newsprep.tasks.io.paths import HIGHLIGHTS_SUFFIX, REASON_SUFFIX, sidecar_path
+from newsprep.tasks.io.footprint import Footprint
+from newsprep.tasks.io.stores import on_local_disk
 
 if TYPE_CHECKING:
     from newsprep.tasks.io.refs import ArticleRef
     from newsprep.tasks.stages.normalize import Normalized
 
-QUARANTINE_DIR = "_quarantine"
 TEMP_MARKER = ".newsprep-tmp-"
 # the name of a temp file (write_atomic_stream; earlier versions put the target's name
 # first): only such names are removed as a killed run's, not an article whose name merely
@@ -37,7 +36,7 @@ TEMP_NAME = re.compile(".*" + re.escape(TEMP_MARKER) + "[0-9a-f]+")
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     """Write all of `data` or nothing (see `write_atomic_stream`)."""
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         fs.pipe_file(path, data)  # one PUT
         return
     write_atomic_stream(fs, path, [data])
@@ -47,7 +46,7 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
     """Write the chunks as one file, all or nothing: a temp file renamed into place on
     local disks. Object stores (S3 and the like) publish an object only when its upload
     completes, so there the write itself is atomic."""
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         with fs.open(path, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
@@ -85,7 +84,7 @@ class FilesSink:
         write_atomic(self.fs, posixpath.join(self.root, ref.id), result.text.encode("utf-8"))
         if result.highlights is None:
             return ref.id, None
-        highlights = sidecar_path(ref.id, HIGHLIGHTS_SUFFIX)
+        highlights = Footprint(ref.id).highlights
         write_atomic(
             self.fs, posixpath.join(self.root, highlights), result.highlights.encode("utf-8")
         )
@@ -155,10 +154,8 @@ def quarantine(
 
     Returns the quarantine path relative to DEST.
     """
-    relative = posixpath.join(QUARANTINE_DIR, article_id)
-    target = posixpath.join(dest_root, relative)
-    write_atomic(fs, target, raw)
+    footprint = Footprint(article_id)
+    write_atomic(fs, posixpath.join(dest_root, footprint.quarantine), raw)
     reason = json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
-    reason_path = posixpath.join(dest_root, QUARANTINE_DIR, sidecar_path(article_id, REASON_SUFFIX))
-    write_atomic(fs, reason_path, reason.encode())
-    return relative
+    write_atomic(fs, posixpath.join(dest_root, footprint.quarantine_reason), reason.encode())
+    return footprint.quarantine

@@ -18,11 +18,11 @@ from typing import IO, Any, Protocol, TypeVar
 import zstandard
 from fsspec import AbstractFileSystem
 from fsspec.compression import compr
-from fsspec.implementations.local import LocalFileSystem
 from fsspec.utils import infer_compression
 
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import STREAM_BLOCK_SIZE
+from newsprep.tasks.io.stores import on_local_disk
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ class ResumableReader:
         self._handle: Any = None
 
     def _open(self) -> Any:
-        if isinstance(self.fs, LocalFileSystem):
+        if on_local_disk(self.fs):
             handle = open_regular(self.fs._strip_protocol(self.path), self.below)
         else:
             handle = self.fs.open(self.path, "rb", block_size=STREAM_BLOCK_SIZE)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import SAMPLE_SOURCE
-from newsprep.run.manifest import JOURNAL
+from newsprep.run.ledger.manifest import JOURNAL
 from newsprep.tasks.io.sinks import TEMP_MARKER
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]

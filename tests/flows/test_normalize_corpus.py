@@ -23,7 +23,7 @@ from prefect.client.schemas.filters import (
 from newsprep.cli import apply_storage_options
 from newsprep.config import SAMPLE_SOURCE, RunOptions, resolve_pipeline
 from newsprep.faults import FlakyFileSystem
-from newsprep.run.inflight import READS_AHEAD, WRITES_BEHIND
+from newsprep.run.engine.inflight import READS_AHEAD, WRITES_BEHIND
 from newsprep.tasks.stages.normalize import normalize_text, parity
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]

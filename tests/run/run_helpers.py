@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsprep.config import resolve_pipeline
-from newsprep.run.batch import Job
-from newsprep.run.records import ArticleRecord
+from newsprep.run.engine.batch import Job
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.refs import ArticleRef
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from run_helpers import file_refs, make_job
 
 from newsprep.config import resolve_pipeline
-from newsprep.run.batch import crashed_batch_records, in_sample, process_batch
-from newsprep.run.checkpoint import read_checkpoint
+from newsprep.run.engine.batch import crashed_batch_records, in_sample, process_batch
+from newsprep.run.ledger.checkpoint import read_checkpoint
 
 
 def test_a_batch_writes_ok_articles_and_quarantines_the_rest(source: Path, tmp_path: Path) -> None:

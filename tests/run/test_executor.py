@@ -12,16 +12,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from run_helpers import file_refs, make_job
 
 from newsprep.config import ConfigError, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.executor import (
-    MAX_BATCH_SIZE,
-    BatchExecutor,
-    _Queue,
-    auto_batch_size,
-    batches,
-    make_task_runner,
-)
-from newsprep.run.records import Batch
+from newsprep.run.batching import MAX_BATCH_SIZE, auto_batch_size, batches
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.records import Batch
+from newsprep.run.orchestration.executor import BatchExecutor, _Queue, make_task_runner
 from newsprep.run.retry import MAX_BATCH_CRASHES
 from newsprep.tasks.io.refs import ArticleRef
 

@@ -1,4 +1,4 @@
-"""Reads ahead and writes behind (newsprep/run/inflight.py), and a batch on a filesystem
+"""Reads ahead and writes behind (newsprep/run/engine/inflight.py), and a batch on a filesystem
 with latency: real threads, real files, no Prefect. Nothing here is timed: order and
 counts only."""
 
@@ -12,9 +12,9 @@ import fsspec
 import pytest
 from run_helpers import file_refs, make_job
 
-from newsprep.run import inflight
-from newsprep.run.batch import process_batch
-from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
+from newsprep.run.engine import inflight
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.engine.inflight import IORequests, WriteBehind, read_ahead
 
 
 def test_a_slow_read_holds_up_no_other() -> None:

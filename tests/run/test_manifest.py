@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fsspec.implementations.local import LocalFileSystem
 
-from newsprep.run.index import RunIndex
-from newsprep.run.manifest import (
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.manifest import (
     JOURNAL,
     MANIFEST,
     ManifestWriter,
@@ -16,7 +16,7 @@ from newsprep.run.manifest import (
     manifest_lines,
     remove_temp_files,
 )
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import TEMP_MARKER
 

@@ -1,4 +1,4 @@
-"""The stage pool's worker processes (newsprep/run/pool.py)."""
+"""The stage pool's worker processes (newsprep/run/engine/pool.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import fsspec.config
 import pytest
 from run_helpers import file_refs, make_job
 
-from newsprep.run.pool import StagePool, start_fork_server
+from newsprep.run.engine.pool import StagePool, start_fork_server
 
 
 def test_each_pool_gives_its_workers_the_environment_of_its_run(
@@ -53,7 +53,7 @@ def test_a_dying_worker_fails_its_batch_and_the_next_batch_gets_a_fresh_pool(
 def test_stop_fork_server_leaves_no_process_behind() -> None:
     code = """
 import os
-from newsprep.run.pool import StagePool, start_fork_server, stop_fork_server
+from newsprep.run.engine.pool import StagePool, start_fork_server, stop_fork_server
 start_fork_server()
 with StagePool(2) as pool:
     assert pool._current().submit(os.getpid).result() != os.getpid()

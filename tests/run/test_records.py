@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from newsprep.errors import Problem, Rejected
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
 REF = ArticleRef(id="world/a.txt", source="file:///src/world/a.txt", signature="12-3")

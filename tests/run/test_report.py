@@ -7,7 +7,7 @@ import re
 from test_summary import RECORDS, summary
 
 from newsprep.config import RunConfig
-from newsprep.run.report import (
+from newsprep.run.orchestration.report import (
     artifact_key,
     is_generated_name,
     markdown_report,

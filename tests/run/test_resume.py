@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from run_helpers import manifest_rows
 
-from newsprep.run.index import RunIndex
-from newsprep.run.records import ArticleRecord
-from newsprep.run.resume import Resume
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.resume import Resume
 from newsprep.tasks.io.refs import ArticleRef
 
 

@@ -11,7 +11,7 @@ import pytest
 from run_helpers import file_refs, make_job
 
 from newsprep.config import RunOptions
-from newsprep.run.batch import process_batch
+from newsprep.run.engine.batch import process_batch
 from newsprep.run.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=3, delay_seconds=0.001)

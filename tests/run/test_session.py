@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.records import BatchOutcome
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.records import BatchOutcome
 from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import list_source
 
@@ -206,3 +206,31 @@ def test_an_article_that_became_a_folder_is_written_on_the_first_rerun(
     assert summary.removed_files == 4  # d.txt/in.txt, x.txt, q.txt and its record
     assert tree(dest) == tree(clean)
     assert same_records(dest) == same_records(clean)
+
+
+def test_the_ledger_reads_back_and_loads_with_datasets(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's reader and `datasets.load_dataset("json")` read the records a run
+    wrote: the same articles, fields and values."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # local files only: no hub, no network
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    from newsprep.run.ledger.reader import ledger_files, read_records
+
+    dest = tmp_path / "out"
+    assert ledger_files(str(dest)) == []
+    run(source, dest, workers=1)
+    written = manifest(dest)
+    records = [record.to_dict() for record in read_records(str(dest))]
+    assert records == written
+    assert {r["status"] for r in records} == {"ok", "rejected"}
+
+    loaded = datasets.load_dataset(
+        "json", data_files=ledger_files(str(dest)), split="train",
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
+    assert loaded.num_rows == len(written)
+    assert sorted(loaded.column_names) == sorted(written[0])
+    assert loaded.to_list() == written

@@ -9,8 +9,8 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import Problem
-from newsprep.run.records import ArticleRecord
-from newsprep.run.summary import (
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.summary import (
     RUN_SUMMARY,
     FailureBudgetExceeded,
     RunSummary,

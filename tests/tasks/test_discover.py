@@ -12,7 +12,7 @@ import pytest
 from source_files import ARTICLE, jsonl, write
 
 from newsprep.config import PROFILES, ConfigError
-from newsprep.run.index import RunIndex
+from newsprep.run.ledger.index import RunIndex
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 CONFIG = PROFILES["default"]

@@ -18,11 +18,11 @@ import pytest
 from source_files import jsonl, write
 
 from newsprep.config import PROFILES, PipelineConfig
-from newsprep.run.batch import Job, process_article, process_batch
-from newsprep.run.executor import batches
-from newsprep.run.index import RunIndex
+from newsprep.run.batching import batches
+from newsprep.run.engine.batch import Job, process_article, process_batch
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.summary import check_failure_budget
 from newsprep.run.retry import RetryPolicy
-from newsprep.run.summary import check_failure_budget
 from newsprep.tasks.io.listing import iter_articles, list_source
 from newsprep.tasks.io.refs import STREAM_CUT, ArticleRef
 from newsprep.tasks.io.sinks import FilesSink, JsonlShardSink
@@ -182,7 +182,7 @@ def test_peak_memory_of_a_huge_jsonl_line_is_the_limit_not_the_line(tmp_path: Pa
     script = textwrap.dedent(f"""
         import resource, json
         from newsprep.config import PROFILES
-        from newsprep.run.index import RunIndex
+        from newsprep.run.ledger.index import RunIndex
         from newsprep.tasks.io.listing import iter_articles, list_source
         config = PROFILES["default"].model_copy(update={{
             "fetch": PROFILES["default"].fetch.model_copy(update={{"max_bytes": 4096}})}})
@@ -496,7 +496,7 @@ def test_a_transient_break_mid_stream_is_resumed(tmp_path: Path, name: str) -> N
 
 
 def test_a_cut_stream_fails_the_run_whatever_the_budget() -> None:
-    from newsprep.run.summary import FailureBudgetExceeded, RunSummary
+    from newsprep.run.ledger.summary import FailureBudgetExceeded, RunSummary
 
     summary = RunSummary(
         source="s", dest="d", profile="default", overrides={}, config_fingerprint="f",

@@ -4,6 +4,7 @@ files, real readers, real sinks (the listing, the readers and the batch of a run
 from __future__ import annotations
 
 import codecs
+import gzip
 import io
 import json
 import logging
@@ -17,11 +18,11 @@ from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.batch import process_batch
-from newsprep.run.index import RunIndex
-from newsprep.run.records import BatchOutcome
+from newsprep.run.engine.batch import process_batch
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import BatchOutcome
+from newsprep.run.ledger.summary import RunSummary
 from newsprep.run.session import RunSession
-from newsprep.run.summary import RunSummary
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 OTHER = "Rain closed the coastal road for a second day, the police said on Monday.\n"
@@ -377,15 +378,19 @@ def test_an_article_named_like_a_temp_file_is_not_removed_as_one(tmp_path: Path)
 LONG = "/".join(f"folder{n:02d}" for n in range(12)) + "/a.txt"  # 113 characters
 
 
+@pytest.mark.parametrize("where", ["local", "gzipped", "flaky"])
 @pytest.mark.parametrize(("name", "tar_format"), [
     ("a.txt", tarfile.PAX_FORMAT),  # plain headers
     (LONG, tarfile.USTAR_FORMAT),  # a name in ustar's prefix and name fields
     (LONG, tarfile.PAX_FORMAT),  # a pax header: tarfile reads the headers
 ])
 def test_a_member_appended_twice_keeps_its_last_copy(
-    tmp_path: Path, name: str, tar_format: int
+    tmp_path: Path, name: str, tar_format: int, where: str
 ) -> None:
-    """`tar -r` appends a second copy of a name; GNU tar extracts the last one."""
+    """`tar -r` appends a second copy of a name; GNU tar extracts the last one: so does
+    newsprep, from a plain archive on the local disk, one compressed after appending
+    (`tar -rf x.tar ...; gzip x.tar`), and one on another store (flaky:// takes the
+    object-store paths)."""
     src = tmp_path / "src"
     archive = src / "pack.tar"
     src.mkdir()
@@ -398,15 +403,20 @@ def test_a_member_appended_twice_keeps_its_last_copy(
                 info = tarfile.TarInfo("b.txt")
                 info.size = len(NEWS)
                 appending.addfile(info, io.BytesIO(NEWS.encode()))
+    if where == "gzipped":
+        archive = archive.rename(src / "pack.tar.gz")
+        archive.write_bytes(gzip.compress(archive.read_bytes()))
 
-    listing, refs = refs_of(src, tmp_path)
+    listing, refs = refs_of(f"flaky://{src}" if where == "flaky" else src, tmp_path)
     dest, records = run_batch(refs, listing, tmp_path)
 
     assert {i: outcome(r) for i, r in records.items()} == {
         name: ("ok", None), "b.txt": ("ok", None),
     }
     assert (dest / name).read_text().startswith("rain closed the coastal road")
-    assert listing.ignored == [f"pack.tar!{name} (an earlier copy; the last one is read)"] * 2
+    assert listing.ignored == [
+        f"{archive.name}!{name} (an earlier copy; the last one is read)"
+    ] * 2
 
 
 def test_a_file_the_run_may_not_read_is_rejected_not_failed(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from source_files import write
 
 from newsprep.config import PROFILES, resolve_pipeline
 from newsprep.errors import Rejected
-from newsprep.run.batch import Job, process_batch
-from newsprep.run.index import RunIndex
+from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.ledger.index import RunIndex
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.listing import iter_articles, list_source
 from newsprep.tasks.stages.normalize import normalize_text

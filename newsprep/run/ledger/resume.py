@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from newsprep.run.index import RunIndex
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
 # Rejections that depend on other articles (which one came first, what is in the way),

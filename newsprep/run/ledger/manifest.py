@@ -3,7 +3,7 @@
 During a run, each finished batch's records are appended to a journal; at the end the
 journal is compacted into the manifest: one record per article id, sorted by id. A
 record is serialized once, to its manifest line (`ArticleRecord.to_line`); the lines pass
-through the run's on-disk index (newsprep/run/index.py), never all in memory.
+through the run's on-disk index (newsprep/run/ledger/index.py), never all in memory.
 """
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from itertools import islice
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.errors import STATUSES
-from newsprep.run.index import RunIndex
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import JOURNAL_WRITES
+from newsprep.tasks.io.footprint import QUARANTINE_DIR, with_companions
 from newsprep.tasks.io.paths import (
     MANIFEST_UNREADABLE,
-    REASON_SUFFIX,
     RESERVED_TOP_LEVEL,
-    sidecar_path,
 )
-from newsprep.tasks.io.sinks import QUARANTINE_DIR, TEMP_NAME, write_atomic_stream
+from newsprep.tasks.io.sinks import TEMP_NAME, write_atomic_stream
+from newsprep.tasks.io.stores import on_local_disk
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -43,7 +42,7 @@ class ManifestWriter:
 
     def __init__(self, fs: AbstractFileSystem, dest_root: str, index: RunIndex) -> None:
         self.fs, self.root, self.index = fs, dest_root, index
-        self.local = isinstance(fs, LocalFileSystem)
+        self.local = on_local_disk(fs)
         self.journal = posixpath.join(dest_root, JOURNAL)
         self.manifest = posixpath.join(dest_root, MANIFEST)
         self._parts = 0
@@ -213,7 +212,7 @@ def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
     article. On an object store one flat listing (a request per 1,000 keys), not one per
     folder."""
     root = dest_root.rstrip("/")
-    if not isinstance(fs, LocalFileSystem):
+    if not on_local_disk(fs):
         for path in fs.find(root):
             yield posixpath.relpath(path, root)
         return
@@ -226,7 +225,7 @@ def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
 
 def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
     """Delete temp files a killed run left on a local disk; returns how many."""
-    if not isinstance(fs, LocalFileSystem) or not fs.exists(dest_root):
+    if not on_local_disk(fs) or not fs.exists(dest_root):
         return 0
     stale = [
         posixpath.join(folder, name)
@@ -246,16 +245,11 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
     paths were removed. Only plain relative paths under DEST are touched, whatever an
     old manifest says; a file already gone is no error. Folders left empty on a local
     disk are removed too, so DEST holds what a clean run would write."""
-    local = isinstance(fs, LocalFileSystem)
+    local = on_local_disk(fs)
     removed = 0
     targets = (
-        target
-        for relative in paths
-        if _removable(relative)
-        for target in (
-            [relative, sidecar_path(relative, REASON_SUFFIX)]
-            if relative.startswith(QUARANTINE_DIR + "/") else [relative]
-        )
+        target for relative in paths if _removable(relative)
+        for target in with_companions(relative)
     )
     iterator = iter(targets)
     while chunk := list(islice(iterator, 1000)):

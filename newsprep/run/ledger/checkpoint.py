@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 
 
 def checkpoint_path(folder: str | None, index: int) -> Path | None:

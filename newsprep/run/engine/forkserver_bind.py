@@ -1,4 +1,4 @@
-"""Preloaded by the fork server only (newsprep/run/pool.py): ties the fork server to the
+"""Preloaded by the fork server only (newsprep/run/engine/pool.py): ties the fork server to the
 command that started it, so that a `kill -9` of the command ends it (and, through their
 own binding, its workers). Nothing else imports this module."""
 

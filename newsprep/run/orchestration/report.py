@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import platform
 import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -31,9 +29,9 @@ from prefect.logging.handlers import APILogHandler, APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings
 
 from newsprep.config import RunConfig
-from newsprep.run.deployment_config import with_deployment_settings
-from newsprep.run.records import ArticleRecord
-from newsprep.run.summary import RunSummary, Tally, redact
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.summary import RunSummary, Tally, redact
+from newsprep.run.orchestration.deployment_config import with_deployment_settings
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
 _HEALTH_TIMEOUT_SECONDS = 2.0
@@ -133,17 +131,6 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 PREFECT_API = PrefectApi()
-
-
-def library_versions() -> dict[str, str]:
-    names = ("newsprep", "prefect", "ftfy", "sacremoses", "fsspec", "s3fs", "pydantic")
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except Exception:
-            found[name] = "not installed"
-    return found
 
 
 def run_name(config: RunConfig) -> str:

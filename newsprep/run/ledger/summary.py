@@ -5,21 +5,35 @@ from __future__ import annotations
 
 import heapq
 import json
+import platform
 import posixpath
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 from fsspec import AbstractFileSystem
 
 from newsprep.errors import STATUSES
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import STREAM_CUT
 from newsprep.tasks.io.sinks import write_atomic
 
 RUN_SUMMARY = "_run.json"
 MAX_PROBLEMS = 500  # rejected/failed records kept for the table artifact
+
+
+def library_versions() -> dict[str, str]:
+    """The versions `_run.json` records."""
+    names = ("newsprep", "prefect", "ftfy", "sacremoses", "fsspec", "s3fs", "pydantic")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except Exception:
+            found[name] = "not installed"
+    return found
 
 
 @dataclass

@@ -23,14 +23,14 @@ from fsspec import AbstractFileSystem
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import Problem, Rejected
-from newsprep.run.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
-from newsprep.run.inflight import IORequests, WriteBehind, read_ahead
-from newsprep.run.locations import on_local_disk
-from newsprep.run.records import ArticleRecord
+from newsprep.run.engine.inflight import IORequests, WriteBehind, read_ahead
+from newsprep.run.ledger.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
+from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
 
 logger = logging.getLogger("newsprep")
@@ -70,7 +70,7 @@ class Job:
 
     def overlaps(self) -> bool:
         """Whether requests are worth overlapping: not when both ends are local disks."""
-        return not (on_local_disk(self.source_root) and on_local_disk(self.dest_root))
+        return not (url_on_local_disk(self.source_root) and url_on_local_disk(self.dest_root))
 
     def checkpoint_path(self, index: int) -> Path | None:
         """Where batch `index` notes its finished articles; None when the output format
@@ -96,7 +96,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
     in the articles' order.
 
     On an object store the reads run ahead and the writes behind the text work
-    (newsprep/run/inflight.py). With files output each finished article (its output
+    (newsprep/run/engine/inflight.py). With files output each finished article (its output
     written) is noted in the batch's checkpoint at once, so running the batch again
     after its worker died does not redo it.
     """

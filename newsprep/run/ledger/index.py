@@ -19,7 +19,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from newsprep.run.records import ArticleRecord
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
 
 _SCHEMA = """
 CREATE TABLE files (relative TEXT, path TEXT, format TEXT, size INTEGER, signature TEXT,
@@ -183,7 +184,7 @@ class RunIndex:
         if not getattr(self, "_previous_paths", False):
             self.db.execute("DROP TABLE IF EXISTS previous_paths")
             self.db.execute("CREATE TEMP TABLE previous_paths (path TEXT PRIMARY KEY)")
-            for kind in ("output", "highlights", "quarantine"):
+            for kind in RECORD_PATH_FIELDS:
                 path = f"json_extract(record, '$.{kind}')"
                 self.db.execute(
                     f"INSERT OR IGNORE INTO previous_paths SELECT {path} FROM previous "
@@ -291,14 +292,13 @@ class RunIndex:
         """Files (relative to DEST) that previous records name and no record of this run
         does: the outputs, highlights and quarantine copies of articles that are gone from
         the source or did not end as they did before. Ordered, paged."""
-        kinds = ("output", "highlights", "quarantine")
         for table, records, only in (
             ("kept", "records", ""),
             ("stale", "previous", "AND {path} NOT IN (SELECT path FROM kept)"),
         ):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
             self.db.execute(f"CREATE TEMP TABLE {table} (path TEXT PRIMARY KEY)")
-            for kind in kinds:
+            for kind in RECORD_PATH_FIELDS:
                 path = f"json_extract(record, '$.{kind}')"
                 self.db.execute(
                     f"INSERT OR IGNORE INTO {table} SELECT {path} FROM {records} "

@@ -15,17 +15,17 @@ from prefect.utilities.annotations import quote
 
 from newsprep.config import PipelineConfig
 from newsprep.errors import is_transient
-from newsprep.run.batch import Job, process_batch
-from newsprep.run.index import RunIndex
-from newsprep.run.pool import StagePool
-from newsprep.run.records import Batch, BatchOutcome
+from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.engine.pool import StagePool
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
 from newsprep.tasks.io.listing import SourceListing, list_source
 
 
 def _batch_run_name() -> str:
     batch = task_run.parameters["batch"]
-    if isinstance(batch, quote):  # the executor quotes batches (newsprep/run/executor.py)
+    if isinstance(batch, quote):  # the executor quotes batches (orchestration/executor.py)
         batch = batch.unquote()
     if len(batch.articles) == 1:
         return f"article {batch.articles[0].id}"

@@ -2,7 +2,7 @@
 
 Prefect's task runs stay in threads of the flow process, where orchestrating one costs
 little; each hands its batch to the run's `StagePool` of worker processes, which the
-executor (newsprep/run/executor.py) owns and hands to the task. The workers never import
+executor (run/orchestration/executor.py) owns and hands to the task. The workers never import
 Prefect: a fork server that has imported only the stage code forks them (spawned where
 there is no fork server), so they are ready in a fraction of a second, and the pool
 starts them as the run starts, while the source is listed. A worker that dies breaks the
@@ -22,12 +22,12 @@ from multiprocessing.connection import Connection
 import fsspec.config
 
 from newsprep.lifeline import bind_to_parent
-from newsprep.run.batch import Job, process_batch
-from newsprep.run.records import ArticleRecord
+from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.stages.tokenize import moses_tokenizer
 
-_BIND_MODULE = "newsprep.run.forkserver_bind"
+_BIND_MODULE = "newsprep.run.engine.forkserver_bind"
 _BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
 
 
