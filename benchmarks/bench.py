@@ -414,7 +414,7 @@ def child_bookkeeping(args) -> dict:
     import cProfile
     import pstats
 
-    from newsprep.run.batch import Job, process_batch
+    from newsprep.run.engine.batch import Job, process_batch
 
     rels = list_corpus(Path(args.corpus))[: args.stage_articles]
     _init_pool_worker(str(args.corpus), args.out, "normalize_text", args.engine, args.profile)
