@@ -100,20 +100,23 @@ def build_corpus(root: Path, articles: int, seed: int, mean_bytes: int = 2300) -
             paragraphs.append(paragraph)
             size += len(paragraph.encode()) + 1
         newline = "\r\n" if rng.random() < 0.04 else "\n"
-        data = (newline.join(paragraphs) + newline).encode("utf-8")
-        folder = root / f"f{index // FILES_PER_FOLDER:05d}"
-        if index % FILES_PER_FOLDER == 0:
-            folder.mkdir(exist_ok=True)
-        (folder / f"a{index:07d}.txt").write_bytes(data)
-        total += len(data)
-    meta = {
-        "version": CORPUS_VERSION,
-        "articles": articles,
-        "seed": seed,
-        "bytes": total,
-        "sources": len(sources),
-        "paragraph_pool": len(body),
-    }
+        total += _write_article(root, index, (newline.join(paragraphs) + newline).encode())
+    meta = {"sources": len(sources), "paragraph_pool": len(body)}
+    return _save_meta(root, articles, seed, total, meta)
+
+
+def _write_article(root: Path, index: int, data: bytes) -> int:
+    """Article `index` of a corpus, FILES_PER_FOLDER to a folder; its size."""
+    folder = root / f"f{index // FILES_PER_FOLDER:05d}"
+    if index % FILES_PER_FOLDER == 0:
+        folder.mkdir(exist_ok=True)
+    (folder / f"a{index:07d}.txt").write_bytes(data)
+    return len(data)
+
+
+def _save_meta(root: Path, articles: int, seed: int, total: int, more: dict) -> dict:
+    meta = {"version": CORPUS_VERSION, "articles": articles, "seed": seed, "bytes": total}
+    meta.update(more)
     (root / CORPUS_META).write_text(json.dumps(meta))
     return meta
 
@@ -146,23 +149,11 @@ def build_news_corpus(root: Path, source: str, articles: int, seed: int) -> dict
         size = rng.randint(10, 20)
         if start + size > len(lines):
             start = 0
-        data = ("\n".join(lines[start : start + size]) + "\n").encode("utf-8")
+        text = "\n".join(lines[start : start + size]) + "\n"
+        total += _write_article(root, index, text.encode())
         start += size
-        folder = root / f"f{index // FILES_PER_FOLDER:05d}"
-        if index % FILES_PER_FOLDER == 0:
-            folder.mkdir(exist_ok=True)
-        (folder / f"a{index:07d}.txt").write_bytes(data)
-        total += len(data)
-    meta = {
-        "version": CORPUS_VERSION,
-        "articles": articles,
-        "seed": seed,
-        "bytes": total,
-        "real_news": str(source),
-        "source_lines": len(lines),
-    }
-    (root / CORPUS_META).write_text(json.dumps(meta))
-    return meta
+    meta = {"real_news": source, "source_lines": len(lines)}
+    return _save_meta(root, articles, seed, total, meta)
 
 
 def corpus_meta(root: Path) -> dict | None:
