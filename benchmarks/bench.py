@@ -1124,6 +1124,12 @@ def main(argv=None) -> int:
             if not args.keep_outputs:
                 shutil.rmtree(out, ignore_errors=True)
 
+    def add_command(name: str, result: dict, log_name: str, bytes_in: int = corpus_bytes):
+        """A row for a command without a timed section of its own: its wall time."""
+        if result["exit"] != 0:
+            raise SystemExit(f"{name} failed, see {work}/{log_name}")
+        add(name, {**result, "seconds": result["wall"], "articles": articles}, bytes_in=bytes_in)
+
     if "stages" in methods:
         extras["stages"] = {}
         for engine in engines:
@@ -1283,13 +1289,11 @@ def main(argv=None) -> int:
                         cmd, stdin=fin, stdout=fout, log=work / f"sacremoses-j{jobs}.log"
                     )
 
-            result = least_noisy(once)
-            if result["exit"] != 0:
-                raise SystemExit(f"sacremoses failed, see {work}/sacremoses-j{jobs}.log")
-            add(
+            add_command(
                 f"sacremoses CLI -j {jobs} (tokenize only, escaped)",
-                {**result, "seconds": result["wall"], "articles": articles},
-                bytes_in=lines_bytes,
+                least_noisy(once),
+                f"sacremoses-j{jobs}.log",
+                lines_bytes,
             )
             out_file.unlink()
 
@@ -1304,13 +1308,11 @@ def main(argv=None) -> int:
             f"perl {scripts}/tokenizer.perl -q -l en -no-escape -a -threads {args.workers} "
             f"< {lines_file} | perl {scripts}/lowercase.perl > {out_file}"
         )
-        result = least_noisy(lambda: measure(["bash", "-c", shell], log=work / "perl.log"))
-        if result["exit"] != 0:
-            raise SystemExit(f"tokenizer.perl failed, see {work}/perl.log")
-        add(
-            f"tokenizer.perl -threads {args.workers} | lowercase.perl (no unicode fix)",
-            {**result, "seconds": result["wall"], "articles": articles},
-            bytes_in=lines_bytes,
+        add_command(
+            f"tokenizer.perl -threads {args.workers} piped to lowercase.perl (no unicode fix)",
+            least_noisy(lambda: measure(["bash", "-c", shell], log=work / "perl.log")),
+            "perl.log",
+            lines_bytes,
         )
         if not args.keep_outputs:
             out_file.unlink()
@@ -1335,12 +1337,10 @@ def main(argv=None) -> int:
             "--workers",
             str(args.workers),
         ]
-        result = least_noisy(lambda: measure(cmd, log=work / "datatrove.log"))
-        if result["exit"] != 0:
-            raise SystemExit(f"datatrove failed, see {work}/datatrove.log")
-        add(
+        add_command(
             "datatrove: JSONL -> FTFY -> sacremoses + lower -> JSONL",
-            {**result, "seconds": result["wall"], "articles": articles},
+            least_noisy(lambda: measure(cmd, log=work / "datatrove.log")),
+            "datatrove.log",
         )
         shutil.rmtree(out, ignore_errors=True)
 
