@@ -100,22 +100,60 @@ def build_corpus(root: Path, articles: int, seed: int, mean_bytes: int = 2300) -
             paragraphs.append(paragraph)
             size += len(paragraph.encode()) + 1
         newline = "\r\n" if rng.random() < 0.04 else "\n"
-        data = (newline.join(paragraphs) + newline).encode("utf-8")
-        folder = root / f"f{index // FILES_PER_FOLDER:05d}"
-        if index % FILES_PER_FOLDER == 0:
-            folder.mkdir(exist_ok=True)
-        (folder / f"a{index:07d}.txt").write_bytes(data)
-        total += len(data)
-    meta = {
-        "version": CORPUS_VERSION,
-        "articles": articles,
-        "seed": seed,
-        "bytes": total,
-        "sources": len(sources),
-        "paragraph_pool": len(body),
-    }
+        total += _write_article(root, index, (newline.join(paragraphs) + newline).encode())
+    meta = {"sources": len(sources), "paragraph_pool": len(body)}
+    return _save_meta(root, articles, seed, total, meta)
+
+
+def _write_article(root: Path, index: int, data: bytes) -> int:
+    """Article `index` of a corpus, FILES_PER_FOLDER to a folder; its size."""
+    folder = root / f"f{index // FILES_PER_FOLDER:05d}"
+    if index % FILES_PER_FOLDER == 0:
+        folder.mkdir(exist_ok=True)
+    (folder / f"a{index:07d}.txt").write_bytes(data)
+    return len(data)
+
+
+def _save_meta(root: Path, articles: int, seed: int, total: int, more: dict) -> dict:
+    meta = {"version": CORPUS_VERSION, "articles": articles, "seed": seed, "bytes": total}
+    meta.update(more)
     (root / CORPUS_META).write_text(json.dumps(meta))
     return meta
+
+
+NEWS_COMMENTARY = "scripts/ems/example/data/nc-5k.en"  # in moses-smt/mosesdecoder
+
+
+def news_lines(source: str) -> list[str]:
+    """The non-empty lines of a news text file, or of nc-5k.en in a mosesdecoder git dir."""
+    if Path(source, "HEAD").exists():  # a (bare) git dir: the file at HEAD
+        data = subprocess.run(
+            ["git", f"--git-dir={source}", "show", f"HEAD:{NEWS_COMMENTARY}"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    else:
+        data = Path(source).read_bytes()
+    return [line for line in data.decode("utf-8").split("\n") if line.strip()]
+
+
+def build_news_corpus(root: Path, source: str, articles: int, seed: int) -> dict:
+    """N articles of real news: the source's lines in order, 10-20 consecutive lines (one
+    paragraph a line) per article, the sizes drawn with a seeded RNG; once the lines run
+    out they start again (the same articles again), so N can exceed one pass."""
+    rng = random.Random(seed)
+    lines = news_lines(source)
+    root.mkdir(parents=True, exist_ok=True)
+    total, start = 0, 0
+    for index in range(articles):
+        size = rng.randint(10, 20)
+        if start + size > len(lines):
+            start = 0
+        text = "\n".join(lines[start : start + size]) + "\n"
+        total += _write_article(root, index, text.encode())
+        start += size
+    meta = {"real_news": source, "source_lines": len(lines)}
+    return _save_meta(root, articles, seed, total, meta)
 
 
 def corpus_meta(root: Path) -> dict | None:
@@ -149,16 +187,19 @@ def write_lines_file(root: Path, rels: list[str], target: Path) -> int:
 _W: dict = {}  # per-worker state of the pool methods
 
 
-def _pipeline(engine: str):
+def _pipeline(engine: str, profile: str = "default"):
     from newsprep.config import resolve_pipeline
 
-    return resolve_pipeline("default", {"tokenize.engine": engine})
+    return resolve_pipeline(profile, {"tokenize.engine": engine})
 
 
-def _init_pool_worker(corpus: str, out: str, mode: str, engine: str = "sacremoses") -> None:
+def _init_pool_worker(
+    corpus: str, out: str, mode: str, engine: str = "sacremoses", profile: str = "default"
+) -> None:
     from fsspec.implementations.local import LocalFileSystem
 
-    _W.update(corpus=corpus, out=out, fs=LocalFileSystem(), pipeline=_pipeline(engine))
+    pipeline = _pipeline(engine, profile)
+    _W.update(corpus=corpus, out=out, fs=LocalFileSystem(), pipeline=pipeline)
     if mode == "process_article":
         from newsprep.run.engine.batch import Job
 
@@ -218,7 +259,7 @@ def child_loop(args) -> dict:
 
     started = time.perf_counter()
     rels = list_corpus(Path(args.corpus))
-    _init_pool_worker(args.corpus, args.out, "normalize_text", args.engine)
+    _init_pool_worker(args.corpus, args.out, "normalize_text", args.engine, args.profile)
     counts = _tally(map(_one_article, rels))
     return {"seconds": time.perf_counter() - started, "articles": len(rels), "counts": counts}
 
@@ -236,7 +277,7 @@ def child_pool(args) -> dict:
     with multiprocessing.Pool(
         args.workers,
         initializer=_init_pool_worker,
-        initargs=(args.corpus, args.out, mode, args.engine),
+        initargs=(args.corpus, args.out, mode, args.engine, args.profile),
     ) as pool:
         counts = _tally(pool.imap_unordered(func, rels, chunksize=chunksize))
     return {
@@ -249,28 +290,34 @@ def child_pool(args) -> dict:
 
 
 def child_stages(args) -> dict:
-    """Per-stage cost of the pure chain (and the write), single process."""
+    """Per-stage cost of the pure chain (and the hash and the write), single process, with
+    `--profile` and `--engine`. The guard and the mojibake check are timed a second time
+    on their own (they also run inside tokenize and validate)."""
     from fsspec.implementations.local import LocalFileSystem
 
-    from newsprep.config import resolve_pipeline
     from newsprep.errors import Rejected
     from newsprep.tasks.io.sinks import write_atomic
+    from newsprep.tasks.stages import normalize
+    from newsprep.tasks.stages.fast_tokenize import fast_differs
     from newsprep.tasks.stages.fetch import decode
     from newsprep.tasks.stages.layout import layout
     from newsprep.tasks.stages.lowercase import lowercase
     from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize
     from newsprep.tasks.stages.unicode_fix import fix_unicode
-    from newsprep.tasks.stages.validate import validate
+    from newsprep.tasks.stages.validate import has_mojibake, validate
 
-    config, fs = resolve_pipeline("default"), LocalFileSystem()
+    config, fs = _pipeline(args.engine, args.profile), LocalFileSystem()
+    options = config.tokenize
     rels = list_corpus(Path(args.corpus))[: args.stage_articles]
     t0 = time.perf_counter()
-    moses_tokenizer(config.tokenize.lang)
+    moses_tokenizer(options.lang, options.perl_language_rules)
+    tokenize("warm up", options)
     fix_unicode("warm up", config.unicode_fix)
     warm = time.perf_counter() - t0
-    spent = dict.fromkeys(
-        ("read", "decode", "ftfy", "moses", "lowercase", "layout", "validate", "write"), 0.0
-    )
+    names = ("read", "decode", "ftfy", "clean", "tokenize", "lowercase", "layout",
+             "validate", "sha256", "write")
+    spent = dict.fromkeys((*names, "guard (in tokenize)", "mojibake (in validate)"), 0.0)
+    guarded = lines_seen = 0
     clock = time.perf_counter
     for rel in rels:
         t = clock()
@@ -284,29 +331,127 @@ def child_stages(args) -> dict:
         fixed = fix_unicode(decoded.text, config.unicode_fix)
         t3 = clock()
         spent["ftfy"] += t3 - t2
-        lines = tokenize(fixed.text, config.tokenize)
+        body, _ = normalize._clean(fixed.text, config)
         t4 = clock()
-        spent["moses"] += t4 - t3
-        lines = [lowercase(line) for line in lines]
+        spent["clean"] += t4 - t3
+        lines = tokenize(body, options)
         t5 = clock()
-        spent["lowercase"] += t5 - t4
-        text = layout(lines, config.layout)
+        spent["tokenize"] += t5 - t4
+        if config.lowercase:
+            lines = [lowercase(line, config.lowercase_final_sigma) for line in lines]
         t6 = clock()
-        spent["layout"] += t6 - t5
+        spent["lowercase"] += t6 - t5
+        text = layout(lines, config.layout)
+        t7 = clock()
+        spent["layout"] += t7 - t6
         try:
-            validate(text, fixed.text, config)
+            validate(text, body, config)
         except Rejected:
             continue
-        t7 = clock()
-        spent["validate"] += t7 - t6
-        write_atomic(fs, os.path.join(args.out, rel), (text + "\n").encode("utf-8"))
-        spent["write"] += clock() - t7
+        t8 = clock()
+        spent["validate"] += t8 - t7
+        data = (text + "\n").encode("utf-8")
+        hashlib.sha256(data).hexdigest()
+        t9 = clock()
+        spent["sha256"] += t9 - t8
+        write_atomic(fs, os.path.join(args.out, rel), data)
+        t10 = clock()
+        spent["write"] += t10 - t9
+        if options.engine == "fast":
+            for line in body.split("\n"):
+                if line.strip():
+                    lines_seen += 1
+                    guarded += fast_differs(line, options.lang)
+        t11 = clock()
+        spent["guard (in tokenize)"] += t11 - t10
+        text.isascii() or has_mojibake(text)
+        spent["mojibake (in validate)"] += clock() - t11
     n = max(1, len(rels))
     return {
         "articles": len(rels),
+        "profile": args.profile,
+        "engine": args.engine,
         "warm_up_ms": warm * 1000,
         "ms_per_article": {k: v * 1000 / n for k, v in spent.items()},
-        "seconds": sum(spent.values()),
+        "guarded_lines": [guarded, lines_seen],
+        "seconds": sum(spent[k] for k in names),
+    }
+
+
+# functions of process_batch's per-article path whose cumulative time bookkeeping reports
+BOOKKEEPING_PARTS = {
+    "batch.py": ("process_batch", "_read", "_normalize", "_write", "__enter__", "__exit__"),
+    "files.py": ("read_bytes",),
+    "sinks.py": ("write_atomic",),
+    "local.py": ("makedirs",),
+    "checkpoint.py": ("note",),
+    "records.py": ("start",),
+    "uuid.py": ("uuid4",),
+    "normalize.py": ("normalize_text",),
+}
+BOOKKEEPING_BUILTINS = (
+    "<built-in method _signal.setitimer>",
+    "<built-in method _hashlib.openssl_sha256>",
+    "<built-in method posix.replace>",
+)
+
+
+def child_bookkeeping(args) -> dict:
+    """newsprep's own per-article path in one process, `process_batch` in batches of 100
+    (the record, the batch's checkpoint, three time limits, fsspec reads, the sink's temp
+    file and rename) against the text work and a plain write of the same articles
+    (`_one_article`), alternately `--repeat` times, each into a fresh folder; then
+    cProfile's costliest functions of one more `process_batch` pass."""
+    import cProfile
+    import pstats
+
+    from newsprep.run.engine.batch import Job, process_batch
+
+    rels = list_corpus(Path(args.corpus))[: args.stage_articles]
+    _init_pool_worker(str(args.corpus), args.out, "normalize_text", args.engine, args.profile)
+    _one_article(rels[0])  # tokenizers built, regexes compiled
+
+    def newsprep_path(out: str) -> None:
+        job = Job(
+            source_root=str(args.corpus),
+            dest_root=out,
+            pipeline=_W["pipeline"],
+            checkpoint_dir=os.path.join(out, "_checkpoints"),
+        )
+        for start in range(0, len(rels), 100):
+            _W["corpus"] = str(args.corpus)
+            refs = [_make_ref(rel) for rel in rels[start : start + 100]]
+            process_batch(refs, start // 100, job)
+
+    times: dict[str, list[float]] = {"text work + write_atomic": [], "process_batch": []}
+    for n in range(max(1, args.repeat)):
+        _W["out"] = os.path.join(args.out, f"plain-{n}")
+        started = time.perf_counter()
+        for rel in rels:
+            _one_article(rel)
+        times["text work + write_atomic"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        newsprep_path(os.path.join(args.out, f"batch-{n}"))
+        times["process_batch"].append(time.perf_counter() - started)
+    profiler = cProfile.Profile()
+    profiler.runcall(newsprep_path, os.path.join(args.out, "profiled"))
+    stats = pstats.Stats(profiler)
+    top = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:25]
+    n = len(rels)
+    parts = {}  # the per-article steps, cumulative time (callees included)
+    for (file, _, name), (_, calls, _, cumulative, _) in stats.stats.items():
+        if name in BOOKKEEPING_PARTS.get(Path(file).name, ()) or name in BOOKKEEPING_BUILTINS:
+            key = f"{Path(file).name}:{name}" if file != "~" else name
+            parts[key] = (round(cumulative * 1000 / n, 4), calls)
+    return {
+        "articles": n,
+        "seconds": sum(map(sum, times.values())),
+        "ms_per_article": {k: [round(v * 1000 / n, 3) for v in vs] for k, vs in times.items()},
+        "parts_ms_per_article": parts,
+        "profile_ms_per_article": [
+            (f"{Path(file).name}:{line}({name})", round(tt * 1000 / n, 4), calls)
+            for (file, line, name), (calls, _, tt, _, _) in top
+        ],
     }
 
 
@@ -322,6 +467,7 @@ CHILDREN = {
     "pool": child_pool,
     "pool-pa": child_pool,
     "stages": child_stages,
+    "bookkeeping": child_bookkeeping,
     "imports": child_imports,
 }
 
@@ -572,6 +718,8 @@ def run_child(method: str, args, out: Path, work: Path, extra: list[str] = ()) -
         str(result_file),
         "--stage-articles",
         str(args.stage_articles),
+        "--profile",
+        args.profile,
         *extra,
     ]
     if args.chunksize:
@@ -789,6 +937,17 @@ def parse_args(argv=None):
     p.add_argument("--corpus", help="reuse (or build into) this corpus folder")
     p.add_argument("--keep-corpus", metavar="DIR", help="build the corpus here and keep it")
     p.add_argument("--seed", type=int, default=20260305)
+    p.add_argument(
+        "--real-news",
+        metavar="SRC",
+        help="build the corpus from real news lines: a text file (nc-5k.en) or a "
+        "mosesdecoder git dir (its scripts/ems/example/data/nc-5k.en)",
+    )
+    p.add_argument(
+        "--profile",
+        default="default",
+        help="the newsprep profile of the pool, stages and newsprep run methods",
+    )
     p.add_argument("--work-dir", help="outputs and logs (default: a temp dir, removed)")
     p.add_argument("--keep-outputs", action="store_true")
     p.add_argument("--batch-sizes", default="", help="extra newsprep runs, e.g. 100,250,500")
@@ -837,7 +996,20 @@ def parse_args(argv=None):
         help="also run the pool and the default newsprep run alternately this many times "
         "and report the pool/newsprep time ratio of each pair",
     )
+    p.add_argument(
+        "--moses", help="a mosesdecoder checkout (its scripts/tokenizer), for --methods perl"
+    )
+    p.add_argument(
+        "--datatrove-python",
+        help="a python with datatrove, sacremoses and ftfy, for --methods datatrove",
+    )
     p.add_argument("--json", dest="json_path", help="write all results as JSON here")
+    p.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="JSON",
+        help="print medians over rounds: the --json files of runs made one after the other",
+    )
     # internal: one method in a child process
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -851,8 +1023,34 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def summarize(paths: list[str]) -> str:
+    """Rounds of the same benchmark (one --json each, run one after the other, so the
+    methods alternate): per method, the median of `seconds` and of wall, and every round."""
+    rounds = [json.loads(Path(path).read_text()) for path in paths]
+    methods: dict[str, list[dict]] = {}
+    for data in rounds:
+        for row in data["rows"]:
+            methods.setdefault(row["method"], []).append(row)
+    head = "| method | rounds | median s | min-max s | median wall s | every round s | CPU s |"
+    lines = [head, head_sep(head)]
+    for name, rows in methods.items():
+        seconds = sorted(r["seconds"] for r in rows)
+        walls = sorted(r["wall"] for r in rows)
+        cpu = sorted(r["cpu_seconds"] + (r.get("server_cpu_seconds") or 0) for r in rows)
+        every = ", ".join(f"{r['seconds']:.2f}" for r in rows)
+        lines.append(
+            f"| {name} | {len(rows)} | {seconds[len(seconds) // 2]:.2f} | "
+            f"{seconds[0]:.2f}-{seconds[-1]:.2f} | {walls[len(walls) // 2]:.2f} | "
+            f"{every} | {cpu[len(cpu) // 2]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.summarize:
+        print(summarize(args.summarize))
+        return 0
     if args.child:
         result = CHILDREN[args.child](args)
         Path(args.result).write_text(json.dumps(result))
@@ -873,7 +1071,8 @@ def main(argv=None) -> int:
     log(machine_line(m))
 
     meta = corpus_meta(corpus_dir)
-    if meta and (meta["articles"], meta["seed"]) == (args.articles, args.seed):
+    wanted = (args.articles, args.seed, args.real_news and str(args.real_news))
+    if meta and (meta["articles"], meta["seed"], meta.get("real_news")) == wanted:
         log(f"reusing corpus {corpus_dir}")
     elif meta is None and corpus_dir.exists() and any(corpus_dir.iterdir()):
         meta = {
@@ -886,7 +1085,10 @@ def main(argv=None) -> int:
         if corpus_dir.exists():
             shutil.rmtree(corpus_dir)
         t0 = time.perf_counter()
-        meta = build_corpus(corpus_dir, args.articles, args.seed)
+        if args.real_news:
+            meta = build_news_corpus(corpus_dir, args.real_news, args.articles, args.seed)
+        else:
+            meta = build_corpus(corpus_dir, args.articles, args.seed)
         log(
             f"built corpus {corpus_dir}: {meta['articles']} articles, "
             f"{meta['bytes'] / MB:.1f} MB in {time.perf_counter() - t0:.1f}s"
@@ -922,11 +1124,20 @@ def main(argv=None) -> int:
             if not args.keep_outputs:
                 shutil.rmtree(out, ignore_errors=True)
 
+    def add_command(name: str, result: dict, log_name: str, bytes_in: int = corpus_bytes):
+        """A row for a command without a timed section of its own: its wall time."""
+        if result["exit"] != 0:
+            raise SystemExit(f"{name} failed, see {work}/{log_name}")
+        add(name, {**result, "seconds": result["wall"], "articles": articles}, bytes_in=bytes_in)
+
     if "stages" in methods:
-        out = work / "out-stages"
-        extras["stages"] = run_child("stages", args, out, work)
-        shutil.rmtree(out, ignore_errors=True)
-        log(f"stages (ms/article): {extras['stages']['ms_per_article']}")
+        extras["stages"] = {}
+        for engine in engines:
+            out = work / f"out-stages-{engine}"
+            stages = run_child("stages", args, out, work, ["--engine", engine])
+            extras["stages"][engine] = stages
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"stages {engine} (ms/article): {stages['ms_per_article']}")
         extras["imports"] = {}
         for module in (
             "newsprep.run.engine.batch",
@@ -940,6 +1151,16 @@ def main(argv=None) -> int:
                 "rss_mb": r["max_proc_rss_mb"],
             }
         log(f"imports: {extras['imports']}")
+    if "bookkeeping" in methods:
+        extras["bookkeeping"] = {}
+        for engine in engines:
+            out = work / f"out-bookkeeping-{engine}-{time.monotonic_ns()}"
+            extra = ["--engine", engine, "--repeat", str(args.repeat)]
+            result = run_child("bookkeeping", args, out, work, extra)
+            extras["bookkeeping"][engine] = result
+            log(f"bookkeeping {engine} (ms/article): {result['ms_per_article']}")
+            if not args.keep_outputs:
+                shutil.rmtree(out, ignore_errors=True)
     if "loop" in methods:
         out = work / "out-loop"
         add(
@@ -989,6 +1210,8 @@ def main(argv=None) -> int:
                 if args.workers == len(os.sched_getaffinity(0))
                 else ["--workers", str(args.workers)]
             )
+            if args.profile != "default":
+                worker_flag += ["--profile", args.profile]
             # fixed cost: the same run on a 2-article corpus (also warms the server)
             tiny = work / "corpus-tiny"
             rels = list_corpus(corpus_dir)[:2]
@@ -1066,15 +1289,60 @@ def main(argv=None) -> int:
                         cmd, stdin=fin, stdout=fout, log=work / f"sacremoses-j{jobs}.log"
                     )
 
-            result = least_noisy(once)
-            if result["exit"] != 0:
-                raise SystemExit(f"sacremoses failed, see {work}/sacremoses-j{jobs}.log")
-            add(
+            add_command(
                 f"sacremoses CLI -j {jobs} (tokenize only, escaped)",
-                {**result, "seconds": result["wall"], "articles": articles},
-                bytes_in=lines_bytes,
+                least_noisy(once),
+                f"sacremoses-j{jobs}.log",
+                lines_bytes,
             )
             out_file.unlink()
+
+    if "perl" in methods:
+        if not args.moses:
+            raise SystemExit("--methods perl needs --moses DIR (a mosesdecoder checkout)")
+        lines_file = work / "corpus.lines.txt"
+        lines_bytes = write_lines_file(corpus_dir, list_corpus(corpus_dir), lines_file)
+        scripts = Path(args.moses) / "scripts" / "tokenizer"
+        out_file = work / f"perl-{time.monotonic_ns()}.txt"  # a fresh file each run
+        shell = (
+            f"perl {scripts}/tokenizer.perl -q -l en -no-escape -a -threads {args.workers} "
+            f"< {lines_file} | perl {scripts}/lowercase.perl > {out_file}"
+        )
+        add_command(
+            f"tokenizer.perl -threads {args.workers} piped to lowercase.perl (no unicode fix)",
+            least_noisy(lambda: measure(["bash", "-c", shell], log=work / "perl.log")),
+            "perl.log",
+            lines_bytes,
+        )
+        if not args.keep_outputs:
+            out_file.unlink()
+    if "datatrove" in methods:
+        if not args.datatrove_python:
+            raise SystemExit("--methods datatrove needs --datatrove-python PATH")
+        shards = work / "corpus-jsonl"
+        if not shards.exists():
+            shards.mkdir()
+            rels = list_corpus(corpus_dir)
+            for shard in range(args.workers):
+                with open(shards / f"{shard:02d}.jsonl", "w", encoding="utf-8") as handle:
+                    for rel in rels[shard :: args.workers]:
+                        text = (corpus_dir / rel).read_bytes().decode("utf-8")
+                        handle.write(json.dumps({"id": rel, "text": text}) + "\n")
+        out = work / f"out-datatrove-{time.monotonic_ns()}"  # a fresh folder each run
+        cmd = [
+            args.datatrove_python,
+            str(Path(__file__).with_name("datatrove_peer.py")),
+            str(shards),
+            str(out),
+            "--workers",
+            str(args.workers),
+        ]
+        add_command(
+            "datatrove: JSONL -> FTFY -> sacremoses + lower -> JSONL",
+            least_noisy(lambda: measure(cmd, log=work / "datatrove.log")),
+            "datatrove.log",
+        )
+        shutil.rmtree(out, ignore_errors=True)
 
     # are the outputs the same bytes as the pool's (with the same engine)?
     checks = {}
@@ -1120,23 +1388,38 @@ def main(argv=None) -> int:
             "",
         ]
     if "stages" in extras:
-        st = extras["stages"]
-        total = sum(st["ms_per_article"].values())
-        report += [
-            f"Per-stage cost, single process, first {st['articles']} articles "
-            f"(warm-up {st['warm_up_ms']:.0f} ms once): "
-            + ", ".join(
-                f"{k} {v:.2f} ms ({100 * v / total:.0f}%)" for k, v in st["ms_per_article"].items()
-            )
-            + f"; total {total:.2f} ms/article.",
-            "",
-        ]
+        for engine, st in extras["stages"].items():
+            total = st["seconds"] * 1000 / max(1, st["articles"])
+            guarded, seen = st["guarded_lines"]
+            report += [
+                f"Per-stage cost, {st['profile']} profile, {engine} engine, single process, "
+                f"first {st['articles']} articles (warm-up {st['warm_up_ms']:.0f} ms once): "
+                + ", ".join(
+                    f"{k} {v:.3f} ms ({100 * v / total:.0f}%)"
+                    for k, v in st["ms_per_article"].items()
+                )
+                + f"; total {total:.3f} ms/article"
+                + (f"; the guard sends {guarded} of {seen} lines to sacremoses." if seen else "."),
+                "",
+            ]
         report += [
             "Import cost in a fresh interpreter: "
             + ", ".join(
                 f"{k} {v['import_s']:.2f} s ({v['rss_mb']:.0f} MB)"
                 for k, v in extras["imports"].items()
             ),
+            "",
+        ]
+    for engine, bk in extras.get("bookkeeping", {}).items():
+        report += [
+            f"newsprep's per-article path in one process, {engine} engine, first "
+            f"{bk['articles']} articles, ms per article in each alternate pass: "
+            + "; ".join(f"{k} {v}" for k, v in bk["ms_per_article"].items())
+            + ". cProfile of one more process_batch pass, cumulative (ms per article, calls): "
+            + ", ".join(f"{k} {ms} ({n})" for k, (ms, n) in bk["parts_ms_per_article"].items())
+            + "; costliest own time: "
+            + ", ".join(f"{f} {ms} ({calls})" for f, ms, calls in bk["profile_ms_per_article"])
+            + ".",
             "",
         ]
     if "server_start_s" in extras:

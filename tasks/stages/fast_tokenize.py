@@ -108,6 +108,28 @@ def _word_differs(word: str) -> bool:
         if period.end() not in letters_and_periods:
             return True
     return False
+
+
+# str.split's spaces that are not the regex module's \s (checked over all of Unicode)
+_SPLIT_ONLY_SPACES = regex.compile("[\x1c-\x1f]").search
+
+
+def _candidate_words(line: str) -> list[str]:
+    """Words that may match a word pattern: a superset of `_CANDIDATE_WORDS`' (a word with
+    a digit and a comma or quote, or with two periods), from `str.split` and substring
+    tests, ~4x cheaper than the regex on news lines; most lines have none."""
+    if _SPLIT_ONLY_SPACES(line):  # words as the regex module's \s delimits them
+        return [word.group() for word in _CANDIDATE_WORDS(line)]
+    digit = ("," in line or "'" in line) and _HAS_DIGIT(line) is not None
+    if not digit and line.count(".") < 2:
+        return []
+    return [
+        word
+        for word in line.split()
+        if (digit and ("," in word or "'" in word)) or word.count(".") >= 2
+    ]
+
+
 _FAST_DIFFERS_CHARACTER = regex.compile("|".join(FAST_DIFFERS_CHARACTERS)).search
 
 
@@ -148,7 +170,7 @@ def fast_differs(line: str, lang: str = "en") -> bool:
     """Whether the line has a construct the fast engine tokenizes differently."""
     if any(search(line) for search in _FAST_DIFFERS_SEARCHES):
         return True
-    if any(_word_differs(word.group()) for word in _CANDIDATE_WORDS(line)):
+    if any(_word_differs(word) for word in _candidate_words(line)):
         return True
     language_search = _language_search(lang)
     if language_search is not None and language_search(line):

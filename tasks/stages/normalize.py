@@ -69,12 +69,13 @@ def normalize_text(
     # the lines the tokenizer sees: the unicode fix can join or lengthen lines
     check_line_length([*body.split("\n"), *(highlights or ())], config.fetch)
     text = layout(_tokenized_lines(body, config), config.layout)
-    validate(text, body, config)
+    tokens = len(text.split())
+    validate(text, body, config, tokens)
     summary = None
     if highlights:
         lines = [line for h in highlights for line in _tokenized_lines(h, config)]
         summary = "\n".join(lines) + "\n" if lines else None
-    return Normalized(text + "\n", len(text.split()), fixes, summary)
+    return Normalized(text + "\n", tokens, fixes, summary)
 
 
 _CLEANING = (

@@ -30,7 +30,17 @@ class Fixed:
 # own conversion of line breaks follows too: `wmt` has it off, as Moses' scripts make these
 # characters spaces (remove-non-printing-char.perl, tokenizer.perl).
 LINE_SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1e\u2028\u2029]|(?<![\x80-\xbf\xc2-\xf4])\x85")
+# one character class: a quick test for them (the regex above tries two branches everywhere)
+_ANY_LINE_SEPARATOR = re.compile("[\x0b\x0c\x1c-\x1e\u2028\u2029\x85]").search
 SEPARATORS_TO_LINE_BREAKS = "separators_to_line_breaks"  # its name in a record's `fixes`
+
+
+# Printable ASCII but '&': no ftfy step can change it, whatever the options (mojibake, C1
+# and other controls, ligatures, widths, curly quotes, surrogates and line breaks need other
+# characters; entities need '&'; ASCII is the same in every normal form). Most news lines
+# are such: they skip ftfy (test_unicode_fix: the same text and fixes as through ftfy).
+_PLAIN_LINE = re.compile(r"[\x20-\x25\x27-\x7e]*\n?").fullmatch
+_PLAIN_TEXT = re.compile(r"[\x20-\x25\x27-\x7e\n]*").fullmatch
 
 
 @lru_cache(maxsize=8)
@@ -47,13 +57,18 @@ def fix_unicode(text: str, options: UnicodeFixOptions) -> Fixed:
     config = text_fixer_config(options)
     out: list[str] = []
     fixes: dict[str, None] = {}
-    if options.fix_line_breaks:
+    if options.fix_line_breaks and _ANY_LINE_SEPARATOR(text):
         text, separators = LINE_SEPARATORS.subn("\n", text)
         if separators:
             fixes[SEPARATORS_TO_LINE_BREAKS] = None
+    if _PLAIN_TEXT(text):
+        return Fixed(text, tuple(fixes))
     # at \n, \r\n and a lone \r (which fix_line_breaks turns into \n, so a second pass
     # would see two lines where the first saw one)
     for line in re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+", text):
+        if _PLAIN_LINE(line):
+            out.append(line)
+            continue
         fixed, steps = ftfy.fix_and_explain(line, config=config)
         out.append(fixed)
         if fixed == line:  # ftfy can explain a no-op, e.g. fix_c1_controls on "\x8d"
@@ -75,6 +90,8 @@ REMOVE_BIDI_CONTROLS = "remove_bidi_controls"  # its name in a record's `fixes`
 
 def remove_bidi_controls(text: str) -> tuple[str, bool]:
     """The text without bidi control characters, and whether it had any."""
+    if text.isascii():  # they are not ASCII (str.isascii does not scan the text)
+        return text, False
     cleaned = BIDI_CONTROLS.sub("", text)
     return cleaned, len(cleaned) != len(text)
 
@@ -92,10 +109,15 @@ _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
 INVISIBLE = re.compile(
     f"[\u00ad\U000e0000-\U000e007f{_NONCHARACTERS}]|[\u200b\u2060\ufeff]{{2,}}"
 )
+_ANY_INVISIBLE = re.compile(
+    f"[\u00ad\U000e0000-\U000e007f{_NONCHARACTERS}\u200b\u2060\ufeff]"
+).search
 REMOVE_INVISIBLE = "remove_invisible_characters"  # its name in a record's `fixes`
 
 
 def remove_invisible(text: str) -> tuple[str, bool]:
     """The text without `INVISIBLE` characters, and whether it had any."""
+    if text.isascii() or not _ANY_INVISIBLE(text):  # one class: quicker than INVISIBLE
+        return text, False
     cleaned = INVISIBLE.sub("", text)
     return cleaned, len(cleaned) != len(text)

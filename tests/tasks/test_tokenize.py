@@ -8,12 +8,15 @@ from the Moses rules (tokenizer.perl, sacremoses 0.2.0 as the reference implemen
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsprep.config import PROFILES, TokenizeOptions
-from newsprep.tasks.stages.tokenize import tokenize, tokenize_line
+from newsprep.tasks.stages.tokenize import _split_final_period, tokenize, tokenize_line
 
 CASES_FILE = Path(__file__).with_name("tokenizer_cases.json")
 CASE_KEYS = {"label", "lang", "options", "input", "expected", "expect"}
@@ -94,3 +97,19 @@ def test_decomposed_diacritics_are_split_by_moses() -> None:
     # Why the unicode-fix stage normalizes to NFC: combining marks are not IsAlnum.
     nfd = "Vie\u0323\u0302t"
     assert tokenize_line(nfd, TokenizeOptions(lang="vi")) == "Vie \u0323 \u0302 t"
+
+
+# the rule as a regex: the last token, a word (not only periods), then a period
+FINAL_PERIOD = re.compile(r"(?:^| )(\S*[^\s.])\.$")
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None)
+@given(
+    tokens=st.lists(
+        st.sampled_from([*"a1. .", "U.S.", "...", "\xa0", "\t", "\x1c", "é", " ", "  "]),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_final_period_split_is_the_regex_rule(tokens: str) -> None:
+    """Tokens have no line feed (lines are split at it), so `$` is the end of the text."""
+    assert _split_final_period(tokens) == FINAL_PERIOD.sub(r" \1 .", tokens).lstrip()

@@ -226,3 +226,17 @@ def test_the_linear_guard_decides_as_the_patterns_say(line: str) -> None:
 
 def test_the_linear_guard_decides_as_the_patterns_say_on_the_corpus() -> None:
     assert [line for line in LINES if fast_differs(line) != _differs_by_the_patterns(line)] == []
+
+
+# ... and the spaces on which str.split and the regex module's \s disagree (\x1c-\x1f),
+# other spaces, a non-ASCII digit and letter: `_candidate_words` splits words with str.split
+@settings(derandomize=True, max_examples=5000, deadline=None)
+@given(
+    line=st.lists(
+        st.sampled_from([*GUARD_ALPHABET, "\x1c", "\x1f", "\xa0", "\u2009", "٣", "ß", "'s"]),
+        min_size=1,
+        max_size=16,
+    ).map("".join)
+)
+def test_the_linear_guard_decides_as_the_patterns_say_across_spaces(line: str) -> None:
+    assert fast_differs(line) == _differs_by_the_patterns(line)

@@ -6,10 +6,15 @@ changed the text, and fixing fixed text again changes nothing.
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from newsprep.config import UnicodeFixOptions
-from newsprep.tasks.stages.unicode_fix import fix_unicode
+import ftfy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsprep.config import PROFILES, UnicodeFixOptions
+from newsprep.tasks.stages.unicode_fix import fix_unicode, text_fixer_config
 
 OPTIONS = UnicodeFixOptions()
 
@@ -123,3 +128,67 @@ def test_fixes_are_recorded_once_in_order_of_first_use() -> None:
         "encode:sloppy-windows-1252",
         "uncurl_quotes",
     )
+
+
+def _every_line_through_ftfy(text: str, options: UnicodeFixOptions) -> tuple[str, set[str]]:
+    """The unicode fix without its skip of plain lines: ftfy on every line (the text has no
+    line separators or \r, which fix_unicode handles before and after ftfy)."""
+    out, fixes = [], set()
+    for line in re.findall(r"[^\n]*\n|[^\n]+", text):
+        fixed, steps = ftfy.fix_and_explain(line, config=text_fixer_config(options))
+        out.append(fixed)
+        if fixed != line:
+            fixes.update(p if a == "apply" else f"{a}:{p}" for a, p in steps or ())
+    return "".join(out), fixes
+
+
+OPTION_SETS = [
+    *{p.unicode_fix for p in PROFILES.values()},
+    UnicodeFixOptions(unescape_html=True, normalization="NFKC"),
+    UnicodeFixOptions(normalization=None, fix_line_breaks=False),
+]
+# printable ASCII, which fix_unicode does not hand to ftfy, and what ftfy fixes beside it
+PIECES = [
+    *"aZ09 .,;'\"<>-~\t\n&",
+    "&amp;",
+    "&eacute;",
+    "\x1b[31m",
+    "\x00",
+    "\x7f",
+    "Ã©",
+    "â€™",
+    "“",
+    "ﬁ",
+    "Ａ",
+    "e\u0301",
+    "\ufeff",
+    "\u200b",
+    "é",
+]
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(PIECES), max_size=20).map("".join),
+    options=st.sampled_from(OPTION_SETS),
+)
+def test_plain_lines_skip_ftfy_without_changing_a_thing(
+    text: str, options: UnicodeFixOptions
+) -> None:
+    fixed = fix_unicode(text, options)
+    expected, fixes = _every_line_through_ftfy(text, options)
+    assert (fixed.text, set(fixed.fixes)) == (expected, fixes)
+
+
+@settings(derandomize=True, max_examples=2000, deadline=None)
+@given(
+    line=st.text(st.characters(max_codepoint=0x7F), max_size=40),
+    options=st.sampled_from(OPTION_SETS),
+)
+def test_ftfy_leaves_printable_ascii_without_ampersand_alone(
+    line: str, options: UnicodeFixOptions
+) -> None:
+    """What the skip relies on, over all of ASCII: ftfy changes a line of printable ASCII
+    without '&' in no configuration."""
+    if re.fullmatch(r"[\x20-\x25\x27-\x7e]*", line):
+        assert ftfy.fix_and_explain(line, config=text_fixer_config(options)).text == line

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from ftfy.badness import BADNESS_RE, is_bad
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsprep.config import PipelineConfig, ValidateOptions
 from newsprep.errors import Rejected
-from newsprep.tasks.stages.validate import CHECKS, Checked, validate
+from newsprep.tasks.stages.validate import (
+    _MOJIBAKE_WINDOWS,
+    CHECKS,
+    Checked,
+    has_mojibake,
+    validate,
+)
 
 CONFIG = PipelineConfig()
 GOOD = "the region 's top official told reporters on tuesday ."
@@ -143,3 +152,30 @@ def test_mojibake_check_skips_ascii_output_rightly() -> None:
     assert is_bad(output)
     with pytest.raises(Rejected, match="mojibake"):
         validate(output, source, config)
+
+
+def test_the_mojibake_check_searches_windows() -> None:
+    """ftfy's regex has the shape the windowed search relies on (else it scans it all)."""
+    assert _MOJIBAKE_WINDOWS is not None
+    needed, longest = _MOJIBAKE_WINDOWS
+    assert longest == 7 and needed.search("é") and not needed.search("\xa0")
+
+
+def _mojibake_pieces() -> list[str]:
+    """The characters the windows are around (none is special in a class), and others."""
+    characters = _MOJIBAKE_WINDOWS[0].pattern[1:-1] if _MOJIBAKE_WINDOWS else ""
+    return [*characters, *"aZ1 .?\n\xa0", "Ã ", "Ã©", "â€™", "ГўВЂВ", "Œ", "\x80"]
+
+
+_PIECES = st.lists(st.sampled_from(_mojibake_pieces()), max_size=16).map("".join)
+
+
+@settings(derandomize=True, max_examples=5000, deadline=None)
+@given(
+    text=st.one_of(
+        _PIECES,  # mostly no match
+        st.tuples(_PIECES, st.from_regex(BADNESS_RE, fullmatch=True), _PIECES).map("".join),
+    )
+)
+def test_the_windowed_mojibake_search_decides_as_is_bad(text: str) -> None:
+    assert has_mojibake(text) == is_bad(text)
