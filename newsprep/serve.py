@@ -160,7 +160,14 @@ def _run(deployments: list[RunnerDeployment], limit: int | None) -> None:
     class _Runner(Runner):
         def handle_sigterm(self, *args: Any) -> None:
             loop = asyncio.get_running_loop()
-            self._stopping_task = loop.create_task(self.astop())
+            self._stopping_task = loop.create_task(self._stop_once_started())
+
+        async def _stop_once_started(self) -> None:
+            # a SIGTERM between Prefect's installing this handler and the runner's start
+            # (astop refuses a runner that has not started: it would serve on)
+            while not self.started:
+                await asyncio.sleep(0.05)
+            await self.astop()
 
     # until the runner has started, SIGTERM stops this process as Ctrl-C does
     signal.signal(signal.SIGTERM, signal.default_int_handler)
