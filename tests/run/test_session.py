@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from session_run import run_session
 
 from newsprep.config import RunConfig, RunOptions
 from newsprep.run.engine.batch import process_batch
@@ -21,17 +22,6 @@ from newsprep.tasks.io.listing import list_source
 LOGGER = logging.getLogger("test")
 
 
-def run(src: Path, dest: Path, **options: object):
-    config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(**options))
-    with RunSession(config, LOGGER) as session:
-        listing = list_source(config.source, config.dest, session.pipeline, session.index)
-        job, batches = session.plan(listing, on_progress=lambda percent, line: None)
-        for batch in batches:
-            records = process_batch(batch.articles, batch.index, job)
-            session.record(BatchOutcome(batch.index, records))
-        return session.finish()
-
-
 def manifest(dest: Path) -> list[dict]:
     return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
 
@@ -39,7 +29,7 @@ def manifest(dest: Path) -> list[dict]:
 def test_a_run_accounts_for_every_article(source: Path, tmp_path: Path) -> None:
     (source / "notes.md").write_text("not an article")
     dest = tmp_path / "out"
-    summary = run(source, dest, batch_size=2, workers=1)
+    summary = run_session(source, dest, batch_size=2, workers=1)
 
     records = manifest(dest)
     assert [r["id"] for r in records] == sorted(r["id"] for r in records)
@@ -57,9 +47,9 @@ def test_a_run_accounts_for_every_article(source: Path, tmp_path: Path) -> None:
 
 def test_a_second_run_skips_what_the_first_wrote(source: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out"
-    run(source, dest, workers=1)
+    run_session(source, dest, workers=1)
     first = manifest(dest)
-    summary = run(source, dest, workers=1)
+    summary = run_session(source, dest, workers=1)
     # the rejected article is not tried again either: its record is carried over
     assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 5}
     assert summary.counts == {"ok": 0, "rejected": 1, "failed": 0, "skipped": 4}
@@ -162,13 +152,13 @@ def test_a_long_named_article_that_turns_good_leaves_no_quarantine_record(
     src.mkdir()
     article = src / ("L" * 251 + ".txt")
     article.write_bytes(b"\x00\x01binary" * 10)
-    first = run(src, dest, workers=1)
+    first = run_session(src, dest, workers=1)
     assert first.counts["rejected"] == 1
     assert len(list((dest / "_quarantine").iterdir())) == 2  # the copy and its record
 
     article.write_text("Now a fine article with enough words in it.\n")
-    summary = run(src, dest, workers=1)
-    run(src, clean, workers=1)
+    summary = run_session(src, dest, workers=1)
+    run_session(src, clean, workers=1)
 
     assert summary.counts["ok"] == 1
     assert summary.removed_files == 2
@@ -189,7 +179,7 @@ def test_an_article_that_became_a_folder_is_written_on_the_first_rerun(
     (src / "d.txt" / "in.txt").write_text(words.format(1))
     (src / "x.txt").write_text(words.format(2))
     (src / "q.txt").write_bytes(binary)
-    run(src, dest, workers=1)
+    run_session(src, dest, workers=1)
 
     shutil.rmtree(src / "d.txt")
     (src / "d.txt").write_text(words.format(3))
@@ -198,8 +188,8 @@ def test_an_article_that_became_a_folder_is_written_on_the_first_rerun(
         (src / name).mkdir()
     (src / "x.txt" / "in.txt").write_text(words.format(4))
     (src / "q.txt" / "in.txt").write_bytes(binary)
-    summary = run(src, dest, workers=1)
-    run(src, clean, workers=1)
+    summary = run_session(src, dest, workers=1)
+    run_session(src, clean, workers=1)
 
     assert summary.counts == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 0}
     assert summary.reasons == {"binary-content": 1}
@@ -221,7 +211,7 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
 
     dest = tmp_path / "out"
     assert ledger_files(str(dest)) == []
-    run(source, dest, workers=1)
+    run_session(source, dest, workers=1)
     written = manifest(dest)
     records = [record.to_dict() for record in read_records(str(dest))]
     assert records == written

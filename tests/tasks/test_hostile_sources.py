@@ -7,36 +7,25 @@ import codecs
 import gzip
 import io
 import json
-import logging
 import os
 import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
+from session_run import run_session
 from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
 
-from newsprep.config import RunConfig, RunOptions
-from newsprep.run.engine.batch import process_batch
 from newsprep.run.ledger.index import RunIndex
-from newsprep.run.ledger.records import BatchOutcome
 from newsprep.run.ledger.summary import RunSummary
-from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 OTHER = "Rain closed the coastal road for a second day, the police said on Monday.\n"
 
 
 def run(src: Path, dest: Path) -> RunSummary:
-    config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(workers=1))
-    with RunSession(config, logging.getLogger("test")) as session:
-        listing = list_source(config.source, config.dest, session.pipeline, session.index)
-        job, batches = session.plan(listing, on_progress=lambda percent, line: None)
-        for batch in batches:
-            records = process_batch(batch.articles, batch.index, job)
-            session.record(BatchOutcome(batch.index, records))
-        return session.finish()
+    return run_session(src, dest, workers=1)
 
 
 def ids_and_reasons(refs) -> list[tuple[str, str | None]]:
