@@ -14,9 +14,10 @@ from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failur
 from newsprep.run.locations import without_credentials
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
 from newsprep.run.orchestration.executor import BatchExecutor
-from newsprep.run.orchestration.prefect_tasks import discover_articles
+from newsprep.run.orchestration.prefect_tasks import discover_articles, plan_source_shards
 from newsprep.run.orchestration.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
+from newsprep.run.sharded import ShardedSession, by_shards
 
 
 @flow(
@@ -40,15 +41,32 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
     try:
         config = with_deployment_settings(config)  # a partial override keeps the rest
         config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
-        with RunSession(config, logger) as run:
-            lang = run.pipeline.tokenize.lang
-            with BatchExecutor(config.options, run.workers, lang, logger, run.io_bound) as executor:
-                listing = discover_articles(config.source, config.dest, run.pipeline, run.index)
-                progress = progress_artifact(config.dest, logger)
-                job, batches = run.plan(listing, on_progress=progress)
-                for outcome in executor.run(batches, job):
-                    run.record(outcome)
-            summary = run.finish()
+        if by_shards(config):
+            with ShardedSession(config, logger) as run:
+                lang = run.pipeline.tokenize.lang
+                with BatchExecutor(
+                    config.options, run.workers, lang, logger, run.io_bound
+                ) as executor:
+                    plan = plan_source_shards(config.source, config.dest, run.pipeline)
+                    progress = progress_artifact(config.dest, logger)
+                    sjob, shards = run.plan_shards(plan, on_progress=progress)
+                    for shard_outcome in executor.run_shards(shards, sjob):
+                        run.record_shard(shard_outcome)
+                summary = run.finish_shards()
+        else:
+            with RunSession(config, logger) as run:
+                lang = run.pipeline.tokenize.lang
+                with BatchExecutor(
+                    config.options, run.workers, lang, logger, run.io_bound
+                ) as executor:
+                    listing = discover_articles(
+                        config.source, config.dest, run.pipeline, run.index
+                    )
+                    progress = progress_artifact(config.dest, logger)
+                    job, batches = run.plan(listing, on_progress=progress)
+                    for outcome in executor.run(batches, job):
+                        run.record(outcome)
+                summary = run.finish()
     except ConfigError as exc:
         logger.error("cannot run: %s", redact(str(exc)))
         return Failed(message=f"cannot run: {redact(str(exc))}")

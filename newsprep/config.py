@@ -378,12 +378,21 @@ SAMPLE_SOURCE = str(files("newsprep") / "sample")
 class RunOptions(_Frozen):
     """How a run executes. None of these change the output bytes."""
 
+    task_unit: Literal["shard", "batch"] = Field(
+        "shard",
+        description="shard: a task run takes a shard of the source (a folder's files, a JSONL "
+        "file or archive) end to end in a worker, and the flow never handles an article "
+        "(scales to a cluster); batch: the flow lists every article and maps batches of "
+        "them as task runs (batch_size 1: a task run per article). JSONL output always "
+        "runs in batches.",
+    )
     batch_size: int = Field(
         0,
         ge=0,
         le=100_000,
-        description="Articles per Prefect task run; 0: chosen from the corpus size and the "
-        "workers. 1 gives one task run per article, named after it.",
+        description="task_unit batch: articles per Prefect task run; 0: chosen from the "
+        "corpus size and the workers; 1 gives one task run per article, named after it. "
+        "task_unit shard: articles a shard's worker checkpoints at a time; 0: 100.",
     )
     workers: int = Field(
         0, ge=0, le=1024, description="Parallel worker processes (or threads); 0: the CPU count."

@@ -32,6 +32,7 @@ from newsprep.run.ledger.manifest import (
     remove_stale_outputs,
     remove_temp_files,
 )
+from newsprep.run.ledger.parts import RUN_PART_KEY, OtherLedger, PartPaths
 from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.ledger.resume import Resume
 from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, redact
@@ -40,6 +41,7 @@ from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.footprint import Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles
+from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import output_rules
 from newsprep.tasks.io.stores import url_on_local_disk
@@ -104,7 +106,13 @@ class RunSession:
         removed = remove_temp_files(self.dest_fs, self.dest_root)
         if removed:
             self.logger.info("removed %d temp files left by an interrupted run", removed)
-        self.manifest = ManifestWriter(self.dest_fs, self.dest_root, self.index)
+        run_part = PartPaths.of(RUN_PART_KEY)
+        self.manifest = ManifestWriter(
+            self.dest_fs, self.dest_root, self.index,
+            (run_part.records, run_part.journal, MANIFEST_UNREADABLE),
+        )
+        self.other_ledger = OtherLedger(self.dest_fs, self.dest_root, RUN_PART_KEY)
+        self.index.add_previous_lines(self.other_ledger.lines(self.manifest.unreadable))
         self.manifest.load_previous()
         for report in self.manifest.unreadable_report():
             self.logger.warning("%s", report)
@@ -175,12 +183,18 @@ class RunSession:
         empty or wrong SOURCE looks like a deleted corpus; renamed articles do not)."""
         if not gone or self.options.allow_removal:
             return None
-        previous, now = self.index.previous_count(), self.tally.total
+        return self._removal_refused_counts(
+            self.index.previous_count(), self.tally.total, self.index.file_count()
+        )
+
+    def _removal_refused_counts(self, previous: int, now: int, listed: int) -> str | None:
+        """The guard on counts: `previous` articles in DEST, `now` in SOURCE, `listed` files."""
+        gone = previous - now
         limit = self.options.max_removal_fraction
-        if self.index.file_count() == 0:
+        if listed == 0:
             why = (f"SOURCE {redact(self.config.source)} lists no file: all {gone} articles "
                    "in DEST would go")
-        elif previous - now > limit * previous:
+        elif gone > limit * previous:
             why = (f"{gone} of DEST's {previous} articles are gone from SOURCE "
                    f"{redact(self.config.source)}, which has {now}: DEST would shrink by more "
                    f"than max_removal_fraction={limit}")
@@ -220,8 +234,20 @@ class RunSession:
                 "of articles that are gone or no longer ok", gone, removed,
             )
         self.manifest.compact()
+        self.other_ledger.remove()  # its records are in the run's part now
         for warning in self.listing.warnings:
             self.logger.warning("%s", warning)
+        return self._summary(
+            ignored_count=self.listing.ignored_count, ignored=list(self.listing.ignored),
+            warnings=list(self.listing.warnings), changes=self.resume.changes, gone=gone,
+            removed=removed, refused=refused,
+        )
+
+    def _summary(
+        self, ignored_count: int, ignored: list[str], warnings: list[str],
+        changes: dict[str, int], gone: int, removed: int, refused: str | None, shards: int = 0,
+    ) -> RunSummary:
+        """The run summary, written to DEST/_run.json."""
         seconds = time.monotonic() - self._started
         tally, options = self.tally, self.options
         summary = RunSummary(
@@ -233,11 +259,11 @@ class RunSession:
             pipeline=self.pipeline.model_dump(mode="json"),
             options=options.model_dump(mode="json"),
             discovered=tally.total,
-            ignored_files=self.listing.ignored_count,  # archives add theirs as they are read
-            ignored=list(self.listing.ignored),
-            warnings=list(self.listing.warnings),
+            ignored_files=ignored_count,  # archives add theirs as they are read
+            ignored=ignored,
+            warnings=warnings,
             counts=dict(tally.statuses),
-            changes=self.resume.changes,
+            changes=changes,
             reasons=tally.top_reasons(),
             examples=dict(tally.examples),
             parity=dict(tally.parity) if options.parity_sample else None,
@@ -251,6 +277,7 @@ class RunSession:
             removed_articles=gone,
             removed_files=removed,
             removal_refused=refused,
+            shards=shards,
         )
         summary.write(self.dest_fs, self.dest_root)
         return summary

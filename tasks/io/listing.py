@@ -59,6 +59,7 @@ class SourceListing:
     ignored: list[str] = field(default_factory=list)  # the first MAX_IGNORED_EXAMPLES
     member_pattern: str | None = None  # from a tar://PATTERN::URL source
     warnings: list[str] = field(default_factory=list)  # for the summary: a pattern unmatched
+    single: bool = False  # the source is one file: an archive's ids are its member names
 
     def ignore(self, what: str) -> None:
         """Count something in the source that is not an article, and name the first ones."""
@@ -108,12 +109,74 @@ def list_source(
         base, entries = posixpath.dirname(root), iter([(root, fs.info(root))])
     else:
         raise ConfigError(f"source {source!r} does not exist (or is not readable)")
+    listing = SourceListing(root=fs.unstrip_protocol(base), index=index, member_pattern=pattern)
+    _add_entries(listing, fs, base, entries, dest, config)
+    listing.single = listing.total == 1
+    return listing
+
+
+def list_shard(
+    root: str,
+    kind: str,
+    path: str,
+    dest: str,
+    config: PipelineConfig,
+    index: ListingStore,
+    member_pattern: str | None = None,
+    detail: str = "",
+    single: bool = False,
+) -> SourceListing:
+    """List one shard of a source (newsprep/run/planning.py) into the index: the direct
+    files of folder `path` (kind `folder`), everything under it (`tree`), one file
+    (`file`), or a folder that could not be listed (`unreadable`, with `detail`). Paths
+    are relative to the source's folder `root` (a URL), as `list_source` makes them."""
+    fs, base = fsspec.url_to_fs(root)
+    base = base.rstrip("/") or "/"
+    target = posixpath.join(base, path) if path else base
+    listing = SourceListing(root=root, index=index, member_pattern=member_pattern)
+    listing.single = single
+    if kind == "unreadable":
+        entries: Iterator[tuple[str, dict]] = iter(
+            [(target, {"name": target, "type": UNREADABLE, "error": detail})]
+        )
+    elif kind == "file":
+        entries = _one_file(fs, target)
+    elif kind == "folder":
+        entries = _direct(fs, target)
+    else:
+        entries = _flat(fs, target) if object_store(fs) else _walk(fs, target, top_ok=False)
+    _add_entries(listing, fs, base, entries, dest, config)
+    return listing
+
+
+def _one_file(fs: AbstractFileSystem, path: str) -> Iterator[tuple[str, dict]]:
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return  # gone since the shard was planned
+    yield path, info
+
+
+def _direct(fs: AbstractFileSystem, folder: str) -> Iterator[tuple[str, dict]]:
+    """A folder's direct entries but its subfolders (each its own shard); a folder that
+    cannot be listed comes as type UNREADABLE, as in `_walk`."""
+    yield from _walk(fs, folder, top_ok=False, descend=False)
+
+
+def _add_entries(
+    listing: SourceListing,
+    fs: AbstractFileSystem,
+    base: str,
+    entries: Iterator[tuple[str, dict]],
+    dest: str,
+    config: PipelineConfig,
+) -> None:
+    """Put the listed entries that are articles (or containers of them) into the index;
+    count the rest as ignored."""
+    pattern = listing.member_pattern
     dest_fs, dest_root = fsspec.url_to_fs(dest)
     dest_root = dest_root.rstrip("/")
     dest_inside = type(dest_fs) is type(fs) and _is_under(dest_root, base)
-    listing = SourceListing(
-        root=fs.unstrip_protocol(base), index=index, member_pattern=pattern
-    )
 
     def rows() -> Iterator[tuple]:
         for path, info in entries:
@@ -132,7 +195,6 @@ def list_source(
             yield relative, _storable(path), fmt, info.get("size"), _signature(info)
 
     listing.index.add_files(rows())
-    return listing
 
 
 def split_member_pattern(source: str) -> tuple[str | None, str]:
@@ -161,7 +223,9 @@ def _relative(path: str, base: str) -> str:
 UNREADABLE = "unreadable"  # the listing's format of a folder that could not be listed
 
 
-def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
+def _walk(
+    fs: AbstractFileSystem, root: str, top_ok: bool = True, descend: bool = True
+) -> Iterator[tuple[str, dict]]:
     """(path, info) of every entry below root, one folder listing at a time; links to
     folders and hidden folders are reported, not entered. A folder that cannot be listed
     comes as type UNREADABLE (fsspec's own walk leaves such folders out without a word);
@@ -176,7 +240,7 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
         except OSError as exc:
             if is_transient(exc):  # the listing is retried (discover-articles); a record
                 raise  # would count the folder's articles as gone and remove their outputs
-            if folder == root:
+            if folder == root and top_ok:
                 raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
             error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
             yield folder, {"name": folder, "type": UNREADABLE, "error": error}
@@ -187,7 +251,8 @@ def _walk(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:
                 continue  # some stores list a folder's own marker object
             hidden = _hidden(posixpath.basename(path))
             if info.get("type") == "directory" and not info.get("islink") and not hidden:
-                folders.append(path)
+                if descend:
+                    folders.append(path)
             else:
                 yield path, info
 
@@ -215,7 +280,7 @@ def iter_articles(
     A file whose reading fails in a way its reader does not expect ends as one record;
     the listing goes on."""
     fs = fsspec.url_to_fs(listing.root)[0]
-    single = listing.total == 1  # ids are member names when the source is one archive
+    single = listing.single  # ids are member names when the source is one archive
     for file in listing.files:
         for ref in _file_articles(fs, file, listing, config, single, retry):
             yield _claimed(_escaped(ref), listing.index)

@@ -23,7 +23,8 @@ LOCK_NAME = "_newsprep.lock"  # held by the run writing to DEST (newsprep/run/lo
 MANIFEST_UNREADABLE = "_manifest.unreadable"
 # `_unsafe/` holds the articles whose own name cannot be used (see listing._checked_id).
 RESERVED_TOP_LEVEL = (
-    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", "_unsafe", LOCK_NAME,
+    "_manifest.jsonl", "_manifest.journal", "_run.json", "_quarantine", "_unsafe", "_ledger",
+    LOCK_NAME,
     MANIFEST_UNREADABLE,
 )
 # Letters and digits of any script, `.`, `_`, `-`: everything else in a JSONL id is replaced.

@@ -15,18 +15,22 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 import fsspec.config
 
 from newsprep.lifeline import bind_to_parent
 from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.engine.shard import ShardJob, ShardOutcome, run_shard
+from newsprep.run.ledger.parts import Shard
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.stages.tokenize import moses_tokenizer
 
+T = TypeVar("T")
 _BIND_MODULE = "newsprep.run.engine.forkserver_bind"
 _BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
 
@@ -128,9 +132,15 @@ class StagePool:
             executor.submit(_ready)
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
+        return self._call(process_batch, tuple(refs), index, job)
+
+    def run_shard(self, shard: Shard, sjob: ShardJob) -> ShardOutcome:
+        return self._call(run_shard, shard, sjob)
+
+    def _call(self, function: Callable[..., T], *args: object) -> T:
         executor = self._current()
         try:
-            return executor.submit(process_batch, tuple(refs), index, job).result()
+            return executor.submit(function, *args).result()
         except BrokenExecutor:
             with self._lock:
                 if self._executor is executor:

@@ -40,14 +40,24 @@ SKIPPED_PER_JOURNAL = 10_000
 class ManifestWriter:
     """Append-only journal of this run's records; `compact()` turns it into the manifest."""
 
-    def __init__(self, fs: AbstractFileSystem, dest_root: str, index: RunIndex) -> None:
+    def __init__(
+        self,
+        fs: AbstractFileSystem,
+        dest_root: str,
+        index: RunIndex,
+        files: tuple[str, str, str] = (MANIFEST, JOURNAL, MANIFEST_UNREADABLE),
+    ) -> None:
+        """`files`: the manifest, its journal and its unreadable lines' copy, relative to
+        DEST: the whole run's, or a shard's part of the ledger (ledger/parts.py)."""
         self.fs, self.root, self.index = fs, dest_root, index
         self.local = on_local_disk(fs)
-        self.journal = posixpath.join(dest_root, JOURNAL)
-        self.manifest = posixpath.join(dest_root, MANIFEST)
+        manifest, journal, unreadable = files
+        self.journal = posixpath.join(dest_root, journal)
+        self.manifest = posixpath.join(dest_root, manifest)
+        self.unreadable_copy = posixpath.join(dest_root, unreadable)
         self._parts = 0
         self.unreadable: list[UnreadableLine] = []  # lines of the files load_previous read
-        self.fs.makedirs(dest_root, exist_ok=True)
+        self.fs.makedirs(posixpath.dirname(self.journal), exist_ok=True)
         self.leftover = self.fs.exists(self.journal)  # a killed run's journal
         if self.local:
             self._handle = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
@@ -109,7 +119,7 @@ class ManifestWriter:
         run killed before it rewrote the manifest meets them again)."""
         if not self.unreadable:
             return
-        path = posixpath.join(self.root, MANIFEST_UNREADABLE)
+        path = self.unreadable_copy
         kept = self.fs.cat_file(path) if self.fs.exists(path) else b""
         known = set(kept.splitlines(keepends=True))
         new = [bad.raw for bad in self.unreadable if bad.raw not in known]
@@ -121,7 +131,7 @@ class ManifestWriter:
         by_file: dict[str, list[UnreadableLine]] = {}
         for bad in self.unreadable:
             by_file.setdefault(bad.path, []).append(bad)
-        copy = posixpath.join(self.root, MANIFEST_UNREADABLE)
+        copy = self.unreadable_copy
         reports = []
         for path, bad in by_file.items():
             shown = "; ".join(f"line {b.number}: {b.problem}" for b in bad[:3])

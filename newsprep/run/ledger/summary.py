@@ -68,6 +68,24 @@ class Tally:
         elif self.keep_problems and record.id < self._problems[0][0].key:
             heapq.heapreplace(self._problems, entry)
 
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts (a shard's) to this one."""
+        self.total += other.total
+        self.statuses.update(other.statuses)
+        self.reasons.update(other.reasons)
+        self.parity.update(other.parity)
+        for reason, article_id in other.examples.items():
+            if reason not in self.examples or article_id < self.examples[reason]:
+                self.examples[reason] = article_id
+        for _, _, record in other._problems:
+            self.problem_count += 1
+            entry = (_Descending(record.id), self.problem_count, record)
+            if len(self._problems) < self.keep_problems:
+                heapq.heappush(self._problems, entry)
+            elif self.keep_problems and record.id < self._problems[0][0].key:
+                heapq.heapreplace(self._problems, entry)
+        self.problem_count += other.problem_count - len(other._problems)
+
     @property
     def problems(self) -> list[ArticleRecord]:
         """Rejected and failed records, the first `keep_problems` by id."""
@@ -128,6 +146,8 @@ class RunSummary:
     # what the run found wrong with the source as a whole: a member pattern that matched
     # nothing in an archive
     warnings: list[str] = field(default_factory=list)
+    # shard task runs (0: a run of batches mapped by the flow, task_unit batch)
+    shards: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields of _run.json."""

@@ -9,8 +9,9 @@ however large the corpus is, and runs a crashed batch again as the retry policy 
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.futures import PrefectFuture, as_completed
@@ -20,8 +21,10 @@ from prefect.utilities.annotations import quote, unmapped
 from newsprep.config import ConfigError, RunOptions
 from newsprep.run.engine.batch import Job, crashed_batch_records
 from newsprep.run.engine.pool import StagePool
+from newsprep.run.engine.shard import ShardJob, ShardOutcome, crashed_shard
+from newsprep.run.ledger.parts import Shard
 from newsprep.run.ledger.records import Batch, BatchOutcome
-from newsprep.run.orchestration.prefect_tasks import normalize_batch
+from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shard
 from newsprep.run.retry import MAX_BATCH_CRASHES
 
 IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
@@ -87,27 +90,44 @@ class BatchExecutor:
         and pool, with what was in flight beside it); its checkpoint keeps it from redoing
         the articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
         """
+
+        def given_up(batch: Batch, error: str) -> BatchOutcome:
+            records = crashed_batch_records(batch.articles, batch.index, job, error)
+            return BatchOutcome(batch.index, records)
+
+        units = _Units(normalize_batch, "batch", job, lambda b: f"batch {b.index}", given_up)
+        yield from self._run(queue, units)
+
+    def run_shards(self, shards: Iterable[Shard], sjob: ShardJob) -> Iterator[ShardOutcome]:
+        """Map `normalize_shard` over the shards, yielding outcomes as they finish. A shard
+        whose task crashed runs again (its batches' checkpoints and journal keep what it
+        finished); after MAX_BATCH_CRASHES it counts as one failed item, its part as it
+        was, and the next run takes it again."""
+        units = _Units(normalize_shard, "shard", sjob, lambda s: f"shard {s.key}", crashed_shard)
+        yield from self._run(shards, units)
+
+    def _run(self, queue: Iterable[Any], units: _Units) -> Iterator[Any]:
         state = _Queue(iter(queue))
         while state.more():
             with make_task_runner(self.options, self.workers) as runner:
-                yield from self._run_on(runner, state, job)
+                yield from self._run_on(runner, state, units)
 
-    def _run_on(self, runner: TaskRunner, state: _Queue, job: Job) -> Iterator[BatchOutcome]:
-        """Run batches on one task runner until none are left or the pool breaks."""
-        pending: dict[PrefectFuture, Batch] = {}
+    def _run_on(self, runner: TaskRunner, state: _Queue, units: _Units) -> Iterator[Any]:
+        """Run units on one task runner until none are left or the pool breaks."""
+        pending: dict[PrefectFuture, Any] = {}
         while True:
             room = state.take(self.in_flight - len(pending))
             if room:
-                pending.update(zip(self._submit(runner, room, job), room, strict=True))
+                pending.update(zip(self._submit(runner, room, units), room, strict=True))
             if not pending:
                 return
             done = next(as_completed(list(pending)))
-            batch = pending.pop(done)
+            unit = pending.pop(done)
             try:
                 yield done.result()
                 continue
             except Exception as exc:  # the task crashed, not an article: see records
-                yield from self._crashed(batch, exc, state, job)
+                yield from self._crashed(unit, exc, state, units)
                 if not isinstance(exc, BrokenExecutor):
                     continue
             # the pool is broken: what was in flight with it runs again on a new one
@@ -118,45 +138,58 @@ class BatchExecutor:
                     state.again.append(other)
             return
 
-    def _submit(self, runner: TaskRunner, room: list[Batch], job: Job) -> list[PrefectFuture]:
+    def _submit(self, runner: TaskRunner, room: list[Any], units: _Units) -> list[PrefectFuture]:
         parameters: dict[str, Any] = {
-            "batch": [self._wrap(batch) for batch in room],
-            "job": unmapped(self._wrap(job)),
+            units.parameter: [self._wrap(unit) for unit in room],
+            units.job_parameter: unmapped(self._wrap(units.job)),
         }
         if self.pool is not None:
             parameters["pool"] = unmapped(quote(self.pool))
-        return list(runner.map(normalize_batch, parameters))
+        return list(runner.map(units.task, parameters))
 
-    def _crashed(
-        self, batch: Batch, exc: Exception, state: _Queue, job: Job
-    ) -> Iterator[BatchOutcome]:
+    def _crashed(self, unit: Any, exc: Exception, state: _Queue, units: _Units) -> Iterator[Any]:
         error = f"{type(exc).__name__}: {exc}"
-        state.crashes[batch.index] += 1
-        crashes = state.crashes[batch.index]
+        name = units.name(unit)
+        state.crashes[name] += 1
+        crashes = state.crashes[name]
         self.logger.warning(
-            "batch %d crashed (%s), crash %d of %d", batch.index, error, crashes, MAX_BATCH_CRASHES
+            "%s crashed (%s), crash %d of %d", name, error, crashes, MAX_BATCH_CRASHES
         )
         if crashes >= MAX_BATCH_CRASHES:
-            yield BatchOutcome(
-                batch.index, crashed_batch_records(batch.articles, batch.index, job, error)
-            )
+            yield units.given_up(unit, error)
         else:
-            state.again.append(batch)
+            state.again.append(unit)
+
+
+@dataclass(frozen=True)
+class _Units:
+    """What the executor maps: the task, its parameters' names, the job they share, a
+    unit's name (for crash counts and logs), and its outcome when it keeps crashing."""
+
+    task: Any
+    parameter: str
+    job: Any
+    name: Callable[[Any], str]
+    given_up: Callable[[Any, str], Any]
+
+    @property
+    def job_parameter(self) -> str:
+        return "job" if self.parameter == "batch" else "sjob"
 
 
 class _Queue:
-    """The batches still to run: crashed ones first, then the rest of the stream."""
+    """The units still to run: crashed ones first, then the rest of the stream."""
 
-    def __init__(self, stream: Iterator[Batch]) -> None:
+    def __init__(self, stream: Iterator[Any]) -> None:
         self.stream, self.exhausted = stream, False
-        self.again: deque[Batch] = deque()
-        self.crashes: Counter[int] = Counter()
+        self.again: deque[Any] = deque()
+        self.crashes: Counter[str] = Counter()
 
     def more(self) -> bool:
         return bool(self.again) or not self.exhausted
 
-    def take(self, room: int) -> list[Batch]:
-        taken: list[Batch] = []
+    def take(self, room: int) -> list[Any]:
+        taken: list[Any] = []
         while len(taken) < room and self.more():
             if self.again:
                 taken.append(self.again.popleft())

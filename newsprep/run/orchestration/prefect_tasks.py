@@ -17,8 +17,11 @@ from newsprep.config import PipelineConfig
 from newsprep.errors import is_transient
 from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.pool import StagePool
+from newsprep.run.engine.shard import ShardJob, ShardOutcome, run_shard
 from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.parts import Shard
 from newsprep.run.ledger.records import Batch, BatchOutcome
+from newsprep.run.planning import ShardPlan, plan_shards
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
 from newsprep.tasks.io.listing import SourceListing, list_source
 
@@ -77,3 +80,41 @@ def normalize_batch(batch: Batch, job: Job, pool: StagePool | None = None) -> Ba
                 "%s %s: %s (%s)", record.status, record.id, record.reason, record.detail
             )
     return BatchOutcome(batch.index, records)
+
+
+@task(
+    name="plan-shards",
+    retries=DISCOVER_RETRIES,
+    retry_condition_fn=_transient,
+    retry_delay_seconds=DISCOVER_RETRY_DELAYS,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def plan_source_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
+    """Cut the source into shards from its folder listings (no article is read)."""
+    return plan_shards(source, dest, config)
+
+
+def _shard_run_name() -> str:
+    shard = task_run.parameters["shard"]
+    if isinstance(shard, quote):
+        shard = shard.unquote()
+    return f"shard {shard.key}"
+
+
+@task(
+    name="normalize-shard",
+    task_run_name=_shard_run_name,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def normalize_shard(shard: Shard, sjob: ShardJob, pool: StagePool | None = None) -> ShardOutcome:
+    """Take a shard end to end, in `pool` when given, else here; one log line per article
+    of this run that did not end ok (the first ones)."""
+    logger = get_run_logger()
+    outcome = pool.run_shard(shard, sjob) if pool is not None else run_shard(shard, sjob)
+    for line in outcome.problems:
+        logger.warning("%s", line)
+    if outcome.unchanged:
+        logger.info("unchanged: %d articles skipped", outcome.articles)
+    return outcome

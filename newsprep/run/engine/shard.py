@@ -1,0 +1,326 @@
+"""One shard end to end, in a worker: list it, compare it with its part of the ledger,
+process what is new or changed, remove what it no longer accounts for, write its part.
+
+The flow never sees an article of a shard, only its `ShardOutcome` (counts, a few
+problems). A shard whose listing and settings match its part's completion marker, and
+whose files are all in DEST, costs a listing and one read of its part. Otherwise the
+part's marker goes first, then the shard runs as a whole run did before shards: the
+previous records, the resume plan, batches through `process_batch` (each finished batch
+journaled beside the part, so a killed run loses none), the stale files removed, the
+part written, and its marker last.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from fsspec import AbstractFileSystem
+
+from newsprep.run.batching import MAX_BATCH_SIZE, batch_bytes, batches
+from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.manifest import (
+    ManifestWriter,
+    manifest_lines,
+    remove_stale_outputs,
+)
+from newsprep.run.ledger.parts import (
+    Done,
+    PartPaths,
+    Shard,
+    listing_digest,
+    read_done,
+    remove_done,
+    write_done,
+)
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
+from newsprep.run.ledger.summary import Tally
+from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
+from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
+from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
+from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.sinks import TEMP_NAME
+from newsprep.tasks.io.stores import on_local_disk
+
+MAX_LOGGED = 200  # problem lines a shard hands to its task's log
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What every shard of a run needs; small and picklable."""
+
+    job: Job  # source and DEST roots, pipeline, retry policy, checkpoints, quarantine
+    member_pattern: str | None = None
+    batch_size: int = MAX_BATCH_SIZE  # articles per checkpointed batch inside a shard
+    force: bool = False  # reprocess unchanged articles
+    keep_gone: bool = False  # removal refused: articles gone from SOURCE keep their records
+    previous_db: str | None = None  # a local SQLite of records not yet in parts (migration)
+
+
+@dataclass
+class ShardOutcome:
+    key: str
+    tally: Tally = field(default_factory=Tally)
+    changes: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
+    )
+    ignored_count: int = 0
+    ignored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)  # unreadable ledger lines
+    problems: list[str] = field(default_factory=list)  # this run's, for the log
+    removed_files: int = 0
+    gone: int = 0  # articles of the previous part this run did not see
+    kept_unlisted: int = 0
+    batches: int = 0
+    unchanged: bool = False  # the whole shard was skipped
+
+    @property
+    def articles(self) -> int:
+        return self.tally.total
+
+
+def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
+    """Take one shard end to end; never raises for an article."""
+    job = sjob.job
+    dest_fs, dest_root = job.dest_fs()
+    paths = PartPaths.of(shard.key)
+    outcome = ShardOutcome(shard.key)
+    with RunIndex() as index:
+        listing = list_shard(
+            job.source_root, shard.kind, shard.path, job.dest_root, job.pipeline, index,
+            sjob.member_pattern, shard.detail, shard.single,
+        )
+        digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
+        dest = DestFolders(dest_fs, dest_root)
+        done = read_done(dest_fs, dest_root, shard.key)
+        if (
+            done is not None and not sjob.force and done.settled
+            and (done.listing, done.fingerprint) == (digest, job.fingerprint)
+            and _all_there(dest_fs, dest_root, paths, dest, outcome)
+        ):
+            outcome.unchanged = True
+            outcome.ignored_count, outcome.ignored = done.ignored_count, list(done.ignored)
+            outcome.warnings = list(done.warnings)
+            return outcome
+        outcome = ShardOutcome(shard.key)
+        if done is not None:
+            remove_done(dest_fs, dest_root, shard.key)
+        _process(shard, sjob, listing, index, dest, paths, outcome)
+        outcome.ignored_count, outcome.ignored = listing.ignored_count, list(listing.ignored)
+        outcome.warnings = list(listing.warnings)
+        problems = outcome.tally.statuses["failed"] + sum(
+            outcome.tally.reasons[reason] for reason in CONTEXT_REASONS
+        )
+        kept_gone = outcome.gone if sjob.keep_gone else 0
+        write_done(dest_fs, dest_root, Done(
+            shard.key, digest, job.fingerprint, sum(1 for _ in index.record_lines()),
+            settled=not (problems or kept_gone or outcome.reports or outcome.kept_unlisted),
+            kept_gone=kept_gone, ignored_count=listing.ignored_count,
+            ignored=tuple(listing.ignored), warnings=tuple(listing.warnings),
+        ))
+    return outcome
+
+
+def crashed_shard(shard: Shard, error: str) -> ShardOutcome:
+    """The outcome of a shard whose worker kept dying: one failed item, named after the
+    shard; its part stays as it was (the next run takes the shard again)."""
+    record = ArticleRecord(
+        id=f"{shard.path or '.'}#shard", source=shard.key, status="failed",
+        reason="worker-crash", detail=error,
+    )
+    outcome = ShardOutcome(shard.key)
+    outcome.tally.add(record)
+    outcome.problems.append(f"failed {record.id}: worker-crash ({error})")
+    return outcome
+
+
+def _all_there(
+    fs: AbstractFileSystem, root: str, paths: PartPaths, dest: DestFolders,
+    outcome: ShardOutcome,
+) -> bool:
+    """Count the part's records as this run's (skipped, or still rejected) when every
+    file they name is in DEST and every line reads; False (counting nothing) otherwise."""
+    unreadable: list = []
+    tally = Tally()
+    for _, line in manifest_lines(fs, posixpath.join(root, paths.records), unreadable):
+        record = ArticleRecord.from_line(line)
+        if not all(
+            dest.has(getattr(record, name)) for name in RECORD_PATH_FIELDS
+            if getattr(record, name) is not None
+        ):
+            return False
+        tally.add(record.skipped())
+    if unreadable:
+        return False
+    outcome.tally = tally
+    outcome.changes["skipped"] = tally.total
+    return True
+
+
+def _process(
+    shard: Shard, sjob: ShardJob, listing: SourceListing, index: RunIndex, dest: DestFolders,
+    paths: PartPaths, outcome: ShardOutcome,
+) -> None:
+    job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
+    dest_fs, dest_root = job.dest_fs()
+    for folder, recursive in _namespace(shard):
+        remove_temp_files_in(dest_fs, dest_root, folder, recursive)
+    manifest = ManifestWriter(
+        dest_fs, dest_root, index, (paths.records, paths.journal, paths.unreadable)
+    )
+    manifest.load_previous()
+    outcome.reports = manifest.unreadable_report()
+    previous = _Previous(index, dest, sjob.previous_db)
+    skipped: list[ArticleRecord] = []
+
+    def on_skip(record: ArticleRecord) -> None:
+        skipped.append(record)
+        outcome.tally.add(record)
+
+    resume = Resume(previous, job.fingerprint, not sjob.force, on_skip=on_skip)
+    articles = resume.plan(iter_articles(listing, job.pipeline, job.retry))
+    articles = _clear_the_way(articles, previous, dest_fs, dest_root, outcome)
+    for batch in batches(articles, sjob.batch_size, batch_bytes(job.pipeline)):
+        records = process_batch(batch.articles, batch.index, job)
+        manifest.append(records)
+        outcome.batches += 1
+        for record in records:
+            outcome.tally.add(record)
+            if record.status != "ok" and len(outcome.problems) < MAX_LOGGED:
+                outcome.problems.append(
+                    f"{record.status} {record.id}: {record.reason} ({record.detail})"
+                )
+    manifest.append(skipped)
+    outcome.changes = resume.changes
+    outcome.kept_unlisted = index.keep_unlisted()
+    outcome.gone = index.gone_count()
+    if sjob.keep_gone:
+        index.keep_gone()
+    outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, index.stale_paths())
+    manifest.compact()
+
+
+def _checkpoints(job: Job, paths: PartPaths) -> str | None:
+    return posixpath.join(job.checkpoint_dir, paths.name) if job.checkpoint_dir else None
+
+
+def _clear_the_way(
+    refs: Iterator[ArticleRef], previous: _Previous, fs: AbstractFileSystem, root: str,
+    outcome: ShardOutcome,
+) -> Iterator[ArticleRef]:
+    """Before an article is written: remove what an earlier run wrote where it needs a
+    folder or a file (see RunSession._clear_the_way)."""
+    if not previous.has_previous():
+        yield from refs
+        return
+    for ref in refs:
+        stale = previous.index.previous_in_the_way(Footprint(ref.id).paths())
+        if stale:
+            outcome.removed_files += remove_stale_outputs(fs, root, stale)
+        yield ref
+
+
+def _namespace(shard: Shard) -> list[tuple[str, bool]]:
+    """The folders under DEST (relative) that only this shard writes, and whether their
+    subfolders are its too: where a killed run's temp files of this shard can be."""
+    if shard.kind == "folder":
+        return [(shard.path, False), (_quarantined(shard.path), False)]
+    if shard.kind == "file":
+        if shard.single:
+            return [("", True)]
+        stem = strip_suffix(shard.path, JSONL_SUFFIXES + ARCHIVE_SUFFIXES)
+        return [(stem, True), (_quarantined(stem), True)]
+    if shard.kind == "tree":
+        return [(shard.path, True), (_quarantined(shard.path), True)]
+    return []
+
+
+def _quarantined(folder: str) -> str:
+    return posixpath.join(QUARANTINE_DIR, folder) if folder else QUARANTINE_DIR
+
+
+def remove_temp_files_in(
+    fs: AbstractFileSystem, dest_root: str, folder: str, recursive: bool
+) -> int:
+    """Delete temp files a killed run left in a folder of DEST (local disks only)."""
+    if not on_local_disk(fs):
+        return 0
+    top = posixpath.join(dest_root, folder) if folder else dest_root
+    removed = 0
+    for current, folders, names in os.walk(top):
+        for name in names:
+            if TEMP_NAME.fullmatch(name):
+                os.unlink(os.path.join(current, name))
+                removed += 1
+        if not recursive:
+            folders.clear()
+        elif current == dest_root:
+            folders[:] = [f for f in folders if not f.startswith("_")]
+    return removed
+
+
+class DestFolders:
+    """Which files DEST holds, one folder listing at a time, as they are asked about."""
+
+    def __init__(self, fs: AbstractFileSystem, root: str) -> None:
+        self.fs, self.root = fs, root.rstrip("/")
+        self.local = on_local_disk(fs)
+        self._folders: dict[str, set[str]] = {}
+
+    def has(self, relative: str | None) -> bool:
+        if not relative:
+            return False
+        folder, _, name = relative.rpartition("/")
+        names = self._folders.get(folder)
+        if names is None:
+            names = self._folders[folder] = self._list(folder)
+        return name in names
+
+    def _list(self, folder: str) -> set[str]:
+        path = posixpath.join(self.root, folder) if folder else self.root
+        try:
+            if self.local:
+                with os.scandir(path) as entries:
+                    return {e.name for e in entries if e.is_file(follow_symlinks=False)}
+            return {
+                posixpath.basename(info["name"].rstrip("/"))
+                for info in self.fs.ls(path, detail=True) if info.get("type") == "file"
+            }
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+
+
+class _Previous:
+    """The shard's index as the resume plan sees it: the previous records of its part, and
+    of the records not yet in parts (a `_manifest.jsonl` being migrated, or a part whose
+    shard was cut differently), looked up by id; DEST's files as folder listings."""
+
+    def __init__(self, index: RunIndex, dest: DestFolders, previous_db: str | None) -> None:
+        self.index, self.dest = index, dest
+        self.db = None
+        if previous_db and os.path.exists(previous_db):
+            self.db = sqlite3.connect(f"file:{previous_db}?mode=ro", uri=True)
+
+    def has_previous(self) -> bool:
+        return self.db is not None or self.index.has_previous()
+
+    def previous(self, article_id: str) -> ArticleRecord | None:
+        found = self.index.previous(article_id)
+        if found is not None or self.db is None:
+            return found
+        row = self.db.execute(
+            "SELECT record FROM previous WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        self.index.add_previous_lines([(article_id, row[0])])
+        return ArticleRecord.from_line(row[0])
+
+    def has_output(self, path: str | None) -> bool:
+        return self.dest.has(path)

@@ -1,0 +1,248 @@
+"""DEST/_ledger/: the ledger in parts, one per shard of the source.
+
+A shard is a piece of the source a worker takes end to end (newsprep/run/planning.py):
+a folder's direct files, one JSONL file or archive, a whole folder tree (when names in it
+would collide across shards), or a folder that could not be listed. Its part is
+`_ledger/<name>.jsonl`, the records of its articles sorted by id (the lines of the old
+single `_manifest.jsonl`), and `_ledger/<name>.done.json`, written after the part: the
+shard's key, the digest of its listing, the settings fingerprint and its counts. A shard
+whose listing and settings match its `.done.json` (and whose files are all in DEST) is
+not processed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import posixpath
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Literal
+from urllib.parse import quote, unquote
+
+from fsspec import AbstractFileSystem
+
+from newsprep.run.ledger.manifest import JOURNAL, MANIFEST, manifest_lines
+from newsprep.tasks.io.paths import escape_surrogates
+from newsprep.tasks.io.sinks import write_atomic
+
+LEDGER_DIR = "_ledger"
+PART_SUFFIX = ".jsonl"
+DONE_SUFFIX = ".done.json"
+# A part's file name is its key, %-quoted; a longer one is a hash of it (the key is in the
+# .done.json either way).
+_MAX_QUOTED = 200
+
+# The part of a run by batches (task_unit batch): all its records in one part.
+RUN_PART_KEY = "run:"
+
+ShardKind = Literal["folder", "file", "tree", "unreadable"]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A piece of the source, named by paths relative to the source's folder."""
+
+    kind: ShardKind
+    path: str  # the folder ("" for the source's own), or the file
+    detail: str = ""  # unreadable: why the folder could not be listed
+    single: bool = False  # the source is this one file (an archive's ids are its members)
+
+    @property
+    def key(self) -> str:
+        """Stable across runs; a name that is not UTF-8 is spelled with `\\xNN`."""
+        return f"{self.kind}:{escape_surrogates(self.path)}"
+
+    def covers(self, path: str) -> bool:
+        """Whether a source path (relative) belongs to this shard's region."""
+        if self.kind == "file":
+            return path == self.path
+        if self.kind == "folder":
+            return posixpath.dirname(path) == self.path
+        return not self.path or path == self.path or path.startswith(self.path + "/")
+
+
+def key_region(key: str) -> tuple[str, str]:
+    """(kind, path) of a shard key."""
+    kind, _, path = key.partition(":")
+    return kind, path
+
+
+def part_name(key: str) -> str:
+    """`folder:a/b` -> `folder=a%2Fb`; a hash of the key when that is too long."""
+    kind, _, path = key.partition(":")
+    quoted = f"{kind}={quote(path, safe='')}"
+    if len(quoted) <= _MAX_QUOTED:
+        return quoted
+    return "h-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def key_of_name(name: str) -> str | None:
+    """The key a part's file name spells; None for a hashed name (read its .done.json)."""
+    kind, equals, quoted = name.partition("=")
+    if name.startswith("h-") or not equals:
+        return None
+    return f"{kind}:{unquote(quoted)}"
+
+
+@dataclass(frozen=True)
+class PartPaths:
+    """The files of one shard's part, relative to DEST."""
+
+    name: str
+
+    @classmethod
+    def of(cls, key: str) -> PartPaths:
+        return cls(part_name(key))
+
+    @property
+    def records(self) -> str:
+        return f"{LEDGER_DIR}/{self.name}{PART_SUFFIX}"
+
+    @property
+    def done(self) -> str:
+        return f"{LEDGER_DIR}/{self.name}{DONE_SUFFIX}"
+
+    @property
+    def journal(self) -> str:
+        return f"{LEDGER_DIR}/{self.name}.journal"
+
+    @property
+    def unreadable(self) -> str:
+        return f"{LEDGER_DIR}/{self.name}.unreadable"
+
+
+@dataclass(frozen=True)
+class Done:
+    """A shard's completion marker: what its part was made from, and its counts."""
+
+    key: str
+    listing: str  # digest of the shard's listing
+    fingerprint: str  # the settings
+    records: int
+    settled: bool  # no failed article, no gone article kept: nothing to retry
+    kept_gone: int = 0  # articles gone from SOURCE whose records were kept (removal refused)
+    # what the shard's reading noted besides articles: files and members that are not
+    # articles (how many, the first ones), warnings (an archive pattern that matched nothing)
+    ignored_count: int = 0
+    ignored: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps(asdict(self), ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Done | None:
+        """The marker, or None when it is not one (cut short, edited): the shard is redone."""
+        try:
+            fields = json.loads(data)
+            fields["ignored"] = tuple(fields.get("ignored", ()))
+            fields["warnings"] = tuple(fields.get("warnings", ()))
+            return cls(**fields)
+        except (ValueError, TypeError):
+            return None
+
+
+def read_done(fs: AbstractFileSystem, dest_root: str, key: str) -> Done | None:
+    path = posixpath.join(dest_root, PartPaths.of(key).done)
+    try:
+        return Done.from_bytes(fs.cat_file(path))
+    except FileNotFoundError:
+        return None
+
+
+def write_done(fs: AbstractFileSystem, dest_root: str, done: Done) -> None:
+    write_atomic(fs, posixpath.join(dest_root, PartPaths.of(done.key).done), done.to_bytes())
+
+
+def remove_done(fs: AbstractFileSystem, dest_root: str, key: str) -> None:
+    """Before a shard's part changes: without its marker the shard is never skipped."""
+    path = posixpath.join(dest_root, PartPaths.of(key).done)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
+
+
+def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]:
+    """The names under DEST/_ledger/ grouped by part name: {name: [file names]}."""
+    folder = posixpath.join(dest_root, LEDGER_DIR)
+    try:
+        entries = fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return {}
+    names: dict[str, list[str]] = {}
+    for entry in entries:
+        file = posixpath.basename(entry.rstrip("/"))
+        for suffix in (DONE_SUFFIX, PART_SUFFIX, ".journal", ".unreadable"):
+            if file.endswith(suffix):
+                names.setdefault(file[: -len(suffix)], []).append(file)
+                break
+    return names
+
+
+def part_keys(fs: AbstractFileSystem, dest_root: str) -> dict[str, str]:
+    """{key: part name} of every part or marker under DEST/_ledger/."""
+    keys = {}
+    for name in ledger_names(fs, dest_root):
+        key = key_of_name(name)
+        if key is None:
+            path = posixpath.join(dest_root, LEDGER_DIR, name + DONE_SUFFIX)
+            try:
+                done = Done.from_bytes(fs.cat_file(path))
+            except FileNotFoundError:
+                done = None
+            if done is None:
+                continue  # a hashed part without its marker: found by its shard, if planned
+            key = done.key
+        keys[key] = name
+    return keys
+
+
+def listing_digest(rows: list[tuple]) -> str:
+    """A digest of a shard's listing rows (path, format, size, signature, ...), in order."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(repr(row).encode("utf-8", "surrogatepass"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+class OtherLedger:
+    """Every record file in DEST but one part's: the other parts and journals, and a
+    `_manifest.jsonl` of an older newsprep. A run whose one part takes all its records
+    (task_unit batch) reads them as previous records, and removes them once its own part
+    is written."""
+
+    def __init__(self, fs: AbstractFileSystem, dest_root: str, own_key: str) -> None:
+        self.fs, self.root = fs, dest_root
+        own = PartPaths.of(own_key).name
+        folder = posixpath.join(dest_root, LEDGER_DIR)
+        self.names = {
+            name: files for name, files in ledger_names(fs, dest_root).items() if name != own
+        }
+        self.record_files = [
+            posixpath.join(folder, file)
+            for name, files in sorted(self.names.items())
+            for file in sorted(files) if not file.endswith((DONE_SUFFIX, ".unreadable"))
+        ]
+        self.legacy = [
+            path for name in (MANIFEST, JOURNAL)
+            if fs.exists(path := posixpath.join(dest_root, name))
+        ]
+
+    def lines(self, unreadable: list) -> Iterator[tuple[str, str]]:
+        """(id, line) of every record in them, the legacy files first (parts are newer)."""
+        for path in self.legacy + self.record_files:
+            if self.fs.isdir(path):  # a journal of parts on an object store
+                for part in sorted(self.fs.find(path)):
+                    yield from manifest_lines(self.fs, part, unreadable)
+            else:
+                yield from manifest_lines(self.fs, path, unreadable)
+
+    def remove(self) -> None:
+        folder = posixpath.join(self.root, LEDGER_DIR)
+        for files in self.names.values():
+            for file in files:
+                self.fs.rm(posixpath.join(folder, file), recursive=True)
+        for path in self.legacy:
+            self.fs.rm(path, recursive=True)

@@ -1,0 +1,173 @@
+"""Cutting the source into shards, in the flow process, from folder listings alone.
+
+The flow never handles an article: it walks SOURCE's folders and names the shards that
+workers take end to end (newsprep/run/engine/shard.py): each folder's direct files, each
+JSONL file and archive, and a folder that cannot be listed. Names are looked at only to
+tell those apart and to find collisions: where two shards of one folder would write the
+same path (`x.jsonl` beside a folder `x/`, `a.jsonl` beside `a.jsonl.gz`, an object key
+that is both a file and a folder), the folder's whole tree becomes one shard, whose
+worker sorts the collision out article by article, as a single listing always did.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from newsprep.config import ConfigError, PipelineConfig
+from newsprep.errors import is_transient
+from newsprep.run.ledger.parts import Shard
+from newsprep.tasks.io.listing import split_member_pattern
+from newsprep.tasks.io.paths import (
+    ARCHIVE_SUFFIXES,
+    HIGHLIGHTS_SUFFIX,
+    JSONL_SUFFIXES,
+    REASON_SUFFIX,
+    detect_format,
+    escape_surrogates,
+    strip_suffix,
+)
+from newsprep.tasks.io.stores import on_local_disk
+
+_CONTAINERS = ("jsonl", "tar")
+_SIDECARS = (HIGHLIGHTS_SUFFIX, REASON_SUFFIX)
+
+
+@dataclass
+class ShardPlan:
+    root: str  # the source's folder as an fsspec URL: shard paths are relative to it
+    member_pattern: str | None  # from a tar://PATTERN::URL source
+    shards: list[Shard] = field(default_factory=list)
+    files: int = 0  # files in the shards' folders that look like articles or containers
+
+    @property
+    def keys(self) -> set[str]:
+        return {shard.key for shard in self.shards}
+
+
+def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
+    """The shards of `source`, ordered by key; ConfigError when it does not exist."""
+    pattern, url = split_member_pattern(source)
+    fs, root = fsspec.url_to_fs(url)
+    root = root.rstrip("/") or "/"
+    if pattern is None and fs.isdir(root):
+        plan = ShardPlan(fs.unstrip_protocol(root), pattern)
+        dest_fs, dest_root = fsspec.url_to_fs(dest)
+        skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
+        _plan_folder(fs, root, "", skip, config, plan)
+        if plan.files == 1:  # one archive in the folder: its ids are its member names
+            plan.shards = [
+                Shard(s.kind, s.path, s.detail, single=s.kind == "file") for s in plan.shards
+            ]
+    elif fs.exists(root):
+        plan = ShardPlan(fs.unstrip_protocol(posixpath.dirname(root)), pattern)
+        plan.shards.append(Shard("file", posixpath.basename(root), single=True))
+        plan.files = 1
+    else:
+        raise ConfigError(f"source {source!r} does not exist (or is not readable)")
+    plan.shards.sort(key=lambda shard: shard.key)
+    return plan
+
+
+def _plan_folder(
+    fs: AbstractFileSystem, root: str, relative: str, skip: str | None,
+    config: PipelineConfig, plan: ShardPlan,
+) -> None:
+    folder = posixpath.join(root, relative) if relative else root
+    try:
+        files, folders = _entries(fs, folder)
+    except FileNotFoundError:
+        return  # removed while the source was listed
+    except OSError as exc:
+        if is_transient(exc):
+            raise  # the planning is retried: a record would count its articles as gone
+        if not relative:
+            raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
+        error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
+        plan.shards.append(Shard("unreadable", relative, detail=error))
+        return
+    folders = [
+        name for name in folders
+        if not (skip is not None and _is_under(skip, posixpath.join(folder, name)))
+    ]
+    containers, articles = [], 0
+    for name in files:
+        path = posixpath.join(relative, name) if relative else name
+        fmt = detect_format(path, config.input)
+        if fmt in _CONTAINERS:
+            containers.append(name)
+        elif fmt is not None:
+            articles += 1
+    if _collide(files, folders, containers):
+        plan.shards.append(Shard("tree", relative))
+        plan.files += articles + len(containers)  # what is below is counted by its worker
+        return
+    plan.files += articles + len(containers)
+    if len(containers) < len(files):  # the folder's own files: articles, and what is ignored
+        plan.shards.append(Shard("folder", relative))
+    for name in containers:
+        path = posixpath.join(relative, name) if relative else name
+        plan.shards.append(Shard("file", path))
+    for name in folders:
+        _plan_folder(fs, root, posixpath.join(relative, name) if relative else name, skip,
+                     config, plan)
+
+
+def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]:
+    """(file names, folder names) directly in a folder, hidden ones left out. Links and
+    anything that is not a folder count as files (the shard's worker ignores them)."""
+    files, folders = [], []
+    if on_local_disk(fs):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _hidden(entry.name):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.name)
+                else:
+                    files.append(entry.name)
+        return files, folders
+    prefix = folder.rstrip("/") + "/"
+    for info in fs.ls(folder, detail=True):
+        path = info["name"]
+        name = path[len(prefix):] if path.startswith(prefix) else posixpath.basename(path)
+        name = name.rstrip("/") if info.get("type") == "directory" else name
+        if path.rstrip("/") == folder.rstrip("/"):
+            continue  # some stores list a folder's own marker object
+        if _hidden(name):
+            continue
+        (folders if info.get("type") == "directory" else files).append(name)
+    return files, folders
+
+
+def _collide(files: list[str], folders: list[str], containers: list[str]) -> bool:
+    """Whether two shards of this folder could write one path: a container's ids fall under
+    its name without the suffix, a subfolder's under its name, a file's output and sidecars
+    are its name (plus `.highlights`, `.reason.json`). Names an object store allows and a
+    folder walk cannot follow (`x//a`, `x/./a`, `x/../a`) also make the tree one shard."""
+    if any(name in ("", ".", "..") or "/" in name for name in (*folders, *files)):
+        return True
+    if not containers and not folders:
+        return False
+    stems = [strip_suffix(name, JSONL_SUFFIXES + ARCHIVE_SUFFIXES) for name in containers]
+    spaces = stems + folders
+    if len(set(spaces)) < len(spaces):
+        return True
+    names = set(files)
+    return any(
+        space in names
+        or any(space.endswith(s) and space[: -len(s)] in names for s in _SIDECARS)
+        for space in spaces
+    )
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") and name not in (".", "..")
+
+
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

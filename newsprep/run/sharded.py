@@ -1,0 +1,346 @@
+"""A run whose unit is the shard: the flow plans shards, adds up their outcomes, and
+removes the parts of shards that are gone. It never handles an article, but once: a DEST
+whose records are not all in parts yet (a `_manifest.jsonl` of an older newsprep, or
+parts of shards cut differently) is migrated by its first sharded run.
+
+Per shard, the worker does what `RunSession` does for a whole run (newsprep/run/engine/
+shard.py). What needs every shard stays here: the DEST lock, the removal guard (decided
+before the shards run, from the listing's file counts and the parts' record counts),
+the parts of shards no longer planned, and the summary.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
+
+from newsprep.config import RunConfig
+from newsprep.run.engine.batch import Job
+from newsprep.run.engine.shard import ShardJob, ShardOutcome
+from newsprep.run.ledger.manifest import (
+    JOURNAL,
+    MANIFEST,
+    manifest_lines,
+    remove_stale_outputs,
+)
+from newsprep.run.ledger.parts import (
+    DONE_SUFFIX,
+    LEDGER_DIR,
+    PART_SUFFIX,
+    RUN_PART_KEY,
+    Done,
+    PartPaths,
+    Shard,
+    key_region,
+    ledger_names,
+    part_keys,
+)
+from newsprep.run.ledger.records import ArticleRecord
+from newsprep.run.ledger.summary import RunSummary, redact
+from newsprep.run.planning import ShardPlan
+from newsprep.run.progress import Progress
+from newsprep.run.retry import RetryPolicy
+from newsprep.run.session import RunSession
+from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
+from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
+
+
+def by_shards(config: RunConfig) -> bool:
+    """Whether a run goes by shards: unless asked for batches, or its output format
+    rebuilds whole batches (JSONL output: one file a batch, numbered across the run)."""
+    rules = output_rules(config.pipeline().output)
+    return config.options.task_unit == "shard" and rules.per_article
+
+
+class ShardedSession(RunSession):
+    """One run of the normalize-corpus flow over shards, from its config to its summary."""
+
+    def __init__(self, config: RunConfig, logger: Any) -> None:
+        super().__init__(config, logger)
+        self.changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
+        self.ignored_count, self.ignored, self.warnings = 0, [], []
+        self.removed_files, self.gone, self.kept_unlisted = 0, 0, 0
+        self.shard_count = self.unchanged_shards = 0
+
+    def plan_shards(
+        self, plan: ShardPlan, on_progress: Callable[[float, str], None]
+    ) -> tuple[ShardJob, list[Shard]]:
+        """Sort the parts already in DEST against the planned shards, decide the removal
+        guard, and make the job every shard gets."""
+        self.plan, options = plan, self.options
+        self.batch_size = options.batch_size or 100
+        self.fs = self.dest_fs
+        self.fs.makedirs(posixpath.join(self.dest_root, LEDGER_DIR), exist_ok=True)
+        self._remove_ledger_temp_files()
+        existing = part_keys(self.fs, self.dest_root)
+        self.dones = self._read_dones(existing)
+        planned = {shard.key: shard for shard in plan.shards}
+        self.kept, self.handed, self.gone_parts = _sort_parts(
+            [key for key in existing if key not in planned], plan.shards
+        )
+        self.existing = existing
+        legacy = self._legacy_files()
+        self.migrating = bool(legacy)
+        if legacy:
+            self.index.add_previous_lines(
+                line for path in legacy for line in manifest_lines(self.fs, path)
+            )
+        self.refused = self._guard(planned)
+        if self.refused:
+            self.logger.error("%s", self.refused)
+        unknown_total = any(s.kind != "folder" for s in plan.shards)
+        self.logger.info(
+            "%d shards (%s files), %d %s workers, profile %s (%s)",
+            len(plan.shards), plan.files, self.workers, options.runner, self.config.profile,
+            self.fingerprint,
+        )
+        self.progress = Progress(
+            None if unknown_total else plan.files, self.logger, on_update=on_progress
+        )
+        job = Job(
+            source_root=plan.root,
+            dest_root=self.dest_url,
+            pipeline=self.pipeline,
+            retry=RetryPolicy(
+                options.max_attempts, options.retry_delay_seconds,
+                options.max_retry_delay_seconds, options.article_timeout_seconds,
+            ),
+            checkpoint_dir=str(self.index.directory / "shards"),
+            parity_sample=options.parity_sample,
+            article_timeout_seconds=options.article_timeout_seconds,
+            quarantine_max_item_bytes=options.quarantine_max_item_bytes,
+            quarantine_max_run_bytes=options.quarantine_max_run_bytes,
+            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
+        )
+        previous_db = str(self.index.directory / "index.sqlite") if legacy else None
+        if legacy:
+            self.index.db.commit()
+        sjob = ShardJob(
+            job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
+            previous_db,
+        )
+        return sjob, plan.shards
+
+    def _remove_ledger_temp_files(self) -> None:
+        from newsprep.run.engine.shard import remove_temp_files_in
+
+        remove_temp_files_in(self.fs, self.dest_root, LEDGER_DIR, False)
+        remove_temp_files_in(self.fs, self.dest_root, "", False)
+
+    def _read_dones(self, existing: dict[str, str]) -> dict[str, Done]:
+        """The completion markers of the parts in DEST, by key (one small read a part)."""
+        root = posixpath.join(self.dest_root, LEDGER_DIR)
+        paths = {posixpath.join(root, name + DONE_SUFFIX): key for key, name in existing.items()}
+        found = self.fs.cat(list(paths), on_error="omit") if paths else {}
+        dones = {}
+        for path, data in found.items():
+            done = Done.from_bytes(data)
+            key = paths.get(path) or paths.get(self.fs._strip_protocol(path))
+            if done is not None and key is not None:
+                dones[key] = done
+        return dones
+
+    def _legacy_files(self) -> list[str]:
+        """Files of records not in a planned shard's part: a `_manifest.jsonl` (and the
+        journal of a run killed before it was written), and the parts of shards that now
+        lie in other shards."""
+        files = []
+        manifest = posixpath.join(self.dest_root, MANIFEST)
+        journal = posixpath.join(self.dest_root, JOURNAL)
+        if self.fs.exists(manifest):
+            files.append(manifest)
+        if self.fs.exists(journal):
+            files += [journal] if self.fs.isfile(journal) else sorted(self.fs.find(journal))
+        for key in self.handed:
+            paths = PartPaths(self.existing[key])
+            files.append(posixpath.join(self.dest_root, paths.records))
+            journal_path = posixpath.join(self.dest_root, paths.journal)
+            if self.fs.exists(journal_path):
+                files.append(journal_path)
+        return files
+
+    def _guard(self, planned: dict[str, Shard]) -> str | None:
+        """Why the articles gone from SOURCE must be kept, or None (RunSession's rule, on
+        counts: files listed now against the records of the parts)."""
+        if self.options.allow_removal:
+            return None
+        previous = sum(done.records for key, done in self.dones.items()
+                       if key not in self.kept) + self.index.previous_count()
+        if not previous:
+            return None
+        containers = [s for s in planned.values() if s.kind != "folder"]
+        now = self.plan.files - sum(1 for s in containers if s.kind == "file")
+        now += sum(
+            self.dones[s.key].records if s.key in self.dones else 1 for s in containers
+        )
+        return self._removal_refused_counts(previous, now, listed=self.plan.files)
+
+    def record_shard(self, outcome: ShardOutcome) -> None:
+        """A finished shard: counted, reported as progress."""
+        self.tally.merge(outcome.tally)
+        for name, count in outcome.changes.items():
+            self.changes[name] += count
+        self.ignored_count += outcome.ignored_count
+        self.ignored += outcome.ignored[: max(0, 100 - len(self.ignored))]
+        self.warnings += outcome.warnings[: max(0, 100 - len(self.warnings))]
+        for report in outcome.reports:
+            self.logger.warning("%s", report)
+        self.removed_files += outcome.removed_files
+        self.gone += 0 if self.refused else outcome.gone
+        self.kept_unlisted += outcome.kept_unlisted
+        self.batch_count += outcome.batches
+        self.shard_count += 1
+        self.unchanged_shards += outcome.unchanged
+        self.progress.advance(outcome.articles)
+
+    def finish_shards(self) -> RunSummary:
+        """Remove the parts (and files) of shards that are gone, finish a migration, write
+        DEST/_run.json; the run summary."""
+        self.progress.finish()
+        if self.kept_unlisted or self.kept:
+            kept = self.kept_unlisted + sum(
+                self.dones[key].records for key in self.kept if key in self.dones
+            )
+            self.logger.warning(
+                "kept the previous records and files of %d articles under folders that "
+                "could not be listed", kept,
+            )
+        if not self.refused:
+            for key in self.gone_parts:
+                self.gone += self._remove_part(key, remove_files=True)
+        if self.migrating:
+            self._finish_migration()
+        if self.gone or self.removed_files:
+            self.logger.info(
+                "%d articles of the previous run are gone from the source; removed %d files "
+                "of articles that are gone or no longer ok", self.gone, self.removed_files,
+            )
+        for warning in self.warnings:
+            self.logger.warning("%s", warning)
+        summary = self._summary(
+            ignored_count=self.ignored_count, ignored=self.ignored, warnings=self.warnings,
+            changes=self.changes, gone=self.gone, removed=self.removed_files,
+            refused=self.refused, shards=self.shard_count,
+        )
+        self.logger.info(
+            "%d of %d shards unchanged (skipped whole)", self.unchanged_shards, self.shard_count
+        )
+        return summary
+
+    def _remove_part(self, key: str, remove_files: bool) -> int:
+        """Delete a part, its marker and journal (and the files its records name); how
+        many records it held."""
+        name = self.existing[key]
+        paths = PartPaths(name)
+        records = 0
+        if remove_files:
+            stale: list[str] = []
+            for _, line in manifest_lines(self.fs, posixpath.join(self.dest_root, paths.records)):
+                record = ArticleRecord.from_line(line)
+                records += 1
+                stale += [p for f in RECORD_PATH_FIELDS if (p := getattr(record, f))]
+            self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
+        for file in ledger_names(self.fs, self.dest_root).get(name, []):
+            path = posixpath.join(self.dest_root, LEDGER_DIR, file)
+            self.fs.rm(path, recursive=True)
+        return records
+
+    def _finish_migration(self) -> None:
+        """Records not in parts yet: those no shard took are of articles gone from SOURCE.
+        Their files go (unless the removal is refused: then they stay, in a part of their
+        own); the old files go last."""
+        for path in self._part_files():
+            self.index.add_record_lines(manifest_lines(self.fs, path))
+        for shard in self.plan.shards:  # not seeing an article is not its being gone
+            if shard.kind == "unreadable":
+                prefix = key_region(shard.key)[1] + "/"
+                self.index.db.execute(
+                    "INSERT OR IGNORE INTO records SELECT id, record FROM previous "
+                    "WHERE substr(id, 1, ?) = ?", (len(prefix), prefix),
+                )
+        gone = self.index.gone_count()
+        previous, now = self.index.previous_count(), self.tally.total
+        refused = self.refused or (
+            None if self.options.allow_removal
+            else self._removal_refused_counts(previous, now, listed=self.plan.files)
+            if gone else None
+        )
+        if refused:
+            if not self.refused:
+                self.logger.error("%s", refused)
+            self.refused = refused
+            leftover = posixpath.join(self.dest_root, PartPaths.of(RUN_PART_KEY).records)
+            lines = self.index.db.execute(
+                "SELECT record FROM previous WHERE id NOT IN (SELECT id FROM records) "
+                "ORDER BY id"
+            )
+            write_atomic_stream(self.fs, leftover, (row[0].encode() for row in lines))
+        else:
+            self.gone += gone
+            self.removed_files += remove_stale_outputs(
+                self.fs, self.dest_root, self.index.stale_paths()
+            )
+        for key in self.handed:
+            self._remove_part(key, remove_files=False)
+        for name in (MANIFEST, JOURNAL):
+            path = posixpath.join(self.dest_root, name)
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)
+
+    def _part_files(self) -> list[str]:
+        root = posixpath.join(self.dest_root, LEDGER_DIR)
+        handed = {self.existing[key] for key in self.handed}
+        return [
+            posixpath.join(root, name + PART_SUFFIX)
+            for name, files in ledger_names(self.fs, self.dest_root).items()
+            if name + PART_SUFFIX in files and name not in handed
+        ]
+
+
+def _sort_parts(
+    unplanned: list[str], shards: list[Shard]
+) -> tuple[list[str], list[str], list[str]]:
+    """The parts of shards not planned now, as (kept, handed, gone): kept, under a folder
+    that could not be listed; handed over, when planned shards take their region now (a
+    folder's tree became one shard, or the reverse); gone, when nothing of the source is
+    there any more."""
+    regions = [key_region(shard.key) for shard in shards]  # paths as keys spell them
+    unreadable = {path for kind, path in regions if kind == "unreadable"}
+    trees = {path for kind, path in regions if kind == "tree"}
+    paths = sorted(path for _, path in regions)
+    folders = {path for kind, path in regions if kind == "folder"}
+    file_folders = {posixpath.dirname(path) for kind, path in regions if kind == "file"}
+    kept, handed, gone = [], [], []
+    for key in unplanned:
+        kind, path = key_region(key)
+        ancestors = _ancestors(path)
+        if any(a in unreadable for a in ancestors):
+            kept.append(key)
+        elif kind == "run" or any(a in trees for a in ancestors) or (
+            kind in ("tree", "unreadable") and _has_below(paths, path)
+        ) or (kind == "folder" and path in file_folders) or (
+            kind == "file" and posixpath.dirname(path) in folders
+        ):
+            handed.append(key)
+        else:
+            gone.append(key)
+    return kept, handed, gone
+
+
+def _ancestors(path: str) -> list[str]:
+    """The path and the folders above it, up to the source's own ("")."""
+    parts = path.split("/") if path else []
+    return ["/".join(parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+
+def _has_below(paths: list[str], folder: str) -> bool:
+    """Whether a sorted list of paths has `folder` or one under it."""
+    if not folder:
+        return bool(paths)
+    at = bisect_left(paths, folder + "/")
+    return folder in paths or (at < len(paths) and paths[at].startswith(folder + "/"))
+
+
+__all__ = ["ShardedSession", "redact"]
