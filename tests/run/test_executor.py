@@ -15,7 +15,12 @@ from newsprep.config import ConfigError, RunOptions
 from newsprep.run.batching import MAX_BATCH_SIZE, auto_batch_size, batches
 from newsprep.run.engine.batch import process_batch
 from newsprep.run.ledger.records import Batch
-from newsprep.run.orchestration.executor import BatchExecutor, _Queue, make_task_runner
+from newsprep.run.orchestration.executor import (
+    BatchExecutor,
+    _Queue,
+    batch_units,
+    make_task_runner,
+)
 from newsprep.run.retry import MAX_BATCH_CRASHES
 from newsprep.tasks.io.refs import ArticleRef
 
@@ -74,9 +79,9 @@ def test_a_batch_crashing_is_run_again_then_its_unfinished_articles_fail(
     executor = BatchExecutor(RunOptions(runner="thread"), 1, "en", LOGGER)
     queue = _Queue(iter([]))
     for crash in range(1, MAX_BATCH_CRASHES):
-        assert list(executor._crashed(batch, RuntimeError("boom"), queue, job)) == []
+        assert list(executor._crashed(batch, RuntimeError("boom"), queue, batch_units(job))) == []
         assert queue.take(1) == [batch], f"crash {crash} runs it again"
-    (outcome,) = executor._crashed(batch, RuntimeError("boom"), queue, job)
+    (outcome,) = executor._crashed(batch, RuntimeError("boom"), queue, batch_units(job))
     assert outcome.index == 5 and queue.take(1) == []
     assert outcome.records[:2] == finished
     assert {(r.status, r.reason, r.detail) for r in outcome.records[2:]} == {

@@ -90,21 +90,14 @@ class BatchExecutor:
         and pool, with what was in flight beside it); its checkpoint keeps it from redoing
         the articles it finished. After MAX_BATCH_CRASHES its unfinished articles fail.
         """
-
-        def given_up(batch: Batch, error: str) -> BatchOutcome:
-            records = crashed_batch_records(batch.articles, batch.index, job, error)
-            return BatchOutcome(batch.index, records)
-
-        units = _Units(normalize_batch, "batch", job, lambda b: f"batch {b.index}", given_up)
-        yield from self._run(queue, units)
+        yield from self._run(queue, batch_units(job))
 
     def run_shards(self, shards: Iterable[Shard], sjob: ShardJob) -> Iterator[ShardOutcome]:
         """Map `normalize_shard` over the shards, yielding outcomes as they finish. A shard
         whose task crashed runs again (its batches' checkpoints and journal keep what it
         finished); after MAX_BATCH_CRASHES it counts as one failed item, its part as it
         was, and the next run takes it again."""
-        units = _Units(normalize_shard, "shard", sjob, lambda s: f"shard {s.key}", crashed_shard)
-        yield from self._run(shards, units)
+        yield from self._run(shards, shard_units(sjob))
 
     def _run(self, queue: Iterable[Any], units: _Units) -> Iterator[Any]:
         state = _Queue(iter(queue))
@@ -175,6 +168,18 @@ class _Units:
     @property
     def job_parameter(self) -> str:
         return "job" if self.parameter == "batch" else "sjob"
+
+
+def batch_units(job: Job) -> _Units:
+    def given_up(batch: Batch, error: str) -> BatchOutcome:
+        records = crashed_batch_records(batch.articles, batch.index, job, error)
+        return BatchOutcome(batch.index, records)
+
+    return _Units(normalize_batch, "batch", job, lambda b: f"batch {b.index}", given_up)
+
+
+def shard_units(sjob: ShardJob) -> _Units:
+    return _Units(normalize_shard, "shard", sjob, lambda s: f"shard {s.key}", crashed_shard)
 
 
 class _Queue:
