@@ -481,7 +481,7 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
             "did not end as before)"
         )
     dest = summary.dest.rstrip("/")
-    lines += [f"  corpus:     {summary.dest}", f"  manifest:   {dest}/_manifest.jsonl"]
+    lines += [f"  corpus:     {summary.dest}", f"  ledger:     {dest}/_ledger/"]
     if counts.get("rejected") or counts.get("failed"):
         lines.append(f"  quarantine: {dest}/_quarantine/")
     return "\n".join(lines)

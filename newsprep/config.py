@@ -383,8 +383,8 @@ class RunOptions(_Frozen):
         description="shard: a task run takes a shard of the source (a folder's files, a JSONL "
         "file or archive) end to end in a worker, and the flow never handles an article "
         "(scales to a cluster); batch: the flow lists every article and maps batches of "
-        "them as task runs (batch_size 1: a task run per article). JSONL output always "
-        "runs in batches.",
+        "them as task runs. JSONL output, and batch_size 1 (a task run per article), "
+        "always run in batches.",
     )
     batch_size: int = Field(
         0,

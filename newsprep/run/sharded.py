@@ -48,10 +48,12 @@ from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 
 
 def by_shards(config: RunConfig) -> bool:
-    """Whether a run goes by shards: unless asked for batches, or its output format
-    rebuilds whole batches (JSONL output: one file a batch, numbered across the run)."""
+    """Whether a run goes by shards: unless asked for batches (task_unit batch, or
+    batch_size 1: a task run per article), or its output format rebuilds whole batches
+    (JSONL output: one file a batch, numbered across the run)."""
     rules = output_rules(config.pipeline().output)
-    return config.options.task_unit == "shard" and rules.per_article
+    options = config.options
+    return options.task_unit == "shard" and rules.per_article and options.batch_size != 1
 
 
 class ShardedSession(RunSession):

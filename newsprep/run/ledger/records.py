@@ -13,7 +13,7 @@ from newsprep.tasks.io.refs import ArticleRef
 
 @dataclass
 class ArticleRecord:
-    """The final word on one article: one line of DEST/_manifest.jsonl."""
+    """The final word on one article: one line of its shard's part of the ledger (DEST/_ledger/)."""
 
     id: str
     source: str

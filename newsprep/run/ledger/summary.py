@@ -206,7 +206,7 @@ def check_failure_budget(summary: RunSummary, max_failure_rate: float) -> None:
     if summary.discovered and failed / summary.discovered > max_failure_rate:
         raise FailureBudgetExceeded(
             f"{failed} of {summary.discovered} articles failed, more than max_failure_rate="
-            f"{max_failure_rate}; see {summary.dest}/_manifest.jsonl",
+            f"{max_failure_rate}; see the ledger, {summary.dest}/_ledger/",
             summary,
         )
 
