@@ -43,6 +43,7 @@ class ShardPlan:
     member_pattern: str | None  # from a tar://PATTERN::URL source
     shards: list[Shard] = field(default_factory=list)
     files: int = 0  # files in the shards' folders that look like articles or containers
+    counts: dict[str, int] = field(default_factory=dict)  # such files, by shard key
 
     @property
     def keys(self) -> set[str]:
@@ -103,18 +104,37 @@ def _plan_folder(
         elif fmt is not None:
             articles += 1
     if _collide(files, folders, containers):
-        plan.shards.append(Shard("tree", relative))
-        plan.files += articles + len(containers)  # what is below is counted by its worker
+        shard = Shard("tree", relative)
+        plan.shards.append(shard)
+        plan.counts[shard.key] = _count_tree(fs, folder, config)
+        plan.files += plan.counts[shard.key]
         return
     plan.files += articles + len(containers)
     if len(containers) < len(files):  # the folder's own files: articles, and what is ignored
-        plan.shards.append(Shard("folder", relative))
+        shard = Shard("folder", relative)
+        plan.shards.append(shard)
+        plan.counts[shard.key] = articles
     for name in containers:
         path = posixpath.join(relative, name) if relative else name
-        plan.shards.append(Shard("file", path))
+        plan.shards.append(shard := Shard("file", path))
+        plan.counts[shard.key] = 1
     for name in folders:
         _plan_folder(fs, root, posixpath.join(relative, name) if relative else name, skip,
                      config, plan)
+
+
+def _count_tree(fs: AbstractFileSystem, folder: str, config: PipelineConfig) -> int:
+    """Files under a folder that look like articles or containers (for the removal guard:
+    a tree shard is rare, made where names collide)."""
+    try:
+        paths = fs.find(folder)
+    except OSError:
+        return 0
+    return sum(
+        1 for path in paths
+        if not any(_hidden(part) for part in path.split("/"))
+        and detect_format(path, config.input) is not None
+    )
 
 
 def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]:

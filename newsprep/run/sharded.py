@@ -164,18 +164,21 @@ class ShardedSession(RunSession):
         return files
 
     def _guard(self, planned: dict[str, Shard]) -> str | None:
-        """Why the articles gone from SOURCE must be kept, or None (RunSession's rule, on
-        counts: files listed now against the records of the parts)."""
+        """Why the articles gone from SOURCE must be kept, or None: RunSession's rule, on
+        counts known before the shards run (the files listed in folders, the records of
+        the parts of JSONL files and archives), for the shards' workers. A JSONL file or
+        archive new to DEST counts as one article here; the parts of shards that are gone,
+        and a migration's records, are judged at the end on exact counts."""
         if self.options.allow_removal:
             return None
-        previous = sum(done.records for key, done in self.dones.items()
-                       if key not in self.kept) + self.index.previous_count()
+        settled = [key for key in self.dones if key not in self.kept and key not in self.handed]
+        previous = sum(self.dones[key].records for key in settled)
         if not previous:
             return None
-        containers = [s for s in planned.values() if s.kind != "folder"]
-        now = self.plan.files - sum(1 for s in containers if s.kind == "file")
-        now += sum(
-            self.dones[s.key].records if s.key in self.dones else 1 for s in containers
+        now = sum(
+            self.dones[shard.key].records if shard.kind == "file" and shard.key in self.dones
+            else self.plan.counts.get(shard.key, 0)
+            for shard in planned.values()
         )
         return self._removal_refused_counts(previous, now, listed=self.plan.files)
 
@@ -209,6 +212,11 @@ class ShardedSession(RunSession):
                 "kept the previous records and files of %d articles under folders that "
                 "could not be listed", kept,
             )
+        if self.gone_parts and not self.refused:
+            going = sum(self.dones[key].records for key in self.gone_parts if key in self.dones)
+            self.refused = self._exact_guard(going)
+            if self.refused:
+                self.logger.error("%s", self.refused)
         if not self.refused:
             for key in self.gone_parts:
                 self.gone += self._remove_part(key, remove_files=True)
@@ -230,6 +238,17 @@ class ShardedSession(RunSession):
             "%d of %d shards unchanged (skipped whole)", self.unchanged_shards, self.shard_count
         )
         return summary
+
+    def _exact_guard(self, going: int) -> str | None:
+        """The removal guard once every shard is done: DEST's records before (the parts'
+        and those being migrated) against the articles this run saw."""
+        if self.options.allow_removal:
+            return None
+        settled = [key for key in self.dones if key not in self.kept and key not in self.handed]
+        previous = sum(self.dones[key].records for key in settled) + self.index.previous_count()
+        if not going or not previous:
+            return None
+        return self._removal_refused_counts(previous, self.tally.total, listed=self.plan.files)
 
     def _remove_part(self, key: str, remove_files: bool) -> int:
         """Delete a part, its marker and journal (and the files its records name); how
@@ -263,12 +282,7 @@ class ShardedSession(RunSession):
                     "WHERE substr(id, 1, ?) = ?", (len(prefix), prefix),
                 )
         gone = self.index.gone_count()
-        previous, now = self.index.previous_count(), self.tally.total
-        refused = self.refused or (
-            None if self.options.allow_removal
-            else self._removal_refused_counts(previous, now, listed=self.plan.files)
-            if gone else None
-        )
+        refused = self.refused or self._exact_guard(gone)
         if refused:
             if not self.refused:
                 self.logger.error("%s", refused)

@@ -1,0 +1,266 @@
+"""Runs by shards, in this process (tests/shard_run.py): the planning, a shard's worker
+end to end, the ledger in parts, and what the flow keeps global (the removal guard, the
+parts of shards that are gone or cut differently, a DEST of the single manifest)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from session_run import run_session
+from shard_run import run_sharded
+
+from newsprep.config import PipelineConfig
+from newsprep.run.ledger.parts import Done, PartPaths
+from newsprep.run.ledger.reader import ledger_files, read_records
+from newsprep.run.planning import plan_shards
+
+STORY = "Story {}: the council met on Monday and voted for the new road to the port.\n"
+
+
+def make_source(root: Path, folders: str = "abc", per_folder: int = 3) -> Path:
+    src = root / "src"
+    for folder in folders:
+        for number in range(per_folder):
+            path = src / folder / f"{number}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(STORY.format(f"{folder}{number}"))
+    (src / "feed.jsonl").write_text(
+        json.dumps({"id": "x", "text": STORY.format("x")}) + "\n"
+        + json.dumps({"id": "y", "text": STORY.format("y")}) + "\n"
+    )
+    return src
+
+
+def records(dest: Path) -> dict[str, dict]:
+    return {record.id: record.to_dict() for record in read_records(str(dest))}
+
+
+def corpus(dest: Path) -> dict[str, bytes]:
+    """DEST's files but the run's own bookkeeping."""
+    return {
+        str(p.relative_to(dest)): p.read_bytes() for p in sorted(dest.rglob("*"))
+        if p.is_file() and p.relative_to(dest).parts[0] not in ("_ledger", "_run.json")
+    }
+
+
+def ledger_state(dest: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted((dest / "_ledger").iterdir())
+    }
+
+
+def test_the_source_is_cut_into_folders_and_containers(tmp_path: Path) -> None:
+    src = make_source(tmp_path)
+    (src / ".hidden").mkdir()
+    (src / ".hidden" / "1.txt").write_text(STORY)
+    (src / "a" / "deeper").mkdir()
+    (src / "a" / "deeper" / "d.txt").write_text(STORY)
+    (src / "notes.md").write_text("not an article")
+    plan = plan_shards(str(src), str(tmp_path / "out"), PipelineConfig())
+    assert [shard.key for shard in plan.shards] == [
+        "file:feed.jsonl", "folder:", "folder:a", "folder:a/deeper", "folder:b", "folder:c",
+    ]
+    assert plan.files == 11  # ten text files and the JSONL file; notes.md is not counted
+
+
+def test_dest_inside_the_source_is_not_a_shard(tmp_path: Path) -> None:
+    src = make_source(tmp_path)
+    plan = plan_shards(str(src), str(src / "b"), PipelineConfig())
+    assert "folder:b" not in plan.keys and "folder:a" in plan.keys
+
+
+@pytest.mark.parametrize(
+    ("names", "collide"),
+    [
+        (["x.jsonl", "x/1.txt"], True),  # x.jsonl's ids are x/<id>.txt, as x/'s files
+        (["x.jsonl", "x.jsonl.gz"], True),
+        (["x.txt.jsonl", "x.txt"], True),  # the JSONL's ids under x.txt/, a file x.txt
+        (["x.txt.highlights/1.txt", "x.txt"], True),  # a folder where a sidecar goes
+        (["x.jsonl", "y/1.txt", "z.txt"], False),
+    ],
+)
+def test_names_that_two_shards_would_write_make_the_folder_one_tree(
+    tmp_path: Path, names: list[str], collide: bool
+) -> None:
+    src = tmp_path / "src"
+    for name in names:
+        (src / "top" / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / "top" / name).write_text(STORY)
+    keys = plan_shards(str(src), str(tmp_path / "out"), PipelineConfig()).keys
+    assert ("tree:top" in keys) == collide
+    assert not any(key.startswith(("folder:top/", "file:top/")) for key in keys) or not collide
+
+
+def test_a_run_by_shards_writes_what_a_run_by_batches_writes(tmp_path: Path) -> None:
+    src = make_source(tmp_path)
+    (src / "b" / "bad.txt").write_bytes(b"\x00\x01binary\xff" * 50)
+    by_shards = run_sharded(src, tmp_path / "shards", workers=1)
+    by_batches = run_session(src, tmp_path / "batches", workers=1)
+    assert by_shards.counts == by_batches.counts == {
+        "ok": 11, "rejected": 1, "failed": 0, "skipped": 0
+    }
+    assert corpus(tmp_path / "shards") == corpus(tmp_path / "batches")
+    assert records(tmp_path / "shards") == records(tmp_path / "batches")
+    parts = sorted(Path(url.removeprefix("file://")).name for url in ledger_files(
+        str(tmp_path / "shards")))
+    assert parts == [
+        "file=feed.jsonl.jsonl", "folder=a.jsonl", "folder=b.jsonl", "folder=c.jsonl"
+    ]
+    done = Done.from_bytes((tmp_path / "shards" / PartPaths.of("folder:b").done).read_bytes())
+    assert done is not None and done.records == 4 and done.settled
+
+
+def test_an_unchanged_rerun_rewrites_no_part(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    before, files = ledger_state(dest), corpus(dest)
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 11}
+    assert summary.counts["skipped"] == 11
+    assert ledger_state(dest) == before
+    assert corpus(dest) == files
+
+
+def test_a_new_article_rewrites_only_its_shards_part(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    before = ledger_state(dest)
+    (src / "b" / "9.txt").write_text(STORY.format("new"))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
+    after = ledger_state(dest)
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert changed == {"folder=b.jsonl", "folder=b.done.json"}
+    assert "b/9.txt" in records(dest)
+
+
+def test_an_output_deleted_from_dest_is_written_again(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    written = (dest / "a" / "1.txt").read_bytes()
+    (dest / "a" / "1.txt").unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes["retried"] == 1
+    assert (dest / "a" / "1.txt").read_bytes() == written
+
+
+def test_a_gone_folder_takes_its_part_and_outputs_along(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path, folders="abcd"), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    shutil.rmtree(src / "c")
+    summary = run_sharded(src, dest, workers=1)
+    assert (summary.removed_articles, summary.removed_files) == (3, 3)
+    assert not (dest / "c").exists()
+    assert not (dest / PartPaths.of("folder:c").records).exists()
+    assert not (dest / PartPaths.of("folder:c").done).exists()
+    assert not any(record_id.startswith("c/") for record_id in records(dest))
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+
+def test_the_removal_guard_keeps_gone_shards_and_articles(tmp_path: Path) -> None:
+    """Two of three folders gone (and an article of the third): more than half of DEST
+    would go, so nothing goes; --allow-removal lets it."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    (src / "feed.jsonl").unlink()
+    run_sharded(src, dest, workers=1)
+    before_records, before_files = records(dest), corpus(dest)
+    shutil.rmtree(src / "a")
+    shutil.rmtree(src / "b")
+    (src / "c" / "0.txt").unlink()
+    refused = run_sharded(src, dest, workers=1)
+    assert refused.removal_refused and "--allow-removal" in refused.removal_refused
+    assert (refused.removed_articles, refused.removed_files) == (0, 0)
+    assert corpus(dest) == before_files
+    assert records(dest).keys() == before_records.keys()
+    allowed = run_sharded(src, dest, workers=1, allow_removal=True)
+    assert allowed.removal_refused is None and allowed.removed_articles == 7
+    assert sorted(records(dest)) == ["c/1.txt", "c/2.txt"]
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+
+def test_an_empty_source_removes_nothing(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    before = corpus(dest)
+    shutil.rmtree(src)
+    src.mkdir()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.removal_refused and "lists no file" in summary.removal_refused
+    assert corpus(dest) == before and len(records(dest)) == 11
+
+
+def test_a_dest_of_the_single_manifest_is_migrated(tmp_path: Path) -> None:
+    """The ledger of a run by batches was one file, `_manifest.jsonl`, with the same record
+    lines: a sharded run takes its records over (nothing is done again), removes what is
+    gone, writes parts, and removes the old file."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_session(src, dest, workers=1)
+    (dest / PartPaths.of("run:").records).rename(dest / "_manifest.jsonl")
+    shutil.rmtree(dest / "_ledger")
+    old = records(dest)
+    assert len(old) == 11 and (dest / "_manifest.jsonl").exists()
+    (src / "c" / "2.txt").unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 10}
+    assert (summary.removed_articles, summary.removed_files) == (1, 1)
+    assert not (dest / "_manifest.jsonl").exists()
+    assert not (dest / "c" / "2.txt").exists()
+    migrated = records(dest)
+    assert migrated.keys() == old.keys() - {"c/2.txt"}
+    assert all(migrated[k]["sha256"] == old[k]["sha256"] for k in migrated)
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+    again = run_sharded(src, dest, workers=1)
+    assert again.changes["skipped"] == 10 and again.removed_articles == 0
+
+
+def test_shards_cut_differently_hand_their_records_over(tmp_path: Path) -> None:
+    """A JSONL file `a.jsonl` beside folder `a/` makes the source one tree shard; when it
+    goes, folders are shards again. Either way no article is done again, and only the
+    JSONL file's articles are new, then gone."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    (src / "a.jsonl").write_text(json.dumps({"id": "z", "text": STORY.format("z")}) + "\n")
+    tree = run_sharded(src, dest, workers=1)
+    assert tree.shards == 1
+    assert tree.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
+    assert tree.removed_articles == 0 and "a/z.txt" in records(dest)
+    (src / "a.jsonl").unlink()
+    folders = run_sharded(src, dest, workers=1)
+    assert folders.shards == 4
+    assert folders.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 11}
+    assert (folders.removed_articles, folders.removed_files) == (1, 1)
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+    assert sorted(p.name for p in (dest / "_ledger").iterdir() if p.suffix == ".jsonl") == [
+        "file=feed.jsonl.jsonl", "folder=a.jsonl", "folder=b.jsonl", "folder=c.jsonl"
+    ]
+
+
+def test_a_killed_shard_keeps_its_journal_and_is_redone_from_it(tmp_path: Path) -> None:
+    """A shard's finished batches are journaled beside its part; a run killed before the
+    part was written loses none of them (the next run reads the journal)."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    first = records(dest)
+    part = PartPaths.of("folder:a")
+    lines = (dest / part.records).read_text().splitlines(keepends=True)
+    (dest / part.done).unlink()
+    (dest / part.records).write_text("".join(lines[:1]))  # as if killed mid-shard
+    (dest / part.journal).write_text("".join(lines[1:]))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 11}
+    assert not (dest / part.journal).exists() or not (dest / part.journal).read_text()
+    assert {k: (r["output"], r["sha256"]) for k, r in records(dest).items()} == {
+        k: (r["output"], r["sha256"]) for k, r in first.items()
+    }
+    assert (dest / part.done).exists()
+
+
+def _clean_run(src: Path, tmp_path: Path) -> Path:
+    clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    run_sharded(src, clean, workers=1)
+    return clean
