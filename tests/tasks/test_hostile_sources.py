@@ -119,9 +119,9 @@ def test_a_rerun_keeps_the_outputs_of_the_records_after_a_bad_line(tmp_path: Pat
     assert (second.removed_articles, second.removed_files) == (0, 0)
     assert (dest / "feed/c.txt").read_text() == "rain closed the coastal road for a second day " \
         ", the police said on monday .\n"
-    line = next(line for line in records(dest) if line["status"] == "rejected")
-    assert (line["id"], line["reason"]) == ("feed/line-2", "malformed-jsonl")
-    assert "nested too deeply" in line["detail"]
+    rejected = next(record for record in records(dest) if record["status"] == "rejected")
+    assert (rejected["id"], rejected["reason"]) == ("feed/line-2", "malformed-jsonl")
+    assert "nested too deeply" in rejected["detail"]
 
 
 # -- 2. links are not followed at read time ------------------------------------------------
