@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ledger import records
 
 from newsprep.config import SAMPLE_SOURCE
 
@@ -97,7 +98,7 @@ def test_wmt_profile_run_gives_the_moses_chain_lines(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "fr.txt").read_bytes() == (reference / "fr.expected").read_bytes()
-    [record] = [json.loads(line) for line in (out / "_manifest.jsonl").read_text().splitlines()]
+    [record] = records(out)
     assert record["status"] == "ok"
     assert record["fixes"] == ["normalize_punctuation", "remove_non_printing"]
 
@@ -154,11 +155,11 @@ def test_failure_budget_exceeded_exits_1(tmp_path: Path, golden_raw: Path) -> No
     assert "max_failure_rate" in result.stderr
     # the failed run's summary is printed too (the exception carries it)
     assert "failed    1" in result.stderr and "ok        2" in result.stderr
-    records = [json.loads(x) for x in (tmp_path / "out" / "_manifest.jsonl").open()]
-    assert [(r["id"], r["status"]) for r in records] == [
+    found = records(tmp_path / "out")
+    assert [(r["id"], r["status"]) for r in found] == [
         ("a.txt", "ok"), ("b.txt", "failed"), ("c.txt", "ok")
     ]
-    assert records[1]["attempts"] == 2
+    assert found[1]["attempts"] == 2
 
 
 def test_fast_engine_missing_is_a_configuration_error(tmp_path: Path) -> None:
@@ -265,8 +266,7 @@ def test_incremental_run_says_what_changed(tmp_path: Path) -> None:
     assert summary["counts"] == {"ok": 2, "rejected": 1, "failed": 0, "skipped": 3}
     assert summary["options"]["retry_delay_seconds"] == 0.05
     assert summary["options"]["article_timeout_seconds"] == 30
-    [broken] = [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()
-                if "broken" in line]
+    [broken] = [record for record in records(dest) if "broken" in record["id"]]
     assert (broken["status"], broken["reason"], broken["attempts"]) == (
         "rejected", "binary-content", 0)
 

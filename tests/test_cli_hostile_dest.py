@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import ledger
 import pytest
 from test_cli import newsprep, sample_source
 
@@ -19,15 +20,14 @@ def outputs(dest: Path) -> list[str]:
 
 
 def records(dest: Path) -> dict[str, dict]:
-    lines = (dest / "_manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    return {record["id"]: record for record in map(json.loads, lines)}
+    return {record["id"]: record for record in ledger.records(dest)}
 
 
 def test_an_empty_source_does_not_delete_the_corpus(tmp_path: Path) -> None:
     src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
     assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
-    written, manifest = outputs(dest), (dest / "_manifest.jsonl").read_bytes()
-    assert len(written) == 4
+    written, before = outputs(dest), ledger.ledger_bytes(dest)
+    assert len(written) == 4 and before  # a ledger to keep
 
     shutil.rmtree(src)
     src.mkdir()  # an empty folder: an unmounted disk looks so
@@ -41,7 +41,7 @@ def test_an_empty_source_does_not_delete_the_corpus(tmp_path: Path) -> None:
     ]
     assert "Traceback" not in result.stderr
     assert outputs(dest) == written
-    assert (dest / "_manifest.jsonl").read_bytes() == manifest
+    assert ledger.ledger_bytes(dest) == before
     summary = json.loads((dest / "_run.json").read_text())
     assert summary["removed_files"] == 0 and summary["removal_refused"].startswith("SOURCE")
 
@@ -81,11 +81,12 @@ def test_one_article_gone_of_four_is_removed_as_before(tmp_path: Path) -> None:
 def test_a_corrupted_manifest_line_costs_one_article_not_every_rerun(tmp_path: Path) -> None:
     src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
     assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
-    manifest = dest / "_manifest.jsonl"
+    damaged_id = ledger.records(dest)[1]["id"]
+    manifest = ledger.ledger_file_holding(dest, damaged_id)
     lines = manifest.read_bytes().splitlines(keepends=True)
-    damaged = lines[1][:40] + b"\xff" + lines[1][41:]  # a stray non-UTF-8 byte in line 2
-    manifest.write_bytes(b"".join([lines[0], damaged, *lines[2:]]))
-    damaged_id = json.loads(lines[1])["id"]
+    [number] = [n for n, line in enumerate(lines) if json.loads(line)["id"] == damaged_id]
+    damaged = lines[number][:40] + b"\xff" + lines[number][41:]  # a stray non-UTF-8 byte
+    manifest.write_bytes(b"".join([*lines[:number], damaged, *lines[number + 1:]]))
 
     for rerun in (1, 2):
         result = newsprep("run", str(src), str(dest), cwd=tmp_path)
@@ -96,7 +97,8 @@ def test_a_corrupted_manifest_line_costs_one_article_not_every_rerun(tmp_path: P
         if rerun == 1:
             warnings = [line for line in result.stderr.splitlines() if "unreadable line" in line]
             assert len(warnings) == 1, result.stderr[-3000:]
-            assert f"{manifest}: 1 unreadable line(s) left out (line 2: not UTF-8" in warnings[0]
+            where = f"{manifest}: 1 unreadable line(s) left out (line {number + 1}: not UTF-8"
+            assert where in warnings[0]
             assert found[damaged_id]["status"] == "ok"  # processed again
             assert sorted(r["status"] for r in found.values()) == ["ok", "skipped", "skipped",
                                                                    "skipped"]

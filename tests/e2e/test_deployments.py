@@ -24,6 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 from uuid import UUID
 
+import ledger
 import pytest
 
 from newsprep.local_server import SERVER_SETTINGS
@@ -169,7 +170,7 @@ def _articles(source: Path) -> set[str]:
 
 
 def _manifest(dest: Path) -> list[dict]:
-    return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
+    return ledger.records(dest)
 
 
 def _summary(dest: Path) -> dict:

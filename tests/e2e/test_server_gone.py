@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import ledger
 import pytest
 
 from tests.e2e.test_local_server import NEWSPREP, _free_port, newsprep
@@ -65,7 +66,7 @@ def test_a_run_whose_server_dies_finishes_without_it(tmp_path: Path, how: str) -
     went = [line for line in stderr.splitlines() if line.startswith("newsprep: the Prefect")]
     assert len(went) == 1 and "went away during the run" in went[0], stderr[-3000:]
     assert "the corpus, its manifest and _run.json are complete" in went[0]
-    records = [json.loads(line) for line in (dest / "_manifest.jsonl").open(encoding="utf-8")]
+    records = ledger.records(dest)
     assert len(records) == ARTICLES and {r["status"] for r in records} == {"ok"}
     assert json.loads((dest / "_run.json").read_text())["counts"]["ok"] == ARTICLES
     assert len(list(dest.rglob("article-*.txt"))) == ARTICLES

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import json
 import tarfile
 import zlib
 from pathlib import Path
 
+import ledger
 import pytest
 from archives import build_tar, story_text
 from flowrun import run_flow
@@ -18,8 +18,7 @@ pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 
 
 def _manifest(dest: Path) -> dict[str, dict]:
-    lines = (dest / "_manifest.jsonl").read_text().splitlines()
-    return {r["id"]: r for r in map(json.loads, lines)}
+    return {r["id"]: r for r in ledger.records(dest)}
 
 
 def test_unsafe_member_names_never_escape_dest(tmp_path: Path) -> None:

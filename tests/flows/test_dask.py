@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ledger
 import pytest
 from flowrun import run_flow
 
@@ -70,7 +71,7 @@ def read_tree(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "_run.json"
+        if p.is_file() and not ledger.is_ledger_file(p.relative_to(root).as_posix())
     }
 
 
@@ -85,4 +86,5 @@ def test_dask_cluster_output_equals_local_run(tmp_path: Path, dask_cluster: str)
     )
     assert summary.counts["ok"] == 24 and summary.batches == 5
     assert read_tree(dask) == read_tree(local)
+    assert ledger.records(dask) == ledger.records(local)
     assert summary.options["runner"] == "dask"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ledger import is_ledger_file, records
 
 from newsprep.config import SAMPLE_SOURCE
 from newsprep.run.ledger.manifest import JOURNAL
@@ -47,12 +48,8 @@ def files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in ("_run.json", "_manifest.jsonl")
+        if p.is_file() and not is_ledger_file(p.relative_to(root).as_posix())
     }
-
-
-def records(dest: Path) -> list[dict]:
-    return [json.loads(line) for line in (dest / "_manifest.jsonl").open(encoding="utf-8")]
 
 
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:

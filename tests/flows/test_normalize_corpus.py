@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import fsspec
+import ledger
 import pytest
 from flowrun import run_flow
 from prefect.client.orchestration import get_client
@@ -33,7 +34,7 @@ FAST = RunOptions(workers=2, retry_delay_seconds=0.01)
 
 
 def manifest(dest: Path) -> list[dict]:
-    return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
+    return ledger.records(dest)
 
 
 def run_summary(dest: Path) -> dict:
@@ -50,11 +51,12 @@ def make_source(root: Path, count: int = 6) -> Path:
     return src
 
 
-def tree(root: Path, skip: tuple[str, ...] = ("_run.json",)) -> dict[str, bytes]:
+def tree(root: Path) -> dict[str, bytes]:
+    """The files under ROOT but the run's ledger and summary."""
     return {
-        str(p.relative_to(root)): p.read_bytes()
+        p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in skip
+        if p.is_file() and not ledger.is_ledger_file(p.relative_to(root).as_posix())
     }
 
 
@@ -116,8 +118,10 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
         str(src), str(tmp_path / "two"), options=RunOptions(workers=1, batch_size=1)
     )
     one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
-    assert len(one) == 7  # six articles and the manifest
+    assert len(one) == 6  # six articles
     assert one == two
+    assert len(manifest(tmp_path / "one")) == 6
+    assert manifest(tmp_path / "one") == manifest(tmp_path / "two")
 
 
 def test_transient_read_errors_are_retried(tmp_path: Path, flaky) -> None:
@@ -175,9 +179,7 @@ def test_rerun_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
 
     second = run_flow(str(src), str(dest), options=FAST)
     assert second.counts["skipped"] == 5 and second.changes["skipped"] == 5
-    assert {k: v for k, v in tree(dest).items() if k != "_manifest.jsonl"} == {
-        k: v for k, v in first.items() if k != "_manifest.jsonl"
-    }
+    assert tree(dest) == first
 
     changed = sorted(src.rglob("*.txt"))[1]
     changed.write_text(changed.read_text() + "A new closing paragraph was added today.\n")

@@ -17,6 +17,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import ledger
 import pytest
 from flowrun import run_flow
 
@@ -99,8 +100,9 @@ def corpus(files: dict[str, bytes]) -> dict[str, bytes]:
     return {k: v for k, v in files.items() if not k.startswith("_")}
 
 
-def manifest(files: dict[str, bytes]) -> dict[str, dict]:
-    return {r["id"]: r for r in map(json.loads, files["_manifest.jsonl"].splitlines())}
+def manifest(dest: str | Path) -> dict[str, dict]:
+    """DEST's records by id, in the ledger's order."""
+    return {r["id"]: r for r in ledger.records(dest)}
 
 
 def comparable(records: dict[str, dict]) -> dict[str, tuple]:
@@ -114,7 +116,7 @@ def test_s3_to_s3_local_to_s3_s3_to_local_match_a_local_run(s3, tmp_path: Path) 
 
     run_flow(str(src), str(tmp_path / "local"), options=THREADS)
     local = local_files(tmp_path / "local")
-    records = manifest(local)
+    records = manifest(tmp_path / "local")
     assert {k: r["status"] for k, r in records.items()} == EXPECTED_STATUS
     assert records["broken/scan.txt"]["reason"] == "binary-content"
     assert local["world/2026-04-02-lisbon-night-trams.txt"].decode() == LISBON
@@ -125,18 +127,18 @@ def test_s3_to_s3_local_to_s3_s3_to_local_match_a_local_run(s3, tmp_path: Path) 
     run_flow(str(src), "s3://clean/from-local", options=THREADS)
     run_flow("s3://raw/news", str(tmp_path / "from-s3"), options=THREADS)
 
-    for name, files in [
-        ("s3 -> s3", bucket_files(s3, "clean/corpus")),
-        ("local -> s3", bucket_files(s3, "clean/from-local")),
-        ("s3 -> local", local_files(tmp_path / "from-s3")),
+    for name, dest, files in [
+        ("s3 -> s3", "s3://clean/corpus", bucket_files(s3, "clean/corpus")),
+        ("local -> s3", "s3://clean/from-local", bucket_files(s3, "clean/from-local")),
+        ("s3 -> local", tmp_path / "from-s3", local_files(tmp_path / "from-s3")),
     ]:
         assert corpus(files) == corpus(local), name
-        assert comparable(manifest(files)) == comparable(records), name
+        assert comparable(manifest(dest)) == comparable(records), name
         assert files["_quarantine/broken/scan.txt"] == NEWS["broken/scan.txt"], name
         summary = json.loads(files["_run.json"])
         assert summary["counts"] == {"ok": 4, "rejected": 1, "failed": 0, "skipped": 0}, name
         assert summary["ignored_files"] == 1, name
-    sources = {r["source"] for r in manifest(bucket_files(s3, "clean/corpus")).values()}
+    sources = {r["source"] for r in manifest("s3://clean/corpus").values()}
     assert "s3://raw/news/world/2026-04-02-lisbon-night-trams.txt" in sources
 
 
@@ -180,7 +182,7 @@ def test_story_archive_through_chained_tar_url(s3) -> None:
     )
 
     files = bucket_files(s3, "clean/cnn")
-    records = manifest(files)
+    records = manifest("s3://clean/cnn")
     assert {k: r["status"] for k, r in records.items()} == {name: "ok" for name in STORIES}
     assert summary.counts["ok"] == 3
     oslo = "cnn/stories/7a1c3f09e2b1d4c5a6f7e8d9c0b1a2f3e4d5c6b7.story"
@@ -223,7 +225,7 @@ def test_jsonl_objects(s3, name: str) -> None:
     run_flow("s3://raw/feeds", "s3://clean/feeds", options=THREADS)
 
     files = bucket_files(s3, "clean/feeds")
-    records = manifest(files)
+    records = manifest("s3://clean/feeds")
     assert {k: (r["status"], r["reason"]) for k, r in records.items()} == {
         "wire/ap-1001.txt": ("ok", None),
         "wire/ap-1002.txt": ("ok", None),
@@ -401,7 +403,7 @@ def test_cli_s3_to_s3(s3) -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     files = bucket_files(s3, "clean/corpus")
-    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    assert {k: r["status"] for k, r in manifest("s3://clean/corpus").items()} == EXPECTED_STATUS
     assert files["world/2026-04-02-lisbon-night-trams.txt"].decode() == LISBON
     assert files["science/2026-04-07-glacier-survey.story.highlights"].decode() == (
         GLACIER_HIGHLIGHTS
@@ -423,12 +425,11 @@ def test_cli_storage_options_stay_secret(s3, s3_server: str) -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     files = bucket_files(s3, "clean/corpus")
-    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    assert {k: r["status"] for k, r in manifest("s3://clean/corpus").items()} == EXPECTED_STATUS
     port = s3_server.rsplit(":", 1)[1]
     for where, text in [
         ("stdout", done.stdout), ("stderr", done.stderr),
-        ("_run.json", files["_run.json"].decode()),
-        ("_manifest.jsonl", files["_manifest.jsonl"].decode()),
+        *((name, data.decode()) for name, data in files.items() if ledger.is_ledger_file(name)),
     ]:
         for value in (s3_server, f"127.0.0.1:{port}", key, secret):
             assert value not in text, f"{value!r} leaked into {where}"
@@ -457,7 +458,7 @@ def test_flaky_s3_reads_and_writes_are_retried(s3) -> None:
         fsspec.config.conf.pop("flaky", None)
 
     plan = FlakyFileSystem(fail_fraction=0.4)
-    records = manifest(bucket_files(s3, "clean/corpus"))
+    records = manifest("s3://clean/corpus")
     assert sorted(records) == sorted(k for k in NEWS if k.endswith((".txt", ".story")))
     hit = 0
     for article, record in records.items():
@@ -524,8 +525,8 @@ def test_cli_credentials_in_urls_reach_neither_prefect_nor_outputs(s3) -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     files = bucket_files(s3, "clean/corpus")
-    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
-    sources = {r["source"] for r in manifest(files).values()}
+    assert {k: r["status"] for k, r in manifest("s3://clean/corpus").items()} == EXPECTED_STATUS
+    sources = {r["source"] for r in manifest("s3://clean/corpus").values()}
     assert "s3://raw/news/world/2026-04-02-lisbon-night-trams.txt" in sources
     places = [("stdout", done.stdout), ("stderr", done.stderr),
               *((name, data.decode("utf-8", "replace")) for name, data in files.items()),
@@ -585,7 +586,7 @@ def test_cli_s3_dest_in_use_refuses_and_a_stale_lock_is_taken_over(s3) -> None:
     done = run_cli("s3://raw/news", "s3://clean/corpus", "--workers", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     files = bucket_files(s3, "clean/corpus")
-    assert {k: r["status"] for k, r in manifest(files).items()} == EXPECTED_STATUS
+    assert {k: r["status"] for k, r in manifest("s3://clean/corpus").items()} == EXPECTED_STATUS
     assert "_newsprep.lock" not in files, "the run removes its lock"
 
 
@@ -603,8 +604,8 @@ def test_s3_rerun_removes_outputs_of_deleted_and_now_rejected_articles(s3) -> No
     rerun, fresh = bucket_files(s3, "clean/corpus"), bucket_files(s3, "clean/fresh")
     assert "world/2026-04-02-lisbon-night-trams.txt" not in rerun
     assert "science/2026-04-07-glacier-survey.story.highlights" not in rerun
-    assert {k: v for k, v in rerun.items() if k not in ("_run.json", "_manifest.jsonl")} == {
-        k: v for k, v in fresh.items() if k not in ("_run.json", "_manifest.jsonl")
+    assert {k: v for k, v in rerun.items() if not ledger.is_ledger_file(k)} == {
+        k: v for k, v in fresh.items() if not ledger.is_ledger_file(k)
     }
     assert summary.removed_articles == 1
 
@@ -693,7 +694,7 @@ def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
     assert len(fixed_again["journal"]) <= 2  # the new articles' batch, the skipped records
     s3.invalidate_cache()  # this process listed the bucket before the rerun wrote to it
     files = bucket_files(s3, "clean/many")
-    assert set(manifest(files)) == set(articles) | set(new)
+    assert set(manifest("s3://clean/many")) == set(articles) | set(new)
     assert not [name for name in files if name.startswith("_manifest.journal")]
 
 
@@ -747,7 +748,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_on_s3(s3) -> None:
     assert corpus(killed) == corpus(reference), "same objects, same bytes"
     assert len(corpus(killed)) == KILLED_ARTICLES
     assert not [name for name in killed if name.startswith("_manifest.journal")]
-    after, before = manifest(killed), manifest(reference)
+    after, before = manifest("s3://clean/killed"), manifest("s3://clean/clean")
     assert list(after) == list(before)
     assert {r["status"] for r in after.values()} == {"ok", "skipped"}
     assert any(r["status"] == "skipped" for r in after.values())
@@ -771,7 +772,7 @@ def test_keys_that_are_one_path_twice_or_not_plain_paths_get_a_record(s3) -> Non
     summary = run_flow("s3://raw/keys", "s3://clean/keys", options=THREADS)
 
     files = bucket_files(s3, "clean/keys")
-    records = manifest(files)
+    records = manifest("s3://clean/keys")
     by_source = {r["source"].split("raw/keys/", 1)[1]: r for r in records.values()}
     assert set(by_source) == {"x/a.txt", "x//a.txt", "x/./b.txt", "x/../c.txt"}
     assert (by_source["x/a.txt"]["status"], by_source["x/a.txt"]["id"]) == ("ok", "x/a.txt")

@@ -10,6 +10,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import ledger
 import pytest
 from session_run import run_session
 
@@ -23,7 +24,7 @@ LOGGER = logging.getLogger("test")
 
 
 def manifest(dest: Path) -> list[dict]:
-    return [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
+    return ledger.records(dest)
 
 
 def test_a_run_accounts_for_every_article(source: Path, tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def tree(root: Path) -> dict[str, bytes | None]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
         for p in sorted(root.rglob("*"))
-        if p.name not in ("_run.json", "_manifest.jsonl")
+        if not ledger.is_ledger_file(p.relative_to(root).as_posix())
     }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from ledger import records
 from session_run import run_session
 from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
@@ -118,10 +119,9 @@ def test_a_rerun_keeps_the_outputs_of_the_records_after_a_bad_line(tmp_path: Pat
     assert (second.removed_articles, second.removed_files) == (0, 0)
     assert (dest / "feed/c.txt").read_text() == "rain closed the coastal road for a second day " \
         ", the police said on monday .\n"
-    lines = [json.loads(line) for line in (dest / "_manifest.jsonl").read_text().splitlines()]
-    line = next(line for line in lines if line["status"] == "rejected")
-    assert (line["id"], line["reason"]) == ("feed/line-2", "malformed-jsonl")
-    assert "nested too deeply" in line["detail"]
+    rejected = next(record for record in records(dest) if record["status"] == "rejected")
+    assert (rejected["id"], rejected["reason"]) == ("feed/line-2", "malformed-jsonl")
+    assert "nested too deeply" in rejected["detail"]
 
 
 # -- 2. links are not followed at read time ------------------------------------------------

@@ -1,0 +1,48 @@
+"""The one door through which tests read a DEST's ledger (its per-article records), so
+a change of the ledger's layout on disk is a change here, not in every test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fsspec
+
+from newsprep.run.ledger.reader import ledger_files, read_records
+
+# The run's own bookkeeping at the top of DEST, left out when tests compare DEST trees.
+# `_manifest.unreadable` is not among them: tests check it. The journal is a file on
+# local disk and a prefix of objects on S3; `_ledger/` holds the ledger's parts.
+_BOOKKEEPING = ("_manifest.jsonl", "_manifest.journal", "_run.json", "_ledger")
+
+
+def records(dest: str | Path) -> list[dict]:
+    """DEST's records (a local path or an fsspec URL), one dict per article, ordered by
+    id as the package's reader yields them."""
+    return [record.to_dict() for record in read_records(str(dest))]
+
+
+def is_ledger_file(relative: str) -> bool:
+    """Whether RELATIVE (a posix path relative to DEST) is one of the run's bookkeeping
+    files rather than part of the corpus."""
+    return relative.split("/", 1)[0] in _BOOKKEEPING
+
+
+def ledger_bytes(dest: str | Path) -> dict[str, bytes]:
+    """The bytes of each file that holds DEST's records, by URL: to check that a run
+    left the ledger as it was."""
+    return {url: fsspec.url_to_fs(url)[0].cat_file(url) for url in ledger_files(str(dest))}
+
+
+def ledger_file_holding(dest: Path, article_id: str) -> Path:
+    """The local file whose line holds ARTICLE_ID's record, for tests that damage it."""
+    for url in ledger_files(str(dest)):
+        path = Path(fsspec.url_to_fs(url)[1])
+        for line in path.read_bytes().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("id") == article_id:
+                return path
+    raise LookupError(f"no ledger file under {dest} holds a record of {article_id!r}")
