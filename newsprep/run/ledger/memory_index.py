@@ -46,6 +46,12 @@ def _is_unlisted(line: str) -> bool:
     return json.loads(line).get("reason") == _UNREADABLE_FOLDER
 
 
+def _by_id(lines: dict[str, str]) -> Iterator[str]:
+    for article_id in sorted(lines):
+        if article_id:  # as RunIndex, whose pages start after ''
+            yield lines[article_id]
+
+
 class MemoryIndex:
     """`RunIndex` in memory. `directory` (checkpoints, the quarantine budget) is the one
     given, left as it is, or a temporary folder removed on close."""
@@ -122,10 +128,7 @@ class MemoryIndex:
 
     def previous_lines(self) -> Iterator[str]:
         """The previous manifest's lines, ordered by id."""
-        previous = self._previous
-        for article_id in sorted(previous):
-            if article_id:  # as RunIndex, whose pages start after ''
-                yield previous[article_id]
+        return _by_id(self._previous)
 
     def has_previous(self) -> bool:
         return bool(self._previous)
@@ -199,10 +202,7 @@ class MemoryIndex:
 
     def record_lines(self) -> Iterator[str]:
         """This run's manifest lines, one per id (the last one added), ordered by id."""
-        records = self._records
-        for article_id in sorted(records):
-            if article_id:  # as RunIndex, whose pages start after ''
-                yield records[article_id]
+        return _by_id(self._records)
 
     def keep_unlisted(self) -> int:
         """Previous records of the articles under folders this run could not list
