@@ -15,17 +15,13 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from newsprep.run.ledger.index import _folders_of
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
 
 MEMORY_INDEX_PREFIX = "newsprep-shard-"  # not RunIndex's: its sweep would remove ours
 _SINGLE_ARTICLE_FORMATS = frozenset({"txt", "story", "unreadable"})
 _UNREADABLE_FOLDER = "unreadable-folder"
-
-def _folders_of(path: str) -> list[str]:
-    """The folders above a relative path: a/b/c -> a, a/b."""
-    parts = path.split("/")
-    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
 def _record_paths(line: str) -> list[str]:
@@ -217,8 +213,8 @@ class MemoryIndex:
             prefix = record_id.removesuffix("#unreadable").strip("/") + "/"
             if prefix == "/":
                 prefix = ""  # the source's own top folder: every article
-            start = bisect_left(ids, prefix)
-            for article_id in ids[start:]:
+            for at in range(bisect_left(ids, prefix), len(ids)):
+                article_id = ids[at]
                 if not article_id.startswith(prefix):
                     break
                 if article_id not in records:
