@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from run_helpers import manifest_rows
 
 from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import Resume
 from newsprep.tasks.io.refs import ArticleRef
+
+
+@pytest.fixture(params=[RunIndex, MemoryIndex], ids=["sqlite", "memory"])
+def Index(request):  # the class under test
+    return request.param
 
 
 def ref(article_id: str, signature: str = "s1") -> ArticleRef:
@@ -21,22 +28,24 @@ def previous(article_id: str, status: str = "ok", signature: str = "s1") -> Arti
     return record
 
 
-def plan(index: RunIndex, refs: list[ArticleRef], may_skip: bool = True, fingerprint="f1"):
+def plan(
+    index: RunIndex | MemoryIndex, refs: list[ArticleRef], may_skip: bool = True, fingerprint="f1"
+):
     skipped: list[ArticleRecord] = []
     resume = Resume(index, fingerprint, may_skip, on_skip=skipped.append)
     todo = [r.id for r in resume.plan(refs)]
     return todo, skipped, resume.changes
 
 
-def test_a_first_run_does_everything() -> None:
-    with RunIndex() as index:
+def test_a_first_run_does_everything(Index) -> None:
+    with Index() as index:
         todo, skipped, changes = plan(index, [ref("a"), ref("b")])
     assert todo == ["a", "b"] and skipped == []
     assert changes == {"new": 2, "changed": 0, "retried": 0, "skipped": 0}
 
 
-def test_unchanged_new_changed_and_retried() -> None:
-    with RunIndex() as index:
+def test_unchanged_new_changed_and_retried(Index) -> None:
+    with Index() as index:
         index.add_previous_lines(manifest_rows([
             previous("same"), previous("edited"), previous("bad", "failed"),
             previous("lost"),
@@ -58,11 +67,11 @@ def rejected(article_id: str, reason: str, signature: str = "s1") -> ArticleReco
     return record
 
 
-def test_an_unchanged_rejected_article_is_not_tried_again() -> None:
+def test_an_unchanged_rejected_article_is_not_tried_again(Index) -> None:
     """Rejections are deterministic: same bytes, same config, same outcome. Those that
     depend on other articles (an id used first, a path in the way) are looked at again,
     and so is one whose quarantine copy is gone or whose bytes changed."""
-    with RunIndex() as index:
+    with Index() as index:
         index.add_previous_lines(manifest_rows([
             rejected("binary", "binary-content"), rejected("edited", "binary-content"),
             rejected("copy-gone", "too-few-tokens"), rejected("twice", "duplicate-id"),
@@ -80,8 +89,8 @@ def test_an_unchanged_rejected_article_is_not_tried_again() -> None:
     assert changes == {"new": 0, "changed": 1, "retried": 3, "skipped": 1}
 
 
-def test_other_settings_or_force_redo_everything() -> None:
-    with RunIndex() as index:
+def test_other_settings_or_force_redo_everything(Index) -> None:
+    with Index() as index:
         index.add_previous_lines(manifest_rows([previous("a")]))
         index.add_outputs(["a"])
         assert plan(index, [ref("a")], fingerprint="f2")[0] == ["a"]

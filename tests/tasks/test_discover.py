@@ -13,18 +13,24 @@ from source_files import ARTICLE, jsonl, write
 
 from newsprep.config import PROFILES, ConfigError
 from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.tasks.io.listing import iter_articles, list_source
 
 CONFIG = PROFILES["default"]
 
 
+@pytest.fixture(params=[RunIndex, MemoryIndex], ids=["sqlite", "memory"])
+def Index(request):  # the run's index: each test on both
+    return request.param
 
 
-def listed(src: Path, dest: Path):
-    return list_source(str(src), str(dest), CONFIG, RunIndex())
 
 
-def test_list_source_folder(tmp_path: Path) -> None:
+def listed(src: Path, dest: Path, index=RunIndex):
+    return list_source(str(src), str(dest), CONFIG, index())
+
+
+def test_list_source_folder(tmp_path: Path, Index) -> None:
     src = tmp_path / "src"
     write(src / "world" / "b.txt")
     write(src / "world" / "a.txt")
@@ -39,7 +45,7 @@ def test_list_source_folder(tmp_path: Path) -> None:
     outside = write(tmp_path / "elsewhere" / "secret.txt")
     os.symlink(outside.parent, src / "linked")
 
-    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, RunIndex())
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, Index())
 
     assert [(f.relative, f.format) for f in listing.files] == [
         ("cnn/0001.story", "story"),
@@ -52,32 +58,32 @@ def test_list_source_folder(tmp_path: Path) -> None:
     assert not listing.countable  # the JSONL file's article count is not known up front
 
 
-def test_dest_inside_source_is_left_out(tmp_path: Path) -> None:
+def test_dest_inside_source_is_left_out(tmp_path: Path, Index) -> None:
     src = tmp_path / "src"
     write(src / "a.txt")
     write(src / "out" / "a.txt", b"rome ( cnn ) -- already normalized .\n")
     write(src / "out" / "_manifest.jsonl", b"{}\n")
     write(src / "outline.txt")  # shares a prefix with DEST, but is not under it
 
-    listing = list_source(str(src), str(src / "out"), CONFIG, RunIndex())
+    listing = list_source(str(src), str(src / "out"), CONFIG, Index())
 
     assert [f.relative for f in listing.files] == ["a.txt", "outline.txt"]
     assert listing.ignored == []
 
 
-def test_single_file_source(tmp_path: Path) -> None:
+def test_single_file_source(tmp_path: Path, Index) -> None:
     path = write(tmp_path / "one.story")
-    listing = list_source(str(path), str(tmp_path / "out"), CONFIG, RunIndex())
+    listing = list_source(str(path), str(tmp_path / "out"), CONFIG, Index())
     assert [(f.relative, f.format) for f in listing.files] == [("one.story", "story")]
     assert listing.countable
 
 
-def test_missing_source_is_a_config_error(tmp_path: Path) -> None:
+def test_missing_source_is_a_config_error(tmp_path: Path, Index) -> None:
     with pytest.raises(ConfigError):
-        list_source(str(tmp_path / "nope"), str(tmp_path / "out"), CONFIG, RunIndex())
+        list_source(str(tmp_path / "nope"), str(tmp_path / "out"), CONFIG, Index())
 
 
-def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
+def test_iter_articles_order_and_ids(tmp_path: Path, Index) -> None:
     src = tmp_path / "src"
     write(src / "b.txt")
     write(src / "a.story", b"Body.\n\n@highlight\n\nPoint\n")
@@ -95,7 +101,7 @@ def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
             archive.addfile(info, io.BytesIO(ARTICLE))
     write(src / "pack.tgz", buffer.getvalue())
 
-    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, RunIndex())
+    listing = list_source(str(src), str(tmp_path / "out"), CONFIG, Index())
     refs = list(iter_articles(listing, CONFIG))
 
     # Files sorted by path; JSONL records in line order; members in archive order.
@@ -115,7 +121,7 @@ def test_iter_articles_order_and_ids(tmp_path: Path) -> None:
     assert by_id["pack/m/1.txt"].source.endswith("/src/pack.tgz!m/1.txt")
 
 
-def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
+def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path, Index) -> None:
     src = tmp_path / "src"
     write(src / "wire.jsonl", jsonl(
         {"id": "ap-17", "text": "First version."},
@@ -125,7 +131,7 @@ def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
     ))
     write(src / "wire" / "ap-18.txt", b"A file that clashes with a JSONL record.\n")
 
-    refs = list(iter_articles(listed(src, tmp_path / "out"), CONFIG))
+    refs = list(iter_articles(listed(src, tmp_path / "out", Index), CONFIG))
 
     # "wire.jsonl" sorts before "wire/ap-18.txt" ('.' < '/'): the record keeps the id.
     assert [(r.id, r.problem and (r.problem.status, r.problem.reason)) for r in refs] == [
@@ -141,7 +147,7 @@ def test_duplicate_ids_are_renamed_and_rejected(tmp_path: Path) -> None:
 
 
 def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
-    tmp_path: Path,
+    tmp_path: Path, Index,
 ) -> None:
     # A source that is an older DEST: its _quarantine/ holds .txt files.
     src = tmp_path / "old-run"
@@ -149,7 +155,7 @@ def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
     write(src / "_quarantine" / "bad.txt", b"quarantined bytes\n")
     write(src / "_quarantine.jsonl", jsonl({"id": "x", "text": "A record."}))
 
-    refs = list(iter_articles(listed(src, tmp_path / "out"), CONFIG))
+    refs = list(iter_articles(listed(src, tmp_path / "out", Index), CONFIG))
 
     by_source = {r.source.rsplit("/old-run/", 1)[1]: r for r in refs}
     assert by_source["kept.txt"].problem is None

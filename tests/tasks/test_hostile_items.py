@@ -21,6 +21,7 @@ from newsprep.config import PROFILES, PipelineConfig
 from newsprep.run.batching import batches
 from newsprep.run.engine.batch import Job, process_article, process_batch
 from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.summary import check_failure_budget
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.listing import iter_articles, list_source
@@ -58,8 +59,10 @@ def tar_bytes(members: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w
     return buffer.getvalue()
 
 
-def refs_of(src: str | Path, tmp_path: Path, config: PipelineConfig = CONFIG, retry=None):
-    listing = list_source(str(src), str(tmp_path / "out"), config, RunIndex())
+def refs_of(
+    src: str | Path, tmp_path: Path, config: PipelineConfig = CONFIG, retry=None, index=RunIndex
+):
+    listing = list_source(str(src), str(tmp_path / "out"), config, index())
     return listing, list(iter_articles(listing, config, retry))
 
 
@@ -133,7 +136,8 @@ def test_file_name_that_is_not_utf8_is_an_article_under_an_escaped_id(tmp_path: 
     assert records["\\xff\\xfe.txt"].source.endswith("/src/\\xff\\xfe.txt")
 
 
-def test_a_name_escaped_into_another_files_name_is_not_lost(tmp_path: Path) -> None:
+@pytest.mark.parametrize("index", [RunIndex, MemoryIndex], ids=["sqlite", "memory"])
+def test_a_name_escaped_into_another_files_name_is_not_lost(tmp_path: Path, index) -> None:
     """A name with byte 0x80 escapes to `\\x80.txt`, the name of another file: both end
     with a record (one of them was dropped from the listing without a word)."""
     src = tmp_path / "src"
@@ -142,7 +146,7 @@ def test_a_name_escaped_into_another_files_name_is_not_lost(tmp_path: Path) -> N
         handle.write(b"The byte-named article has words of its own here.\n")
     write(src / "\\x80.txt", NEWS.encode())
 
-    listing, refs = refs_of(src, tmp_path)
+    listing, refs = refs_of(src, tmp_path, index=index)
     dest, records = run_batch(refs, listing, tmp_path)
 
     assert {i: outcome(r) for i, r in records.items()} == {

@@ -161,6 +161,7 @@ class RunIndex:
         """(id, manifest line) of a previous manifest or journal; a later line for an id
         replaces it."""
         self._write("INSERT OR REPLACE INTO previous VALUES (?, ?)", rows)
+        self._previous_paths = False  # previous_in_the_way's table is out of date
 
     def previous(self, article_id: str) -> ArticleRecord | None:
         row = self.db.execute("SELECT record FROM previous WHERE id = ?", (article_id,))
@@ -248,7 +249,7 @@ class RunIndex:
         self.db.executemany("INSERT OR IGNORE INTO claimed VALUES (?, ?, ?)", rows)
         if len(self._claimed_folders) > _FOLDERS_CACHED:
             self._claimed_folders.clear()  # a cache of the table: correct when empty too
-        self._claimed_folders |= folders
+        self._claimed_folders |= folders - set(paths)  # a path that is both stays a file
         self._tick()
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from newsprep.run.ledger.index import RunIndex
+from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
@@ -14,7 +15,10 @@ CONTEXT_REASONS = frozenset({"output-conflict", "duplicate-id"})
 
 
 def unchanged(
-    previous: ArticleRecord | None, ref_signature: str, fingerprint: str, index: RunIndex
+    previous: ArticleRecord | None,
+    ref_signature: str,
+    fingerprint: str,
+    index: RunIndex | MemoryIndex,
 ) -> bool:
     """True when a previous run already wrote this article from the same bytes and config,
     or rejected it (a deterministic outcome) and its quarantine copy is still there."""
@@ -45,7 +49,7 @@ class Resume:
 
     def __init__(
         self,
-        index: RunIndex,
+        index: RunIndex | MemoryIndex,
         fingerprint: str,
         may_skip: bool,
         on_skip: Callable[[ArticleRecord], None],
