@@ -22,12 +22,12 @@ from fsspec import AbstractFileSystem
 
 from newsprep.run.batching import MAX_BATCH_SIZE, batch_bytes, batches
 from newsprep.run.engine.batch import Job, process_batch
-from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.manifest import (
     ManifestWriter,
     manifest_lines,
     remove_stale_outputs,
 )
+from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.parts import (
     Done,
     PartPaths,
@@ -91,7 +91,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
     dest_fs, dest_root = job.dest_fs()
     paths = PartPaths.of(shard.key)
     outcome = ShardOutcome(shard.key)
-    with RunIndex() as index:
+    with MemoryIndex(job.checkpoint_dir) as index:
         listing = list_shard(
             job.source_root, shard.kind, shard.path, job.dest_root, job.pipeline, index,
             sjob.member_pattern, shard.detail, shard.single,
@@ -164,7 +164,7 @@ def _all_there(
 
 
 def _process(
-    shard: Shard, sjob: ShardJob, listing: SourceListing, index: RunIndex, dest: DestFolders,
+    shard: Shard, sjob: ShardJob, listing: SourceListing, index: MemoryIndex, dest: DestFolders,
     paths: PartPaths, outcome: ShardOutcome,
 ) -> None:
     job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
@@ -301,7 +301,7 @@ class _Previous:
     of the records not yet in parts (a `_manifest.jsonl` being migrated, or a part whose
     shard was cut differently), looked up by id; DEST's files as folder listings."""
 
-    def __init__(self, index: RunIndex, dest: DestFolders, previous_db: str | None) -> None:
+    def __init__(self, index: MemoryIndex, dest: DestFolders, previous_db: str | None) -> None:
         self.index, self.dest = index, dest
         self.db = None
         if previous_db and os.path.exists(previous_db):
