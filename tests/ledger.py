@@ -46,3 +46,30 @@ def ledger_file_holding(dest: Path, article_id: str) -> Path:
             if isinstance(record, dict) and record.get("id") == article_id:
                 return path
     raise LookupError(f"no ledger file under {dest} holds a record of {article_id!r}")
+
+
+def journaled(dest: Path) -> int:
+    """Records a run has made durable so far: per part, the lines of the part or of the
+    journal beside it, whichever has more (a first run's part is its journal compacted)."""
+    folder = Path(dest) / "_ledger"
+    if not folder.is_dir():
+        return 0
+    lines: dict[str, int] = {}
+    for path in folder.iterdir():
+        name, suffix = path.name.rsplit(".", 1) if "." in path.name else (path.name, "")
+        if suffix in ("jsonl", "journal") and path.is_file():
+            try:
+                count = path.read_bytes().count(b"\n")
+            except FileNotFoundError:
+                continue  # renamed into place, or removed, as we looked
+            lines[name] = max(lines.get(name, 0), count)
+    return sum(lines.values())
+
+
+def journals(dest: Path) -> list[Path]:
+    """Journals with records in them, left by a run that did not finish."""
+    folder = Path(dest) / "_ledger"
+    return [
+        path for path in folder.glob("*.journal*")
+        if path.is_dir() or path.stat().st_size
+    ] if folder.is_dir() else []

@@ -145,7 +145,7 @@ def list_shard(
         entries = _direct(fs, target)
     else:
         entries = _flat(fs, target) if object_store(fs) else _walk(fs, target, top_ok=False)
-    _add_entries(listing, fs, base, entries, dest, config)
+    _add_entries(listing, fs, base, entries, dest, config, containers=kind != "folder")
     return listing
 
 
@@ -170,9 +170,11 @@ def _add_entries(
     entries: Iterator[tuple[str, dict]],
     dest: str,
     config: PipelineConfig,
+    containers: bool = True,
 ) -> None:
     """Put the listed entries that are articles (or containers of them) into the index;
-    count the rest as ignored."""
+    count the rest as ignored. Without `containers`, JSONL files and archives are left
+    out (a folder's shard: each of them is a shard of its own)."""
     pattern = listing.member_pattern
     dest_fs, dest_root = fsspec.url_to_fs(dest)
     dest_root = dest_root.rstrip("/")
@@ -189,6 +191,8 @@ def _add_entries(
                 yield relative, _storable(path), UNREADABLE, None, info["error"]
                 continue
             fmt = "tar" if pattern is not None else detect_format(relative, config.input)
+            if not containers and fmt in ("jsonl", "tar"):
+                continue
             if fmt is None or info.get("islink") or info.get("type") != "file":
                 listing.ignore(relative)
                 continue

@@ -75,16 +75,28 @@ def read_tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_dask_cluster_output_equals_local_run(tmp_path: Path, dask_cluster: str) -> None:
+@pytest.mark.parametrize("unit", ["shard", "batch"])
+def test_dask_cluster_output_equals_local_run(
+    tmp_path: Path, dask_cluster: str, unit: str
+) -> None:
     src = tmp_path / "src"
     shutil.copytree(SAMPLE_SOURCE, src)
     local, dask = tmp_path / "local", tmp_path / "dask"
     run_flow(str(src), str(local), options=RunOptions(workers=2))
     summary = run_flow(
         str(src), str(dask),
-        options=RunOptions(runner="dask", dask_address=dask_cluster, batch_size=5),
+        options=RunOptions(
+            runner="dask", dask_address=dask_cluster, batch_size=5, task_unit=unit
+        ),
     )
-    assert summary.counts["ok"] == 24 and summary.batches == 5
+    assert summary.counts["ok"] == 24
+    if unit == "batch":
+        assert summary.batches == 5 and summary.shards == 0
+    else:  # a shard a folder of articles, a shard a JSONL file or archive
+        files = [p for p in src.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        containers = [p for p in files if p.name.endswith((".jsonl", ".tar", ".tar.gz"))]
+        folders = {p.parent for p in files if p not in containers}
+        assert summary.shards == len(folders) + len(containers)
     assert read_tree(dask) == read_tree(local)
     assert ledger.records(dask) == ledger.records(local)
     assert summary.options["runner"] == "dask"

@@ -110,6 +110,10 @@ def test_a_run_by_shards_writes_what_a_run_by_batches_writes(tmp_path: Path) -> 
     assert parts == [
         "file=feed.jsonl.jsonl", "folder=a.jsonl", "folder=b.jsonl", "folder=c.jsonl"
     ]
+    lines = sum(
+        len((tmp_path / "shards" / "_ledger" / part).read_text().splitlines()) for part in parts
+    )
+    assert lines == len(records(tmp_path / "shards")), "each article in one part"
     done = Done.from_bytes((tmp_path / "shards" / PartPaths.of("folder:b").done).read_bytes())
     assert done is not None and done.records == 4 and done.settled
 
