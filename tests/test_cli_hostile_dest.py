@@ -105,4 +105,5 @@ def test_a_corrupted_manifest_line_costs_one_article_not_every_rerun(tmp_path: P
         else:  # the rewritten manifest is whole again
             assert "unreadable line" not in result.stderr
             assert {r["status"] for r in found.values()} == {"skipped"}
-    assert (dest / "_manifest.unreadable").read_bytes() == damaged
+    # kept beside the part that held it
+    assert manifest.with_name(manifest.stem + ".unreadable").read_bytes() == damaged
