@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from newsprep.config import RunConfig
@@ -36,6 +37,8 @@ from newsprep.run.ledger.parts import (
     key_region,
     ledger_names,
     part_keys,
+    part_name,
+    present_files,
 )
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, redact
@@ -76,8 +79,16 @@ class ShardedSession(RunSession):
         self.fs = self.dest_fs
         self.fs.makedirs(posixpath.join(self.dest_root, LEDGER_DIR), exist_ok=True)
         self._remove_ledger_temp_files()
-        existing = part_keys(self.fs, self.dest_root)
+        self.names = names = ledger_names(self.fs, self.dest_root)
+        existing = part_keys(self.fs, self.dest_root, names)
         self.dones = self._read_dones(existing)
+        plan.shards = [  # what of its part there is: no request a shard to find out
+            replace(
+                shard, present=present_files(names.get(part_name(shard.key), [])),
+                done=self.dones.get(shard.key),
+            )
+            for shard in plan.shards
+        ]
         planned = {shard.key: shard for shard in plan.shards}
         self.kept, self.handed, self.gone_parts = _sort_parts(
             [key for key in existing if key not in planned], plan.shards
@@ -151,17 +162,28 @@ class ShardedSession(RunSession):
         files = []
         manifest = posixpath.join(self.dest_root, MANIFEST)
         journal = posixpath.join(self.dest_root, JOURNAL)
-        if self.fs.exists(manifest):
+        at_top = self._top_names()
+        if MANIFEST in at_top:
             files.append(manifest)
-        if self.fs.exists(journal):
+        if JOURNAL in at_top:
             files += [journal] if self.fs.isfile(journal) else sorted(self.fs.find(journal))
         for key in self.handed:
-            paths = PartPaths(self.existing[key])
+            name = self.existing[key]
+            paths = PartPaths(name)
             files.append(posixpath.join(self.dest_root, paths.records))
-            journal_path = posixpath.join(self.dest_root, paths.journal)
-            if self.fs.exists(journal_path):
-                files.append(journal_path)
+            if "journal" in present_files(self.names.get(name, [])):
+                journal_path = posixpath.join(self.dest_root, paths.journal)
+                is_file = self.fs.isfile(journal_path)
+                files += [journal_path] if is_file else sorted(self.fs.find(journal_path))
         return files
+
+    def _top_names(self) -> set[str]:
+        """The names directly under DEST (one listing)."""
+        try:
+            entries = self.fs.ls(self.dest_root, detail=False)
+        except FileNotFoundError:
+            return set()
+        return {posixpath.basename(entry.rstrip("/")) for entry in entries}
 
     def _guard(self, planned: dict[str, Shard]) -> str | None:
         """Why the articles gone from SOURCE must be kept, or None: RunSession's rule, on

@@ -98,7 +98,9 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         )
         digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
         dest = DestFolders(dest_fs, dest_root)
-        done = read_done(dest_fs, dest_root, shard.key)
+        # the flow read the marker with the others (a shard planned otherwise looks)
+        planned = shard.present is not None
+        done = shard.done if planned else read_done(dest_fs, dest_root, shard.key)
         if (
             done is not None and not sjob.force and done.settled
             and (done.listing, done.fingerprint) == (digest, job.fingerprint)
@@ -171,8 +173,10 @@ def _process(
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
         remove_temp_files_in(dest_fs, dest_root, folder, recursive)
+    present = shard.present
     manifest = ManifestWriter(
-        dest_fs, dest_root, index, (paths.records, paths.journal, paths.unreadable)
+        dest_fs, dest_root, index, (paths.records, paths.journal, paths.unreadable),
+        None if present is None else ("records" in present, "journal" in present),
     )
     manifest.load_previous()
     outcome.reports = manifest.unreadable_report()

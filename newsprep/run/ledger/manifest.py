@@ -8,7 +8,9 @@ through the run's on-disk index (newsprep/run/ledger/index.py), never all in mem
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import os
 import posixpath
@@ -46,9 +48,12 @@ class ManifestWriter:
         dest_root: str,
         index: RunIndex,
         files: tuple[str, str, str] = (MANIFEST, JOURNAL, MANIFEST_UNREADABLE),
+        present: tuple[bool, bool] | None = None,
     ) -> None:
         """`files`: the manifest, its journal and its unreadable lines' copy, relative to
-        DEST: the whole run's, or a shard's part of the ledger (ledger/parts.py)."""
+        DEST: the whole run's, or a shard's part of the ledger (ledger/parts.py).
+        `present`: whether the manifest and the journal exist, when the caller knows (a
+        listing of DEST/_ledger/ made once, instead of two requests a shard on S3)."""
         self.fs, self.root, self.index = fs, dest_root, index
         self.local = on_local_disk(fs)
         manifest, journal, unreadable = files
@@ -57,8 +62,11 @@ class ManifestWriter:
         self.unreadable_copy = posixpath.join(dest_root, unreadable)
         self._parts = 0
         self.unreadable: list[UnreadableLine] = []  # lines of the files load_previous read
-        self.fs.makedirs(posixpath.dirname(self.journal), exist_ok=True)
-        self.leftover = self.fs.exists(self.journal)  # a killed run's journal
+        if self.local:  # an object store has no folders to make
+            self.fs.makedirs(posixpath.dirname(self.journal), exist_ok=True)
+        self.present = present
+        # a killed run's journal
+        self.leftover = present[1] if present else self.fs.exists(self.journal)
         if self.local:
             self._handle = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115
 
@@ -69,7 +77,10 @@ class ManifestWriter:
         A line that cannot be read (not UTF-8, not JSON, a record without its fields) is
         left out: its article counts as not done and is processed again. The line is kept
         in DEST/_manifest.unreadable, and `unreadable_report` says where it was."""
-        self.index.add_previous_lines(manifest_lines(self.fs, self.manifest, self.unreadable))
+        if self.present is None or self.present[0]:
+            self.index.add_previous_lines(
+                manifest_lines(self.fs, self.manifest, self.unreadable)
+            )
         if not self.leftover:
             self._keep_unreadable()
             return
@@ -104,8 +115,9 @@ class ManifestWriter:
             self._handle.close()
         lines = (line.encode("utf-8") for line in self.index.record_lines())
         write_atomic_stream(self.fs, self.manifest, lines)
-        if self.fs.exists(self.journal):
-            self.fs.rm(self.journal, recursive=not self.local)
+        if self.local or self._parts or self.leftover:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(self.journal, recursive=not self.local)
 
     def _read_journal(self) -> Iterator[tuple[str, str]]:
         if not self.fs.exists(self.journal):
@@ -192,9 +204,11 @@ def manifest_lines(
     million-record manifest is not turned into records and back at every run's start);
     a line cut short by a crash is passed over. A line that is not a usable record is
     left out, and noted in `unreadable` when given."""
-    if not fs.exists(path):
+    try:  # an object store's part is read in one request, not a HEAD and a GET
+        handle = fs.open(path, "rb") if on_local_disk(fs) else io.BytesIO(fs.cat_file(path))
+    except FileNotFoundError:
         return
-    with fs.open(path, "rb") as handle:
+    with handle:
         for number, raw in enumerate(handle, 1):
             if not raw.endswith(b"\n"):
                 break  # the last line of a journal killed mid-write

@@ -40,29 +40,6 @@ RUN_PART_KEY = "run:"
 ShardKind = Literal["folder", "file", "tree", "unreadable"]
 
 
-@dataclass(frozen=True)
-class Shard:
-    """A piece of the source, named by paths relative to the source's folder."""
-
-    kind: ShardKind
-    path: str  # the folder ("" for the source's own), or the file
-    detail: str = ""  # unreadable: why the folder could not be listed
-    single: bool = False  # the source is this one file (an archive's ids are its members)
-
-    @property
-    def key(self) -> str:
-        """Stable across runs; a name that is not UTF-8 is spelled with `\\xNN`."""
-        return f"{self.kind}:{escape_surrogates(self.path)}"
-
-    def covers(self, path: str) -> bool:
-        """Whether a source path (relative) belongs to this shard's region."""
-        if self.kind == "file":
-            return path == self.path
-        if self.kind == "folder":
-            return posixpath.dirname(path) == self.path
-        return not self.path or path == self.path or path.startswith(self.path + "/")
-
-
 def key_region(key: str) -> tuple[str, str]:
     """(kind, path) of a shard key."""
     kind, _, path = key.partition(":")
@@ -144,6 +121,37 @@ class Done:
             return None
 
 
+@dataclass(frozen=True)
+class Shard:
+    """A piece of the source, named by paths relative to the source's folder."""
+
+    kind: ShardKind
+    path: str  # the folder ("" for the source's own), or the file
+    detail: str = ""  # unreadable: why the folder could not be listed
+    single: bool = False  # the source is this one file (an archive's ids are its members)
+    # which of its part's files DEST has ("records", "journal", "done"), from the flow's
+    # one listing of DEST/_ledger/; None: not known, the worker looks
+    present: frozenset[str] | None = None
+    done: Done | None = None  # its part's completion marker, when `present` says so
+
+    def __post_init__(self) -> None:
+        if self.done is not None and self.done.key != self.key:
+            raise ValueError(f"the marker of {self.done.key!r} given to shard {self.key!r}")
+
+    @property
+    def key(self) -> str:
+        """Stable across runs; a name that is not UTF-8 is spelled with `\\xNN`."""
+        return f"{self.kind}:{escape_surrogates(self.path)}"
+
+    def covers(self, path: str) -> bool:
+        """Whether a source path (relative) belongs to this shard's region."""
+        if self.kind == "file":
+            return path == self.path
+        if self.kind == "folder":
+            return posixpath.dirname(path) == self.path
+        return not self.path or path == self.path or path.startswith(self.path + "/")
+
+
 def read_done(fs: AbstractFileSystem, dest_root: str, key: str) -> Done | None:
     path = posixpath.join(dest_root, PartPaths.of(key).done)
     try:
@@ -180,10 +188,20 @@ def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]
     return names
 
 
-def part_keys(fs: AbstractFileSystem, dest_root: str) -> dict[str, str]:
+def present_files(files: list[str]) -> frozenset[str]:
+    """Which of a part's files are among `files` (its names in DEST/_ledger/)."""
+    kinds = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal"}
+    return frozenset(kind for suffix, kind in kinds.items() if any(
+        file.endswith(suffix) for file in files
+    ))
+
+
+def part_keys(
+    fs: AbstractFileSystem, dest_root: str, names: dict[str, list[str]] | None = None
+) -> dict[str, str]:
     """{key: part name} of every part or marker under DEST/_ledger/."""
     keys = {}
-    for name in ledger_names(fs, dest_root):
+    for name in names if names is not None else ledger_names(fs, dest_root):
         key = key_of_name(name)
         if key is None:
             path = posixpath.join(dest_root, LEDGER_DIR, name + DONE_SUFFIX)
