@@ -383,7 +383,7 @@ def _finished_without_server(config: RunConfig, result: Any, started: float) -> 
         return EXIT_FAILED
     print(render_summary(summary, wall_seconds=time.monotonic() - started), file=sys.stderr)
     say(f"the Prefect server went away during the run ({_server_gone()}); the run finished "
-        "without it: the corpus, its manifest and _run.json are complete, Prefect's record "
+        "without it: the corpus, its ledger and _run.json are complete, Prefect's record "
         "of the run is not")
     if summary.removal_refused:
         print(f"newsprep: error: {summary.removal_refused}", file=sys.stderr)

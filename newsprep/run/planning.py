@@ -91,9 +91,9 @@ def _plan_folder(
         error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
         plan.shards.append(Shard("unreadable", relative, detail=error))
         return
-    folders = [
+    folders = [  # DEST inside SOURCE is not read (a folder above it is)
         name for name in folders
-        if not (skip is not None and _is_under(skip, posixpath.join(folder, name)))
+        if not (skip is not None and _is_under(posixpath.join(folder, name), skip))
     ]
     containers, articles = [], 0
     for name in files:
@@ -130,8 +130,10 @@ def _count_tree(fs: AbstractFileSystem, folder: str, config: PipelineConfig) -> 
         paths = fs.find(folder)
     except OSError:
         return 0
+    prefix = folder.rstrip("/") + "/"
+    relative = (path[len(prefix):] if path.startswith(prefix) else path for path in paths)
     return sum(
-        1 for path in paths
+        1 for path in relative
         if not any(_hidden(part) for part in path.split("/"))
         and detect_format(path, config.input) is not None
     )

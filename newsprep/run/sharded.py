@@ -19,7 +19,7 @@ from typing import Any
 
 from newsprep.config import RunConfig
 from newsprep.run.engine.batch import Job
-from newsprep.run.engine.shard import ShardJob, ShardOutcome
+from newsprep.run.engine.shard import ShardJob, ShardOutcome, remove_temp_files_in
 from newsprep.run.ledger.manifest import (
     JOURNAL,
     MANIFEST,
@@ -137,8 +137,6 @@ class ShardedSession(RunSession):
         return sjob, plan.shards
 
     def _remove_ledger_temp_files(self) -> None:
-        from newsprep.run.engine.shard import remove_temp_files_in
-
         remove_temp_files_in(self.fs, self.dest_root, LEDGER_DIR, False)
         remove_temp_files_in(self.fs, self.dest_root, "", False)
 

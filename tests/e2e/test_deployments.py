@@ -489,8 +489,8 @@ def test_config_error_fails_at_once(deployed: Server, worker_log: Path, tmp_path
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
     assert flow_run.state.is_failed()
     assert flow_run.state.message == f"cannot run: {reason} (or is not readable)"
-    # tried once: the listing retries transient errors only
-    assert [t.run_count for t in task_runs if t.name.startswith("discover-articles")] == [1]
+    # tried once: the planning retries transient errors only
+    assert [t.run_count for t in task_runs if t.name.startswith("plan-shards")] == [1]
     messages = [log.message for log in logs]
     assert f"cannot run: {reason} (or is not readable)" in messages
     # Prefect's engine logs its own traceback for every failed deployment run; none of

@@ -268,3 +268,10 @@ def _clean_run(src: Path, tmp_path: Path) -> Path:
     shutil.rmtree(clean, ignore_errors=True)
     run_sharded(src, clean, workers=1)
     return clean
+
+
+def test_dest_deep_inside_the_source_leaves_its_neighbours_in(tmp_path: Path) -> None:
+    src = make_source(tmp_path)
+    (src / "b" / "runs").mkdir()
+    keys = plan_shards(str(src), str(src / "b" / "runs" / "out"), PipelineConfig()).keys
+    assert "folder:b" in keys

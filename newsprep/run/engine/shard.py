@@ -201,6 +201,7 @@ def _process(
                     f"{record.status} {record.id}: {record.reason} ({record.detail})"
                 )
     manifest.append(skipped)
+    previous.close()
     outcome.changes = resume.changes
     outcome.kept_unlisted = index.keep_unlisted()
     outcome.gone = index.gone_count()
@@ -328,3 +329,7 @@ class _Previous:
 
     def has_output(self, path: str | None) -> bool:
         return self.dest.has(path)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()

@@ -93,8 +93,12 @@ class RunIndex:
         remove_stale_indexes(directory)
         self.directory = Path(tempfile.mkdtemp(prefix=INDEX_PREFIX, dir=directory))
         # held until the index is closed, or the process ends however it ends
-        self._owner = os.open(self.directory / _OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+        # locked before it takes its name: another run's remove_stale_indexes must never
+        # find it unlocked (it would take the folder for a dead run's and remove it)
+        unnamed = self.directory / f"{_OWNER}.new"
+        self._owner = os.open(unnamed, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._owner, fcntl.LOCK_EX)
+        os.rename(unnamed, self.directory / _OWNER)
         self._cleanup = weakref.finalize(self, _remove, self.directory, self._owner)
         # used by one thread at a time, but Prefect may run the discovery task in another
         self.db = sqlite3.connect(self.directory / "index.sqlite", check_same_thread=False)
