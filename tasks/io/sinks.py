@@ -12,7 +12,6 @@ import json
 import os
 import posixpath
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -32,6 +31,7 @@ TEMP_MARKER = ".newsprep-tmp-"
 # first): only such names are removed as a killed run's, not an article whose name merely
 # contains the marker (an article's name has its extension last)
 TEMP_NAME = re.compile(".*" + re.escape(TEMP_MARKER) + "[0-9a-f]+")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # as open(path, "wb")
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
@@ -52,11 +52,16 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
                 handle.write(chunk)
         return
     parent = posixpath.dirname(path)
-    fs.makedirs(parent, exist_ok=True)
-    # not named after the file: a name of 255 bytes is legal, with anything added it is not
-    temp = posixpath.join(parent, f"{TEMP_MARKER}{uuid.uuid4().hex}")
+    # not named after the file: a name of 255 bytes is legal, with anything added it is not;
+    # 16 random bytes, as a uuid4's, without building one
+    temp = posixpath.join(parent, f"{TEMP_MARKER}{os.urandom(16).hex()}")
     try:
-        with open(temp, "wb") as handle:
+        fd = os.open(temp, _CREATE, 0o666)
+    except FileNotFoundError:  # the folder is missing: made then, not looked for every file
+        fs.makedirs(parent, exist_ok=True)
+        fd = os.open(temp, _CREATE, 0o666)
+    try:
+        with open(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
         os.replace(temp, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from run_helpers import file_refs, make_job
@@ -11,6 +12,7 @@ from run_helpers import file_refs, make_job
 from newsprep.config import resolve_pipeline
 from newsprep.run.engine.batch import crashed_batch_records, in_sample, process_batch
 from newsprep.run.ledger.checkpoint import read_checkpoint
+from newsprep.tasks.io.sinks import TEMP_MARKER
 
 
 def test_a_batch_writes_ok_articles_and_quarantines_the_rest(source: Path, tmp_path: Path) -> None:
@@ -118,3 +120,36 @@ def test_the_parity_sample_is_the_same_articles_every_time() -> None:
     assert sampled == [i for i in ids if in_sample(i, 0.25)]
     assert 60 < len(sampled) < 140
     assert not any(in_sample(i, 0.0) for i in ids) and all(in_sample(i, 1.0) for i in ids)
+
+
+def test_output_folders_are_made_as_needed_even_when_removed_between_batches(
+    source: Path, tmp_path: Path
+) -> None:
+    """Folders are made when a write finds them missing, not checked before every file:
+    a folder made for one batch and removed before the next is made again."""
+    dest = tmp_path / "out"
+    job = make_job(source, dest)
+    refs = [r for r in file_refs(source) if "broken" not in r.id]
+    first = process_batch(refs, 0, job)
+    assert all(r.status == "ok" and "/" in r.output for r in first)
+    outputs = {r.output: (dest / r.output).read_bytes() for r in first}
+    shutil.rmtree(dest)
+
+    again = process_batch(refs, 1, job)
+    assert [(r.status, r.output) for r in again] == [(r.status, r.output) for r in first]
+    assert {r.output: (dest / r.output).read_bytes() for r in again} == outputs
+    assert not [p for p in dest.rglob("*") if TEMP_MARKER in p.name]
+
+
+def test_a_file_where_an_output_folder_goes_is_an_output_conflict(
+    source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    (ref,) = [r for r in file_refs(source) if "broken" not in r.id][:1]
+    folder = dest / Path(ref.id).parent
+    folder.parent.mkdir(parents=True)
+    folder.write_bytes(b"a file, not a folder")
+    (record,) = process_batch([ref], 0, make_job(source, dest))
+    assert (record.status, record.reason, record.output) == ("rejected", "output-conflict", None)
+    assert folder.read_bytes() == b"a file, not a folder"
+    assert not [p for p in dest.rglob("*") if TEMP_MARKER in p.name]
