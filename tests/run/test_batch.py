@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from run_helpers import file_refs, make_job
 
 from newsprep.config import resolve_pipeline
 from newsprep.run.engine.batch import crashed_batch_records, in_sample, process_batch
-from newsprep.run.ledger.checkpoint import read_checkpoint
+from newsprep.run.ledger.checkpoint import NOTES_PER_WRITE, read_checkpoint
 from newsprep.tasks.io.sinks import TEMP_MARKER
 
 
@@ -153,3 +155,67 @@ def test_a_file_where_an_output_folder_goes_is_an_output_conflict(
     assert (record.status, record.reason, record.output) == ("rejected", "output-conflict", None)
     assert folder.read_bytes() == b"a file, not a folder"
     assert not [p for p in dest.rglob("*") if TEMP_MARKER in p.name]
+
+
+def _die_at_poison(refs: list, index: int, job: object) -> None:
+    """process_batch in a forked worker that dies (os._exit, no clean-up) when it comes to
+    the article holding POISON; the checkpoint writes by count only."""
+    from newsprep.run.engine import batch
+    from newsprep.run.ledger import checkpoint
+
+    checkpoint.SECONDS_PER_WRITE = 1e9
+    normalize = batch.normalize_text
+
+    def dying(raw: bytes, *args: object) -> object:
+        if b"POISON" in raw:
+            os._exit(9)
+        return normalize(raw, *args)
+
+    batch.normalize_text = dying
+    batch.process_batch(refs, index, job)
+
+
+def _run_dying(refs: list, index: int, job: object) -> None:
+    worker = multiprocessing.get_context("fork").Process(
+        target=_die_at_poison, args=(refs, index, job)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 9
+
+
+def test_a_worker_killed_mid_batch_loses_only_unwritten_notes_and_redoes_them_the_same(
+    source: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "many"
+    texts = [p.read_text() for p in sorted(source.rglob("*.txt")) if "broken" not in p.parts]
+    count, poison = NOTES_PER_WRITE + 8, NOTES_PER_WRITE + 4
+    for n in range(count):
+        text = texts[n % len(texts)] + (f"Article {n}.\n" if n != poison else "POISON.\n")
+        (src / f"a{n:03d}.txt").parent.mkdir(exist_ok=True)
+        (src / f"a{n:03d}.txt").write_text(text)
+    refs = file_refs(src)
+    ids = [r.id for r in refs]
+    clean = process_batch(refs, 0, make_job(src, tmp_path / "clean"))
+    assert all(r.status == "ok" for r in clean)
+
+    dest, notes = tmp_path / "out", tmp_path / "checkpoints"
+    job = make_job(src, dest, checkpoint_dir=str(notes))
+    path = notes / "batch-000005.jsonl"
+    _run_dying(refs, 5, job)  # the first run: notes written NOTES_PER_WRITE at a time
+    assert list(read_checkpoint(path)) == ids[:NOTES_PER_WRITE]
+    written = sorted(p.name for p in dest.iterdir())
+    assert written == ids[:poison]  # finished, some not noted: redone by the next run
+
+    _run_dying(refs, 5, job)  # run again after a crash: each note at once
+    assert list(read_checkpoint(path)) == ids[:poison]
+    records = crashed_batch_records(refs, 5, job, "BrokenProcessPool: died")
+    assert records[:poison] == clean[:poison]
+    assert {r.reason for r in records[poison:]} == {"worker-crash"}
+
+    final = process_batch(refs, 5, job)  # no crash this time
+    assert final == clean
+    for record in clean:
+        expected = (tmp_path / "clean" / record.output).read_bytes()
+        assert (dest / record.output).read_bytes() == expected
+    assert not [p for p in dest.iterdir() if TEMP_MARKER in p.name]
