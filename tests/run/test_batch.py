@@ -7,12 +7,22 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
+import pytest
 from run_helpers import file_refs, make_job
 
 from newsprep.config import resolve_pipeline
-from newsprep.run.engine.batch import crashed_batch_records, in_sample, process_batch
+from newsprep.run.engine.batch import (
+    ArticleLimit,
+    ArticleTimeout,
+    TimeLimit,
+    crashed_batch_records,
+    in_sample,
+    process_batch,
+)
 from newsprep.run.ledger.checkpoint import NOTES_PER_WRITE, read_checkpoint
 from newsprep.tasks.io.sinks import TEMP_MARKER
 
@@ -219,3 +229,38 @@ def test_a_worker_killed_mid_batch_loses_only_unwritten_notes_and_redoes_them_th
         expected = (tmp_path / "clean" / record.output).read_bytes()
         assert (dest / record.output).read_bytes() == expected
     assert not [p for p in dest.iterdir() if TEMP_MARKER in p.name]
+
+
+def test_an_alarm_inside_a_step_ends_it_and_one_between_steps_ends_the_next() -> None:
+    with (
+        ArticleLimit(0.05),
+        pytest.raises(ArticleTimeout, match="article_timeout_seconds"),
+        TimeLimit(0.05),
+    ):
+        time.sleep(10)
+    with ArticleLimit(0.05):
+        started = time.monotonic()
+        time.sleep(0.3)  # between steps (the record, the checkpoint): not interrupted
+        assert time.monotonic() - started >= 0.3
+        with pytest.raises(ArticleTimeout), TimeLimit(0.05):
+            raise AssertionError("the step must not start")
+    with ArticleLimit(10), TimeLimit(10):  # the next article has a limit of its own
+        time.sleep(0.1)
+
+
+def test_a_batch_arms_one_timer_an_article(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arms = []
+    setitimer = signal.setitimer
+
+    def counted(which: int, seconds: float, *interval: float) -> tuple[float, float]:
+        if seconds:
+            arms.append(seconds)
+        return setitimer(which, seconds, *interval)
+
+    monkeypatch.setattr(signal, "setitimer", counted)
+    refs = file_refs(source)
+    records = process_batch(refs, 0, make_job(source, tmp_path / "out"))
+    assert {r.status for r in records} == {"ok", "rejected"}
+    assert arms == [300.0] * len(refs)
