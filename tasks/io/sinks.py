@@ -12,7 +12,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,7 +39,7 @@ def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     if not on_local_disk(fs):
         fs.pipe_file(path, data)  # one PUT
         return
-    write_atomic_stream(fs, path, [data])
+    _write_renamed(fs, path, lambda fd: _write_all(fd, data))
 
 
 def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[bytes]) -> None:
@@ -51,6 +51,18 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
             for chunk in chunks:
                 handle.write(chunk)
         return
+
+    def fill(fd: int) -> None:
+        with open(fd, "wb", closefd=False) as handle:  # buffered: chunks may be lines
+            for chunk in chunks:
+                handle.write(chunk)
+
+    _write_renamed(fs, path, fill)
+
+
+def _write_renamed(fs: AbstractFileSystem, path: str, fill: Callable[[int], None]) -> None:
+    """`fill` the descriptor of a new temp file beside `path`, then rename it to `path`;
+    on any error the temp file is removed."""
     parent = posixpath.dirname(path)
     # not named after the file: a name of 255 bytes is legal, with anything added it is not;
     # 16 random bytes, as a uuid4's, without building one
@@ -61,14 +73,22 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
         fs.makedirs(parent, exist_ok=True)
         fd = os.open(temp, _CREATE, 0o666)
     try:
-        with open(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+        try:
+            fill(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of `data` with plain writes: no buffered file object for one write."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class Sink(Protocol):
