@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--profile", default="moses")
     parser.add_argument("--engine", default="fast")
     parser.add_argument("--work-dir", default=None, help="where outputs go (a temp folder)")
+    parser.add_argument("--methods", default="text,plain,process_batch",
+                        help="a subset, e.g. process_batch alone under strace -c")
     args = parser.parse_args()
     root = os.path.abspath(args.corpus)
     paths = [os.path.abspath(p) for p in corpus_paths(root, args.articles)]
@@ -89,6 +91,7 @@ def main() -> None:
         process_batch(refs, index, job)
 
     methods = {"text": text, "plain": plain, "process_batch": newsprep}
+    methods = {name: methods[name] for name in args.methods.split(",")}
     newsprep(batches[0][:5], os.path.join(work, "warm"), 0)  # tokenizers built, imports done
     best = {name: [float("inf")] * len(batches) for name in methods}
     sums: dict[str, list[float]] = {name: [] for name in methods}
@@ -115,10 +118,10 @@ def main() -> None:
           "of each batch summed (the median round's total in brackets):")
     for name in names:
         print(f"  {name:14} {ms[name]:.4f} ({statistics.median(sums[name]) * 1000 / count:.4f})")
-    machinery = ms["process_batch"] - ms["text"]
-    print(f"  process_batch - text  = {machinery:.4f} ms ({machinery / ms['text']:.1%} of text)")
-    extra = ms["process_batch"] - ms["plain"]
-    print(f"  process_batch - plain = {extra:.4f} ms ({extra / ms['plain']:.1%} of plain)")
+    for base in ("text", "plain"):
+        if base in ms and "process_batch" in ms:
+            extra = ms["process_batch"] - ms[base]
+            print(f"  process_batch - {base:5} = {extra:.4f} ms ({extra / ms[base]:.1%} of {base})")
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
 
