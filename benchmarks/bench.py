@@ -382,7 +382,7 @@ def child_stages(args) -> dict:
 BOOKKEEPING_PARTS = {
     "batch.py": ("process_batch", "_read", "_normalize", "_write", "__enter__", "__exit__"),
     "files.py": ("read_bytes",),
-    "sinks.py": ("write_atomic",),
+    "sinks.py": ("write_atomic", "_write_renamed"),
     "local.py": ("makedirs",),
     "checkpoint.py": ("note",),
     "records.py": ("start",),
@@ -442,9 +442,11 @@ def child_bookkeeping(args) -> dict:
     top = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:25]
     n = len(rels)
     parts = {}  # the per-article steps, cumulative time (callees included)
-    for (file, _, name), (_, calls, _, cumulative, _) in stats.stats.items():
+    for (file, line, name), (_, calls, _, cumulative, _) in stats.stats.items():
         if name in BOOKKEEPING_PARTS.get(Path(file).name, ()) or name in BOOKKEEPING_BUILTINS:
             key = f"{Path(file).name}:{name}" if file != "~" else name
+            if key in parts:  # two classes' __enter__ in one file: told apart by line
+                key = f"{Path(file).name}:{line}({name})"
             parts[key] = (round(cumulative * 1000 / n, 4), calls)
     return {
         "articles": n,
