@@ -443,8 +443,8 @@ class RunOptions(_Frozen):
     article_timeout_seconds: float = Field(
         300.0,
         gt=0,
-        description="Time limit of each step of one article in a worker process (its read, "
-        "its text work, its write): past it the article ends failed, `timeout`, and the "
+        description="Time limit of one article in a worker process (its read, text work "
+        "and write together): past it the article ends failed, `timeout`, and the "
         "batch goes on. On every runner and store, no retry of a read or write starts "
         "past it.",
     )

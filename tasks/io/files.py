@@ -10,7 +10,7 @@ from fsspec import AbstractFileSystem
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import ArticleRef, SourceFile
 from newsprep.tasks.io.stores import on_local_disk
-from newsprep.tasks.io.stream import open_regular
+from newsprep.tasks.io.stream import open_regular_fd
 
 
 def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = "") -> bytes:
@@ -22,10 +22,8 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = ""
     if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
         path = fs._strip_protocol(path)
-        with open_regular(path, depth_below(path, fs._strip_protocol(root)) if root else 1) \
-                as handle:
-            small = os.fstat(handle.fileno()).st_size <= max_bytes
-            data = handle.read() if small else handle.read(max_bytes + 1)
+        below = depth_below(path, fs._strip_protocol(root)) if root else 1
+        data = _read_local(path, below, max_bytes)
     else:
         data = fs.cat_file(path, start=0, end=max_bytes + 1)
     if len(data) > max_bytes:
@@ -33,8 +31,32 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = ""
     return data
 
 
+def _read_local(path: str, below: int, max_bytes: int) -> bytes:
+    """Up to `max_bytes + 1` bytes of a local file (`open_regular`'s checks), to its end:
+    plain reads on the descriptor, no buffered file object."""
+    fd, status = open_regular_fd(path, below)
+    try:
+        os.set_blocking(fd, True)
+        limit = max_bytes + 1
+        chunks = []
+        got = 0
+        while got < limit:  # the size is a hint: the file may have grown or shrunk since
+            chunk = os.read(fd, min(limit - got, max(status.st_size + 1 - got, 1 << 16)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def depth_below(path: str, root: str) -> int:
     """How many components of `path` lie below the folder `root`."""
+    if root and not root.endswith("/") and path.startswith(root + "/"):
+        rest = path[len(root) + 1 :].split("/")
+        if "" not in rest and "." not in rest and ".." not in rest:  # normal: as relpath
+            return len(rest)
     return posixpath.relpath(path, root).count("/") + 1
 
 

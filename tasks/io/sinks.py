@@ -12,8 +12,7 @@ import json
 import os
 import posixpath
 import re
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,6 +31,7 @@ TEMP_MARKER = ".newsprep-tmp-"
 # first): only such names are removed as a killed run's, not an article whose name merely
 # contains the marker (an article's name has its extension last)
 TEMP_NAME = re.compile(".*" + re.escape(TEMP_MARKER) + "[0-9a-f]+")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # as open(path, "wb")
 
 
 def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
@@ -39,7 +39,7 @@ def write_atomic(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     if not on_local_disk(fs):
         fs.pipe_file(path, data)  # one PUT
         return
-    write_atomic_stream(fs, path, [data])
+    _write_renamed(fs, path, lambda fd: _write_all(fd, data))
 
 
 def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[bytes]) -> None:
@@ -51,19 +51,44 @@ def write_atomic_stream(fs: AbstractFileSystem, path: str, chunks: Iterable[byte
             for chunk in chunks:
                 handle.write(chunk)
         return
-    parent = posixpath.dirname(path)
-    fs.makedirs(parent, exist_ok=True)
-    # not named after the file: a name of 255 bytes is legal, with anything added it is not
-    temp = posixpath.join(parent, f"{TEMP_MARKER}{uuid.uuid4().hex}")
-    try:
-        with open(temp, "wb") as handle:
+
+    def fill(fd: int) -> None:
+        with open(fd, "wb", closefd=False) as handle:  # buffered: chunks may be lines
             for chunk in chunks:
                 handle.write(chunk)
+
+    _write_renamed(fs, path, fill)
+
+
+def _write_renamed(fs: AbstractFileSystem, path: str, fill: Callable[[int], None]) -> None:
+    """`fill` the descriptor of a new temp file beside `path`, then rename it to `path`;
+    on any error the temp file is removed."""
+    parent = posixpath.dirname(path)
+    # not named after the file: a name of 255 bytes is legal, with anything added it is not;
+    # 16 random bytes, as a uuid4's, without building one
+    temp = posixpath.join(parent, f"{TEMP_MARKER}{os.urandom(16).hex()}")
+    try:
+        fd = os.open(temp, _CREATE, 0o666)
+    except FileNotFoundError:  # the folder is missing: made then, not looked for every file
+        fs.makedirs(parent, exist_ok=True)
+        fd = os.open(temp, _CREATE, 0o666)
+    try:
+        try:
+            fill(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of `data` with plain writes: no buffered file object for one write."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class Sink(Protocol):

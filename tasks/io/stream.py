@@ -44,6 +44,18 @@ def open_regular(path: str, below: int = 1) -> IO[bytes]:
     for a symbolic link: the last `below` components of `path` (the file and the folders
     between it and SOURCE) are opened one by one without following links, so a file or
     folder swapped for a link after the listing cannot lead outside SOURCE."""
+    fd, _ = open_regular_fd(path, below)
+    try:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular_fd(path: str, below: int = 1) -> tuple[int, os.stat_result]:
+    """`open_regular`'s checks, giving the descriptor (opened `O_NONBLOCK`, which reads of
+    a regular file ignore) and its `fstat`."""
     parts = path.split("/")
     below = max(1, min(below, len(parts) - 1))
     top = "/".join(parts[:-below]) or "/"
@@ -66,12 +78,11 @@ def open_regular(path: str, below: int = 1) -> IO[bytes]:
     finally:
         os.close(folder)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(status.st_mode) else "not a regular file"
             raise Rejected("not-a-file", f"{path!r} is {kind}")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return fd, status
     except BaseException:
         os.close(fd)
         raise

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+import shutil
+import signal
+import time
 from pathlib import Path
 
+import pytest
 from run_helpers import file_refs, make_job
 
 from newsprep.config import resolve_pipeline
-from newsprep.run.engine.batch import crashed_batch_records, in_sample, process_batch
-from newsprep.run.ledger.checkpoint import read_checkpoint
+from newsprep.run.engine.batch import (
+    ArticleLimit,
+    ArticleTimeout,
+    TimeLimit,
+    crashed_batch_records,
+    in_sample,
+    process_batch,
+)
+from newsprep.run.ledger.checkpoint import NOTES_PER_WRITE, read_checkpoint
+from newsprep.tasks.io.sinks import TEMP_MARKER
 
 
 def test_a_batch_writes_ok_articles_and_quarantines_the_rest(source: Path, tmp_path: Path) -> None:
@@ -118,3 +132,135 @@ def test_the_parity_sample_is_the_same_articles_every_time() -> None:
     assert sampled == [i for i in ids if in_sample(i, 0.25)]
     assert 60 < len(sampled) < 140
     assert not any(in_sample(i, 0.0) for i in ids) and all(in_sample(i, 1.0) for i in ids)
+
+
+def test_output_folders_are_made_as_needed_even_when_removed_between_batches(
+    source: Path, tmp_path: Path
+) -> None:
+    """Folders are made when a write finds them missing, not checked before every file:
+    a folder made for one batch and removed before the next is made again."""
+    dest = tmp_path / "out"
+    job = make_job(source, dest)
+    refs = [r for r in file_refs(source) if "broken" not in r.id]
+    first = process_batch(refs, 0, job)
+    assert all(r.status == "ok" and "/" in r.output for r in first)
+    outputs = {r.output: (dest / r.output).read_bytes() for r in first}
+    shutil.rmtree(dest)
+
+    again = process_batch(refs, 1, job)
+    assert [(r.status, r.output) for r in again] == [(r.status, r.output) for r in first]
+    assert {r.output: (dest / r.output).read_bytes() for r in again} == outputs
+    assert not [p for p in dest.rglob("*") if TEMP_MARKER in p.name]
+
+
+def test_a_file_where_an_output_folder_goes_is_an_output_conflict(
+    source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    (ref,) = [r for r in file_refs(source) if "broken" not in r.id][:1]
+    folder = dest / Path(ref.id).parent
+    folder.parent.mkdir(parents=True)
+    folder.write_bytes(b"a file, not a folder")
+    (record,) = process_batch([ref], 0, make_job(source, dest))
+    assert (record.status, record.reason, record.output) == ("rejected", "output-conflict", None)
+    assert folder.read_bytes() == b"a file, not a folder"
+    assert not [p for p in dest.rglob("*") if TEMP_MARKER in p.name]
+
+
+def _die_at_poison(refs: list, index: int, job: object) -> None:
+    """process_batch in a forked worker that dies (os._exit, no clean-up) when it comes to
+    the article holding POISON; the checkpoint writes by count only."""
+    from newsprep.run.engine import batch
+    from newsprep.run.ledger import checkpoint
+
+    checkpoint.SECONDS_PER_WRITE = 1e9
+    normalize = batch.normalize_text
+
+    def dying(raw: bytes, *args: object) -> object:
+        if b"POISON" in raw:
+            os._exit(9)
+        return normalize(raw, *args)
+
+    batch.normalize_text = dying
+    batch.process_batch(refs, index, job)
+
+
+def _run_dying(refs: list, index: int, job: object) -> None:
+    worker = multiprocessing.get_context("fork").Process(
+        target=_die_at_poison, args=(refs, index, job)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 9
+
+
+def test_a_worker_killed_mid_batch_loses_only_unwritten_notes_and_redoes_them_the_same(
+    source: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "many"
+    texts = [p.read_text() for p in sorted(source.rglob("*.txt")) if "broken" not in p.parts]
+    count, poison = NOTES_PER_WRITE + 8, NOTES_PER_WRITE + 4
+    for n in range(count):
+        text = texts[n % len(texts)] + (f"Article {n}.\n" if n != poison else "POISON.\n")
+        (src / f"a{n:03d}.txt").parent.mkdir(exist_ok=True)
+        (src / f"a{n:03d}.txt").write_text(text)
+    refs = file_refs(src)
+    ids = [r.id for r in refs]
+    clean = process_batch(refs, 0, make_job(src, tmp_path / "clean"))
+    assert all(r.status == "ok" for r in clean)
+
+    dest, notes = tmp_path / "out", tmp_path / "checkpoints"
+    job = make_job(src, dest, checkpoint_dir=str(notes))
+    path = notes / "batch-000005.jsonl"
+    _run_dying(refs, 5, job)  # the first run: notes written NOTES_PER_WRITE at a time
+    assert list(read_checkpoint(path)) == ids[:NOTES_PER_WRITE]
+    written = sorted(p.name for p in dest.iterdir())
+    assert written == ids[:poison]  # finished, some not noted: redone by the next run
+
+    _run_dying(refs, 5, job)  # run again after a crash: each note at once
+    assert list(read_checkpoint(path)) == ids[:poison]
+    records = crashed_batch_records(refs, 5, job, "BrokenProcessPool: died")
+    assert records[:poison] == clean[:poison]
+    assert {r.reason for r in records[poison:]} == {"worker-crash"}
+
+    final = process_batch(refs, 5, job)  # no crash this time
+    assert final == clean
+    for record in clean:
+        expected = (tmp_path / "clean" / record.output).read_bytes()
+        assert (dest / record.output).read_bytes() == expected
+    assert not [p for p in dest.iterdir() if TEMP_MARKER in p.name]
+
+
+def test_an_alarm_inside_a_step_ends_it_and_one_between_steps_ends_the_next() -> None:
+    with (
+        ArticleLimit(0.05),
+        pytest.raises(ArticleTimeout, match="article_timeout_seconds"),
+        TimeLimit(0.05),
+    ):
+        time.sleep(10)
+    with ArticleLimit(0.05):
+        started = time.monotonic()
+        time.sleep(0.3)  # between steps (the record, the checkpoint): not interrupted
+        assert time.monotonic() - started >= 0.3
+        with pytest.raises(ArticleTimeout), TimeLimit(0.05):
+            raise AssertionError("the step must not start")
+    with ArticleLimit(10), TimeLimit(10):  # the next article has a limit of its own
+        time.sleep(0.1)
+
+
+def test_a_batch_arms_one_timer_an_article(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arms = []
+    setitimer = signal.setitimer
+
+    def counted(which: int, seconds: float, *interval: float) -> tuple[float, float]:
+        if seconds:
+            arms.append(seconds)
+        return setitimer(which, seconds, *interval)
+
+    monkeypatch.setattr(signal, "setitimer", counted)
+    refs = file_refs(source)
+    records = process_batch(refs, 0, make_job(source, tmp_path / "out"))
+    assert {r.status for r in records} == {"ok", "rejected"}
+    assert arms == [300.0] * len(refs)

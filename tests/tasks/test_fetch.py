@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import posixpath
 import random
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from newsprep.config import FetchOptions
 from newsprep.errors import Rejected
-from newsprep.tasks.io.files import read_bytes
+from newsprep.tasks.io.files import depth_below, read_bytes
 from newsprep.tasks.stages.fetch import decode
 
 OPTIONS = FetchOptions()
@@ -182,3 +183,27 @@ def test_read_bytes_missing_file_is_not_a_rejection(tmp_path: Path) -> None:
     # A missing file is an I/O error for the caller to classify, not a bad article.
     with pytest.raises(FileNotFoundError):
         read_bytes(LocalFileSystem(), str(tmp_path / "nope.txt"), max_bytes=10)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 65_537, 1_000_003])
+def test_read_bytes_reads_a_local_file_whole_up_to_the_limit(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "src" / "deep" / "a.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    fs, root = LocalFileSystem(), str(tmp_path / "src")
+    assert read_bytes(fs, str(path), max_bytes=size, root=root) == data
+    assert read_bytes(fs, str(path), max_bytes=size + 70_000, root=root) == data
+    if size:
+        with pytest.raises(Rejected) as info:
+            read_bytes(fs, str(path), max_bytes=size - 1, root=root)
+        assert info.value.reason == "too-large"
+
+
+@pytest.mark.parametrize(
+    ("path", "root"),
+    [("/s/a.txt", "/s"), ("/s/x/y/a.txt", "/s"), ("/s/x/../a.txt", "/s"), ("/s/x//a.txt", "/s"),
+     ("/s/./a.txt", "/s"), ("/s/a.txt", "/s/"), ("/sx/a.txt", "/s"), ("/s/.x/a.txt", "/s")],
+)
+def test_depth_below_counts_as_relpath(path: str, root: str) -> None:
+    assert depth_below(path, root) == posixpath.relpath(path, root).count("/") + 1

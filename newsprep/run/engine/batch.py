@@ -47,7 +47,7 @@ class Job:
     retry: RetryPolicy = RetryPolicy()  # noqa: RUF009 - frozen, safe as a default
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
-    article_timeout_seconds: float = 300.0  # one article step's time limit (main thread)
+    article_timeout_seconds: float = 300.0  # one article's time limit (main thread)
     quarantine_max_item_bytes: int = 1024 * 1024  # the most one quarantine copy holds
     quarantine_max_run_bytes: int = 256 * 1024 * 1024  # the most all copies of a run hold
     quarantine_budget: str | None = None  # local file: the bytes the run's copies used
@@ -118,11 +118,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
             records[position] = checkpoint.done.get(ref.id)
             if records[position] is None:
                 todo.append(position)
-        reads = read_ahead(
-            todo, lambda position: _read(refs[position], job), lambda p: _size(refs[p], job),
-            requests, in_order=ordered,
-        )
-        for position, (record, raw) in reads:
+        def article(position: int, record: ArticleRecord, raw: bytes | None) -> None:
             ref = refs[position]
             result = _normalize(ref, job, record, raw)
             if result is None:
@@ -133,6 +129,20 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
             else:
                 write = partial(_write, ref, job, record, raw, result, sink)
                 writes.submit(position, write, 2 * len(result.text))
+
+        seconds = job.article_timeout_seconds
+        if not requests.overlap:  # inline: one time limit for the read, text work and write
+            for position in todo:
+                with ArticleLimit(seconds):
+                    article(position, *_read(refs[position], job))
+        else:  # reads ahead and writes behind in I/O threads, without a timer
+            reads = read_ahead(
+                todo, lambda position: _read(refs[position], job),
+                lambda p: _size(refs[p], job), requests, in_order=ordered,
+            )
+            for position, (record, raw) in reads:
+                with ArticleLimit(seconds):
+                    article(position, record, raw)
         writes.drain()
     written = [r for r in records if r.status == "ok"]
     try:
@@ -160,7 +170,7 @@ def crashed_batch_records(
 
 
 class ArticleTimeout(Exception):
-    """An article's step ran past `article_timeout_seconds`."""
+    """An article ran past `article_timeout_seconds`."""
 
 
 # Writing a path whose folder is a file (or a folder where the file goes): the same every try.
@@ -168,12 +178,17 @@ _PATH_CONFLICTS = (NotADirectoryError, IsADirectoryError, FileExistsError)
 
 
 class TimeLimit:
-    """Raise `ArticleTimeout` in this thread after `seconds` (a timer signal: only in a
-    process's main thread, as in the stage pool's workers; elsewhere no limit). A class,
-    not a generator: it runs three times for every article."""
+    """A step of an article (its read, text work or write): `ArticleTimeout` is raised in
+    it once the article's `ArticleLimit` has passed. Outside one, the step is limited on
+    its own, as long as `seconds`. Timer signals work only in a process's main thread (as
+    in the stage pool's workers); elsewhere there is no limit. Classes, not generators:
+    they run for every article."""
 
     _installed = False  # the SIGALRM handler, once per process
-    _seconds = 0.0  # the limit of the step in progress, for the message
+    _seconds = 0.0  # the limit in force, for the message
+    _article = False  # an ArticleLimit is armed: steps only say when they run
+    _in_step = False  # the alarm raises only inside a step
+    _expired = False  # the alarm came between steps: the next step ends at once
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -182,21 +197,58 @@ class TimeLimit:
     def __enter__(self) -> None:
         if not self.armed:
             return
-        if not TimeLimit._installed:
-            signal.signal(signal.SIGALRM, _alarm)
-            TimeLimit._installed = True
-        TimeLimit._seconds = self.seconds
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        TimeLimit._in_step = True  # before looking at _expired: an alarm now raises
+        if TimeLimit._article:
+            if TimeLimit._expired:
+                TimeLimit._in_step = False
+                raise ArticleTimeout(_message())
+            return
+        _arm(self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            TimeLimit._in_step = False
+            if not TimeLimit._article:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class ArticleLimit:
+    """One timer for all of an article's steps in this thread (see `TimeLimit`): armed
+    once, not once a step."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> None:
+        if self.armed:
+            TimeLimit._expired = False
+            TimeLimit._article = True
+            _arm(self.seconds)
 
     def __exit__(self, *exc: object) -> None:
         if self.armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            TimeLimit._article = TimeLimit._in_step = TimeLimit._expired = False
+
+
+def _arm(seconds: float) -> None:
+    if not TimeLimit._installed:
+        signal.signal(signal.SIGALRM, _alarm)
+        TimeLimit._installed = True
+    TimeLimit._seconds = seconds
+    signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def _alarm(signum: int, frame: object) -> None:
-    raise ArticleTimeout(
-        f"still running after {TimeLimit._seconds:g} s (article_timeout_seconds)"
-    )
+    if not TimeLimit._in_step:  # between steps: not in code that could take it
+        TimeLimit._expired = True
+        return
+    raise ArticleTimeout(_message())
+
+
+def _message() -> str:
+    return f"still running after {TimeLimit._seconds:g} s (article_timeout_seconds)"
 
 
 def _timed_out(record: ArticleRecord, exc: ArticleTimeout) -> None:
@@ -206,11 +258,12 @@ def _timed_out(record: ArticleRecord, exc: ArticleTimeout) -> None:
 
 def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
     """Read, normalize and hand one article to the sink; the record says how it ended."""
-    record, raw = _read(ref, job)
-    result = _normalize(ref, job, record, raw)
-    if result is None:
-        return _quarantine(job, ref, raw, record)
-    return _write(ref, job, record, raw, result, sink)
+    with ArticleLimit(job.article_timeout_seconds):
+        record, raw = _read(ref, job)
+        result = _normalize(ref, job, record, raw)
+        if result is None:
+            return _quarantine(job, ref, raw, record)
+        return _write(ref, job, record, raw, result, sink)
 
 
 def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
