@@ -50,6 +50,7 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
                     plan = plan_source_shards(config.source, config.dest, run.pipeline)
                     progress = progress_artifact(config.dest, logger)
                     sjob, shards = run.plan_shards(plan, on_progress=progress)
+                    executor.on_wait = run.hear_progress
                     for shard_outcome in executor.run_shards(shards, sjob):
                         run.record_shard(shard_outcome)
                 summary = run.finish_shards()

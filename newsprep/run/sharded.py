@@ -130,9 +130,12 @@ class ShardedSession(RunSession):
         previous_db = str(self.index.directory / "index.sqlite") if legacy else None
         if legacy:
             self.index.db.commit()
+        self.progress_dir = self.index.directory / "progress"
+        self.progress_dir.mkdir()
+        self._heard: dict[str, int] = {}  # part name -> articles counted before it ended
         sjob = ShardJob(
             job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
-            previous_db,
+            previous_db, str(self.progress_dir),
         )
         return sjob, plan.shards
 
@@ -202,6 +205,21 @@ class ShardedSession(RunSession):
         )
         return self._removal_refused_counts(previous, now, listed=self.plan.files)
 
+    def hear_progress(self) -> None:
+        """Count what the shards still running have done so far (each notes it in a file
+        of the run's local folder after every batch)."""
+        for note in self.progress_dir.iterdir():
+            if note.suffix == ".new":
+                continue
+            try:
+                done = int(note.read_text() or 0)
+            except (OSError, ValueError):
+                continue
+            heard = self._heard.get(note.name, 0)
+            if done > heard:
+                self._heard[note.name] = done
+                self.progress.advance(done - heard)
+
     def record_shard(self, outcome: ShardOutcome) -> None:
         """A finished shard: counted, reported as progress."""
         self.tally.merge(outcome.tally)
@@ -218,7 +236,9 @@ class ShardedSession(RunSession):
         self.batch_count += outcome.batches
         self.shard_count += 1
         self.unchanged_shards += outcome.unchanged
-        self.progress.advance(outcome.articles)
+        name = PartPaths.of(outcome.key).name
+        (self.progress_dir / name).unlink(missing_ok=True)
+        self.progress.advance(max(0, outcome.articles - self._heard.pop(name, 0)))
 
     def finish_shards(self) -> RunSummary:
         """Remove the parts (and files) of shards that are gone, finish a migration, write

@@ -275,3 +275,28 @@ def test_dest_deep_inside_the_source_leaves_its_neighbours_in(tmp_path: Path) ->
     (src / "b" / "runs").mkdir()
     keys = plan_shards(str(src), str(src / "b" / "runs" / "out"), PipelineConfig()).keys
     assert "folder:b" in keys
+
+
+def test_a_shard_notes_its_progress_batch_by_batch(tmp_path: Path, monkeypatch) -> None:
+    """The flow hears of a long shard before it ends: after each batch the worker notes
+    how many of its articles are done, in the run's local folder."""
+    import newsprep.run.engine.shard as shard_module
+    from newsprep.run.engine.batch import Job
+    from newsprep.run.ledger.parts import Shard
+
+    src = make_source(tmp_path, folders="a", per_folder=5)
+    notes = tmp_path / "progress"
+    notes.mkdir()
+    job = Job(source_root=str(src), dest_root=str(tmp_path / "out"), pipeline=PipelineConfig())
+    seen: list[str] = []
+    note = shard_module._note_progress
+
+    def read_each_note(sjob: shard_module.ShardJob, paths: PartPaths, done: int) -> None:
+        note(sjob, paths, done)
+        seen.append((notes / paths.name).read_text())
+
+    monkeypatch.setattr(shard_module, "_note_progress", read_each_note)
+    sjob = shard_module.ShardJob(job, batch_size=2, progress_dir=str(notes))
+    outcome = shard_module.run_shard(Shard("folder", "a"), sjob)
+    assert outcome.articles == 5
+    assert seen == ["2", "4", "5"]

@@ -60,6 +60,7 @@ class ShardJob:
     force: bool = False  # reprocess unchanged articles
     keep_gone: bool = False  # removal refused: articles gone from SOURCE keep their records
     previous_db: str | None = None  # a local SQLite of records not yet in parts (migration)
+    progress_dir: str | None = None  # a local folder: each shard's count of articles done
 
 
 @dataclass
@@ -194,6 +195,7 @@ def _process(
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
+        _note_progress(sjob, paths, outcome.tally.total + len(records))
         for record in records:
             outcome.tally.add(record)
             if record.status != "ok" and len(outcome.problems) < MAX_LOGGED:
@@ -209,6 +211,17 @@ def _process(
         index.keep_gone()
     outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, index.stale_paths())
     manifest.compact()
+
+
+def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:
+    """Say how many of its articles the shard has done, for the flow's progress (a
+    remote worker, without the folder, says nothing until the shard ends)."""
+    if sjob.progress_dir is None or not os.path.isdir(sjob.progress_dir):
+        return
+    path = os.path.join(sjob.progress_dir, paths.name)
+    with open(path + ".new", "w") as note:
+        note.write(str(done))
+    os.replace(path + ".new", path)
 
 
 def _checkpoints(job: Job, paths: PartPaths) -> str | None:

@@ -27,6 +27,7 @@ from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shard
 from newsprep.run.retry import MAX_BATCH_CRASHES
 
+WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
 IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
 
@@ -71,6 +72,7 @@ class BatchExecutor:
         self.options, self.workers, self.logger = options, workers, logger
         self.pool = StagePool(workers, lang) if options.runner == "process" else None
         self.in_flight = 2 * workers
+        self.on_wait: Callable[[], None] | None = None
         # prefect-dask hands a quoted value to the task as a plain tuple, so no quote there
         self._wrap = quote if options.runner != "dask" else (lambda value: value)
 
@@ -114,7 +116,7 @@ class BatchExecutor:
                 pending.update(zip(self._submit(runner, room, units), room, strict=True))
             if not pending:
                 return
-            done = next(as_completed(list(pending)))
+            done = self._next_done(list(pending))
             unit = pending.pop(done)
             try:
                 yield done.result()
@@ -130,6 +132,16 @@ class BatchExecutor:
                 except Exception:
                     state.again.append(other)
             return
+
+    def _next_done(self, futures: list[PrefectFuture]) -> PrefectFuture:
+        """The next future to finish; while none does, `on_wait` is called every
+        WAIT_SECONDS (a run by shards reports what its shards have done so far)."""
+        while True:
+            try:
+                return next(as_completed(futures, timeout=WAIT_SECONDS))
+            except TimeoutError:
+                if self.on_wait is not None:
+                    self.on_wait()
 
     def _submit(self, runner: TaskRunner, room: list[Any], units: _Units) -> list[PrefectFuture]:
         parameters: dict[str, Any] = {
