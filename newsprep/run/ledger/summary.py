@@ -60,8 +60,12 @@ class Tally:
         self.reasons[reason] += 1
         if reason not in self.examples or record.id < self.examples[reason]:
             self.examples[reason] = record.id
+        self._keep_problem(record)
+
+    def _keep_problem(self, record: ArticleRecord) -> None:
+        """Count a problem record; keep it if its id is among the keep_problems smallest
+        (a heap of negated keys keeps the largest on top)."""
         self.problem_count += 1
-        # the keep_problems smallest ids: a heap of negated keys keeps the largest on top
         entry = (_Descending(record.id), self.problem_count, record)
         if len(self._problems) < self.keep_problems:
             heapq.heappush(self._problems, entry)
@@ -78,12 +82,7 @@ class Tally:
             if reason not in self.examples or article_id < self.examples[reason]:
                 self.examples[reason] = article_id
         for _, _, record in other._problems:
-            self.problem_count += 1
-            entry = (_Descending(record.id), self.problem_count, record)
-            if len(self._problems) < self.keep_problems:
-                heapq.heappush(self._problems, entry)
-            elif self.keep_problems and record.id < self._problems[0][0].key:
-                heapq.heapreplace(self._problems, entry)
+            self._keep_problem(record)
         self.problem_count += other.problem_count - len(other._problems)
 
     @property
