@@ -64,6 +64,25 @@ def test_the_problems_kept_are_the_smallest_ids_whatever_the_order() -> None:
     assert [r.id for r in tally.problems] == ["b", "c"] and tally.problem_count == 5
 
 
+@pytest.mark.parametrize("keep", [2, 100])
+def test_tallies_of_shards_add_up_to_the_tally_of_all(keep: int) -> None:
+    whole = Tally(keep_problems=keep)
+    for r in RECORDS:
+        whole.add(r)
+    added = Tally(keep_problems=keep)
+    for part in (RECORDS[:3], RECORDS[3:4], [], RECORDS[4:]):
+        shard = Tally(keep_problems=keep)
+        for r in part:
+            shard.add(r)
+        added.merge(shard)
+    assert (added.total, added.statuses, added.reasons, added.parity, added.examples) == (
+        whole.total, whole.statuses, whole.reasons, whole.parity, whole.examples
+    )
+    assert added.problem_count == whole.problem_count == 5
+    assert [r.id for r in added.problems] == [r.id for r in whole.problems]
+    assert added.top_reasons() == whole.top_reasons()
+
+
 def summary(**changes: object) -> RunSummary:
     fields = dict(
         source="src", dest="out", profile="default", overrides={}, config_fingerprint="f",
