@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import fsspec
@@ -20,7 +21,7 @@ from fsspec import AbstractFileSystem
 
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import is_transient
-from newsprep.run.ledger.parts import Shard
+from newsprep.run.ledger.parts import Shard, key_region, part_keys, range_first
 from newsprep.tasks.io.listing import split_member_pattern
 from newsprep.tasks.io.paths import (
     ARCHIVE_SUFFIXES,
@@ -44,6 +45,11 @@ class ShardPlan:
     shards: list[Shard] = field(default_factory=list)
     files: int = 0  # files in the shards' folders that look like articles or containers
     counts: dict[str, int] = field(default_factory=dict)  # such files, by shard key
+    # the first names of the ranges a folder was cut into before (from DEST's parts)
+    firsts: dict[str, list[str]] = field(default_factory=dict)
+    # the keys of ranges of before that are cut again now: their parts hold records of
+    # the new ranges beside them
+    recut: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> set[str]:
@@ -58,6 +64,10 @@ def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
     if pattern is None and fs.isdir(root):
         plan = ShardPlan(fs.unstrip_protocol(root), pattern)
         dest_fs, dest_root = fsspec.url_to_fs(dest)
+        for key in part_keys(dest_fs, dest_root.rstrip("/")):
+            kind, folder = key_region(key)
+            if kind == "range":
+                plan.firsts.setdefault(folder, []).append(range_first(key))
         skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
         _plan_folder(fs, root, "", skip, config, plan)
         if plan.files == 1:  # one archive in the folder: its ids are its member names
@@ -111,9 +121,13 @@ def _plan_folder(
         return
     plan.files += articles + len(containers)
     if len(containers) < len(files):  # the folder's own files: articles, and what is ignored
-        shard = Shard("folder", relative)
-        plan.shards.append(shard)
-        plan.counts[shard.key] = articles
+        others = [name for name in files if name not in set(containers)]
+        firsts = plan.firsts.get(relative, ())
+        for shard, count, recut in _folder_shards(relative, others, firsts):
+            plan.shards.append(shard)
+            plan.counts[shard.key] = count
+            if recut:
+                plan.recut.add(shard.key)
     for name in containers:
         path = posixpath.join(relative, name) if relative else name
         plan.shards.append(shard := Shard("file", path))
@@ -121,6 +135,44 @@ def _plan_folder(
     for name in folders:
         _plan_folder(fs, root, posixpath.join(relative, name) if relative else name, skip,
                      config, plan)
+
+
+SHARD_FILES = 10_000  # a folder with more files is cut into ranges of names this size
+
+
+def _folder_shards(
+    relative: str, names: list[str], firsts: tuple[str, ...] | list[str]
+) -> list[tuple[Shard, int, bool]]:
+    """A folder's own files as one shard, or as ranges of names of about SHARD_FILES when
+    there are more. Ranges are kept from run to run (`firsts`, from the parts in DEST):
+    new files fall into the ranges there are, and a range grown past twice the size is
+    cut again, so a few new files rewrite a few parts, not all of them."""
+    if not firsts and len(names) <= SHARD_FILES:
+        return [(Shard("folder", relative), len(names), False)]
+    escaped = sorted(escape_surrogates(name) for name in names)
+    # the ranges of before, or names SHARD_FILES apart
+    starts = sorted({"", *firsts}) if firsts else ["", *escaped[SHARD_FILES::SHARD_FILES]]
+    cut: list[str] = []
+    recut: set[str] = set()  # ranges of before, cut again: their part is not theirs alone
+    for number, first in enumerate(starts):
+        inside = _inside(escaped, first, starts[number + 1] if number + 1 < len(starts) else None)
+        cut.append(first)
+        if len(inside) > 2 * SHARD_FILES:
+            cut += inside[SHARD_FILES::SHARD_FILES]
+            recut.add(first)
+    shards = []
+    for number, first in enumerate(cut):
+        last = cut[number + 1] if number + 1 < len(cut) else None
+        count = len(_inside(escaped, first, last))
+        shard = Shard("range", relative, first=first, last=last)
+        shards.append((shard, count, first in recut and first in firsts))
+    return shards
+
+
+def _inside(escaped: list[str], first: str, last: str | None) -> list[str]:
+    """The sorted names from first (inclusive) to last (not)."""
+    end = len(escaped) if last is None else bisect_left(escaped, last)
+    return escaped[bisect_left(escaped, first):end]
 
 
 def _count_tree(fs: AbstractFileSystem, folder: str, config: PipelineConfig) -> int:

@@ -86,7 +86,9 @@ class ShardedSession(RunSession):
             replace(
                 shard, present=present_files(names.get(part_name(shard.key), [])),
                 done=self.dones.get(shard.key),
-            )
+            ) if shard.key not in plan.recut
+            # a range cut again starts afresh: its old part is read like a migration's
+            else replace(shard, present=frozenset(), done=None)
             for shard in plan.shards
         ]
         planned = {shard.key: shard for shard in plan.shards}
@@ -168,7 +170,7 @@ class ShardedSession(RunSession):
             files.append(manifest)
         if JOURNAL in at_top:
             files += [journal] if self.fs.isfile(journal) else sorted(self.fs.find(journal))
-        for key in self.handed:
+        for key in [*self.handed, *(k for k in self.plan.recut if k in self.existing)]:
             name = self.existing[key]
             paths = PartPaths(name)
             files.append(posixpath.join(self.dest_root, paths.records))
@@ -244,6 +246,9 @@ class ShardedSession(RunSession):
         """Remove the parts (and files) of shards that are gone, finish a migration, write
         DEST/_run.json; the run summary."""
         self.progress.finish()
+        for shard in self.plan.shards:  # a killed run's temp files among a folder's ranges
+            if shard.kind == "range" and not shard.first:
+                remove_temp_files_in(self.fs, self.dest_root, shard.path, False)
         if self.kept_unlisted or self.kept:
             kept = self.kept_unlisted + sum(
                 self.dones[key].records for key in self.kept if key in self.dones
@@ -366,7 +371,7 @@ def _sort_parts(
     unreadable = {path for kind, path in regions if kind == "unreadable"}
     trees = {path for kind, path in regions if kind == "tree"}
     paths = sorted(path for _, path in regions)
-    folders = {path for kind, path in regions if kind == "folder"}
+    folders = {path for kind, path in regions if kind in ("folder", "range")}
     file_folders = {posixpath.dirname(path) for kind, path in regions if kind == "file"}
     kept, handed, gone = [], [], []
     for key in unplanned:
@@ -376,7 +381,9 @@ def _sort_parts(
             kept.append(key)
         elif kind == "run" or any(a in trees for a in ancestors) or (
             kind in ("tree", "unreadable") and _has_below(paths, path)
-        ) or (kind == "folder" and path in file_folders) or (
+        ) or (kind in ("folder", "range") and path in folders) or (
+            kind == "folder" and path in file_folders
+        ) or (
             kind == "file" and posixpath.dirname(path) in folders
         ):
             handed.append(key)

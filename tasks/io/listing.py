@@ -125,6 +125,8 @@ def list_shard(
     member_pattern: str | None = None,
     detail: str = "",
     single: bool = False,
+    first: str = "",
+    last: str | None = None,
 ) -> SourceListing:
     """List one shard of a source (newsprep/run/planning.py) into the index: the direct
     files of folder `path` (kind `folder`), everything under it (`tree`), one file
@@ -143,10 +145,20 @@ def list_shard(
         entries = _one_file(fs, target)
     elif kind == "folder":
         entries = _direct(fs, target)
+    elif kind == "range":  # the folder's files named from `first` (inclusive) to `last`
+        entries = (
+            (entry, info) for entry, info in _direct(fs, target)
+            if _in_range(escape_surrogates(posixpath.basename(entry.rstrip("/"))), first, last)
+        )
     else:
         entries = _flat(fs, target) if object_store(fs) else _walk(fs, target, top_ok=False)
-    _add_entries(listing, fs, base, entries, dest, config, containers=kind != "folder")
+    containers = kind not in ("folder", "range")
+    _add_entries(listing, fs, base, entries, dest, config, containers=containers)
     return listing
+
+
+def _in_range(name: str, first: str, last: str | None) -> bool:
+    return first <= name and (last is None or name < last)
 
 
 def _one_file(fs: AbstractFileSystem, path: str) -> Iterator[tuple[str, dict]]:

@@ -300,3 +300,56 @@ def test_a_shard_notes_its_progress_batch_by_batch(tmp_path: Path, monkeypatch) 
     outcome = shard_module.run_shard(Shard("folder", "a"), sjob)
     assert outcome.articles == 5
     assert seen == ["2", "4", "5"]
+
+
+@pytest.fixture
+def small_shards(monkeypatch) -> int:
+    """Folders of more than 3 files are cut into ranges of names."""
+    import newsprep.run.planning as planning
+
+    monkeypatch.setattr(planning, "SHARD_FILES", 3)
+    return 3
+
+
+def test_a_large_folder_is_cut_into_ranges_that_stay(tmp_path: Path, small_shards: int) -> None:
+    src, dest = make_source(tmp_path, folders="a", per_folder=8), tmp_path / "out"
+    (src / "feed.jsonl").unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.shards == 3 and summary.counts["ok"] == 8
+    keys = plan_shards(str(src), str(dest), PipelineConfig()).keys
+    assert keys == {"range:a//", "range:a//3.txt", "range:a//6.txt"}
+    assert records(dest) == records(_batch_run(src, tmp_path))
+    before = ledger_state(dest)
+    (src / "a" / "3b.txt").write_text(STORY.format("new"))  # between 3.txt and 4.txt
+    again = run_sharded(src, dest, workers=1)
+    assert again.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 8}
+    after = ledger_state(dest)
+    assert {name for name in after if after[name] != before.get(name)} == {
+        "range=a%2F%2F3.txt.jsonl", "range=a%2F%2F3.txt.done.json"
+    }
+
+
+def test_a_range_grown_past_twice_its_size_is_cut_again_losing_nothing(
+    tmp_path: Path, small_shards: int
+) -> None:
+    src, dest = make_source(tmp_path, folders="a", per_folder=4), tmp_path / "out"
+    (src / "feed.jsonl").unlink()
+    run_sharded(src, dest, workers=1)  # ranges from '' and from 3.txt
+    first = records(dest)
+    for letter in "abcdef":  # the range from 3.txt: 3.txt, 3a..3f: 7 names, over 2 x 3
+        (src / "a" / f"3{letter}.txt").write_text(STORY.format(f"3{letter}"))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 6, "changed": 0, "retried": 0, "skipped": 4}
+    assert summary.removed_articles == 0
+    keys = plan_shards(str(src), str(dest), PipelineConfig()).keys
+    assert keys == {"range:a//", "range:a//3.txt", "range:a//3c.txt", "range:a//3f.txt"}
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+    assert all(records(dest)[k]["sha256"] == r["sha256"] for k, r in first.items())
+    assert run_sharded(src, dest, workers=1).changes["skipped"] == 10
+
+
+def _batch_run(src: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "batches"
+    shutil.rmtree(out, ignore_errors=True)
+    run_session(src, out, workers=1)
+    return out

@@ -95,7 +95,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
     with MemoryIndex(job.checkpoint_dir) as index:
         listing = list_shard(
             job.source_root, shard.kind, shard.path, job.dest_root, job.pipeline, index,
-            sjob.member_pattern, shard.detail, shard.single,
+            sjob.member_pattern, shard.detail, shard.single, shard.first, shard.last,
         )
         digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
         dest = DestFolders(dest_fs, dest_root)
@@ -249,6 +249,7 @@ def _namespace(shard: Shard) -> list[tuple[str, bool]]:
     subfolders are its too: where a killed run's temp files of this shard can be."""
     if shard.kind == "folder":
         return [(shard.path, False), (_quarantined(shard.path), False)]
+    # a range shares its folders with the folder's other ranges: the flow cleans them
     if shard.kind == "file":
         if shard.single:
             return [("", True)]

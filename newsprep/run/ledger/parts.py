@@ -37,13 +37,21 @@ _MAX_QUOTED = 200
 # The part of a run by batches (task_unit batch): all its records in one part.
 RUN_PART_KEY = "run:"
 
-ShardKind = Literal["folder", "file", "tree", "unreadable"]
+ShardKind = Literal["folder", "range", "file", "tree", "unreadable"]
+RANGE_MARK = "//"  # between a range shard's folder and its first name, in its key
 
 
 def key_region(key: str) -> tuple[str, str]:
-    """(kind, path) of a shard key."""
+    """(kind, path) of a shard key: a range's path is its folder's."""
     kind, _, path = key.partition(":")
+    if kind == "range":
+        path = path.partition(RANGE_MARK)[0]
     return kind, path
+
+
+def range_first(key: str) -> str:
+    """The first name of a range shard's key."""
+    return key.partition(":")[2].partition(RANGE_MARK)[2]
 
 
 def part_name(key: str) -> str:
@@ -133,6 +141,9 @@ class Shard:
     # one listing of DEST/_ledger/; None: not known, the worker looks
     present: frozenset[str] | None = None
     done: Done | None = None  # its part's completion marker, when `present` says so
+    # range: the folder's direct files named from `first` (inclusive) to `last` (not)
+    first: str = ""
+    last: str | None = None
 
     def __post_init__(self) -> None:
         if self.done is not None and self.done.key != self.key:
@@ -140,16 +151,12 @@ class Shard:
 
     @property
     def key(self) -> str:
-        """Stable across runs; a name that is not UTF-8 is spelled with `\\xNN`."""
+        """Stable across runs; a name that is not UTF-8 is spelled with `\\xNN`. A range's
+        key is its folder and its first name, apart by `//` (no name has a `/`)."""
+        if self.kind == "range":
+            folder, first = escape_surrogates(self.path), escape_surrogates(self.first)
+            return f"range:{folder}{RANGE_MARK}{first}"
         return f"{self.kind}:{escape_surrogates(self.path)}"
-
-    def covers(self, path: str) -> bool:
-        """Whether a source path (relative) belongs to this shard's region."""
-        if self.kind == "file":
-            return path == self.path
-        if self.kind == "folder":
-            return posixpath.dirname(path) == self.path
-        return not self.path or path == self.path or path.startswith(self.path + "/")
 
 
 def read_done(fs: AbstractFileSystem, dest_root: str, key: str) -> Done | None:
