@@ -8,6 +8,7 @@ streamed here, record by record and member by member, never unpacked or read who
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from newsprep.tasks.io.paths import (
     safe_relative_path,
 )
 from newsprep.tasks.io.refs import ArticleRef, SourceFile, broken_container
-from newsprep.tasks.io.stores import object_store
+from newsprep.tasks.io.stores import object_store, on_local_disk
 from newsprep.tasks.io.stream import Retry
 from newsprep.tasks.io.tar import archive_articles
 
@@ -247,10 +248,11 @@ def _walk(
     comes as type UNREADABLE (fsspec's own walk leaves such folders out without a word);
     a transient error is raised, for the listing to be tried again."""
     folders = [root]
+    local = on_local_disk(fs)
     while folders:
         folder = folders.pop()
         try:
-            entries = fs.ls(folder, detail=True)
+            entries = _local_ls(folder) if local else fs.ls(folder, detail=True)
         except FileNotFoundError:
             continue  # removed while the source was listed: nothing of it to read
         except OSError as exc:
@@ -271,6 +273,37 @@ def _walk(
                     folders.append(path)
             else:
                 yield path, info
+
+
+def _local_ls(folder: str) -> list[dict]:
+    """`LocalFileSystem.ls(folder, detail=True)` with the fields the listing uses (name,
+    type, size, mtime, islink), the same values, at half the cost a file."""
+    entries = []
+    prefix = folder.rstrip("/") + "/"
+    with os.scandir(folder) as found:
+        for entry in found:
+            try:
+                stat = entry.stat(follow_symlinks=False)
+                link = entry.is_symlink()
+                size = stat.st_size
+                if link:
+                    try:
+                        size = entry.stat(follow_symlinks=True).st_size
+                    except OSError:
+                        size = 0
+                if entry.is_dir(follow_symlinks=False):
+                    kind = "directory"
+                elif entry.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    kind = "other"
+            except FileNotFoundError:
+                continue  # removed as it was listed
+            entries.append({
+                "name": prefix + entry.name, "type": kind, "size": size,
+                "mtime": stat.st_mtime, "islink": link,
+            })
+    return entries
 
 
 def _flat(fs: AbstractFileSystem, root: str) -> Iterator[tuple[str, dict]]:

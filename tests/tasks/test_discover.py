@@ -166,3 +166,25 @@ def test_source_files_with_reserved_names_are_not_written_over_newsprep_files(
     assert record.problem is not None
     assert (record.problem.status, record.problem.reason) == ("rejected", "unsafe-id")
     assert not record.id.startswith("_quarantine/")
+
+
+def test_the_local_listing_sees_what_fsspec_sees(tmp_path: Path) -> None:
+    """The listing's own scan of a local folder gives the values fsspec's `ls` gives for
+    the fields it uses (signatures stay as they were): files, folders, links, a broken
+    link, a FIFO."""
+    import fsspec
+
+    from newsprep.tasks.io.listing import _local_ls
+
+    (tmp_path / "a.txt").write_text("x" * 10)
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
+    os.symlink(tmp_path / "gone", tmp_path / "broken.txt")
+    os.mkfifo(tmp_path / "fifo.txt")
+    fields = ("name", "type", "size", "mtime", "islink")
+    reference = {
+        info["name"]: {k: info[k] for k in fields}
+        for info in fsspec.filesystem("file").ls(str(tmp_path), detail=True)
+    }
+    assert {info["name"]: info for info in _local_ls(str(tmp_path))} == reference
+    assert len(reference) == 5

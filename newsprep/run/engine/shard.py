@@ -24,7 +24,7 @@ from newsprep.run.batching import MAX_BATCH_SIZE, batch_bytes, batches
 from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.ledger.manifest import (
     ManifestWriter,
-    manifest_lines,
+    manifest_records,
     remove_stale_outputs,
 )
 from newsprep.run.ledger.memory_index import MemoryIndex
@@ -151,8 +151,7 @@ def _all_there(
     file they name is in DEST and every line reads; False (counting nothing) otherwise."""
     unreadable: list = []
     tally = Tally()
-    for _, line in manifest_lines(fs, posixpath.join(root, paths.records), unreadable):
-        record = ArticleRecord.from_line(line)
+    for record in manifest_records(fs, posixpath.join(root, paths.records), unreadable):
         if not all(
             dest.has(getattr(record, name)) for name in RECORD_PATH_FIELDS
             if getattr(record, name) is not None

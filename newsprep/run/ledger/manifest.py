@@ -172,8 +172,9 @@ _OPTIONAL = {
 }
 
 
-def _record_id(line: str) -> str:
-    """The id of a manifest line that holds a usable record; ValueError saying why not."""
+def _checked(line: str) -> dict:
+    """The fields of a manifest line that holds a usable record; ValueError saying why
+    not."""
     try:
         data = json.loads(line)
     except RecursionError:
@@ -194,7 +195,7 @@ def _record_id(line: str) -> str:
     fixes = data.get("fixes", [])
     if not isinstance(fixes, list) or not all(isinstance(fix, str) for fix in fixes):
         raise ValueError("fixes is not a list of strings")
-    return data["id"]
+    return data
 
 
 def manifest_lines(
@@ -204,6 +205,22 @@ def manifest_lines(
     million-record manifest is not turned into records and back at every run's start);
     a line cut short by a crash is passed over. A line that is not a usable record is
     left out, and noted in `unreadable` when given."""
+    for line, data in _usable_lines(fs, path, unreadable):
+        yield data["id"], line
+
+
+def manifest_records(
+    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None = None
+) -> Iterator[ArticleRecord]:
+    """The records of a manifest or journal file (as `manifest_lines`, each line decoded
+    once)."""
+    for _, data in _usable_lines(fs, path, unreadable):
+        yield ArticleRecord.from_dict(data)
+
+
+def _usable_lines(
+    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None
+) -> Iterator[tuple[str, dict]]:
     try:  # an object store's part is read in one request, not a HEAD and a GET
         handle = fs.open(path, "rb") if on_local_disk(fs) else io.BytesIO(fs.cat_file(path))
     except FileNotFoundError:
@@ -216,7 +233,7 @@ def manifest_lines(
                 continue
             try:
                 line = raw.decode("utf-8")
-                yield _record_id(line), line
+                yield line, _checked(line)
             except UnicodeDecodeError as exc:
                 problem = f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
                 _note(unreadable, path, number, problem, raw)
