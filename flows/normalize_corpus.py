@@ -23,7 +23,7 @@ from newsprep.run.sharded import ShardedSession, by_shards
 @flow(
     name="normalize-corpus",
     flow_run_name=flow_run_name,
-    description="Raw news articles in, tokenized lowercased corpus out, with a manifest.",
+    description="Raw news articles in, tokenized lowercased corpus out, with a ledger.",
     validate_parameters=True,
 )
 def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # noqa: B008 - frozen

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.engine.shard import run_shard
+from newsprep.run.engine.shard import run_group
 from newsprep.run.ledger.summary import RunSummary
 from newsprep.run.planning import plan_shards
 from newsprep.run.sharded import ShardedSession
@@ -22,7 +22,8 @@ def run_sharded(
     )
     with ShardedSession(config, logging.getLogger("test")) as session:
         plan = plan_shards(config.source, config.dest, session.pipeline)
-        sjob, shards = session.plan_shards(plan, on_progress=lambda percent, line: None)
-        for shard in shards:
-            session.record_shard(run_shard(shard, sjob))
+        sjob, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
+        for group in groups:
+            for outcome in run_group(group, sjob):
+                session.record_shard(outcome)
         return session.finish_shards()

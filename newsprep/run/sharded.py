@@ -19,12 +19,20 @@ from typing import Any
 
 from newsprep.config import RunConfig
 from newsprep.run.engine.batch import Job
-from newsprep.run.engine.shard import ShardJob, ShardOutcome, remove_temp_files_in
+from newsprep.run.engine.shard import (
+    ShardGroup,
+    ShardJob,
+    ShardOutcome,
+    remove_temp_files_in,
+)
 from newsprep.run.ledger.manifest import (
     JOURNAL,
     MANIFEST,
+    UnreadableLine,
+    keep_unreadable,
     manifest_lines,
     remove_stale_outputs,
+    unreadable_report,
 )
 from newsprep.run.ledger.parts import (
     DONE_SUFFIX,
@@ -47,7 +55,38 @@ from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
 from newsprep.run.session import RunSession
 from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
+from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
+
+GROUP_ARTICLES = 1000  # small shards share a task run up to about this many articles
+GROUP_SHARDS = 100  # and at most this many shards
+GROUPS_PER_WORKER = 4  # enough task runs that every worker has work to the end
+
+
+def group_shards(
+    shards: list[Shard], sizes: dict[str, int | None], workers: int
+) -> list[ShardGroup]:
+    """The task runs of a run: a shard of GROUP_ARTICLES or more (or of unknown size: a
+    JSONL file or archive never run) alone, smaller ones in key order together, up to
+    GROUP_ARTICLES (less in a small run, so that every worker gets several)."""
+    total = sum(size or 0 for size in sizes.values())
+    enough = max(1, min(GROUP_ARTICLES, total // (GROUPS_PER_WORKER * workers)))
+    groups: list[ShardGroup] = []
+    together: list[Shard] = []
+    held = 0
+    for shard in shards:
+        size = sizes.get(shard.key)
+        if size is None or size >= enough:
+            groups.append(ShardGroup((shard,)))
+            continue
+        together.append(shard)
+        held += size
+        if held >= enough or len(together) >= GROUP_SHARDS:
+            groups.append(ShardGroup(tuple(together)))
+            together, held = [], 0
+    if together:
+        groups.append(ShardGroup(tuple(together)))
+    return groups
 
 
 def by_shards(config: RunConfig) -> bool:
@@ -71,7 +110,7 @@ class ShardedSession(RunSession):
 
     def plan_shards(
         self, plan: ShardPlan, on_progress: Callable[[float, str], None]
-    ) -> tuple[ShardJob, list[Shard]]:
+    ) -> tuple[ShardJob, list[ShardGroup]]:
         """Sort the parts already in DEST against the planned shards, decide the removal
         guard, and make the job every shard gets."""
         self.plan, options = plan, self.options
@@ -99,9 +138,14 @@ class ShardedSession(RunSession):
         legacy = self._legacy_files()
         self.migrating = bool(legacy)
         if legacy:
+            unreadable: list[UnreadableLine] = []
             self.index.add_previous_lines(
-                line for path in legacy for line in manifest_lines(self.fs, path)
+                line for path in legacy for line in manifest_lines(self.fs, path, unreadable)
             )
+            copy = posixpath.join(self.dest_root, MANIFEST_UNREADABLE)
+            keep_unreadable(self.fs, copy, unreadable)
+            for report in unreadable_report(unreadable, copy):
+                self.logger.warning("%s", report)
         self.refused = self._guard(planned)
         if self.refused:
             self.logger.error("%s", self.refused)
@@ -139,7 +183,21 @@ class ShardedSession(RunSession):
             job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
             previous_db, str(self.progress_dir),
         )
-        return sjob, plan.shards
+        return sjob, group_shards(plan.shards, self._sizes(), self.workers)
+
+    def _sizes(self) -> dict[str, int | None]:
+        """Articles each shard holds, as far as the flow knows: its files in a folder (or
+        its part's records, when more), its part's records for a JSONL file or archive;
+        None for one never run."""
+        sizes: dict[str, int | None] = {}
+        for shard in self.plan.shards:
+            done = self.dones.get(shard.key)
+            if shard.kind in ("folder", "range"):
+                sizes[shard.key] = max(self.plan.counts.get(shard.key, 0),
+                                       done.records if done else 0)
+            else:
+                sizes[shard.key] = done.records if done else None
+        return sizes
 
     def _remove_ledger_temp_files(self) -> None:
         remove_temp_files_in(self.fs, self.dest_root, LEDGER_DIR, False)

@@ -353,3 +353,69 @@ def _batch_run(src: Path, tmp_path: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     run_session(src, out, workers=1)
     return out
+
+
+def test_small_shards_share_a_task_run_large_ones_have_their_own() -> None:
+    from newsprep.run.ledger.parts import Shard
+    from newsprep.run.sharded import GROUP_ARTICLES, group_shards
+
+    shards = [Shard("folder", f"f{n:03d}") for n in range(30)] + [
+        Shard("file", "big.jsonl"), Shard("folder", "huge"), Shard("file", "new.jsonl")
+    ]
+    sizes = {shard.key: 100 for shard in shards[:30]}
+    sizes |= {"file:big.jsonl": 50_000, "folder:huge": GROUP_ARTICLES, "file:new.jsonl": None}
+    groups = group_shards(shards, sizes, workers=2)
+    assert [len(group.shards) for group in groups] == [10, 10, 10, 1, 1, 1]
+    assert [shard for group in groups for shard in group.shards] == shards
+    assert groups[0].name == "shards folder:f000 .. folder:f009 (10)"
+    assert groups[3].name == "shard file:big.jsonl"
+
+
+def test_a_small_run_still_gives_every_worker_several_task_runs() -> None:
+    from newsprep.run.ledger.parts import Shard
+    from newsprep.run.sharded import GROUPS_PER_WORKER, group_shards
+
+    shards = [Shard("folder", f"f{n}") for n in range(12)]
+    groups = group_shards(shards, {shard.key: 4 for shard in shards}, workers=2)
+    assert len(groups) >= GROUPS_PER_WORKER * 2 - 2
+    assert [shard for group in groups for shard in group.shards] == shards
+
+
+def test_a_group_that_keeps_crashing_leaves_each_shard_a_failed_item(tmp_path: Path) -> None:
+    import logging
+
+    from newsprep.config import RunOptions
+    from newsprep.run.engine.batch import Job
+    from newsprep.run.engine.shard import ShardGroup, ShardJob
+    from newsprep.run.ledger.parts import Shard
+    from newsprep.run.orchestration.executor import BatchExecutor, _Queue, shard_units
+    from newsprep.run.retry import MAX_BATCH_CRASHES
+
+    job = Job(source_root=str(tmp_path), dest_root=str(tmp_path / "out"),
+              pipeline=PipelineConfig())
+    group = ShardGroup((Shard("folder", "a"), Shard("folder", "b")))
+    executor = BatchExecutor(RunOptions(runner="thread"), 1, "en", logging.getLogger("test"))
+    queue, units = _Queue(iter([])), shard_units(ShardJob(job))
+    for _ in range(1, MAX_BATCH_CRASHES):
+        assert list(executor._crashed(group, RuntimeError("boom"), queue, units)) == []
+        assert queue.take(1) == [group]
+    (outcomes,) = executor._crashed(group, RuntimeError("boom"), queue, units)
+    assert [(o.key, o.tally.statuses["failed"], dict(o.tally.reasons)) for o in outcomes] == [
+        ("folder:a", 1, {"shard-crash": 1}), ("folder:b", 1, {"shard-crash": 1})
+    ]
+
+
+def test_a_migration_keeps_the_old_ledgers_unreadable_lines(tmp_path: Path, caplog) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_session(src, dest, workers=1)
+    old = dest / "_manifest.jsonl"
+    (dest / PartPaths.of("run:").records).rename(old)
+    shutil.rmtree(dest / "_ledger")
+    lines = old.read_bytes().splitlines(keepends=True)
+    lines[2] = b"{not json\n"
+    old.write_bytes(b"".join(lines))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 10}
+    assert (dest / "_manifest.unreadable").read_bytes() == b"{not json\n"
+    assert any("1 unreadable line(s) left out (line 3: not JSON" in m for m in caplog.messages)
+    assert not old.exists() and len(records(dest)) == 11

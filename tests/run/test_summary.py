@@ -110,3 +110,10 @@ def test_failure_budget() -> None:
     with pytest.raises(FailureBudgetExceeded, match="1 of 4 articles failed") as raised:
         check_failure_budget(summary(), 0.2)
     assert raised.value.summary == summary()
+
+
+def test_a_shard_that_kept_crashing_fails_the_run_whatever_the_budget() -> None:
+    crashed = summary(reasons={"shard-crash": 1}, counts={"ok": 3, "rejected": 0,
+                                                         "failed": 1, "skipped": 0})
+    with pytest.raises(FailureBudgetExceeded, match="1 shards kept crashing"):
+        check_failure_budget(crashed, 1.0)

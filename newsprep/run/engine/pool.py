@@ -24,8 +24,7 @@ import fsspec.config
 
 from newsprep.lifeline import bind_to_parent
 from newsprep.run.engine.batch import Job, process_batch
-from newsprep.run.engine.shard import ShardJob, ShardOutcome, run_shard
-from newsprep.run.ledger.parts import Shard
+from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.stages.tokenize import moses_tokenizer
@@ -134,8 +133,8 @@ class StagePool:
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
         return self._call(process_batch, tuple(refs), index, job)
 
-    def run_shard(self, shard: Shard, sjob: ShardJob) -> ShardOutcome:
-        return self._call(run_shard, shard, sjob)
+    def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
+        return self._call(run_group, group, sjob)
 
     def _call(self, function: Callable[..., T], *args: object) -> T:
         executor = self._current()

@@ -39,7 +39,7 @@ from newsprep.run.ledger.parts import (
 )
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
-from newsprep.run.ledger.summary import Tally
+from newsprep.run.ledger.summary import SHARD_CRASH, Tally
 from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
@@ -130,16 +130,42 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
     return outcome
 
 
+@dataclass(frozen=True)
+class ShardGroup:
+    """The shards one task run takes, one after the other: a shard of its own, or small
+    ones together (a task run costs the flow a few milliseconds, about what a folder of
+    a hundred unchanged articles costs its worker)."""
+
+    shards: tuple[Shard, ...]
+
+    @property
+    def name(self) -> str:
+        first = self.shards[0].key
+        if len(self.shards) == 1:
+            return f"shard {first}"
+        return f"shards {first} .. {self.shards[-1].key} ({len(self.shards)})"
+
+
+def run_group(group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
+    return [run_shard(shard, sjob) for shard in group.shards]
+
+
+def crashed_group(group: ShardGroup, error: str) -> list[ShardOutcome]:
+    """A group whose worker kept dying: each of its shards one failed item (the shards
+    it finished are skipped whole by the next run)."""
+    return [crashed_shard(shard, error) for shard in group.shards]
+
+
 def crashed_shard(shard: Shard, error: str) -> ShardOutcome:
     """The outcome of a shard whose worker kept dying: one failed item, named after the
     shard; its part stays as it was (the next run takes the shard again)."""
     record = ArticleRecord(
         id=f"{shard.path or '.'}#shard", source=shard.key, status="failed",
-        reason="worker-crash", detail=error,
+        reason=SHARD_CRASH, detail=error,
     )
     outcome = ShardOutcome(shard.key)
     outcome.tally.add(record)
-    outcome.problems.append(f"failed {record.id}: worker-crash ({error})")
+    outcome.problems.append(f"failed {record.id}: {SHARD_CRASH} ({error})")
     return outcome
 
 

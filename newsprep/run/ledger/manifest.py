@@ -127,32 +127,38 @@ class ManifestWriter:
             yield from manifest_lines(self.fs, path, self.unreadable)
 
     def _keep_unreadable(self) -> None:
-        """Add the unreadable lines to DEST/_manifest.unreadable (those not there yet: a
-        run killed before it rewrote the manifest meets them again)."""
-        if not self.unreadable:
-            return
-        path = self.unreadable_copy
-        kept = self.fs.cat_file(path) if self.fs.exists(path) else b""
-        known = set(kept.splitlines(keepends=True))
-        new = [bad.raw for bad in self.unreadable if bad.raw not in known]
-        if new:
-            write_atomic_stream(self.fs, path, iter([kept, *new]))
+        keep_unreadable(self.fs, self.unreadable_copy, self.unreadable)
 
     def unreadable_report(self) -> list[str]:
-        """One line per file with unreadable lines: which lines, why, where they are kept."""
-        by_file: dict[str, list[UnreadableLine]] = {}
-        for bad in self.unreadable:
-            by_file.setdefault(bad.path, []).append(bad)
-        copy = self.unreadable_copy
-        reports = []
-        for path, bad in by_file.items():
-            shown = "; ".join(f"line {b.number}: {b.problem}" for b in bad[:3])
-            more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
-            reports.append(
-                f"{path}: {len(bad)} unreadable line(s) left out ({shown}{more}); their "
-                f"articles are processed again; the lines are kept in {copy}"
-            )
-        return reports
+        return unreadable_report(self.unreadable, self.unreadable_copy)
+
+
+def keep_unreadable(fs: AbstractFileSystem, copy: str, unreadable: list[UnreadableLine]) -> None:
+    """Add the unreadable lines to their copy (those not there yet: a run killed before it
+    rewrote the ledger file meets them again)."""
+    if not unreadable:
+        return
+    kept = fs.cat_file(copy) if fs.exists(copy) else b""
+    known = set(kept.splitlines(keepends=True))
+    new = [bad.raw for bad in unreadable if bad.raw not in known]
+    if new:
+        write_atomic_stream(fs, copy, iter([kept, *new]))
+
+
+def unreadable_report(unreadable: list[UnreadableLine], copy: str) -> list[str]:
+    """One line per file with unreadable lines: which lines, why, where they are kept."""
+    by_file: dict[str, list[UnreadableLine]] = {}
+    for bad in unreadable:
+        by_file.setdefault(bad.path, []).append(bad)
+    reports = []
+    for path, bad in by_file.items():
+        shown = "; ".join(f"line {b.number}: {b.problem}" for b in bad[:3])
+        more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+        reports.append(
+            f"{path}: {len(bad)} unreadable line(s) left out ({shown}{more}); their "
+            f"articles are processed again; the lines are kept in {copy}"
+        )
+    return reports
 
 
 @dataclass(frozen=True)

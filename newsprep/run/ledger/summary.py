@@ -191,9 +191,21 @@ class RemovalRefused(RuntimeError):
         self.summary = summary
 
 
+# the reason of a shard whose worker kept dying: its articles unaccounted for this run
+SHARD_CRASH = "shard-crash"
+
+
 def check_failure_budget(summary: RunSummary, max_failure_rate: float) -> None:
     """Fail the run past the budget, or when a file broke off (transiently) mid-stream:
     the articles after the break have no record, so none can say the run is complete."""
+    crashed = summary.reasons.get(SHARD_CRASH, 0)
+    if crashed:
+        raise FailureBudgetExceeded(
+            f"{crashed} shards kept crashing their worker ({SHARD_CRASH}): their articles are "
+            "not accounted for (their part of the ledger is as it was); run again to finish "
+            "them",
+            summary,
+        )
     cut = summary.reasons.get(STREAM_CUT, 0)
     if cut:
         raise FailureBudgetExceeded(

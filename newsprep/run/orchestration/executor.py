@@ -21,10 +21,9 @@ from prefect.utilities.annotations import quote, unmapped
 from newsprep.config import ConfigError, RunOptions
 from newsprep.run.engine.batch import Job, crashed_batch_records
 from newsprep.run.engine.pool import StagePool
-from newsprep.run.engine.shard import ShardJob, ShardOutcome, crashed_shard
-from newsprep.run.ledger.parts import Shard
+from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, crashed_group
 from newsprep.run.ledger.records import Batch, BatchOutcome
-from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shard
+from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shards
 from newsprep.run.retry import MAX_BATCH_CRASHES
 
 WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
@@ -94,12 +93,16 @@ class BatchExecutor:
         """
         yield from self._run(queue, batch_units(job))
 
-    def run_shards(self, shards: Iterable[Shard], sjob: ShardJob) -> Iterator[ShardOutcome]:
-        """Map `normalize_shard` over the shards, yielding outcomes as they finish. A shard
-        whose task crashed runs again (its batches' checkpoints and journal keep what it
-        finished); after MAX_BATCH_CRASHES it counts as one failed item, its part as it
-        was, and the next run takes it again."""
-        yield from self._run(shards, shard_units(sjob))
+    def run_shards(
+        self, groups: Iterable[ShardGroup], sjob: ShardJob
+    ) -> Iterator[ShardOutcome]:
+        """Map `normalize_shards` over the groups of shards, yielding each shard's outcome
+        as its group finishes. A group whose task crashed runs again (its shards' markers,
+        checkpoints and journals keep what they finished); after MAX_BATCH_CRASHES each of
+        its shards counts as one failed item, its part as it was, and the next run takes
+        it again."""
+        for outcomes in self._run(groups, shard_units(sjob)):
+            yield from outcomes
 
     def _run(self, queue: Iterable[Any], units: _Units) -> Iterator[Any]:
         state = _Queue(iter(queue))
@@ -191,7 +194,7 @@ def batch_units(job: Job) -> _Units:
 
 
 def shard_units(sjob: ShardJob) -> _Units:
-    return _Units(normalize_shard, "shard", sjob, lambda s: f"shard {s.key}", crashed_shard)
+    return _Units(normalize_shards, "shards", sjob, lambda g: g.name, crashed_group)
 
 
 class _Queue:

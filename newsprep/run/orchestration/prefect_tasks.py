@@ -17,9 +17,8 @@ from newsprep.config import PipelineConfig
 from newsprep.errors import is_transient
 from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.pool import StagePool
-from newsprep.run.engine.shard import ShardJob, ShardOutcome, run_shard
+from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.index import RunIndex
-from newsprep.run.ledger.parts import Shard
 from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.planning import ShardPlan, plan_shards
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
@@ -96,25 +95,28 @@ def plan_source_shards(source: str, dest: str, config: PipelineConfig) -> ShardP
 
 
 def _shard_run_name() -> str:
-    shard = task_run.parameters["shard"]
-    if isinstance(shard, quote):
-        shard = shard.unquote()
-    return f"shard {shard.key}"
+    group = task_run.parameters["shards"]
+    if isinstance(group, quote):
+        group = group.unquote()
+    return group.name
 
 
 @task(
-    name="normalize-shard",
+    name="normalize-shards",
     task_run_name=_shard_run_name,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def normalize_shard(shard: Shard, sjob: ShardJob, pool: StagePool | None = None) -> ShardOutcome:
-    """Take a shard end to end, in `pool` when given, else here; one log line per article
-    of this run that did not end ok (the first ones)."""
+def normalize_shards(
+    shards: ShardGroup, sjob: ShardJob, pool: StagePool | None = None
+) -> list[ShardOutcome]:
+    """Take each shard of the group end to end, in `pool` when given, else here; one
+    log line per article of this run that did not end ok (the first ones)."""
     logger = get_run_logger()
-    outcome = pool.run_shard(shard, sjob) if pool is not None else run_shard(shard, sjob)
-    for line in outcome.problems:
-        logger.warning("%s", line)
-    if outcome.unchanged:
-        logger.info("unchanged: %d articles skipped", outcome.articles)
-    return outcome
+    outcomes = pool.run_group(shards, sjob) if pool is not None else run_group(shards, sjob)
+    for outcome in outcomes:
+        for line in outcome.problems:
+            logger.warning("%s", line)
+        if outcome.unchanged:
+            logger.info("%s unchanged: %d articles skipped", outcome.key, outcome.articles)
+    return outcomes
