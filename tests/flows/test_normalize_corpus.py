@@ -244,7 +244,8 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     dest = tmp_path / "out"
 
     summary = run_flow(
-        f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=size)
+        f"flaky://{src}", str(dest),
+        options=RunOptions(workers=2, batch_size=size, task_unit="batch"),
     )
 
     assert list(markers.iterdir()), "the worker process really died once"
@@ -264,6 +265,36 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     # flight is read again, never an article it had finished
     assert {read_counts[name] for name in first} <= {1, 2}
     assert sum(read_counts[name] == 2 for name in first) <= READS_AHEAD + WRITES_BEHIND + 1
+
+
+def test_worker_crash_reruns_the_shards_and_every_article_ends_once(
+    tmp_path: Path, flaky
+) -> None:
+    """By shards: a worker that dies breaks the pool; the shards in flight run again (the
+    one that killed it too), and every article has one record, ok."""
+    src = tmp_path / "src"
+    for n in range(200):
+        target = src / f"part-{n // 50}" / f"{n:04d}-{GOOD[n % len(GOOD)].name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(GOOD[n % len(GOOD)], target)
+    ordered = sorted(str(p.relative_to(src)) for p in src.rglob("*.txt"))
+    victim = src / ordered[-1]
+    markers, reads = tmp_path / "markers", tmp_path / "reads.log"
+    markers.mkdir()
+    flaky(crash_once=str(victim), crash_marker_dir=str(markers), read_log=str(reads))
+    dest = tmp_path / "out"
+
+    summary = run_flow(f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=20))
+
+    assert list(markers.iterdir()), "the worker process really died once"
+    assert summary.counts["ok"] == 200 and summary.discovered == 200
+    records = manifest(dest)
+    assert [r["id"] for r in records] == ordered and {r["status"] for r in records} == {"ok"}
+    assert all((dest / r["output"]).exists() for r in records)
+    log = reads.read_text().splitlines()
+    read_counts = {name: log.count(str(src / name)) for name in ordered}
+    assert read_counts[ordered[-1]] == 2
+    assert set(read_counts.values()) <= {1, 2}, "a rerun reads an article once more at most"
 
 
 def test_fast_engine_with_parity_sample_records_every_sampled_article(tmp_path: Path) -> None:
