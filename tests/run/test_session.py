@@ -13,6 +13,7 @@ from pathlib import Path
 import ledger
 import pytest
 from session_run import run_session
+from shard_run import run_sharded
 
 from newsprep.config import RunConfig, RunOptions
 from newsprep.run.engine.batch import process_batch
@@ -199,11 +200,13 @@ def test_an_article_that_became_a_folder_is_written_on_the_first_rerun(
     assert same_records(dest) == same_records(clean)
 
 
+@pytest.mark.parametrize("unit", ["shard", "batch"])
 def test_the_ledger_reads_back_and_loads_with_datasets(
-    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unit: str
 ) -> None:
     """The package's reader and `datasets.load_dataset("json")` read the records a run
-    wrote: the same articles, fields and values."""
+    wrote, from its parts (one a shard; one for a run by batches): the same articles,
+    fields and values."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # local files only: no hub, no network
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import datasets
@@ -212,7 +215,8 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
 
     dest = tmp_path / "out"
     assert ledger_files(str(dest)) == []
-    run_session(source, dest, workers=1)
+    (run_sharded if unit == "shard" else run_session)(source, dest, workers=1)
+    assert len(ledger_files(str(dest))) == (2 if unit == "shard" else 1)  # broken/, business/
     written = manifest(dest)
     records = [record.to_dict() for record in read_records(str(dest))]
     assert records == written
@@ -224,4 +228,4 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
     )
     assert loaded.num_rows == len(written)
     assert sorted(loaded.column_names) == sorted(written[0])
-    assert loaded.to_list() == written
+    assert sorted(loaded.to_list(), key=lambda r: r["id"]) == written
