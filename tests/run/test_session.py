@@ -211,7 +211,7 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import datasets
 
-    from newsprep.run.ledger.reader import ledger_files, read_records
+    from newsprep.run.ledger.reader import ledger_features, ledger_files, read_records
 
     dest = tmp_path / "out"
     assert ledger_files(str(dest)) == []
@@ -223,7 +223,7 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
     assert {r["status"] for r in records} == {"ok", "rejected"}
 
     loaded = datasets.load_dataset(
-        "json", data_files=ledger_files(str(dest)), split="train",
+        "json", data_files=ledger_files(str(dest)), features=ledger_features(), split="train",
         cache_dir=str(tmp_path / "hf-cache"),
     )
     assert loaded.num_rows == len(written)

@@ -6,7 +6,9 @@ beside each part its completion marker `<shard>.done.json`. A DEST last written 
 older newsprep has one `_manifest.jsonl` instead, until its next run migrates it.
 
 `ledger_files` names the files that hold the records, as URLs, for tools that read JSON
-lines themselves (`datasets.load_dataset("json", data_files=ledger_files(dest))`);
+lines themselves; with Hugging Face datasets, give the fields' types too (a part where a
+field is always null would otherwise be read as another type than the next part's):
+`datasets.load_dataset("json", data_files=ledger_files(dest), features=ledger_features())`.
 `read_records` yields them as `ArticleRecord`s, merged in id order.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import heapq
 import posixpath
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import fsspec
 
@@ -57,3 +59,18 @@ def read_records(dest: str, **storage_options: Any) -> Iterator[ArticleRecord]:
         if article_id != last:
             yield ArticleRecord.from_line(line)
         last = article_id
+
+
+def ledger_features() -> Any:
+    """The record's fields as `datasets.Features` (needs the `datasets` package)."""
+    import datasets
+
+    types = {str: datasets.Value("string"), int: datasets.Value("int64")}
+    features = {}
+    for name, hint in get_type_hints(ArticleRecord).items():
+        if name == "fixes":
+            features[name] = datasets.Sequence(datasets.Value("string"))
+            continue
+        kinds = [kind for kind in get_args(hint) or (hint,) if kind is not type(None)]
+        features[name] = types[kinds[0]] if kinds[0] in types else datasets.Value("string")
+    return datasets.Features(features)
