@@ -112,6 +112,18 @@ def sample_rerun(
     return "\n".join(lines)
 
 
+def marginal(sizes: list[dict]) -> dict[str, float]:
+    """Milliseconds of the CLI process's CPU per article between two sizes, full and rerun."""
+    small, large = sizes
+    span = large["articles"] - small["articles"]
+    return {
+        kind: round(
+            1000 * (large[kind]["root_cpu_seconds"] - small[kind]["root_cpu_seconds"]) / span, 4
+        )
+        for kind in ("full", "rerun")
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--small", type=int, default=5000)
@@ -164,20 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             print(text)
     finally:
         server.stop()
-    small, large = sizes
-    span = args.large - args.small
     result = {
         "machine": bench.machine(),
         "command": " ".join(sys.argv),
         "newsprep_options": extra,
         "sizes": sizes,
-        "marginal_ms_per_article": {
-            kind: round(
-                1000 * (large[kind]["root_cpu_seconds"] - small[kind]["root_cpu_seconds"]) / span,
-                4,
-            )
-            for kind in ("full", "rerun")
-        },
+        "marginal_ms_per_article": marginal(sizes),
     }
     for size in sizes:
         for kind in ("full", "rerun"):

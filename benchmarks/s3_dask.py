@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench
+from coordinator import marginal
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -120,15 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         os.killpg(os.getpgid(moto.pid), 15)
         moto.wait()
-    small, large = sizes
-    span = args.large - args.small
     result = {
         "machine": bench.machine(), "command": " ".join(sys.argv), "sizes": sizes,
-        "marginal_ms_per_article": {
-            kind: round(1000 * (large[kind]["root_cpu_seconds"]
-                                - small[kind]["root_cpu_seconds"]) / span, 4)
-            for kind in ("full", "rerun")
-        },
+        "marginal_ms_per_article": marginal(sizes),
     }
     for kind, value in result["marginal_ms_per_article"].items():
         print(f"flow process CPU per article on S3 ({args.runner}), {kind}: {value:.4f} ms")
