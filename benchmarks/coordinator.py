@@ -84,14 +84,19 @@ def sample_rerun(
     server: bench.PrefectServer, source: Path, out: Path, extra: list[str], work: Path,
     py_spy: str,
 ) -> str:
-    """py-spy samples of every thread of the CLI process in one more unchanged rerun of
-    `out`, waiting threads left out (~CPU); the functions in most samples, anywhere on
-    the stack. cProfile sees only the main thread, and a shard's task run (Prefect's
-    engine, its API calls and logs) runs in a thread of the flow process."""
-    raw = work / "rerun.pyspy.txt"
-    cmd = [py_spy, "record", "--format", "raw", "-r", "250", "-o", str(raw), "--",
-           str(bench.VENV_BIN / "newsprep"), "run", str(source), str(out), *extra]
-    measured = bench.measure(cmd, env=server.client_env(), log=work / "pyspy.log")
+    """py-spy samples of one more unchanged rerun of `out` (see sample_run)."""
+    cmd = [str(bench.VENV_BIN / "newsprep"), "run", str(source), str(out), *extra]
+    return sample_run(cmd, server.client_env(), work, py_spy)
+
+
+def sample_run(cmd: list[str], env: dict, work: Path, py_spy: str) -> str:
+    """py-spy samples of every thread of `cmd`'s process, waiting threads left out (~CPU);
+    the functions in most samples, anywhere on the stack. cProfile sees only the main
+    thread, and a shard's task run (Prefect's engine, its API calls and logs) runs in a
+    thread of the flow process."""
+    raw = work / "run.pyspy.txt"
+    spy = [py_spy, "record", "--format", "raw", "-r", "250", "-o", str(raw), "--", *cmd]
+    measured = bench.measure(spy, env=env, log=work / "pyspy.log")
     if measured["exit"] != 0:
         raise SystemExit(f"sampled run failed, see {work / 'pyspy.log'}")
     anywhere: Counter[str] = Counter()

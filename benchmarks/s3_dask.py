@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench
-from coordinator import marginal
+from coordinator import marginal, sample_run
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20260305)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--runner", default="dask")
+    p.add_argument("--py-spy", help="then sample one more unchanged rerun with this py-spy")
     p.add_argument("--work-dir", help="corpora, logs, the server's home (default: temp)")
     p.add_argument("--json", dest="json_path")
     args = p.parse_args(argv)
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['root_cpu_seconds']:.2f} s, its descendants "
                       f"{r['descendants_cpu_seconds']:.1f} s {row[kind]['counts']}", flush=True)
             sizes.append(row)
+        if args.py_spy:
+            text = sample_run(cmd, env, work, args.py_spy)
+            (work / "rerun-samples.txt").write_text(text)
+            print(text)
     finally:
         server.stop()
         os.killpg(os.getpgid(moto.pid), 15)
