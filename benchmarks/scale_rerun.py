@@ -125,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     def run(name: str) -> dict:
         r = bench.run_newsprep(source, dest, server, extra, work / f"{name}.log")
         keep = ("wall", "seconds", "root_cpu_seconds", "descendants_cpu_seconds", "counts",
-                "articles", "command")
+                "articles", "command", "other_cpu_seconds")
         result["runs"][name] = row = {k: r[k] for k in keep}
         print(f"{name}: wall {r['wall']:.1f} s, flow body {r['seconds']:.1f} s, CLI CPU "
               f"{r['root_cpu_seconds']:.1f} s, workers {r['descendants_cpu_seconds']:.1f} s, "
-              f"{r['articles']} articles {r['counts']}", flush=True)
+              f"{r['articles']} articles {r['counts']}; the machine's other CPU "
+              f"{r['other_cpu_seconds']:.1f} s", flush=True)
         return row
 
     try:
