@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale_rerun import add_files, add_jsonl
 
 from newsprep.config import RunConfig, RunOptions
-from newsprep.run.engine.shard import run_shard
+from newsprep.run.engine.shard import run_group
 from newsprep.run.planning import plan_shards
 from newsprep.run.sharded import ShardedSession
 
@@ -38,14 +38,14 @@ def sharded_run(source: Path, dest: Path) -> dict:
         "tokenize": {"engine": "fast"}}, options=RunOptions(task_unit="shard"))
     with ShardedSession(config, logging.getLogger("shard-rerun")) as session:
         plan = plan_shards(config.source, config.dest, session.pipeline)
-        sjob, shards = session.plan_shards(plan, on_progress=lambda percent, line: None)
+        sjob, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
         unchanged = 0
-        for shard in shards:
-            outcome = run_shard(shard, sjob)
-            session.record_shard(outcome)
-            unchanged += outcome.unchanged
+        for group in groups:
+            for outcome in run_group(group, sjob):
+                session.record_shard(outcome)
+                unchanged += outcome.unchanged
         summary = session.finish_shards()
-    return {"shards": len(shards), "unchanged": unchanged, "counts": summary.counts}
+    return {"shards": summary.shards, "unchanged": unchanged, "counts": summary.counts}
 
 
 def main(argv: list[str] | None = None) -> int:
