@@ -8,6 +8,8 @@ run's stage pool; with the others a batch runs in the task's own process.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
@@ -43,14 +45,17 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(
-    name="discover-articles",
-    retries=DISCOVER_RETRIES,
-    retry_condition_fn=_transient,
-    retry_delay_seconds=DISCOVER_RETRY_DELAYS,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+# Listing the source: retried after a transient error only (a missing source fails at once).
+_LISTING: dict[str, Any] = {
+    "retries": DISCOVER_RETRIES,
+    "retry_condition_fn": _transient,
+    "retry_delay_seconds": DISCOVER_RETRY_DELAYS,
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+}
+
+
+@task(name="discover-articles", **_LISTING)
 def discover_articles(
     source: str, dest: str, config: PipelineConfig, index: RunIndex
 ) -> SourceListing:
@@ -81,14 +86,7 @@ def normalize_batch(batch: Batch, job: Job, pool: StagePool | None = None) -> Ba
     return BatchOutcome(batch.index, records)
 
 
-@task(
-    name="plan-shards",
-    retries=DISCOVER_RETRIES,
-    retry_condition_fn=_transient,
-    retry_delay_seconds=DISCOVER_RETRY_DELAYS,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@task(name="plan-shards", **_LISTING)
 def plan_source_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
     """Cut the source into shards from its folder listings (no article is read)."""
     return plan_shards(source, dest, config)
