@@ -23,7 +23,6 @@ from newsprep.run.engine.shard import (
     ShardGroup,
     ShardJob,
     ShardOutcome,
-    remove_temp_files_in,
 )
 from newsprep.run.ledger.manifest import (
     JOURNAL,
@@ -32,6 +31,7 @@ from newsprep.run.ledger.manifest import (
     keep_unreadable,
     manifest_lines,
     remove_stale_outputs,
+    remove_temp_files,
     unreadable_report,
 )
 from newsprep.run.ledger.parts import (
@@ -200,8 +200,8 @@ class ShardedSession(RunSession):
         return sizes
 
     def _remove_ledger_temp_files(self) -> None:
-        remove_temp_files_in(self.fs, self.dest_root, LEDGER_DIR, False)
-        remove_temp_files_in(self.fs, self.dest_root, "", False)
+        remove_temp_files(self.fs, self.dest_root, LEDGER_DIR, False)
+        remove_temp_files(self.fs, self.dest_root, "", False)
 
     def _read_dones(self, existing: dict[str, str]) -> dict[str, Done]:
         """The completion markers of the parts in DEST, by key (one small read a part)."""
@@ -306,7 +306,7 @@ class ShardedSession(RunSession):
         self.progress.finish()
         for shard in self.plan.shards:  # a killed run's temp files among a folder's ranges
             if shard.kind == "range" and not shard.first:
-                remove_temp_files_in(self.fs, self.dest_root, shard.path, False)
+                remove_temp_files(self.fs, self.dest_root, shard.path, False)
         if self.kept_unlisted or self.kept:
             kept = self.kept_unlisted + sum(
                 self.dones[key].records for key in self.kept if key in self.dones

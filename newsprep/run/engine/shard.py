@@ -26,6 +26,7 @@ from newsprep.run.ledger.manifest import (
     ManifestWriter,
     manifest_records,
     remove_stale_outputs,
+    remove_temp_files,
 )
 from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.parts import (
@@ -44,7 +45,6 @@ from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Foot
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.io.sinks import TEMP_NAME
 from newsprep.tasks.io.stores import on_local_disk
 
 MAX_LOGGED = 200  # problem lines a shard hands to its task's log
@@ -198,7 +198,7 @@ def _process(
     job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
-        remove_temp_files_in(dest_fs, dest_root, folder, recursive)
+        remove_temp_files(dest_fs, dest_root, folder, recursive)
     present = shard.present
     manifest = ManifestWriter(
         dest_fs, dest_root, index, (paths.records, paths.journal, paths.unreadable),
@@ -287,26 +287,6 @@ def _namespace(shard: Shard) -> list[tuple[str, bool]]:
 
 def _quarantined(folder: str) -> str:
     return posixpath.join(QUARANTINE_DIR, folder) if folder else QUARANTINE_DIR
-
-
-def remove_temp_files_in(
-    fs: AbstractFileSystem, dest_root: str, folder: str, recursive: bool
-) -> int:
-    """Delete temp files a killed run left in a folder of DEST (local disks only)."""
-    if not on_local_disk(fs):
-        return 0
-    top = posixpath.join(dest_root, folder) if folder else dest_root
-    removed = 0
-    for current, folders, names in os.walk(top):
-        for name in names:
-            if TEMP_NAME.fullmatch(name):
-                os.unlink(os.path.join(current, name))
-                removed += 1
-        if not recursive:
-            folders.clear()
-        elif current == dest_root:
-            folders[:] = [f for f in folders if not f.startswith("_")]
-    return removed
 
 
 class DestFolders:

@@ -270,19 +270,23 @@ def existing_outputs(fs: AbstractFileSystem, dest_root: str) -> Iterator[str]:
             yield posixpath.relpath(posixpath.join(folder, name), root)
 
 
-def remove_temp_files(fs: AbstractFileSystem, dest_root: str) -> int:
-    """Delete temp files a killed run left on a local disk; returns how many."""
-    if not on_local_disk(fs) or not fs.exists(dest_root):
+def remove_temp_files(
+    fs: AbstractFileSystem, dest_root: str, folder: str = "", recursive: bool = True
+) -> int:
+    """Delete temp files a killed run left on a local disk, in DEST or one of its folders
+    (relative), and in its subfolders when `recursive`; returns how many."""
+    if not on_local_disk(fs):
         return 0
-    stale = [
-        posixpath.join(folder, name)
-        for folder, _, names in fs.walk(dest_root)
-        for name in names
-        if TEMP_NAME.fullmatch(name)
-    ]
-    for path in stale:
-        fs.rm(path)
-    return len(stale)
+    top = posixpath.join(dest_root, folder) if folder else dest_root
+    removed = 0
+    for current, folders, names in os.walk(top):
+        for name in names:
+            if TEMP_NAME.fullmatch(name):
+                os.unlink(os.path.join(current, name))
+                removed += 1
+        if not recursive:
+            folders.clear()
+    return removed
 
 
 def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable[str]) -> int:
