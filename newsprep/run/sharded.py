@@ -28,6 +28,7 @@ from newsprep.run.ledger.manifest import (
     JOURNAL,
     MANIFEST,
     UnreadableLine,
+    journal_files,
     keep_unreadable,
     manifest_lines,
     remove_stale_outputs,
@@ -227,15 +228,13 @@ class ShardedSession(RunSession):
         if MANIFEST in at_top:
             files.append(manifest)
         if JOURNAL in at_top:
-            files += [journal] if self.fs.isfile(journal) else sorted(self.fs.find(journal))
+            files += journal_files(self.fs, journal)
         for key in [*self.handed, *(k for k in self.plan.recut if k in self.existing)]:
             name = self.existing[key]
             paths = PartPaths(name)
             files.append(posixpath.join(self.dest_root, paths.records))
             if "journal" in present_files(self.names.get(name, [])):
-                journal_path = posixpath.join(self.dest_root, paths.journal)
-                is_file = self.fs.isfile(journal_path)
-                files += [journal_path] if is_file else sorted(self.fs.find(journal_path))
+                files += journal_files(self.fs, posixpath.join(self.dest_root, paths.journal))
         return files
 
     def _top_names(self) -> set[str]:

@@ -122,8 +122,7 @@ class ManifestWriter:
     def _read_journal(self) -> Iterator[tuple[str, str]]:
         if not self.fs.exists(self.journal):
             return
-        paths = [self.journal] if self.local else sorted(self.fs.find(self.journal))
-        for path in paths:
+        for path in journal_files(self.fs, self.journal):
             yield from manifest_lines(self.fs, path, self.unreadable)
 
     def _keep_unreadable(self) -> None:
@@ -131,6 +130,12 @@ class ManifestWriter:
 
     def unreadable_report(self) -> list[str]:
         return unreadable_report(self.unreadable, self.unreadable_copy)
+
+
+def journal_files(fs: AbstractFileSystem, journal: str) -> list[str]:
+    """The files of a journal: the file itself (a local disk's), or its objects in order
+    (an object store's, one a batch)."""
+    return [journal] if fs.isfile(journal) else sorted(fs.find(journal))
 
 
 def keep_unreadable(fs: AbstractFileSystem, copy: str, unreadable: list[UnreadableLine]) -> None:

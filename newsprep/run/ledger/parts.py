@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote
 
 from fsspec import AbstractFileSystem
 
-from newsprep.run.ledger.manifest import JOURNAL, MANIFEST, manifest_lines
+from newsprep.run.ledger.manifest import JOURNAL, MANIFEST, journal_files, manifest_lines
 from newsprep.tasks.io.paths import escape_surrogates
 from newsprep.tasks.io.sinks import write_atomic
 
@@ -258,11 +258,8 @@ class OtherLedger:
     def lines(self, unreadable: list) -> Iterator[tuple[str, str]]:
         """(id, line) of every record in them, the legacy files first (parts are newer)."""
         for path in self.legacy + self.record_files:
-            if self.fs.isdir(path):  # a journal of parts on an object store
-                for part in sorted(self.fs.find(path)):
-                    yield from manifest_lines(self.fs, part, unreadable)
-            else:
-                yield from manifest_lines(self.fs, path, unreadable)
+            for file in journal_files(self.fs, path):  # a part, or a journal's files
+                yield from manifest_lines(self.fs, file, unreadable)
 
     def remove(self) -> None:
         folder = posixpath.join(self.root, LEDGER_DIR)
