@@ -55,7 +55,6 @@ from newsprep.run.planning import ShardPlan
 from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
 from newsprep.run.session import RunSession
-from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
 from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 
@@ -361,9 +360,8 @@ class ShardedSession(RunSession):
         if remove_files:
             stale: list[str] = []
             for _, line in manifest_lines(self.fs, posixpath.join(self.dest_root, paths.records)):
-                record = ArticleRecord.from_line(line)
                 records += 1
-                stale += [p for f in RECORD_PATH_FIELDS if (p := getattr(record, f))]
+                stale += ArticleRecord.from_line(line).files()
             self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
         for file in ledger_names(self.fs, self.dest_root).get(name, []):
             path = posixpath.join(self.dest_root, LEDGER_DIR, file)

@@ -41,7 +41,7 @@ from newsprep.run.ledger.parts import (
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
 from newsprep.run.ledger.summary import SHARD_CRASH, Tally
-from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
+from newsprep.tasks.io.footprint import QUARANTINE_DIR, Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
 from newsprep.tasks.io.refs import ArticleRef
@@ -178,10 +178,7 @@ def _all_there(
     unreadable: list = []
     tally = Tally()
     for record in manifest_records(fs, posixpath.join(root, paths.records), unreadable):
-        if not all(
-            dest.has(getattr(record, name)) for name in RECORD_PATH_FIELDS
-            if getattr(record, name) is not None
-        ):
+        if not all(dest.has(path) for path in record.files()):
             return False
         tally.add(record.skipped())
     if unreadable:

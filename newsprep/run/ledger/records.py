@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from newsprep.errors import Problem, Status
+from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
 from newsprep.tasks.io.refs import ArticleRef
 
 
@@ -50,6 +51,10 @@ class ArticleRecord:
         status = self.status if self.status == "rejected" else "skipped"
         record.status, record.attempts, record.fixes = status, 0, list(self.fixes)
         return record
+
+    def files(self) -> list[str]:
+        """The files under DEST it names (output, highlights, quarantine copy)."""
+        return [path for name in RECORD_PATH_FIELDS if (path := getattr(self, name)) is not None]
 
     def to_dict(self) -> dict:
         data = dict(self.__dict__)  # dataclasses.asdict recurses and deep-copies every field
