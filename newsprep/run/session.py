@@ -120,27 +120,33 @@ class RunSession:
         if may_skip and self.index.has_previous():
             self.index.add_outputs(existing_outputs(self.dest_fs, self.dest_root))
         self.progress = Progress(total, self.logger, on_update=on_progress)
-        job = Job(
-            source_root=listing.root,
-            dest_root=self.dest_url,
-            pipeline=self.pipeline,
-            retry=RetryPolicy(
-                self.options.max_attempts, self.options.retry_delay_seconds,
-                self.options.max_retry_delay_seconds, self.options.article_timeout_seconds,
-            ),
-            checkpoint_dir=str(self.index.directory / "batches"),
-            parity_sample=self.options.parity_sample,
-            article_timeout_seconds=self.options.article_timeout_seconds,
-            quarantine_max_item_bytes=self.options.quarantine_max_item_bytes,
-            quarantine_max_run_bytes=self.options.quarantine_max_run_bytes,
-            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
-        )
+        job = self._job(listing.root, checkpoints="batches")
         self.resume = Resume(self.index, self.fingerprint, may_skip, on_skip=self._skipped)
         self.listing = listing
         articles = self.resume.plan(iter_articles(listing, self.pipeline, job.retry))
         if self.index.has_previous():
             articles = self._clear_the_way(articles)
         return Plan(job, batches(articles, self.batch_size, batch_bytes(self.pipeline)))
+
+    def _job(self, source_root: str, checkpoints: str) -> Job:
+        """What every batch (or shard) of the run needs; checkpoints in a folder of that
+        name in the run's index folder."""
+        options = self.options
+        return Job(
+            source_root=source_root,
+            dest_root=self.dest_url,
+            pipeline=self.pipeline,
+            retry=RetryPolicy(
+                options.max_attempts, options.retry_delay_seconds,
+                options.max_retry_delay_seconds, options.article_timeout_seconds,
+            ),
+            checkpoint_dir=str(self.index.directory / checkpoints),
+            parity_sample=options.parity_sample,
+            article_timeout_seconds=options.article_timeout_seconds,
+            quarantine_max_item_bytes=options.quarantine_max_item_bytes,
+            quarantine_max_run_bytes=options.quarantine_max_run_bytes,
+            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
+        )
 
     def _clear_the_way(self, refs: Iterator[ArticleRef]) -> Iterator[ArticleRef]:
         """Before an article is written: remove what an earlier run wrote where it needs a

@@ -18,7 +18,6 @@ from dataclasses import replace
 from typing import Any
 
 from newsprep.config import RunConfig
-from newsprep.run.engine.batch import Job
 from newsprep.run.engine.shard import (
     ShardGroup,
     ShardJob,
@@ -53,8 +52,8 @@ from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, redact
 from newsprep.run.planning import ShardPlan
 from newsprep.run.progress import Progress
-from newsprep.run.retry import RetryPolicy
 from newsprep.run.session import RunSession
+from newsprep.tasks.io.listing import MAX_IGNORED_EXAMPLES
 from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 
@@ -158,21 +157,7 @@ class ShardedSession(RunSession):
         self.progress = Progress(
             None if unknown_total else plan.files, self.logger, on_update=on_progress
         )
-        job = Job(
-            source_root=plan.root,
-            dest_root=self.dest_url,
-            pipeline=self.pipeline,
-            retry=RetryPolicy(
-                options.max_attempts, options.retry_delay_seconds,
-                options.max_retry_delay_seconds, options.article_timeout_seconds,
-            ),
-            checkpoint_dir=str(self.index.directory / "shards"),
-            parity_sample=options.parity_sample,
-            article_timeout_seconds=options.article_timeout_seconds,
-            quarantine_max_item_bytes=options.quarantine_max_item_bytes,
-            quarantine_max_run_bytes=options.quarantine_max_run_bytes,
-            quarantine_budget=str(self.index.directory / "quarantine-bytes"),
-        )
+        job = self._job(plan.root, checkpoints="shards")
         previous_db = str(self.index.directory / "index.sqlite") if legacy else None
         if legacy:
             self.index.db.commit()
@@ -252,8 +237,7 @@ class ShardedSession(RunSession):
         and a migration's records, are judged at the end on exact counts."""
         if self.options.allow_removal:
             return None
-        settled = [key for key in self.dones if key not in self.kept and key not in self.handed]
-        previous = sum(self.dones[key].records for key in settled)
+        previous = self._previous_records()
         if not previous:
             return None
         now = sum(
@@ -262,6 +246,14 @@ class ShardedSession(RunSession):
             for shard in planned.values()
         )
         return self._removal_refused_counts(previous, now, listed=self.plan.files)
+
+    def _previous_records(self) -> int:
+        """Records of the parts in DEST that this run judges: not kept under a folder
+        that cannot be listed, not handed over to other shards (counted as migrated)."""
+        return sum(
+            done.records for key, done in self.dones.items()
+            if key not in self.kept and key not in self.handed
+        )
 
     def hear_progress(self) -> None:
         """Count what the shards still running have done so far (each notes it in a file
@@ -284,8 +276,8 @@ class ShardedSession(RunSession):
         for name, count in outcome.changes.items():
             self.changes[name] += count
         self.ignored_count += outcome.ignored_count
-        self.ignored += outcome.ignored[: max(0, 100 - len(self.ignored))]
-        self.warnings += outcome.warnings[: max(0, 100 - len(self.warnings))]
+        self.ignored += outcome.ignored[: max(0, MAX_IGNORED_EXAMPLES - len(self.ignored))]
+        self.warnings += outcome.warnings[: max(0, MAX_IGNORED_EXAMPLES - len(self.warnings))]
         for report in outcome.reports:
             self.logger.warning("%s", report)
         self.removed_files += outcome.removed_files
@@ -345,8 +337,7 @@ class ShardedSession(RunSession):
         and those being migrated) against the articles this run saw."""
         if self.options.allow_removal:
             return None
-        settled = [key for key in self.dones if key not in self.kept and key not in self.handed]
-        previous = sum(self.dones[key].records for key in settled) + self.index.previous_count()
+        previous = self._previous_records() + self.index.previous_count()
         if not going or not previous:
             return None
         return self._removal_refused_counts(previous, self.tally.total, listed=self.plan.files)
@@ -363,7 +354,7 @@ class ShardedSession(RunSession):
                 records += 1
                 stale += ArticleRecord.from_line(line).files()
             self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
-        for file in ledger_names(self.fs, self.dest_root).get(name, []):
+        for file in self.names.get(name, []):  # as listed at the start: no shard writes it
             path = posixpath.join(self.dest_root, LEDGER_DIR, file)
             self.fs.rm(path, recursive=True)
         return records
