@@ -342,9 +342,9 @@ class ShardedSession(RunSession):
             return None
         return self._removal_refused_counts(previous, self.tally.total, listed=self.plan.files)
 
-    def _remove_part(self, key: str, remove_files: bool) -> int:
-        """Delete a part, its marker and journal (and the files its records name); how
-        many records it held."""
+    def _remove_part(self, key: str, remove_files: bool, keep_records: bool = False) -> int:
+        """Delete a part, its marker and journal (and the files its records name), its
+        records file too unless `keep_records`; how many records it held."""
         name = self.existing[key]
         paths = PartPaths(name)
         records = 0
@@ -355,6 +355,8 @@ class ShardedSession(RunSession):
                 stale += ArticleRecord.from_line(line).files()
             self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
         for file in self.names.get(name, []):  # as listed at the start: no shard writes it
+            if keep_records and file == name + PART_SUFFIX:
+                continue
             path = posixpath.join(self.dest_root, LEDGER_DIR, file)
             self.fs.rm(path, recursive=True)
         return records
@@ -389,8 +391,9 @@ class ShardedSession(RunSession):
             self.removed_files += remove_stale_outputs(
                 self.fs, self.dest_root, self.index.stale_paths()
             )
-        for key in self.handed:
-            self._remove_part(key, remove_files=False)
+        for key in self.handed:  # a refused removal's records were just written over it
+            self._remove_part(key, remove_files=False,
+                              keep_records=bool(refused) and key == RUN_PART_KEY)
         for name in (MANIFEST, JOURNAL):
             path = posixpath.join(self.dest_root, name)
             if self.fs.exists(path):

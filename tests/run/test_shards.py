@@ -419,3 +419,19 @@ def test_a_migration_keeps_the_old_ledgers_unreadable_lines(tmp_path: Path, capl
     assert (dest / "_manifest.unreadable").read_bytes() == b"{not json\n"
     assert any("1 unreadable line(s) left out (line 3: not JSON" in m for m in caplog.messages)
     assert not old.exists() and len(records(dest)) == 11
+
+
+def test_a_refused_migration_keeps_the_records_it_could_not_place(tmp_path: Path) -> None:
+    """A DEST of a run by batches (its one part, `run=.jsonl`) whose SOURCE lost most of
+    its articles: the removal is refused, and the records no shard took stay in DEST's
+    ledger, run after run, with their files."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_session(src, dest, workers=1)
+    shutil.rmtree(src / "a")
+    shutil.rmtree(src / "b")
+    for rerun in (1, 2):
+        summary = run_sharded(src, dest, workers=1)
+        assert summary.removal_refused, rerun
+        kept = records(dest)
+        assert {"a/0.txt", "b/2.txt", "c/1.txt", "feed/x.txt"} <= kept.keys(), rerun
+        assert (dest / "a" / "0.txt").exists() and (dest / "b" / "2.txt").exists()
