@@ -22,7 +22,7 @@ from fsspec import AbstractFileSystem
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import is_transient
 from newsprep.run.ledger.parts import Shard, key_region, part_keys, range_first
-from newsprep.tasks.io.listing import split_member_pattern
+from newsprep.tasks.io.listing import is_hidden, is_under, split_member_pattern
 from newsprep.tasks.io.paths import (
     ARCHIVE_SUFFIXES,
     HIGHLIGHTS_SUFFIX,
@@ -103,15 +103,17 @@ def _plan_folder(
         return
     folders = [  # DEST inside SOURCE is not read (a folder above it is)
         name for name in folders
-        if not (skip is not None and _is_under(posixpath.join(folder, name), skip))
+        if not (skip is not None and is_under(posixpath.join(folder, name), skip))
     ]
-    containers, articles = [], 0
+    containers, others, articles = [], [], 0  # others: articles, and what is ignored
     for name in files:
         path = posixpath.join(relative, name) if relative else name
         fmt = detect_format(path, config.input)
         if fmt in _CONTAINERS:
             containers.append(name)
-        elif fmt is not None:
+            continue
+        others.append(name)
+        if fmt is not None:
             articles += 1
     if _collide(files, folders, containers):
         shard = Shard("tree", relative)
@@ -120,8 +122,7 @@ def _plan_folder(
         plan.files += plan.counts[shard.key]
         return
     plan.files += articles + len(containers)
-    if len(containers) < len(files):  # the folder's own files: articles, and what is ignored
-        others = [name for name in files if name not in set(containers)]
+    if others:  # the folder's own files
         firsts = plan.firsts.get(relative, ())
         for shard, count, recut in _folder_shards(relative, others, firsts):
             plan.shards.append(shard)
@@ -186,7 +187,7 @@ def _count_tree(fs: AbstractFileSystem, folder: str, config: PipelineConfig) -> 
     relative = (path[len(prefix):] if path.startswith(prefix) else path for path in paths)
     return sum(
         1 for path in relative
-        if not any(_hidden(part) for part in path.split("/"))
+        if not any(is_hidden(part) for part in path.split("/"))
         and detect_format(path, config.input) is not None
     )
 
@@ -198,7 +199,7 @@ def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]
     if on_local_disk(fs):
         with os.scandir(folder) as entries:
             for entry in entries:
-                if _hidden(entry.name):
+                if is_hidden(entry.name):
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.name)
@@ -212,7 +213,7 @@ def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]
         name = name.rstrip("/") if info.get("type") == "directory" else name
         if path.rstrip("/") == folder.rstrip("/"):
             continue  # some stores list a folder's own marker object
-        if _hidden(name):
+        if is_hidden(name):
             continue
         (folders if info.get("type") == "directory" else files).append(name)
     return files, folders
@@ -239,9 +240,3 @@ def _collide(files: list[str], folders: list[str], containers: list[str]) -> boo
     )
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") and name not in (".", "..")
-
-
-def _is_under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")

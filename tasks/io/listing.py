@@ -191,14 +191,14 @@ def _add_entries(
     pattern = listing.member_pattern
     dest_fs, dest_root = fsspec.url_to_fs(dest)
     dest_root = dest_root.rstrip("/")
-    dest_inside = type(dest_fs) is type(fs) and _is_under(dest_root, base)
+    dest_inside = type(dest_fs) is type(fs) and is_under(dest_root, base)
 
     def rows() -> Iterator[tuple]:
         for path, info in entries:
-            if dest_inside and _is_under(path, dest_root):
+            if dest_inside and is_under(path, dest_root):
                 continue
             relative = escape_surrogates(_relative(path, base))
-            if any(_hidden(part) for part in relative.split("/")):
+            if any(is_hidden(part) for part in relative.split("/")):
                 continue  # hidden files
             if info.get("type") == UNREADABLE:  # a folder that could not be listed
                 yield relative, _storable(path), UNREADABLE, None, info["error"]
@@ -223,7 +223,7 @@ def split_member_pattern(source: str) -> tuple[str | None, str]:
     return None, source
 
 
-def _hidden(name: str) -> bool:
+def is_hidden(name: str) -> bool:
     """A hidden file or folder. Not `.` or `..`: an object store key with such a
     component (`x/../a.txt`) is listed, to be rejected `unsafe-id`, not dropped unseen."""
     return name.startswith(".") and name not in (".", "..")
@@ -267,7 +267,7 @@ def _walk(
             path = info["name"].rstrip("/")
             if path == folder.rstrip("/"):
                 continue  # some stores list a folder's own marker object
-            hidden = _hidden(posixpath.basename(path))
+            hidden = is_hidden(posixpath.basename(path))
             if info.get("type") == "directory" and not info.get("islink") and not hidden:
                 if descend:
                     folders.append(path)
@@ -439,5 +439,5 @@ def _signature(info: dict) -> str:
     return f"{info.get('size')}-{marker}".replace('"', "")
 
 
-def _is_under(path: str, folder: str) -> bool:
+def is_under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
