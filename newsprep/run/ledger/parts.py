@@ -160,7 +160,11 @@ class Shard:
 
 
 def read_done(fs: AbstractFileSystem, dest_root: str, key: str) -> Done | None:
-    path = posixpath.join(dest_root, PartPaths.of(key).done)
+    return _read_done_file(fs, posixpath.join(dest_root, PartPaths.of(key).done))
+
+
+def _read_done_file(fs: AbstractFileSystem, path: str) -> Done | None:
+    """The marker at `path`; None when it is missing or not a marker."""
     try:
         return Done.from_bytes(fs.cat_file(path))
     except FileNotFoundError:
@@ -211,11 +215,7 @@ def part_keys(
     for name in names if names is not None else ledger_names(fs, dest_root):
         key = key_of_name(name)
         if key is None:
-            path = posixpath.join(dest_root, LEDGER_DIR, name + DONE_SUFFIX)
-            try:
-                done = Done.from_bytes(fs.cat_file(path))
-            except FileNotFoundError:
-                done = None
+            done = _read_done_file(fs, posixpath.join(dest_root, LEDGER_DIR, name + DONE_SUFFIX))
             if done is None:
                 continue  # a hashed part without its marker: found by its shard, if planned
             key = done.key
