@@ -148,7 +148,7 @@ def list_shard(
         entries = _direct(fs, target)
     elif kind == "range":  # the folder's files named from `first` (inclusive) to `last`
         entries = (
-            (entry, info) for entry, info in _direct(fs, target)
+            (entry, info) for entry, info in _range(fs, target, first, last)
             if _in_range(escape_surrogates(posixpath.basename(entry.rstrip("/"))), first, last)
         )
     else:
@@ -160,6 +160,66 @@ def list_shard(
 
 def _in_range(name: str, first: str, last: str | None) -> bool:
     return first <= name and (last is None or name < last)
+
+
+LIST_PAGE_KEYS = 1000  # keys an object store's listing request returns at most
+
+
+def _range(
+    fs: AbstractFileSystem, folder: str, first: str, last: str | None
+) -> Iterator[tuple[str, dict]]:
+    """A folder's direct entries around the names from `first` to `last` (the caller
+    keeps those): on S3, listed from just before `first` and no further than `last`, so
+    each range of a large folder costs its own keys' requests, not the whole folder's;
+    elsewhere, the whole folder (a local folder has no ranged listing)."""
+    if not hasattr(fs, "call_s3"):
+        yield from _direct(fs, folder)
+        return
+    bucket, key, _ = fs.split_path(folder)
+    prefix = f"{key.rstrip('/')}/" if key else ""
+    request = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": LIST_PAGE_KEYS,
+               **fs.req_kw}
+    if first:  # names sort by their bytes: all from `first` come after it less a character
+        request["StartAfter"] = prefix + first[:-1]
+    try:
+        yield from _s3_pages(fs, bucket, folder, prefix, request, last)
+    except FileNotFoundError:
+        return  # removed since the shard was planned
+    except OSError as exc:
+        if is_transient(exc):
+            raise
+        error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
+        yield folder, {"name": folder, "type": UNREADABLE, "error": error}
+
+
+def _s3_pages(
+    fs: AbstractFileSystem, bucket: str, folder: str, prefix: str, request: dict,
+    last: str | None,
+) -> Iterator[tuple[str, dict]]:
+    """The pages of a listing as `_walk` yields a folder's entries (s3fs's info dicts:
+    files, and hidden or linked subfolders, which are reported, not entered)."""
+    while True:
+        page = fs.call_s3("list_objects_v2", **request)
+        infos = [
+            {"Key": f"{bucket}/{p['Prefix'][:-1]}", "name": f"{bucket}/{p['Prefix'][:-1]}",
+             "Size": 0, "size": 0, "StorageClass": "DIRECTORY", "type": "directory"}
+            for p in page.get("CommonPrefixes", [])
+        ]
+        for found in page.get("Contents", []):
+            name = f"{bucket}/{found['Key']}"
+            infos.append({**found, "Key": name, "name": name, "size": found["Size"],
+                          "type": "file"})
+        for info in infos:
+            path = info["name"].rstrip("/")
+            if path == folder.rstrip("/"):
+                continue
+            if info["type"] == "directory" and not is_hidden(posixpath.basename(path)):
+                continue
+            yield path, info
+        names = [info["name"][len(bucket) + 1 + len(prefix):] for info in infos]
+        if not page.get("IsTruncated") or (last is not None and names and max(names) >= last):
+            return
+        request = {**request, "ContinuationToken": page["NextContinuationToken"]}
 
 
 def _one_file(fs: AbstractFileSystem, path: str) -> Iterator[tuple[str, dict]]:
@@ -198,7 +258,9 @@ def _add_entries(
             if dest_inside and is_under(path, dest_root):
                 continue
             relative = escape_surrogates(_relative(path, base))
-            if any(is_hidden(part) for part in relative.split("/")):
+            if (relative.startswith(".") or "/." in relative) and any(
+                is_hidden(part) for part in relative.split("/")
+            ):
                 continue  # hidden files
             if info.get("type") == UNREADABLE:  # a folder that could not be listed
                 yield relative, _storable(path), UNREADABLE, None, info["error"]

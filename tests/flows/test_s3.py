@@ -793,3 +793,58 @@ def test_keys_that_are_one_path_twice_or_not_plain_paths_get_a_record(s3) -> Non
     assert files["x/a.txt"] == LISBON.encode()
     assert summary.counts == {"ok": 1, "rejected": 3, "failed": 0, "skipped": 0}
     assert not [k for k in files if k.startswith(("c.txt", "x/b.txt"))]
+
+
+# -- ranges of a large folder -----------------------------------------------------------------
+
+
+def test_a_range_of_an_s3_folder_is_listed_from_its_first_name_to_its_last(
+    s3, s3_requests, monkeypatch
+) -> None:
+    """A range's worker lists its own keys (pages from just before its first name, none
+    past its last), and finds what a listing of the whole folder finds there."""
+    import posixpath
+
+    from newsprep.tasks.io import listing
+
+    monkeypatch.setattr(listing, "LIST_PAGE_KEYS", 10)
+    for n in range(60):
+        s3.pipe(f"raw/big/a{n:03d}.txt", b"x" * n)
+    for key in (".hidden/x.txt", "sub/x.txt", ".dot.txt", "b.txt"):
+        s3.pipe(f"raw/big/{key}", b"y")
+
+    def found(entries) -> list[tuple]:
+        return sorted((path, i["type"], i["size"], i.get("ETag")) for path, i in entries)
+
+    def inside(entries, first, last):
+        return [e for e in entries if listing._in_range(posixpath.basename(e[0]), first, last)]
+
+    s3.invalidate_cache()
+    whole = found(listing._direct(s3, "raw/big"))
+    assert len(whole) == 63  # 60 + b.txt + .dot.txt + .hidden (reported), not sub/
+    for first, last, most in [("", "a010", 2), ("a010", "a035", 3), ("a035", None, 4),
+                              ("a0355", "a036", 1), ("a059", "b.txt", 2)]:
+        s3_requests.clear()
+        got = found(inside(listing._range(s3, "raw/big", first, last), first, last))
+        assert got == inside(whole, first, last), (first, last)
+        assert len(s3_requests) <= most, (first, last, s3_requests)
+
+
+def test_a_large_s3_folder_runs_in_ranges_like_a_local_one(s3, tmp_path: Path, monkeypatch) -> None:
+    """An S3 folder cut into ranges (SHARD_FILES made small) gives the corpus and the
+    records of the same folder on the local disk, and a rerun skips every range."""
+    from shard_run import run_sharded
+
+    import newsprep.run.planning as planning
+
+    monkeypatch.setattr(planning, "SHARD_FILES", 3)
+    articles = {name.rsplit("/", 1)[1]: text for name, text in many_articles(9).items()}
+    put_tree(s3, "raw/one", articles)
+    write_tree(tmp_path / "one", articles)
+    summary = run_sharded("s3://raw/one", "s3://clean/one", workers=1)
+    run_sharded(tmp_path / "one", tmp_path / "out", workers=1)
+    assert summary.shards == 3 and summary.counts["ok"] == 9
+    assert corpus(bucket_files(s3, "clean/one")) == corpus(local_files(tmp_path / "out"))
+    sha = {k: (r["status"], r["sha256"]) for k, r in manifest("s3://clean/one").items()}
+    assert sha == {k: (r["status"], r["sha256"]) for k, r in manifest(tmp_path / "out").items()}
+    assert run_sharded("s3://raw/one", "s3://clean/one", workers=1).changes["skipped"] == 9
