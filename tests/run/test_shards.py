@@ -435,3 +435,22 @@ def test_a_refused_migration_keeps_the_records_it_could_not_place(tmp_path: Path
         kept = records(dest)
         assert {"a/0.txt", "b/2.txt", "c/1.txt", "feed/x.txt"} <= kept.keys(), rerun
         assert (dest / "a" / "0.txt").exists() and (dest / "b" / "2.txt").exists()
+
+
+def test_a_part_edited_after_its_marker_is_read_line_by_line(tmp_path: Path) -> None:
+    """An unchanged shard's part is parsed whole only when its bytes are those its marker
+    names; a part edited since (here a record made valid JSON with a status newsprep
+    never writes) is read line by line: the line is left out and its article redone."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    paths = PartPaths.of("folder:a")
+    part = dest / paths.records
+    done = Done.from_bytes((dest / paths.done).read_bytes())
+    assert done is not None and len(done.part_sha256) == 64
+    assert run_sharded(src, dest, workers=1).changes["skipped"] == 11  # unedited: as it was
+    edited = part.read_text().replace('"status": "ok"', '"status": "done"', 1)
+    part.write_text(edited)
+    again = run_sharded(src, dest, workers=1)
+    assert again.counts["ok"] == 1 and again.changes["skipped"] == 10
+    assert "done" not in {record["status"] for record in records(dest).values()}
+    assert (dest / paths.unreadable).read_text().count('"status": "done"') == 1

@@ -27,6 +27,7 @@ from newsprep.run.ledger.manifest import (
     manifest_records,
     remove_stale_outputs,
     remove_temp_files,
+    written_rows,
 )
 from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.parts import (
@@ -41,7 +42,7 @@ from newsprep.run.ledger.parts import (
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
 from newsprep.run.ledger.summary import SHARD_CRASH, Tally
-from newsprep.tasks.io.footprint import QUARANTINE_DIR, Footprint
+from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
 from newsprep.tasks.io.refs import ArticleRef
@@ -105,7 +106,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         if (
             done is not None and not sjob.force and done.settled
             and (done.listing, done.fingerprint) == (digest, job.fingerprint)
-            and _all_there(dest_fs, dest_root, paths, dest, outcome)
+            and _all_there(dest_fs, dest_root, paths, dest, outcome, done.part_sha256)
         ):
             outcome.unchanged = True
             outcome.ignored_count, outcome.ignored = done.ignored_count, list(done.ignored)
@@ -114,7 +115,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         outcome = ShardOutcome(shard.key)
         if done is not None:
             remove_done(dest_fs, dest_root, shard.key)
-        _process(shard, sjob, listing, index, dest, paths, outcome)
+        part_sha256 = _process(shard, sjob, listing, index, dest, paths, outcome)
         outcome.ignored_count, outcome.ignored = listing.ignored_count, list(listing.ignored)
         outcome.warnings = list(listing.warnings)
         problems = outcome.tally.statuses["failed"] + sum(
@@ -126,6 +127,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
             settled=not (problems or kept_gone or outcome.reports or outcome.kept_unlisted),
             kept_gone=kept_gone, ignored_count=listing.ignored_count,
             ignored=tuple(listing.ignored), warnings=tuple(listing.warnings),
+            part_sha256=part_sha256,
         ))
     return outcome
 
@@ -171,18 +173,27 @@ def crashed_shard(shard: Shard, error: str) -> ShardOutcome:
 
 def _all_there(
     fs: AbstractFileSystem, root: str, paths: PartPaths, dest: DestFolders,
-    outcome: ShardOutcome,
+    outcome: ShardOutcome, part_sha256: str,
 ) -> bool:
     """Count the part's records as this run's (skipped, or still rejected) when every
-    file they name is in DEST and every line reads; False (counting nothing) otherwise."""
-    unreadable: list = []
-    tally = Tally()
-    for record in manifest_records(fs, posixpath.join(root, paths.records), unreadable):
-        if not all(dest.has(path) for path in record.files()):
+    file they name is in DEST and every line reads; False (counting nothing) otherwise.
+    A part as its shard wrote it (its marker's digest) is parsed whole, unchecked."""
+    path = posixpath.join(root, paths.records)
+    rows = written_rows(fs, path, part_sha256)
+    if rows is None:
+        unreadable: list = []
+        rows = [record.__dict__ for record in manifest_records(fs, path, unreadable)]
+        if unreadable:
             return False
-        tally.add(record.skipped())
-    if unreadable:
-        return False
+    tally, plain = Tally(), 0
+    for row in rows:
+        if not all(dest.has(row.get(name)) for name in RECORD_PATH_FIELDS if row.get(name)):
+            return False
+        if row["status"] in ("ok", "skipped") and not row.get("parity"):
+            plain += 1
+        else:  # rejected (a settled part has no failed record), or in the parity sample
+            tally.add(ArticleRecord.from_dict(row).skipped())
+    tally.add_skipped(plain)
     outcome.tally = tally
     outcome.changes["skipped"] = tally.total
     return True
@@ -191,7 +202,9 @@ def _all_there(
 def _process(
     shard: Shard, sjob: ShardJob, listing: SourceListing, index: MemoryIndex, dest: DestFolders,
     paths: PartPaths, outcome: ShardOutcome,
-) -> None:
+) -> str:
+    """Process the shard's new and changed articles and write its part; the part's
+    sha256."""
     job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
@@ -233,6 +246,7 @@ def _process(
         index.keep_gone()
     outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, index.stale_paths())
     manifest.compact()
+    return manifest.sha256
 
 
 def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:

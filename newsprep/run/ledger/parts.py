@@ -113,6 +113,7 @@ class Done:
     ignored_count: int = 0
     ignored: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    part_sha256: str = ""  # of the part as the shard wrote it ("": not known, read it all)
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), ensure_ascii=False, sort_keys=True) + "\n").encode()

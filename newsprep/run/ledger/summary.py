@@ -62,6 +62,11 @@ class Tally:
             self.examples[reason] = record.id
         self._keep_problem(record)
 
+    def add_skipped(self, count: int) -> None:
+        """Count `count` articles skipped, with no parity and no problem to note."""
+        self.total += count
+        self.statuses["skipped"] += count
+
     def _keep_problem(self, record: ArticleRecord) -> None:
         """Count a problem record; keep it if its id is among the keep_problems smallest
         (a heap of negated keys keeps the largest on top)."""
