@@ -13,7 +13,7 @@ from newsprep.config import ConfigError, RunConfig
 from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 from newsprep.run.locations import without_credentials
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
-from newsprep.run.orchestration.executor import BatchExecutor
+from newsprep.run.orchestration.executor import BatchExecutor, with_cluster_workers
 from newsprep.run.orchestration.prefect_tasks import discover_articles, plan_source_shards
 from newsprep.run.orchestration.report import flow_run_name, progress_artifact, publish_report
 from newsprep.run.session import RunSession
@@ -41,6 +41,7 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
     try:
         config = with_deployment_settings(config)  # a partial override keeps the rest
         config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
+        config = with_cluster_workers(config)  # a Dask cluster's size, when not given
         if by_shards(config):
             with ShardedSession(config, logger) as run:
                 lang = run.pipeline.tokenize.lang

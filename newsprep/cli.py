@@ -315,12 +315,19 @@ def _shown_source(source: str) -> str:
     return redact(source)
 
 
+# what a local Dask cluster's workers import before their first task: forked from the fork
+# server that imported them once, they start at once instead of each importing them
+_DASK_WORKER_PRELOAD = ("distributed", "newsprep.run.orchestration.prefect_tasks")
+
+
 def _run_flow(config: RunConfig, started: float) -> int:
     from newsprep.run.engine.pool import start_fork_server, stop_fork_server
 
-    fork_server = config.options.runner == "process"
-    if fork_server:
-        start_fork_server()  # its imports overlap Prefect's
+    options = config.options
+    local_dask = options.runner == "dask" and not options.dask_address
+    fork_server = options.runner == "process" or local_dask
+    if fork_server:  # its imports overlap Prefect's
+        start_fork_server(_DASK_WORKER_PRELOAD if local_dask else ())
     try:
         with prefect_api():
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings

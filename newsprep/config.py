@@ -395,7 +395,8 @@ class RunOptions(_Frozen):
         "task_unit shard: articles a shard's worker checkpoints at a time; 0: 100.",
     )
     workers: int = Field(
-        0, ge=0, le=1024, description="Parallel worker processes (or threads); 0: the CPU count."
+        0, ge=0, le=1024, description="Parallel worker processes (or threads); 0: the CPU "
+        "count (on the Dask cluster of dask_address: its threads)."
     )
     runner: Literal["process", "thread", "dask"] = Field(
         "process",

@@ -58,18 +58,22 @@ from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 
 GROUP_ARTICLES = 1000  # small shards share a task run up to about this many articles
+# On Dask a task run costs ~0.15 s of CPU (Prefect's context is sent with it and built
+# again in the worker), not the few milliseconds of a task run in the flow's threads
+DASK_GROUP_ARTICLES = 10_000
 GROUP_SHARDS = 100  # and at most this many shards
 GROUPS_PER_WORKER = 4  # enough task runs that every worker has work to the end
 
 
 def group_shards(
-    shards: list[Shard], sizes: dict[str, int | None], workers: int
+    shards: list[Shard], sizes: dict[str, int | None], workers: int,
+    articles: int = GROUP_ARTICLES,
 ) -> list[ShardGroup]:
-    """The task runs of a run: a shard of GROUP_ARTICLES or more (or of unknown size: a
+    """The task runs of a run: a shard of `articles` or more (or of unknown size: a
     JSONL file or archive never run) alone, smaller ones in key order together, up to
-    GROUP_ARTICLES (less in a small run, so that every worker gets several)."""
+    `articles` (less in a small run, so that every worker gets several)."""
     total = sum(size or 0 for size in sizes.values())
-    enough = max(1, min(GROUP_ARTICLES, total // (GROUPS_PER_WORKER * workers)))
+    enough = max(1, min(articles, total // (GROUPS_PER_WORKER * workers)))
     groups: list[ShardGroup] = []
     together: list[Shard] = []
     held = 0
@@ -168,7 +172,8 @@ class ShardedSession(RunSession):
             job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
             previous_db, str(self.progress_dir),
         )
-        return sjob, group_shards(plan.shards, self._sizes(), self.workers)
+        articles = DASK_GROUP_ARTICLES if options.runner == "dask" else GROUP_ARTICLES
+        return sjob, group_shards(plan.shards, self._sizes(), self.workers, articles)
 
     def _sizes(self) -> dict[str, int | None]:
         """Articles each shard holds, as far as the flow knows: its files in a folder (or

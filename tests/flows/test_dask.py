@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import ledger
@@ -100,3 +102,77 @@ def test_dask_cluster_output_equals_local_run(
     assert read_tree(dask) == read_tree(local)
     assert ledger.records(dask) == ledger.records(local)
     assert summary.options["runner"] == "dask"
+    assert summary.options["workers"] == 2  # not given: the cluster's threads
+
+
+NEWSPREP = [sys.executable, "-m", "newsprep.cli"]
+STORY = "Story {}: the council met on Monday and voted for the new road to the port.\n"
+
+
+def local_cluster_run(src: Path, dest: Path, *more: str) -> subprocess.Popen:
+    """`newsprep run --runner dask` with no address: the command starts a local cluster."""
+    return subprocess.Popen(
+        [*NEWSPREP, "run", str(src), str(dest), "--runner", "dask", "--workers", "2", *more],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def test_cli_local_dask_cluster_equals_a_process_run(tmp_path: Path) -> None:
+    """The command's own local cluster (its workers forked from the run's fork server,
+    distributed and the Prefect tasks imported there once) writes what the stage pool
+    writes, and leaves no process behind."""
+    import psutil
+
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE_SOURCE, src)
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    process = subprocess.run([*NEWSPREP, "run", str(src), str(local), "--workers", "2"],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    run = local_cluster_run(src, dask)
+    helpers: dict = {}  # the cluster's processes as they come, and their command lines
+    while run.poll() is None:
+        time.sleep(0.05)
+        try:
+            for child in psutil.Process(run.pid).children(recursive=True):
+                if child not in helpers:
+                    helpers[child] = " ".join(child.cmdline())
+        except psutil.Error:  # the run, or a child, ended as it was looked at
+            continue
+    assert run.wait(timeout=300) == 0, run.stderr.read().decode()[-3000:]
+    assert read_tree(dask) == read_tree(local)
+    assert ledger.records(dask) == ledger.records(local)
+    # forked, they carry the fork server's command line (spawned ones: spawn_main)
+    commands = list(helpers.values())
+    assert sum("multiprocessing.forkserver" in c for c in commands) >= 3, commands
+    assert not any("spawn_main" in c for c in commands), commands
+    _, alive = psutil.wait_procs(list(helpers), timeout=30)
+    assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
+
+
+def test_kill_9_of_a_local_dask_cluster_run_ends_its_workers(tmp_path: Path) -> None:
+    """kill -9 of the command alone (not its process group) ends the fork server and the
+    Dask workers forked from it; the rerun finishes the corpus."""
+    import psutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for number in range(3000):
+        (src / f"a{number:04d}.txt").write_text(STORY.format(number))
+    dest = tmp_path / "out"
+    run = local_cluster_run(src, dest, "--batch-size", "20")
+    deadline = time.monotonic() + 150
+    while ledger.journaled(dest) < 100:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.05)
+    helpers = psutil.Process(run.pid).children(recursive=True)
+    assert len(helpers) >= 3, [" ".join(p.cmdline())[:120] for p in helpers]  # server, workers
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    _, alive = psutil.wait_procs(helpers, timeout=30)
+    assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
+    rerun = subprocess.run([*NEWSPREP, "run", str(src), str(dest), "--runner", "dask"],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert len(list(dest.glob("a*.txt"))) == 3000

@@ -34,21 +34,22 @@ _BIND_MODULE = "newsprep.run.engine.forkserver_bind"
 _BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(preload: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """A fork server when the platform has one (Linux, macOS): forking its clean,
     single-threaded process is safe, unlike forking the flow process with its threads."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # each worker starts with the stages imported; the fork server binds to its parent
-    context.set_forkserver_preload([_BIND_MODULE, __name__])
+    context.set_forkserver_preload([_BIND_MODULE, __name__, *preload])
     return context
 
 
-def start_fork_server() -> None:
-    """Start the fork server now, so that it has imported the stage code by the time the
-    run's pool forks its workers (the CLI calls this before it imports Prefect)."""
-    context = _context()
+def start_fork_server(preload: tuple[str, ...] = ()) -> None:
+    """Start the fork server now, so that it has imported the stage code (and the
+    modules of `preload`) by the time the run forks its workers: the stage pool's, or a
+    local Dask cluster's. The CLI calls this before it imports Prefect."""
+    context = _context(preload)
     if context.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 

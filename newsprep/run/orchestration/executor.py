@@ -8,6 +8,7 @@ however large the corpus is, and runs a crashed batch again as the retry policy 
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
@@ -18,7 +19,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote, unmapped
 
-from newsprep.config import ConfigError, RunOptions
+from newsprep.config import ConfigError, RunConfig, RunOptions
 from newsprep.run.engine.batch import Job, crashed_batch_records
 from newsprep.run.engine.pool import StagePool
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, crashed_group
@@ -26,6 +27,7 @@ from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shards
 from newsprep.run.retry import MAX_BATCH_CRASHES
 
+DASK_CONNECT_SECONDS = 30  # a cluster's scheduler answers in this time, or the run stops
 WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
 IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
@@ -46,10 +48,34 @@ def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
         raise ConfigError(message) from None
     if options.dask_address:
         return DaskTaskRunner(address=options.dask_address)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        import dask
+
+        # workers forked from the fork server: the CLI starts it with what they import
+        dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
     # one single-threaded worker process per core: the stages hold the GIL
     return DaskTaskRunner(
         cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
     )
+
+
+def with_cluster_workers(config: RunConfig) -> RunConfig:
+    """A run on a Dask cluster of its own (`dask_address`) with no `workers` given takes
+    as many workers as the cluster has threads: a run cuts at least a few task runs for
+    each worker, so that all of them have work to the end."""
+    options = config.options
+    if options.runner != "dask" or not options.dask_address or options.workers:
+        return config
+    from distributed import Client
+
+    try:
+        with Client(options.dask_address, timeout=DASK_CONNECT_SECONDS) as client:
+            threads = sum(client.nthreads().values())
+    except (OSError, TimeoutError) as exc:
+        message = f"the Dask scheduler at {options.dask_address} cannot be reached: {exc}"
+        raise ConfigError(message) from None
+    workers = options.model_copy(update={"workers": max(1, threads)})
+    return config.model_copy(update={"options": workers})
 
 
 class BatchExecutor:
