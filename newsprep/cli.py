@@ -315,9 +315,9 @@ def _shown_source(source: str) -> str:
     return redact(source)
 
 
-# what a local Dask cluster's workers import before their first task: forked from the fork
-# server that imported them once, they start at once instead of each importing them
-_DASK_WORKER_PRELOAD = ("distributed", "newsprep.run.orchestration.prefect_tasks")
+# what a local Dask cluster's workers import besides the stages: forked from the fork
+# server that imported it once, they start at once instead of each importing it
+_DASK_WORKER_PRELOAD = ("distributed",)
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
@@ -422,16 +422,16 @@ def _check_source(source: str) -> None:
 
 
 def _check_dask(options: RunOptions) -> None:
-    """The dask runner needs prefect-dask, and a given scheduler must answer."""
+    """The dask runner needs distributed, and a given scheduler must answer."""
     import socket
     from urllib.parse import urlsplit
 
     if options.runner != "dask":
         return
     try:
-        import prefect_dask  # noqa: F401
+        import distributed  # noqa: F401
     except ImportError:
-        raise ConfigError("runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'") \
+        raise ConfigError("runner 'dask' needs distributed: pip install 'newsprep[dask]'") \
             from None
     address = options.dask_address
     if not address:

@@ -402,7 +402,7 @@ class RunOptions(_Frozen):
         "process",
         description="process: task runs in threads, the CPU-bound stages in a pool of worker "
         "processes; thread: all in one process; dask: a Dask cluster (dask_address, or a "
-        "local one) through prefect-dask.",
+        "local one).",
     )
     dask_address: str = Field(
         "",

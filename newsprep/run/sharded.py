@@ -58,9 +58,6 @@ from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 
 GROUP_ARTICLES = 1000  # small shards share a task run up to about this many articles
-# On Dask a task run costs ~0.15 s of CPU (Prefect's context is sent with it and built
-# again in the worker), not the few milliseconds of a task run in the flow's threads
-DASK_GROUP_ARTICLES = 10_000
 GROUP_SHARDS = 100  # and at most this many shards
 GROUPS_PER_WORKER = 4  # enough task runs that every worker has work to the end
 
@@ -172,8 +169,7 @@ class ShardedSession(RunSession):
             job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
             previous_db, str(self.progress_dir),
         )
-        articles = DASK_GROUP_ARTICLES if options.runner == "dask" else GROUP_ARTICLES
-        return sjob, group_shards(plan.shards, self._sizes(), self.workers, articles)
+        return sjob, group_shards(plan.shards, self._sizes(), self.workers)
 
     def _sizes(self) -> dict[str, int | None]:
         """Articles each shard holds, as far as the flow knows: its files in a folder (or

@@ -19,6 +19,7 @@ from newsprep.run.orchestration.executor import (
     BatchExecutor,
     _Queue,
     batch_units,
+    make_pool,
     make_task_runner,
 )
 from newsprep.run.retry import MAX_BATCH_CRASHES
@@ -89,9 +90,10 @@ def test_a_batch_crashing_is_run_again_then_its_unfinished_articles_fail(
     }
 
 
-def test_dask_without_prefect_dask_is_a_configuration_error(monkeypatch) -> None:
+def test_dask_without_distributed_is_a_configuration_error(monkeypatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "prefect_dask", None)
-    with pytest.raises(ConfigError, match="prefect-dask"):
-        make_task_runner(RunOptions(runner="dask"), 1)
+    monkeypatch.delitem(sys.modules, "newsprep.run.engine.dask_pool", raising=False)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ConfigError, match="needs distributed"):
+        make_pool(RunOptions(runner="dask"), 1, "en")

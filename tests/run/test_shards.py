@@ -371,31 +371,6 @@ def test_small_shards_share_a_task_run_large_ones_have_their_own() -> None:
     assert groups[3].name == "shard file:big.jsonl"
 
 
-def test_on_dask_a_task_run_takes_ten_times_the_articles(tmp_path: Path) -> None:
-    """A task run on Dask costs the run ~0.15 s of CPU (Prefect's context sent and built
-    again in the worker): there small shards share fewer, larger task runs."""
-    import logging
-
-    from newsprep.config import RunConfig, RunOptions
-    from newsprep.run.sharded import DASK_GROUP_ARTICLES, GROUP_ARTICLES, ShardedSession
-
-    src = make_source(tmp_path, folders="abcdefghijklmnopqrst", per_folder=250)
-    (src / "feed.jsonl").unlink()
-
-    def group_sizes(runner: str) -> list[int]:
-        config = RunConfig(source=str(src), dest=str(tmp_path / runner),
-                           options=RunOptions(runner=runner, workers=1))
-        with ShardedSession(config, logging.getLogger("test")) as session:
-            plan = plan_shards(config.source, config.dest, session.pipeline)
-            _, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
-        return [250 * len(group.shards) for group in groups]
-
-    # 5,000 articles, one worker: at least GROUPS_PER_WORKER task runs, 1,250 articles
-    process, dask = group_sizes("process"), group_sizes("dask")
-    assert process == [GROUP_ARTICLES] * 5
-    assert dask == [1250] * 4 and DASK_GROUP_ARTICLES > 1250
-
-
 def test_a_small_run_still_gives_every_worker_several_task_runs() -> None:
     from newsprep.run.ledger.parts import Shard
     from newsprep.run.sharded import GROUPS_PER_WORKER, group_shards

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from multiprocessing.connection import Connection
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import fsspec.config
 
@@ -104,6 +104,14 @@ def _start_worker(
 
 def _ready() -> None:
     """A no-op: submitting one per worker makes the pool start them all now."""
+
+
+class Workers(Protocol):
+    """The run's workers, as the Prefect tasks use them: the stage pool, or a Dask
+    cluster (dask_pool.py)."""
+
+    def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]: ...
+    def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]: ...
 
 
 class StagePool:

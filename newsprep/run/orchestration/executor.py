@@ -1,19 +1,18 @@
-"""The executor: batches of articles as mapped Prefect task runs on the run's task runner.
+"""The executor: shards (or batches) as mapped Prefect task runs on the run's task runner.
 
-It owns the run's stage pool (the `process` runner's worker processes) and hands it to
-each batch task; it keeps at most two batches per worker in flight, so memory stays flat
-however large the corpus is, and runs a crashed batch again as the retry policy says
-(newsprep/run/retry.py).
+It owns the run's workers (the `process` runner's stage pool, the `dask` runner's
+cluster) and hands them to each task; it keeps at most two units per worker in flight,
+so memory stays flat however large the corpus is, and runs a crashed unit again as the
+retry policy says (newsprep/run/retry.py).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -27,36 +26,37 @@ from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shards
 from newsprep.run.retry import MAX_BATCH_CRASHES
 
+if TYPE_CHECKING:
+    from newsprep.run.engine.dask_pool import DaskPool
+
 DASK_CONNECT_SECONDS = 30  # a cluster's scheduler answers in this time, or the run stops
 WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
 IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
 
 def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
-    """Task runs in threads for `process` (the stages run in the stage pool) and
-    `thread`; on a Dask cluster for `dask`."""
-    if options.runner == "process":
-        # two task runs per stage-pool worker: each worker's next batch is already queued
-        # in the pool while Prefect records the task run that just finished
-        return ThreadPoolTaskRunner(max_workers=2 * workers)
+    """Task runs in the flow's threads: with `process` and `dask` each hands its unit to
+    the run's workers (the stage pool, the Dask cluster) and waits, two a worker so that
+    the next one is queued while Prefect records the one that just finished; with
+    `thread` each runs its unit itself."""
     if options.runner == "thread":
         return ThreadPoolTaskRunner(max_workers=workers)
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        message = "runner 'dask' needs prefect-dask: pip install 'newsprep[dask]'"
-        raise ConfigError(message) from None
-    if options.dask_address:
-        return DaskTaskRunner(address=options.dask_address)
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        import dask
+    return ThreadPoolTaskRunner(max_workers=2 * workers)
 
-        # workers forked from the fork server: the CLI starts it with what they import
-        dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-    # one single-threaded worker process per core: the stages hold the GIL
-    return DaskTaskRunner(
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
-    )
+
+def make_pool(options: RunOptions, workers: int, lang: str) -> StagePool | DaskPool | None:
+    """The run's workers: the stage pool's processes, a Dask cluster, or none (the
+    `thread` runner's task runs do the work)."""
+    if options.runner == "process":
+        return StagePool(workers, lang)
+    if options.runner == "thread":
+        return None
+    try:
+        from newsprep.run.engine.dask_pool import DaskPool
+    except ImportError:
+        message = "runner 'dask' needs distributed: pip install 'newsprep[dask]'"
+        raise ConfigError(message) from None
+    return DaskPool(workers, options.dask_address)
 
 
 def with_cluster_workers(config: RunConfig) -> RunConfig:
@@ -95,15 +95,13 @@ class BatchExecutor:
         if io_bound and options.runner != "dask":
             workers *= IO_BOUND_OVERSUBSCRIPTION
         self.options, self.workers, self.logger = options, workers, logger
-        self.pool = StagePool(workers, lang) if options.runner == "process" else None
+        self.pool = make_pool(options, workers, lang)
         self.in_flight = 2 * workers
         self.on_wait: Callable[[], None] | None = None
-        # prefect-dask hands a quoted value to the task as a plain tuple, so no quote there
-        self._wrap = quote if options.runner != "dask" else (lambda value: value)
 
     def __enter__(self) -> BatchExecutor:
         if self.pool is not None:
-            self.pool.start()
+            self.pool.start()  # the stage pool's workers, or the Dask cluster's
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -174,8 +172,8 @@ class BatchExecutor:
 
     def _submit(self, runner: TaskRunner, room: list[Any], units: _Units) -> list[PrefectFuture]:
         parameters: dict[str, Any] = {
-            units.parameter: [self._wrap(unit) for unit in room],
-            units.job_parameter: unmapped(self._wrap(units.job)),
+            units.parameter: [quote(unit) for unit in room],
+            units.job_parameter: unmapped(quote(units.job)),
         }
         if self.pool is not None:
             parameters["pool"] = unmapped(quote(self.pool))

@@ -3,7 +3,8 @@
 Tasks return small records, never article texts. Retries follow newsprep/run/retry.py:
 Prefect retries the listing; a batch is never retried by Prefect (the executor runs a
 crashed batch again). With the `process` runner the executor hands each batch task the
-run's stage pool; with the others a batch runs in the task's own process.
+run's stage pool, with `dask` the run's Dask cluster (engine/dask_pool.py); with `thread`
+a batch runs in the task's own thread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from prefect.utilities.annotations import quote
 from newsprep.config import PipelineConfig
 from newsprep.errors import is_transient
 from newsprep.run.engine.batch import Job, process_batch
-from newsprep.run.engine.pool import StagePool
+from newsprep.run.engine.pool import Workers
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import Batch, BatchOutcome
@@ -70,7 +71,7 @@ def discover_articles(
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def normalize_batch(batch: Batch, job: Job, pool: StagePool | None = None) -> BatchOutcome:
+def normalize_batch(batch: Batch, job: Job, pool: Workers | None = None) -> BatchOutcome:
     """Process every article of a batch, in `pool` when given, else here; one log line
     per article that did not end ok."""
     logger = get_run_logger()
@@ -106,7 +107,7 @@ def _shard_run_name() -> str:
     persist_result=False,
 )
 def normalize_shards(
-    shards: ShardGroup, sjob: ShardJob, pool: StagePool | None = None
+    shards: ShardGroup, sjob: ShardJob, pool: Workers | None = None
 ) -> list[ShardOutcome]:
     """Take each shard of the group end to end, in `pool` when given, else here; one
     log line per article of this run that did not end ok (the first ones)."""
