@@ -454,3 +454,34 @@ def test_a_part_edited_after_its_marker_is_read_line_by_line(tmp_path: Path) -> 
     assert again.counts["ok"] == 1 and again.changes["skipped"] == 10
     assert "done" not in {record["status"] for record in records(dest).values()}
     assert (dest / paths.unreadable).read_text().count('"status": "done"') == 1
+
+
+def test_a_marker_of_before_gets_its_parts_digest_and_the_part_stays(tmp_path: Path) -> None:
+    """A marker written without the part's digest (an older newsprep) is rewritten with
+    it by the first unchanged rerun, which reads the part line by line; the part itself
+    is not rewritten."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    marker = dest / PartPaths.of("folder:a").done
+    fields = json.loads(marker.read_text())
+    marker.write_text(json.dumps({k: v for k, v in fields.items() if k != "part_sha256"}))
+    before = ledger_state(dest)
+    assert run_sharded(src, dest, workers=1).changes["skipped"] == 11
+    after = ledger_state(dest)
+    assert {name for name in after if after[name] != before[name]} == {marker.name}
+    assert json.loads(marker.read_text()) == fields
+
+
+def test_a_part_lost_beside_its_marker_is_made_again(tmp_path: Path) -> None:
+    """A part removed (or emptied) while its marker stays: the shard is not skipped with
+    no records, its articles are taken again and its records come back."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    first = records(dest)
+    (dest / PartPaths.of("folder:a").records).unlink()
+    (dest / PartPaths.of("folder:b").records).write_text("")
+    again = run_sharded(src, dest, workers=1)
+    assert again.counts["ok"] == 6 and again.changes["skipped"] == 5
+    assert {k: r["sha256"] for k, r in records(dest).items()} == {
+        k: r["sha256"] for k, r in first.items()
+    }

@@ -53,6 +53,9 @@ class DaskPool:
             # a worker that died fails its task at once: the executor's crash policy
             # (run again, then give up) applies, as with the stage pool
             "distributed.scheduler.allowed-failures": 0,
+            # the statistical profiler samples the working thread every 10 ms, holding
+            # the GIL, for a profile nobody looks at in a batch run
+            "distributed.worker.profile.enabled": False,
         }
         if "forkserver" in multiprocessing.get_all_start_methods():
             settings["distributed.worker.multiprocessing-method"] = "forkserver"

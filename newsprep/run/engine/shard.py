@@ -12,6 +12,7 @@ part written, and its marker last.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import sqlite3
@@ -103,11 +104,14 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         # the flow read the marker with the others (a shard planned otherwise looks)
         planned = shard.present is not None
         done = shard.done if planned else read_done(dest_fs, dest_root, shard.key)
-        if (
+        part_sha256 = (
             done is not None and not sjob.force and done.settled
             and (done.listing, done.fingerprint) == (digest, job.fingerprint)
-            and _all_there(dest_fs, dest_root, paths, dest, outcome, done.part_sha256)
-        ):
+            and _all_there(dest_fs, dest_root, paths, dest, outcome, done)
+        )
+        if part_sha256:
+            if part_sha256 != done.part_sha256:  # a marker of before, or a part edited
+                write_done(dest_fs, dest_root, replace(done, part_sha256=part_sha256))
             outcome.unchanged = True
             outcome.ignored_count, outcome.ignored = done.ignored_count, list(done.ignored)
             outcome.warnings = list(done.warnings)
@@ -173,22 +177,31 @@ def crashed_shard(shard: Shard, error: str) -> ShardOutcome:
 
 def _all_there(
     fs: AbstractFileSystem, root: str, paths: PartPaths, dest: DestFolders,
-    outcome: ShardOutcome, part_sha256: str,
-) -> bool:
-    """Count the part's records as this run's (skipped, or still rejected) when every
-    file they name is in DEST and every line reads; False (counting nothing) otherwise.
-    A part as its shard wrote it (its marker's digest) is parsed whole, unchecked."""
+    outcome: ShardOutcome, done: Done,
+) -> str | None:
+    """Count the part's records as this run's (skipped, or still rejected) when the part
+    holds the records its marker counts, every line reads and every file they name is in
+    DEST, and give the part's sha256; None (counting nothing) otherwise. A part as its
+    shard wrote it (the marker's digest) is parsed whole, unchecked."""
     path = posixpath.join(root, paths.records)
-    rows = written_rows(fs, path, part_sha256)
+    try:
+        data = fs.cat_file(path)
+    except FileNotFoundError:
+        return None
+    sha256 = done.part_sha256
+    rows = written_rows(data, sha256)
     if rows is None:
         unreadable: list = []
-        rows = [record.__dict__ for record in manifest_records(fs, path, unreadable)]
+        rows = [record.__dict__ for record in manifest_records(fs, path, unreadable, data)]
         if unreadable:
-            return False
+            return None
+        sha256 = hashlib.sha256(data).hexdigest()
+    if len(rows) != done.records:
+        return None
     tally, plain = Tally(), 0
     for row in rows:
         if not all(dest.has(row.get(name)) for name in RECORD_PATH_FIELDS if row.get(name)):
-            return False
+            return None
         if row["status"] in ("ok", "skipped") and not row.get("parity"):
             plain += 1
         else:  # rejected (a settled part has no failed record), or in the parity sample
@@ -196,7 +209,7 @@ def _all_there(
     tally.add_skipped(plain)
     outcome.tally = tally
     outcome.changes["skipped"] = tally.total
-    return True
+    return sha256
 
 
 def _process(

@@ -231,35 +231,34 @@ def manifest_lines(
 
 
 def manifest_records(
-    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None = None
+    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None = None,
+    data: bytes | None = None,
 ) -> Iterator[ArticleRecord]:
     """The records of a manifest or journal file (as `manifest_lines`, each line decoded
-    once)."""
-    for _, data in _usable_lines(fs, path, unreadable):
-        yield ArticleRecord.from_dict(data)
+    once); of its bytes `data` when the caller has read them."""
+    for _, fields in _usable_lines(fs, path, unreadable, data):
+        yield ArticleRecord.from_dict(fields)
 
 
-def written_rows(fs: AbstractFileSystem, path: str, sha256: str) -> list[dict] | None:
-    """The records of a part as dicts, parsed in one go, when its bytes are the ones its
-    shard wrote (`sha256`, from its marker): no line needs checking. None when they are
-    not (or the part is missing): read it line by line, with manifest_records."""
-    if not sha256:
-        return None
-    try:
-        data = fs.cat_file(path)
-    except FileNotFoundError:
-        return None
-    if hashlib.sha256(data).hexdigest() != sha256:
+def written_rows(data: bytes, sha256: str) -> list[dict] | None:
+    """The records of a part's bytes as dicts, parsed in one go, when they are the bytes
+    its shard wrote (`sha256`, from its marker): no line needs checking. None when they
+    are not: read them line by line, with manifest_records."""
+    if not sha256 or hashlib.sha256(data).hexdigest() != sha256:
         return None
     text = data.decode("utf-8").rstrip("\n")  # json.dumps escapes a newline in a value
     return json.loads(f"[{text.replace(chr(10), ',')}]") if text else []
 
 
 def _usable_lines(
-    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None
+    fs: AbstractFileSystem, path: str, unreadable: list[UnreadableLine] | None,
+    data: bytes | None = None,
 ) -> Iterator[tuple[str, dict]]:
     try:  # an object store's part is read in one request, not a HEAD and a GET
-        handle = fs.open(path, "rb") if on_local_disk(fs) else io.BytesIO(fs.cat_file(path))
+        if data is not None:
+            handle = io.BytesIO(data)
+        else:
+            handle = fs.open(path, "rb") if on_local_disk(fs) else io.BytesIO(fs.cat_file(path))
     except FileNotFoundError:
         return
     with handle:
