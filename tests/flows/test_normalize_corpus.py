@@ -267,11 +267,13 @@ def test_worker_crash_reruns_the_batch_without_redoing_finished_articles(
     assert sum(read_counts[name] == 2 for name in first) <= READS_AHEAD + WRITES_BEHIND + 1
 
 
+@pytest.mark.parametrize("runner", ["process", pytest.param("dask", marks=pytest.mark.e2e)])
 def test_worker_crash_reruns_the_shards_and_every_article_ends_once(
-    tmp_path: Path, flaky
+    tmp_path: Path, flaky, runner: str
 ) -> None:
-    """By shards: a worker that dies breaks the pool; the shards in flight run again (the
-    one that killed it too), and every article has one record, ok."""
+    """By shards: a worker that dies breaks the pool (or a local Dask cluster's worker:
+    its task fails at once); the shards in flight run again (the one that killed it too),
+    and every article has one record, ok."""
     src = tmp_path / "src"
     for n in range(200):
         target = src / f"part-{n // 50}" / f"{n:04d}-{GOOD[n % len(GOOD)].name}"
@@ -284,7 +286,8 @@ def test_worker_crash_reruns_the_shards_and_every_article_ends_once(
     flaky(crash_once=str(victim), crash_marker_dir=str(markers), read_log=str(reads))
     dest = tmp_path / "out"
 
-    summary = run_flow(f"flaky://{src}", str(dest), options=RunOptions(workers=2, batch_size=20))
+    options = RunOptions(workers=2, batch_size=20, runner=runner)
+    summary = run_flow(f"flaky://{src}", str(dest), options=options)
 
     assert list(markers.iterdir()), "the worker process really died once"
     assert summary.counts["ok"] == 200 and summary.discovered == 200

@@ -97,3 +97,23 @@ def test_dask_without_distributed_is_a_configuration_error(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match="needs distributed"):
         make_pool(RunOptions(runner="dask"), 1, "en")
+
+
+def test_a_dask_scheduler_that_does_not_answer_stops_the_run_in_one_line(monkeypatch) -> None:
+    """A run on a cluster of its own address asks the scheduler for its size; one that
+    does not answer is a configuration error naming it (a run given --workers asks
+    nothing)."""
+    import socket
+
+    from newsprep.config import RunConfig
+    from newsprep.run.orchestration import executor
+
+    monkeypatch.setattr(executor, "DASK_CONNECT_SECONDS", 2)
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    config = RunConfig(options=RunOptions(runner="dask", dask_address=address))
+    with pytest.raises(ConfigError, match=f"the Dask scheduler at {address} cannot be reached"):
+        executor.with_cluster_workers(config)
+    given = RunConfig(options=RunOptions(runner="dask", dask_address=address, workers=3))
+    assert executor.with_cluster_workers(given) is given
