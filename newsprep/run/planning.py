@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import posixpath
 from bisect import bisect_left
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import fsspec
@@ -32,7 +34,7 @@ from newsprep.tasks.io.paths import (
     escape_surrogates,
     strip_suffix,
 )
-from newsprep.tasks.io.stores import on_local_disk
+from newsprep.tasks.io.stores import object_store, on_local_disk
 
 _CONTAINERS = ("jsonl", "tar")
 _SIDECARS = (HIGHLIGHTS_SUFFIX, REASON_SUFFIX)
@@ -69,7 +71,7 @@ def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
             if kind == "range":
                 plan.firsts.setdefault(folder, []).append(range_first(key))
         skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
-        _plan_folder(fs, root, "", skip, config, plan)
+        _plan_tree(fs, root, skip, config, plan)
         if plan.files == 1:  # one archive in the folder: its ids are its member names
             plan.shards = [
                 Shard(s.kind, s.path, s.detail, single=s.kind == "file") for s in plan.shards
@@ -84,23 +86,56 @@ def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
     return plan
 
 
-def _plan_folder(
-    fs: AbstractFileSystem, root: str, relative: str, skip: str | None,
-    config: PipelineConfig, plan: ShardPlan,
+LIST_CONCURRENCY = 32  # folders of an object store listed at once (a request each, or more)
+
+
+def _plan_tree(
+    fs: AbstractFileSystem, root: str, skip: str | None, config: PipelineConfig,
+    plan: ShardPlan,
 ) -> None:
+    """Plan SOURCE's folders a level at a time. On an object store a level's folders are
+    listed at once, LIST_CONCURRENCY requests in flight: a tree of thousands of folders
+    (a folder a day) costs its depth in round trips, not its folder count."""
+    level = [""]
+    remote = object_store(fs)
+    with ThreadPoolExecutor(LIST_CONCURRENCY) if remote else nullcontext() as pool:
+        while level:
+            listed = (pool.map if pool else map)(lambda path: _listed(fs, root, path), level)
+            below: list[str] = []
+            for relative, found in zip(level, listed, strict=True):
+                below += _plan_folder(fs, root, relative, found, skip, config, plan)
+            level = below
+
+
+def _listed(
+    fs: AbstractFileSystem, root: str, relative: str
+) -> tuple[list[str], list[str]] | OSError:
+    """A folder's (file names, folder names), or the error that listing it raised."""
     folder = posixpath.join(root, relative) if relative else root
     try:
-        files, folders = _entries(fs, folder)
-    except FileNotFoundError:
-        return  # removed while the source was listed
+        return _entries(fs, folder)
     except OSError as exc:
-        if is_transient(exc):
-            raise  # the planning is retried: a record would count its articles as gone
+        return exc
+
+
+def _plan_folder(
+    fs: AbstractFileSystem, root: str, relative: str,
+    found: tuple[list[str], list[str]] | OSError, skip: str | None,
+    config: PipelineConfig, plan: ShardPlan,
+) -> list[str]:
+    """Add a listed folder's shards to the plan; its subfolders to plan next."""
+    folder = posixpath.join(root, relative) if relative else root
+    if isinstance(found, FileNotFoundError):
+        return []  # removed while the source was listed
+    if isinstance(found, OSError):
+        if is_transient(found):
+            raise found  # the planning is retried: a record would count its articles as gone
         if not relative:
-            raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
-        error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
+            raise ConfigError(f"source {root!r} cannot be listed: {found}") from None
+        error = f"{type(found).__name__}: {escape_surrogates(str(found))}"
         plan.shards.append(Shard("unreadable", relative, detail=error))
-        return
+        return []
+    files, folders = found
     folders = [  # DEST inside SOURCE is not read (a folder above it is)
         name for name in folders
         if not (skip is not None and is_under(posixpath.join(folder, name), skip))
@@ -120,7 +155,7 @@ def _plan_folder(
         plan.shards.append(shard)
         plan.counts[shard.key] = _count_tree(fs, folder, config)
         plan.files += plan.counts[shard.key]
-        return
+        return []
     plan.files += articles + len(containers)
     if others:  # the folder's own files
         firsts = plan.firsts.get(relative, ())
@@ -133,9 +168,7 @@ def _plan_folder(
         path = posixpath.join(relative, name) if relative else name
         plan.shards.append(shard := Shard("file", path))
         plan.counts[shard.key] = 1
-    for name in folders:
-        _plan_folder(fs, root, posixpath.join(relative, name) if relative else name, skip,
-                     config, plan)
+    return [posixpath.join(relative, name) if relative else name for name in folders]
 
 
 SHARD_FILES = 10_000  # a folder with more files is cut into ranges of names this size

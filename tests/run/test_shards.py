@@ -485,3 +485,43 @@ def test_a_part_lost_beside_its_marker_is_made_again(tmp_path: Path) -> None:
     assert {k: r["sha256"] for k, r in records(dest).items()} == {
         k: r["sha256"] for k, r in first.items()
     }
+
+
+def test_an_object_stores_folders_are_listed_a_level_at_a_time_at_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """On an object store (flaky://, 20 ms a request) the planning lists a level's
+    folders at once: a tree of a folder a day costs its depth in round trips, not its
+    folder count. The plan is the one of the same tree on the local disk."""
+    import threading
+
+    import fsspec
+
+    import newsprep.run.planning as planning
+
+    src = tmp_path / "src"
+    for day in range(12):
+        for number in range(2):
+            path = src / "2026" / f"12-{day:02d}" / f"{number}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(STORY.format(f"{day}-{number}"))
+    local = plan_shards(str(src), str(tmp_path / "out"), PipelineConfig())
+    monkeypatch.setitem(fsspec.config.conf, "flaky", {"latency": 0.02})
+    listing, most, lock = [0], [0], threading.Lock()
+    entries = planning._entries
+
+    def counted(fs, folder: str):
+        with lock:
+            listing[0] += 1
+            most[0] = max(most[0], listing[0])
+        try:
+            return entries(fs, folder)
+        finally:
+            with lock:
+                listing[0] -= 1
+
+    monkeypatch.setattr(planning, "_entries", counted)
+    remote = plan_shards(f"flaky://{src}", str(tmp_path / "out"), PipelineConfig())
+    assert [s.key for s in remote.shards] == [s.key for s in local.shards]
+    assert (remote.counts, remote.files) == (local.counts, local.files) and local.files == 24
+    assert most[0] == 12  # the day folders, at once
