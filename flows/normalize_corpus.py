@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 from newsprep.config import ConfigError, RunConfig
 from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
@@ -48,7 +49,9 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
                 with BatchExecutor(
                     config.options, run.workers, lang, logger, run.io_bound
                 ) as executor:
-                    plan = plan_source_shards(config.source, config.dest, run.pipeline)
+                    plan = plan_source_shards(
+                        config.source, config.dest, run.pipeline, quote(executor.pool)
+                    )
                     progress = progress_artifact(config.dest, logger)
                     sjob, shards = run.plan_shards(plan, on_progress=progress)
                     executor.on_wait = run.hear_progress

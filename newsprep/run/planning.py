@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import posixpath
 from bisect import bisect_left
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import fsspec
@@ -58,8 +58,19 @@ class ShardPlan:
         return {shard.key for shard in self.shards}
 
 
-def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
-    """The shards of `source`, ordered by key; ConfigError when it does not exist."""
+# lists a level's folders in the run's workers: (root URL, folders, their ranges' firsts,
+# the DEST path to leave out, the pipeline) -> their plans (see plan_folders)
+FolderLister = Callable[
+    [str, list[str], dict[str, list[str]], "str | None", PipelineConfig], "list[FolderPlan]"
+]
+
+
+def plan_shards(
+    source: str, dest: str, config: PipelineConfig, lister: FolderLister | None = None
+) -> ShardPlan:
+    """The shards of `source`, ordered by key; ConfigError when it does not exist. With a
+    `lister`, an object store's folders are listed by the run's workers (`plan_folders`):
+    the flow gets each folder's shards and counts, never its keys."""
     pattern, url = split_member_pattern(source)
     fs, root = fsspec.url_to_fs(url)
     root = root.rstrip("/") or "/"
@@ -71,7 +82,7 @@ def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
             if kind == "range":
                 plan.firsts.setdefault(folder, []).append(range_first(key))
         skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
-        _plan_tree(fs, root, skip, config, plan)
+        _plan_tree(fs, root, skip, config, plan, lister if object_store(fs) else None)
         if plan.files == 1:  # one archive in the folder: its ids are its member names
             plan.shards = [
                 Shard(s.kind, s.path, s.detail, single=s.kind == "file") for s in plan.shards
@@ -87,54 +98,99 @@ def plan_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
 
 
 LIST_CONCURRENCY = 32  # folders of an object store listed at once (a request each, or more)
+FOLDERS_A_CALL = 32  # folders a worker lists and plans in one call
+CALLS_AT_ONCE = 16  # such calls in flight (the workers take as many as they are)
+
+
+@dataclass
+class FolderPlan:
+    """One folder's part of the plan: its shards (with their counts, and whether each is
+    a range cut again), the files they hold, and the subfolders to plan next."""
+
+    shards: list[tuple[Shard, int | None, bool]] = field(default_factory=list)
+    files: int = 0
+    below: list[str] = field(default_factory=list)
 
 
 def _plan_tree(
     fs: AbstractFileSystem, root: str, skip: str | None, config: PipelineConfig,
-    plan: ShardPlan,
+    plan: ShardPlan, lister: FolderLister | None,
 ) -> None:
     """Plan SOURCE's folders a level at a time. On an object store a level's folders are
     listed at once, LIST_CONCURRENCY requests in flight: a tree of thousands of folders
-    (a folder a day) costs its depth in round trips, not its folder count."""
+    (a folder a day) costs its depth in round trips, not its folder count. With a
+    `lister`, the run's workers list and plan them, FOLDERS_A_CALL a call."""
+    url = fs.unstrip_protocol(root)
     level = [""]
-    remote = object_store(fs)
-    with ThreadPoolExecutor(LIST_CONCURRENCY) if remote else nullcontext() as pool:
-        while level:
-            listed = (pool.map if pool else map)(lambda path: _listed(fs, root, path), level)
-            below: list[str] = []
-            for relative, found in zip(level, listed, strict=True):
-                below += _plan_folder(fs, root, relative, found, skip, config, plan)
-            level = below
+    while level:
+        if lister is not None:
+            calls = [level[i:i + FOLDERS_A_CALL] for i in range(0, len(level), FOLDERS_A_CALL)]
+            with ThreadPoolExecutor(min(len(calls), CALLS_AT_ONCE)) as pool:
+                done = pool.map(lambda folders: lister(
+                    url, folders, {f: plan.firsts[f] for f in folders if f in plan.firsts},
+                    skip, config,
+                ), calls)
+                found = [folder_plan for call in done for folder_plan in call]
+        else:
+            found = plan_folders(url, level, plan.firsts, skip, config)
+        level = []
+        for folder_plan in found:
+            for shard, count, recut in folder_plan.shards:
+                plan.shards.append(shard)
+                if count is not None:  # an unreadable folder's articles are not known
+                    plan.counts[shard.key] = count
+                if recut:
+                    plan.recut.add(shard.key)
+            plan.files += folder_plan.files
+            level += folder_plan.below
 
 
-def _listed(
-    fs: AbstractFileSystem, root: str, relative: str
-) -> tuple[list[str], list[str]] | OSError:
-    """A folder's (file names, folder names), or the error that listing it raised."""
-    folder = posixpath.join(root, relative) if relative else root
-    try:
-        return _entries(fs, folder)
-    except OSError as exc:
-        return exc
+def plan_folders(
+    url: str, folders: list[str], firsts: dict[str, list[str]], skip: str | None,
+    config: PipelineConfig,
+) -> list[FolderPlan]:
+    """List the folders (relative to the source folder `url`) and plan each: where the
+    planning's listings run (the flow, or a worker of the run). On an object store they
+    are listed at once, LIST_CONCURRENCY requests in flight."""
+    fs, root = fsspec.url_to_fs(url)
+    root = root.rstrip("/") or "/"
+
+    def listed(relative: str) -> tuple[list[str], list[str]] | OSError:
+        folder = posixpath.join(root, relative) if relative else root
+        try:
+            return _entries(fs, folder)
+        except OSError as exc:
+            return exc
+
+    if object_store(fs) and len(folders) > 1:
+        with ThreadPoolExecutor(min(LIST_CONCURRENCY, len(folders))) as pool:
+            found = list(pool.map(listed, folders))
+    else:
+        found = [listed(relative) for relative in folders]
+    return [
+        _plan_folder(fs, root, relative, entries, skip, config, firsts.get(relative, ()))
+        for relative, entries in zip(folders, found, strict=True)
+    ]
 
 
 def _plan_folder(
     fs: AbstractFileSystem, root: str, relative: str,
     found: tuple[list[str], list[str]] | OSError, skip: str | None,
-    config: PipelineConfig, plan: ShardPlan,
-) -> list[str]:
-    """Add a listed folder's shards to the plan; its subfolders to plan next."""
+    config: PipelineConfig, firsts: list[str] | tuple[str, ...],
+) -> FolderPlan:
+    """A listed folder's shards, and its subfolders to plan next."""
     folder = posixpath.join(root, relative) if relative else root
+    result = FolderPlan()
     if isinstance(found, FileNotFoundError):
-        return []  # removed while the source was listed
+        return result  # removed while the source was listed
     if isinstance(found, OSError):
         if is_transient(found):
             raise found  # the planning is retried: a record would count its articles as gone
         if not relative:
             raise ConfigError(f"source {root!r} cannot be listed: {found}") from None
         error = f"{type(found).__name__}: {escape_surrogates(str(found))}"
-        plan.shards.append(Shard("unreadable", relative, detail=error))
-        return []
+        result.shards.append((Shard("unreadable", relative, detail=error), None, False))
+        return result
     files, folders = found
     folders = [  # DEST inside SOURCE is not read (a folder above it is)
         name for name in folders
@@ -151,24 +207,18 @@ def _plan_folder(
         if fmt is not None:
             articles += 1
     if _collide(files, folders, containers):
-        shard = Shard("tree", relative)
-        plan.shards.append(shard)
-        plan.counts[shard.key] = _count_tree(fs, folder, config)
-        plan.files += plan.counts[shard.key]
-        return []
-    plan.files += articles + len(containers)
+        count = _count_tree(fs, folder, config)
+        result.shards.append((Shard("tree", relative), count, False))
+        result.files = count
+        return result
+    result.files = articles + len(containers)
     if others:  # the folder's own files
-        firsts = plan.firsts.get(relative, ())
-        for shard, count, recut in _folder_shards(relative, others, firsts):
-            plan.shards.append(shard)
-            plan.counts[shard.key] = count
-            if recut:
-                plan.recut.add(shard.key)
+        result.shards += _folder_shards(relative, others, firsts)
     for name in containers:
         path = posixpath.join(relative, name) if relative else name
-        plan.shards.append(shard := Shard("file", path))
-        plan.counts[shard.key] = 1
-    return [posixpath.join(relative, name) if relative else name for name in folders]
+        result.shards.append((Shard("file", path), 1, False))
+    result.below = [posixpath.join(relative, name) if relative else name for name in folders]
+    return result
 
 
 SHARD_FILES = 10_000  # a folder with more files is cut into ranges of names this size

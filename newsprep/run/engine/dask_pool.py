@@ -68,12 +68,12 @@ class DaskPool:
         self._client.register_plugin(_Environment(dict(os.environ), dict(fsspec.config.conf)))
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
-        return self._call(process_batch, tuple(refs), index, job)
+        return self.call(process_batch, tuple(refs), index, job)
 
     def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
-        return self._call(run_group, group, sjob)
+        return self.call(run_group, group, sjob)
 
-    def _call(self, function: Callable[..., T], *args: object) -> T:
+    def call(self, function: Callable[..., T], *args: object) -> T:
         return self._client.submit(function, *args, pure=False).result()
 
     def close(self) -> None:

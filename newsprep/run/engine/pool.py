@@ -112,6 +112,7 @@ class Workers(Protocol):
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]: ...
     def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]: ...
+    def call(self, function: Callable[..., T], *args: object) -> T: ...
 
 
 class StagePool:
@@ -140,12 +141,14 @@ class StagePool:
             executor.submit(_ready)
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
-        return self._call(process_batch, tuple(refs), index, job)
+        return self.call(process_batch, tuple(refs), index, job)
 
     def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
-        return self._call(run_group, group, sjob)
+        return self.call(run_group, group, sjob)
 
-    def _call(self, function: Callable[..., T], *args: object) -> T:
+    def call(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` in a worker (a module-level function, its arguments and
+        result picklable)."""
         executor = self._current()
         try:
             return executor.submit(function, *args).result()

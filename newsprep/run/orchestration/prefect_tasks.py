@@ -9,6 +9,7 @@ a batch runs in the task's own thread.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -23,7 +24,7 @@ from newsprep.run.engine.pool import Workers
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import Batch, BatchOutcome
-from newsprep.run.planning import ShardPlan, plan_shards
+from newsprep.run.planning import ShardPlan, plan_folders, plan_shards
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
 from newsprep.tasks.io.listing import SourceListing, list_source
 
@@ -88,9 +89,13 @@ def normalize_batch(batch: Batch, job: Job, pool: Workers | None = None) -> Batc
 
 
 @task(name="plan-shards", **_LISTING)
-def plan_source_shards(source: str, dest: str, config: PipelineConfig) -> ShardPlan:
-    """Cut the source into shards from its folder listings (no article is read)."""
-    return plan_shards(source, dest, config)
+def plan_source_shards(
+    source: str, dest: str, config: PipelineConfig, pool: Workers | None = None
+) -> ShardPlan:
+    """Cut the source into shards from its folder listings (no article is read); an
+    object store's folders are listed by the run's workers when there are some."""
+    lister = None if pool is None else partial(pool.call, plan_folders)
+    return plan_shards(source, dest, config, lister)
 
 
 def _shard_run_name() -> str:
