@@ -188,8 +188,7 @@ def _range(
     except OSError as exc:
         if is_transient(exc):
             raise
-        error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
-        yield folder, {"name": folder, "type": UNREADABLE, "error": error}
+        yield _unreadable(folder, exc)
 
 
 def _s3_pages(
@@ -209,13 +208,7 @@ def _s3_pages(
             name = f"{bucket}/{found['Key']}"
             infos.append({**found, "Key": name, "name": name, "size": found["Size"],
                           "type": "file"})
-        for info in infos:
-            path = info["name"].rstrip("/")
-            if path == folder.rstrip("/"):
-                continue
-            if info["type"] == "directory" and not is_hidden(posixpath.basename(path)):
-                continue
-            yield path, info
+        yield from ((path, info) for path, info, enter in _kept(folder, infos) if not enter)
         names = [info["name"][len(bucket) + 1 + len(prefix):] for info in infos]
         if not page.get("IsTruncated") or (last is not None and names and max(names) >= last):
             return
@@ -322,19 +315,32 @@ def _walk(
                 raise  # would count the folder's articles as gone and remove their outputs
             if folder == root and top_ok:
                 raise ConfigError(f"source {root!r} cannot be listed: {exc}") from None
-            error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
-            yield folder, {"name": folder, "type": UNREADABLE, "error": error}
+            yield _unreadable(folder, exc)
             continue
-        for info in entries:
-            path = info["name"].rstrip("/")
-            if path == folder.rstrip("/"):
-                continue  # some stores list a folder's own marker object
-            hidden = is_hidden(posixpath.basename(path))
-            if info.get("type") == "directory" and not info.get("islink") and not hidden:
-                if descend:
-                    folders.append(path)
-            else:
+        for path, info, enter in _kept(folder, entries):
+            if not enter:
                 yield path, info
+            elif descend:
+                folders.append(path)
+
+
+def _kept(folder: str, infos: Iterable[dict]) -> Iterator[tuple[str, dict, bool]]:
+    """A folder's listed entries as (path, info, a folder to enter): the folder's own
+    marker object (some stores list one) left out; links to folders and hidden folders
+    are entries, not entered."""
+    for info in infos:
+        path = info["name"].rstrip("/")
+        if path == folder.rstrip("/"):
+            continue
+        hidden = is_hidden(posixpath.basename(path))
+        enter = info.get("type") == "directory" and not info.get("islink") and not hidden
+        yield path, info, enter
+
+
+def _unreadable(folder: str, exc: OSError) -> tuple[str, dict]:
+    """The entry of a folder that could not be listed."""
+    error = f"{type(exc).__name__}: {escape_surrogates(str(exc))}"
+    return folder, {"name": folder, "type": UNREADABLE, "error": error}
 
 
 def _local_ls(folder: str) -> list[dict]:
