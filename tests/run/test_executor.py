@@ -106,9 +106,10 @@ def test_a_dask_scheduler_that_does_not_answer_stops_the_run_in_one_line(monkeyp
     import socket
 
     from newsprep.config import RunConfig
+    from newsprep.run.engine import dask_pool
     from newsprep.run.orchestration import executor
 
-    monkeypatch.setattr(executor, "DASK_CONNECT_SECONDS", 2)
+    monkeypatch.setattr(dask_pool, "CONNECT_SECONDS", 2)
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"

@@ -30,6 +30,21 @@ T = TypeVar("T")
 CONNECT_SECONDS = 30  # a cluster's scheduler answers in this time, or the run stops
 
 
+def connect(address: str) -> Client:
+    """A client of the Dask scheduler at `address`; ConfigError when it does not answer."""
+    try:
+        return Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        message = f"the Dask scheduler at {address} cannot be reached: {exc}"
+        raise ConfigError(message) from None
+
+
+def cluster_threads(address: str) -> int:
+    """The threads of the workers of the Dask cluster at `address`."""
+    with connect(address) as client:
+        return sum(client.nthreads().values())
+
+
 class DaskPool:
     """The Dask cluster at `address`, or a local one of `workers` single-threaded worker
     processes (the stages hold the GIL), forked from the run's fork server, which the CLI
@@ -43,11 +58,7 @@ class DaskPool:
 
     def start(self) -> None:
         if self.address:
-            try:
-                self._client = Client(self.address, timeout=CONNECT_SECONDS)
-            except (OSError, TimeoutError) as exc:
-                message = f"the Dask scheduler at {self.address} cannot be reached: {exc}"
-                raise ConfigError(message) from None
+            self._client = connect(self.address)
             return
         settings: dict[str, Any] = {
             # a worker that died fails its task at once: the executor's crash policy

@@ -29,7 +29,6 @@ from newsprep.run.retry import MAX_BATCH_CRASHES
 if TYPE_CHECKING:
     from newsprep.run.engine.dask_pool import DaskPool
 
-DASK_CONNECT_SECONDS = 30  # a cluster's scheduler answers in this time, or the run stops
 WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
 IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
@@ -66,14 +65,9 @@ def with_cluster_workers(config: RunConfig) -> RunConfig:
     options = config.options
     if options.runner != "dask" or not options.dask_address or options.workers:
         return config
-    from distributed import Client
+    from newsprep.run.engine.dask_pool import cluster_threads
 
-    try:
-        with Client(options.dask_address, timeout=DASK_CONNECT_SECONDS) as client:
-            threads = sum(client.nthreads().values())
-    except (OSError, TimeoutError) as exc:
-        message = f"the Dask scheduler at {options.dask_address} cannot be reached: {exc}"
-        raise ConfigError(message) from None
+    threads = cluster_threads(options.dask_address)
     workers = options.model_copy(update={"workers": max(1, threads)})
     return config.model_copy(update={"options": workers})
 
