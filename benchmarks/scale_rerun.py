@@ -13,10 +13,12 @@ measured like bench.py (wall time, the CLI process's CPU, its workers'):
 2. rerun: the same command, nothing changed (the goal: <= 20 s for 1,000,000 articles);
 3. new-folder: 1% more articles in a new folder (files) or a new JSONL file;
 4. spread: 1% more articles spread over every folder (files) or appended to every JSONL
-   file.
+   file; `--spread-rounds K` does it K times, one run each (spread, spread2, ...).
 
 After 3 and 4: the bytes of `DEST/_ledger/` files whose content changed or that are new
-(sha256 before and after), against the ledger's total bytes after the run.
+(sha256 before and after), against the ledger's total bytes after the run. A shard whose
+only change is new articles gets an addition beside its part; after MAX_ADDITIONS its
+part is written whole again, so K > MAX_ADDITIONS shows that round's cost too.
 `--skip-full` reuses a DEST already built by an earlier call with the same SOURCE.
 """
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-full", action="store_true", help="DEST exists: start at the rerun")
     p.add_argument("--no-new", action="store_true", help="only the full run and the rerun")
     p.add_argument("--reruns", type=int, default=1, help="unchanged reruns to time")
+    p.add_argument("--spread-rounds", type=int, default=1,
+                   help="rounds of 1%% new spread over every folder, a run each")
     p.add_argument("--json", dest="json_path")
     args = p.parse_args(argv)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="newsprep-scale-"))
@@ -147,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             result["runs"]["new-folder"]["ledger"] = rewritten(before, after)
             print("new-folder ledger:", result["runs"]["new-folder"]["ledger"], flush=True)
             per = max(1, new // args.folders)
-            for folder in range(args.folders):
-                add(source, folder, args.per_folder, per)
-            run("spread")
-            result["runs"]["spread"]["ledger"] = rewritten(after, ledger_digests(dest))
-            print("spread ledger:", result["runs"]["spread"]["ledger"], flush=True)
+            for round_ in range(args.spread_rounds):
+                name = "spread" if round_ == 0 else f"spread{round_ + 1}"
+                for folder in range(args.folders):
+                    add(source, folder, args.per_folder + round_ * per, per)
+                run(name)
+                now = ledger_digests(dest)
+                result["runs"][name]["ledger"] = rewritten(after, now)
+                after = now
+                print(f"{name} ledger:", result["runs"][name]["ledger"], flush=True)
     finally:
         server.stop()
         if args.json_path:

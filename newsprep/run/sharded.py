@@ -217,7 +217,10 @@ class ShardedSession(RunSession):
         for key in [*self.handed, *(k for k in self.plan.recut if k in self.existing)]:
             name = self.existing[key]
             paths = PartPaths(name)
-            files.append(posixpath.join(self.dest_root, paths.records))
+            files += [
+                posixpath.join(self.dest_root, path)
+                for path in paths.record_files([name + PART_SUFFIX, *self.names.get(name, [])])
+            ]
             if "journal" in present_files(self.names.get(name, [])):
                 files += journal_files(self.fs, posixpath.join(self.dest_root, paths.journal))
         return files
@@ -351,9 +354,10 @@ class ShardedSession(RunSession):
         records = 0
         if remove_files:
             stale: list[str] = []
-            for _, line in manifest_lines(self.fs, posixpath.join(self.dest_root, paths.records)):
-                records += 1
-                stale += ArticleRecord.from_line(line).files()
+            for relative in paths.record_files([name + PART_SUFFIX, *self.names.get(name, [])]):
+                for _, line in manifest_lines(self.fs, posixpath.join(self.dest_root, relative)):
+                    records += 1
+                    stale += ArticleRecord.from_line(line).files()
             self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
         for file in self.names.get(name, []):  # as listed at the start: no shard writes it
             if keep_records and file == name + PART_SUFFIX:
@@ -401,12 +405,12 @@ class ShardedSession(RunSession):
                 self.fs.rm(path, recursive=True)
 
     def _part_files(self) -> list[str]:
-        root = posixpath.join(self.dest_root, LEDGER_DIR)
         handed = {self.existing[key] for key in self.handed}
         return [
-            posixpath.join(root, name + PART_SUFFIX)
+            posixpath.join(self.dest_root, relative)
             for name, files in ledger_names(self.fs, self.dest_root).items()
-            if name + PART_SUFFIX in files and name not in handed
+            if name not in handed
+            for relative in PartPaths(name).record_files(files)
         ]
 
 

@@ -215,12 +215,19 @@ def test_the_ledger_reads_back_and_loads_with_datasets(
 
     dest = tmp_path / "out"
     assert ledger_files(str(dest)) == []
-    (run_sharded if unit == "shard" else run_session)(source, dest, workers=1)
+    run = run_sharded if unit == "shard" else run_session
+    run(source, dest, workers=1)
     assert len(ledger_files(str(dest))) == (2 if unit == "shard" else 1)  # broken/, business/
+    first = sorted(p for p in source.rglob("*.txt") if "broken" not in p.parts)[0]
+    (first.parent / "added.txt").write_text(first.read_text() + "One more line.\n")
+    run(source, dest, workers=1)
+    # by shards, the new article's record is an addition beside its folder's part
+    assert len(ledger_files(str(dest))) == (3 if unit == "shard" else 1)
     written = manifest(dest)
+    assert len(written) == 6 and len({r["id"] for r in written}) == 6
     records = [record.to_dict() for record in read_records(str(dest))]
     assert records == written
-    assert {r["status"] for r in records} == {"ok", "rejected"}
+    assert {r["status"] for r in records} >= {"ok", "rejected"}
 
     loaded = datasets.load_dataset(
         "json", data_files=ledger_files(str(dest)), features=ledger_features(), split="train",

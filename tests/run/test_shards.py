@@ -129,17 +129,108 @@ def test_an_unchanged_rerun_rewrites_no_part(tmp_path: Path) -> None:
     assert corpus(dest) == files
 
 
-def test_a_new_article_rewrites_only_its_shards_part(tmp_path: Path) -> None:
+def test_new_articles_are_an_addition_beside_their_shards_part(tmp_path: Path) -> None:
+    """Issue 22: a rerun whose only change is new articles writes their records beside
+    the part (its bytes untouched), and the reader gives every article once."""
     src, dest = make_source(tmp_path), tmp_path / "out"
     run_sharded(src, dest, workers=1)
     before = ledger_state(dest)
     (src / "b" / "9.txt").write_text(STORY.format("new"))
+    (src / "b" / "7.txt").write_text(STORY.format("newer"))
     summary = run_sharded(src, dest, workers=1)
-    assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
+    assert summary.changes == {"new": 2, "changed": 0, "retried": 0, "skipped": 11}
     after = ledger_state(dest)
     changed = {name for name in after if after[name] != before.get(name)}
-    assert changed == {"folder=b.jsonl", "folder=b.done.json"}
+    assert changed == {"folder=b+1.jsonl", "folder=b.done.json"}
+    added = [json.loads(line) for line in (dest / "_ledger" / "folder=b+1.jsonl").open()]
+    assert [(r["id"], r["status"]) for r in added] == [("b/7.txt", "ok"), ("b/9.txt", "ok")]
+    assert (dest / "b" / "9.txt").exists()
+    done = Done.from_bytes((dest / "_ledger" / "folder=b.done.json").read_bytes())
+    assert done.records == 5 and [count for _, count in done.additions] == [2]
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+    assert corpus(dest) == corpus(tmp_path / "clean")
+
+    unchanged = ledger_state(dest)
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 13}
+    assert ledger_state(dest) == unchanged, "skipped whole, additions and all"
+
+
+def test_a_change_writes_a_part_and_its_additions_as_one_part_again(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    (src / "b" / "9.txt").write_text(STORY.format("new"))
+    run_sharded(src, dest, workers=1)
+    (src / "b" / "0.txt").write_text(STORY.format("edited"))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 1, "retried": 0, "skipped": 11}
+    assert not (dest / "_ledger" / "folder=b+1.jsonl").exists()
+    part = [json.loads(line) for line in (dest / "_ledger" / "folder=b.jsonl").open()]
+    assert [r["id"] for r in part] == ["b/0.txt", "b/1.txt", "b/2.txt", "b/9.txt"]
+    assert Done.from_bytes((dest / "_ledger" / "folder=b.done.json").read_bytes()).additions == ()
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+    assert corpus(dest) == corpus(tmp_path / "clean")
+
+
+def test_past_the_most_additions_the_part_is_written_whole(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("newsprep.run.engine.shard.MAX_ADDITIONS", 2)
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    ledger = dest / "_ledger"
+    for number in (7, 8):
+        (src / "b" / f"{number}.txt").write_text(STORY.format(f"new{number}"))
+        run_sharded(src, dest, workers=1)
+    assert sorted(p.name for p in ledger.glob("folder=b*.jsonl")) == [
+        "folder=b+1.jsonl", "folder=b+2.jsonl", "folder=b.jsonl"
+    ]
+    (src / "b" / "9.txt").write_text(STORY.format("new9"))
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes["new"] == 1
+    assert sorted(p.name for p in ledger.glob("folder=b*.jsonl")) == ["folder=b.jsonl"]
+    assert len((ledger / "folder=b.jsonl").read_text().splitlines()) == 6
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+
+
+def test_an_addition_without_its_marker_is_read_and_folded_in(tmp_path: Path) -> None:
+    """A run killed after it wrote an addition, before the marker: the next run reads
+    the part and its additions, processes nothing again, and writes them as one part."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    (src / "b" / "9.txt").write_text(STORY.format("new"))
+    run_sharded(src, dest, workers=1)
+    (dest / "_ledger" / "folder=b.done.json").unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 12}
+    assert sorted(p.name for p in (dest / "_ledger").glob("folder=b*.jsonl")) == [
+        "folder=b.jsonl"
+    ]
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+
+
+def test_an_addition_lost_beside_its_marker_is_made_again(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    (src / "b" / "9.txt").write_text(STORY.format("new"))
+    run_sharded(src, dest, workers=1)
+    (dest / "_ledger" / "folder=b+1.jsonl").unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
     assert "b/9.txt" in records(dest)
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+
+
+def test_a_gone_folder_takes_its_additions_and_their_outputs_along(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path, folders="abcd"), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    (src / "c" / "9.txt").write_text(STORY.format("new"))
+    run_sharded(src, dest, workers=1)
+    assert (dest / "_ledger" / "folder=c+1.jsonl").exists()
+    shutil.rmtree(src / "c")
+    summary = run_sharded(src, dest, workers=1)
+    assert (summary.removed_articles, summary.removed_files) == (4, 4)
+    assert not (dest / "c").exists()
+    assert not list((dest / "_ledger").glob("folder=c*"))
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
 
 
 def test_an_output_deleted_from_dest_is_written_again(tmp_path: Path) -> None:
@@ -325,7 +416,7 @@ def test_a_large_folder_is_cut_into_ranges_that_stay(tmp_path: Path, small_shard
     assert again.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 8}
     after = ledger_state(dest)
     assert {name for name in after if after[name] != before.get(name)} == {
-        "range=a%2F%2F3.txt.jsonl", "range=a%2F%2F3.txt.done.json"
+        "range=a%2F%2F3.txt+1.jsonl", "range=a%2F%2F3.txt.done.json"
     }
 
 
@@ -493,6 +584,7 @@ def test_an_object_stores_folders_are_listed_a_level_at_a_time_at_once(
     """On an object store (flaky://, 20 ms a request) the planning lists a level's
     folders at once: a tree of a folder a day costs its depth in round trips, not its
     folder count. The plan is the one of the same tree on the local disk."""
+    import posixpath
     import threading
 
     import fsspec
@@ -507,21 +599,20 @@ def test_an_object_stores_folders_are_listed_a_level_at_a_time_at_once(
             path.write_text(STORY.format(f"{day}-{number}"))
     local = plan_shards(str(src), str(tmp_path / "out"), PipelineConfig())
     monkeypatch.setitem(fsspec.config.conf, "flaky", {"latency": 0.02})
-    listing, most, lock = [0], [0], threading.Lock()
+    # each day folder's listing waits until all 12 are in flight: one at a time, the
+    # first would wait alone until the barrier breaks
+    days = threading.Barrier(12, timeout=30)
+    waited: list[str] = []
     entries = planning._entries
 
     def counted(fs, folder: str):
-        with lock:
-            listing[0] += 1
-            most[0] = max(most[0], listing[0])
-        try:
-            return entries(fs, folder)
-        finally:
-            with lock:
-                listing[0] -= 1
+        if posixpath.basename(folder.rstrip("/")).startswith("12-"):
+            days.wait()
+            waited.append(folder)
+        return entries(fs, folder)
 
     monkeypatch.setattr(planning, "_entries", counted)
     remote = plan_shards(f"flaky://{src}", str(tmp_path / "out"), PipelineConfig())
     assert [s.key for s in remote.shards] == [s.key for s in local.shards]
     assert (remote.counts, remote.files) == (local.counts, local.files) and local.files == 24
-    assert most[0] == 12  # the day folders, at once
+    assert len(waited) == 12  # the day folders, all in flight at once

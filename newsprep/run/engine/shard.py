@@ -7,7 +7,8 @@ whose files are all in DEST, costs a listing and one read of its part. Otherwise
 part's marker goes first, then the shard runs as a whole run did before shards: the
 previous records, the resume plan, batches through `process_batch` (each finished batch
 journaled beside the part, so a killed run loses none), the stale files removed, the
-part written, and its marker last.
+part written, and its marker last. When all that changed is new articles, only their
+records are written, as an addition beside the part (ledger/parts.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from newsprep.run.ledger.manifest import (
 )
 from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.parts import (
+    ADDITION_MARK,
+    MAX_ADDITIONS,
     Done,
     PartPaths,
     Shard,
@@ -104,14 +107,14 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         # the flow read the marker with the others (a shard planned otherwise looks)
         planned = shard.present is not None
         done = shard.done if planned else read_done(dest_fs, dest_root, shard.key)
-        part_sha256 = (
+        checked = (
             done is not None and not sjob.force and done.settled
             and (done.listing, done.fingerprint) == (digest, job.fingerprint)
             and _all_there(dest_fs, dest_root, paths, dest, outcome, done)
         )
-        if part_sha256:
-            if part_sha256 != done.part_sha256:  # a marker of before, or a part edited
-                write_done(dest_fs, dest_root, replace(done, part_sha256=part_sha256))
+        if checked:
+            if checked != done:  # a marker of before, or a part edited
+                write_done(dest_fs, dest_root, checked)
             outcome.unchanged = True
             outcome.ignored_count, outcome.ignored = done.ignored_count, list(done.ignored)
             outcome.warnings = list(done.warnings)
@@ -119,7 +122,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         outcome = ShardOutcome(shard.key)
         if done is not None:
             remove_done(dest_fs, dest_root, shard.key)
-        part_sha256 = _process(shard, sjob, listing, index, dest, paths, outcome)
+        part_sha256, additions = _process(shard, sjob, listing, index, dest, paths, outcome, done)
         outcome.ignored_count, outcome.ignored = listing.ignored_count, list(listing.ignored)
         outcome.warnings = list(listing.warnings)
         problems = outcome.tally.statuses["failed"] + sum(
@@ -131,7 +134,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
             settled=not (problems or kept_gone or outcome.reports or outcome.kept_unlisted),
             kept_gone=kept_gone, ignored_count=listing.ignored_count,
             ignored=tuple(listing.ignored), warnings=tuple(listing.warnings),
-            part_sha256=part_sha256,
+            part_sha256=part_sha256, additions=additions,
         ))
     return outcome
 
@@ -178,24 +181,32 @@ def crashed_shard(shard: Shard, error: str) -> ShardOutcome:
 def _all_there(
     fs: AbstractFileSystem, root: str, paths: PartPaths, dest: DestFolders,
     outcome: ShardOutcome, done: Done,
-) -> str | None:
-    """Count the part's records as this run's (skipped, or still rejected) when the part
-    holds the records its marker counts, every line reads and every file they name is in
-    DEST, and give the part's sha256; None (counting nothing) otherwise. A part as its
-    shard wrote it (the marker's digest) is parsed whole, unchecked."""
-    path = posixpath.join(root, paths.records)
-    try:
-        data = fs.cat_file(path)
-    except FileNotFoundError:
-        return None
-    sha256 = done.part_sha256
-    rows = written_rows(data, sha256)
-    if rows is None:
-        unreadable: list = []
-        rows = [record.__dict__ for record in manifest_records(fs, path, unreadable, data)]
-        if unreadable:
+) -> Done | None:
+    """Count the part's records (and its additions') as this run's (skipped, or still
+    rejected) when they are the records its marker counts, every line reads and every
+    file they name is in DEST; the marker with each file's sha256, or None (counting
+    nothing). A file as its shard wrote it (the marker's digest) is parsed whole,
+    unchecked."""
+    files = [(paths.records, done.part_sha256)] + [
+        (paths.addition(number), sha256)
+        for number, (sha256, _) in enumerate(done.additions, 1)
+    ]
+    rows, digests = [], []
+    for relative, sha256 in files:
+        path = posixpath.join(root, relative)
+        try:
+            data = fs.cat_file(path)
+        except FileNotFoundError:
             return None
-        sha256 = hashlib.sha256(data).hexdigest()
+        written = written_rows(data, sha256)
+        if written is None:
+            unreadable: list = []
+            written = [record.__dict__ for record in manifest_records(fs, path, unreadable, data)]
+            if unreadable:
+                return None
+            sha256 = hashlib.sha256(data).hexdigest()
+        rows += written
+        digests.append((sha256, len(written)))
     if len(rows) != done.records:
         return None
     tally, plain = Tally(), 0
@@ -209,26 +220,29 @@ def _all_there(
     tally.add_skipped(plain)
     outcome.tally = tally
     outcome.changes["skipped"] = tally.total
-    return sha256
+    return replace(done, part_sha256=digests[0][0], additions=tuple(digests[1:]))
 
 
 def _process(
     shard: Shard, sjob: ShardJob, listing: SourceListing, index: MemoryIndex, dest: DestFolders,
-    paths: PartPaths, outcome: ShardOutcome,
-) -> str:
-    """Process the shard's new and changed articles and write its part; the part's
-    sha256."""
+    paths: PartPaths, outcome: ShardOutcome, done: Done | None,
+) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """Process the shard's new and changed articles and write its part, or only an
+    addition when all that changed is new articles; (the part's sha256, its additions')."""
     job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
         remove_temp_files(dest_fs, dest_root, folder, recursive)
     present = shard.present
+    additions = _additions(dest_fs, dest_root, paths, present, done)
     manifest = ManifestWriter(
         dest_fs, dest_root, index, (paths.records, paths.journal, paths.unreadable),
         None if present is None else ("records" in present, "journal" in present),
+        additions,
     )
     manifest.load_previous()
     outcome.reports = manifest.unreadable_report()
+    may_add = _may_add(shard, sjob, done, manifest, outcome)
     previous = _Previous(index, dest, sjob.previous_db)
     skipped: list[ArticleRecord] = []
 
@@ -250,16 +264,60 @@ def _process(
                 outcome.problems.append(
                     f"{record.status} {record.id}: {record.reason} ({record.detail})"
                 )
-    manifest.append(skipped)
     previous.close()
     outcome.changes = resume.changes
+    adding = may_add and resume.changes["changed"] == resume.changes["retried"] == 0
+    if adding:  # the part and its additions hold them: not journaled again
+        manifest.note(skipped)
+    else:
+        manifest.append(skipped)
     outcome.kept_unlisted = index.keep_unlisted()
     outcome.gone = index.gone_count()
     if sjob.keep_gone:
         index.keep_gone()
-    outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, index.stale_paths())
+    stale = list(index.stale_paths())
+    outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, stale)
+    if adding and not (outcome.kept_unlisted or outcome.gone or stale):
+        assert done is not None  # _may_add says so
+        added = manifest.add(paths.addition(len(done.additions) + 1))
+        return done.part_sha256, (*done.additions, *([added] if added else []))
     manifest.compact()
-    return manifest.sha256
+    return manifest.sha256, ()
+
+
+def _additions(
+    fs: AbstractFileSystem, root: str, paths: PartPaths, present: frozenset[str] | None,
+    done: Done | None,
+) -> tuple[str, ...]:
+    """The additions beside a shard's part, in order: those its marker names (a run
+    writes an addition before its marker), or, without a marker, those a listing of
+    them finds (a run killed in between)."""
+    if done is not None:
+        return tuple(paths.addition(number) for number in range(1, len(done.additions) + 1))
+    if present is not None and "additions" not in present:
+        return ()
+    folder = posixpath.join(root, posixpath.dirname(paths.records))
+    try:  # an object store lists only the names that start so
+        found = fs.find(folder, maxdepth=1, prefix=paths.name + ADDITION_MARK)
+    except FileNotFoundError:
+        return ()
+    return tuple(paths.additions([posixpath.basename(path) for path in found]))
+
+
+def _may_add(
+    shard: Shard, sjob: ShardJob, done: Done | None, manifest: ManifestWriter,
+    outcome: ShardOutcome,
+) -> bool:
+    """Whether the shard may end with an addition, if all that changed is new articles:
+    its part and additions are whole, as its marker says (no killed run's journal, no
+    unreadable line), settled, made with these settings, and it has room for one more."""
+    return (
+        done is not None and done.settled and not sjob.force and sjob.previous_db is None
+        and done.fingerprint == sjob.job.fingerprint and bool(done.part_sha256)
+        and shard.kind != "unreadable" and len(done.additions) < MAX_ADDITIONS
+        and not manifest.leftover and not outcome.reports
+        and manifest.index.previous_count() == done.records
+    )
 
 
 def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:

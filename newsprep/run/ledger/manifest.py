@@ -50,18 +50,22 @@ class ManifestWriter:
         index: RunIndex,
         files: tuple[str, str, str] = (MANIFEST, JOURNAL, MANIFEST_UNREADABLE),
         present: tuple[bool, bool] | None = None,
+        additions: tuple[str, ...] = (),
     ) -> None:
         """`files`: the manifest, its journal and its unreadable lines' copy, relative to
         DEST: the whole run's, or a shard's part of the ledger (ledger/parts.py).
         `present`: whether the manifest and the journal exist, when the caller knows (a
-        listing of DEST/_ledger/ made once, instead of two requests a shard on S3)."""
+        listing of DEST/_ledger/ made once, instead of two requests a shard on S3).
+        `additions`: a part's additions in order, relative to DEST (read after it)."""
         self.fs, self.root, self.index = fs, dest_root, index
         self.local = on_local_disk(fs)
         manifest, journal, unreadable = files
         self.journal = posixpath.join(dest_root, journal)
         self.manifest = posixpath.join(dest_root, manifest)
         self.unreadable_copy = posixpath.join(dest_root, unreadable)
+        self.additions = [posixpath.join(dest_root, path) for path in additions]
         self._parts = 0
+        self._appended: dict[str, str] = {}  # this run's records, by id
         self.sha256 = ""  # of the manifest compact() wrote
         self.unreadable: list[UnreadableLine] = []  # lines of the files load_previous read
         if self.local:  # an object store has no folders to make
@@ -83,6 +87,8 @@ class ManifestWriter:
             self.index.add_previous_lines(
                 manifest_lines(self.fs, self.manifest, self.unreadable)
             )
+        for addition in self.additions:
+            self.index.add_previous_lines(manifest_lines(self.fs, addition, self.unreadable))
         if not self.leftover:
             self._keep_unreadable()
             return
@@ -90,6 +96,7 @@ class ManifestWriter:
         self._keep_unreadable()
         lines = (line.encode("utf-8") for line in self.index.previous_lines())
         write_atomic_stream(self.fs, self.manifest, lines)
+        self._remove_additions()
         if self.local:
             self._handle.truncate(0)
         else:
@@ -110,6 +117,12 @@ class ManifestWriter:
             part = f"{self.journal}/part-{self._parts:08d}.jsonl"
             JOURNAL_WRITES.call(lambda: self.fs.pipe_file(part, text.encode()))
         self.index.add_record_lines(rows)
+        self._appended.update(rows)
+
+    def note(self, records: Iterable[ArticleRecord]) -> None:
+        """Records the manifest already holds as they are (unchanged articles, when the
+        run ends with an addition): in the index only, not journaled."""
+        self.index.add_record_lines((record.id, record.to_line()) for record in records)
 
     def compact(self) -> None:
         """Write the manifest (last record per id wins, sorted by id), drop the journal."""
@@ -125,9 +138,35 @@ class ManifestWriter:
 
         write_atomic_stream(self.fs, self.manifest, lines())
         self.sha256 = digest.hexdigest()  # of the manifest's bytes, as written
+        self._remove_additions()
+        self._drop_journal()
+
+    def add(self, addition: str) -> tuple[str, int] | None:
+        """Write this run's records (all of new articles) to `addition` (relative to
+        DEST), sorted by id, and drop the journal; (sha256 of its bytes, records), or
+        None when there were none (nothing written)."""
+        if self.local:
+            self._handle.close()
+        added = None
+        if self._appended:
+            lines = (self._appended[key] for key in sorted(self._appended))
+            data = "".join(lines).encode("utf-8")
+            write_atomic_stream(self.fs, posixpath.join(self.root, addition), iter([data]))
+            added = hashlib.sha256(data).hexdigest(), len(self._appended)
+        self._drop_journal()
+        return added
+
+    def _drop_journal(self) -> None:
         if self.local or self._parts or self.leftover:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(self.journal, recursive=not self.local)
+
+    def _remove_additions(self) -> None:
+        """Once the manifest holds their records."""
+        for addition in self.additions:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(addition)
+        self.additions = []
 
     def _read_journal(self) -> Iterator[tuple[str, str]]:
         if not self.fs.exists(self.journal):

@@ -8,6 +8,12 @@ single `_manifest.jsonl`), and `_ledger/<name>.done.json`, written after the par
 shard's key, the digest of its listing, the settings fingerprint and its counts. A shard
 whose listing and settings match its `.done.json` (and whose files are all in DEST) is
 not processed again.
+
+A shard whose only change is new articles gets an addition beside its part instead of a
+new part: `_ledger/<name>+<n>.jsonl`, the new articles' records sorted by id, named in
+the marker with its digest. The part and its additions hold each article once, so a
+reader takes them all. After MAX_ADDITIONS, or any other change (an article changed,
+gone, or to retry), the shard's records are written as one part again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -33,6 +40,11 @@ DONE_SUFFIX = ".done.json"
 # A part's file name is its key, %-quoted; a longer one is a hash of it (the key is in the
 # .done.json either way).
 _MAX_QUOTED = 200
+
+# `<name>+<n>.jsonl`: quote() escapes "+", so no part's own name holds one
+ADDITION_MARK = "+"
+MAX_ADDITIONS = 8  # then the part and its additions are written as one part again
+_ADDITION = re.compile(r"(.+)\+([1-9][0-9]*)\.jsonl")
 
 # The part of a run by batches (task_unit batch): all its records in one part.
 RUN_PART_KEY = "run:"
@@ -97,6 +109,24 @@ class PartPaths:
     def unreadable(self) -> str:
         return f"{LEDGER_DIR}/{self.name}.unreadable"
 
+    def addition(self, number: int) -> str:
+        return f"{LEDGER_DIR}/{self.name}{ADDITION_MARK}{number}{PART_SUFFIX}"
+
+    def additions(self, files: list[str]) -> list[str]:
+        """Of `files` (its names in DEST/_ledger/), its additions in order, relative to
+        DEST."""
+        found = sorted(
+            (int(match[2]), file) for file in files
+            if (match := _ADDITION.fullmatch(file)) and match[1] == self.name
+        )
+        return [f"{LEDGER_DIR}/{file}" for _, file in found]
+
+    def record_files(self, files: list[str]) -> list[str]:
+        """Of `files`, those that hold its records, relative to DEST: the part, then its
+        additions in order."""
+        part = [self.records] if self.name + PART_SUFFIX in files else []
+        return part + self.additions(files)
+
 
 @dataclass(frozen=True)
 class Done:
@@ -114,6 +144,7 @@ class Done:
     ignored: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     part_sha256: str = ""  # of the part as the shard wrote it ("": not known, read it all)
+    additions: tuple[tuple[str, int], ...] = ()  # (sha256, records) of each, in order
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), ensure_ascii=False, sort_keys=True) + "\n").encode()
@@ -125,6 +156,9 @@ class Done:
             fields = json.loads(data)
             fields["ignored"] = tuple(fields.get("ignored", ()))
             fields["warnings"] = tuple(fields.get("warnings", ()))
+            fields["additions"] = tuple(
+                (str(sha256), int(count)) for sha256, count in fields.get("additions", ())
+            )
             return cls(**fields)
         except (ValueError, TypeError):
             return None
@@ -193,19 +227,30 @@ def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]
     names: dict[str, list[str]] = {}
     for entry in entries:
         file = posixpath.basename(entry.rstrip("/"))
-        for suffix in (DONE_SUFFIX, PART_SUFFIX, ".journal", ".unreadable"):
-            if file.endswith(suffix):
-                names.setdefault(file[: -len(suffix)], []).append(file)
-                break
+        if found := _file_kind(file):
+            names.setdefault(found[0], []).append(file)
     return names
 
 
+def _file_kind(file: str) -> tuple[str, str] | None:
+    """(part name, kind) of a file name under DEST/_ledger/; None for another file."""
+    if match := _ADDITION.fullmatch(file):
+        return match[1], "additions"
+    for suffix, kind in _KINDS.items():
+        if file.endswith(suffix):
+            return file[: -len(suffix)], kind
+    return None
+
+
+_KINDS = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal",
+          ".unreadable": "unreadable"}
+
+
 def present_files(files: list[str]) -> frozenset[str]:
-    """Which of a part's files are among `files` (its names in DEST/_ledger/)."""
-    kinds = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal"}
-    return frozenset(kind for suffix, kind in kinds.items() if any(
-        file.endswith(suffix) for file in files
-    ))
+    """Which of a part's files are among `files` (its names in DEST/_ledger/): "done",
+    "records", "additions", "journal"."""
+    kinds = {found[1] for file in files if (found := _file_kind(file))}
+    return frozenset(kinds - {"unreadable"})
 
 
 def part_keys(
