@@ -73,3 +73,16 @@ def journals(dest: Path) -> list[Path]:
         path for path in folder.glob("*.journal*")
         if path.is_dir() or path.stat().st_size
     ] if folder.is_dir() else []
+
+
+def journal_lines(dest: Path) -> int:
+    """Records in the journals of DEST's parts: this run's finished batches, before they
+    are folded into a part or an addition."""
+    folder = Path(dest) / "_ledger"
+    total = 0
+    for path in folder.glob("*.journal") if folder.is_dir() else []:
+        try:
+            total += path.read_bytes().count(b"\n")
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    return total

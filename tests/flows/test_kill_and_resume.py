@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger import is_ledger_file, journaled, journals, records
+from ledger import is_ledger_file, journal_lines, journaled, journals, records
 
 from newsprep.config import SAMPLE_SOURCE
 from newsprep.tasks.io.sinks import TEMP_MARKER
@@ -21,14 +21,14 @@ pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.e2e]
 ARTICLES = 1200
 
 
-def build_corpus(root: Path) -> Path:
+def build_corpus(root: Path, first: int = 0, articles: int = ARTICLES) -> Path:
     texts = [
         p.read_text(encoding="utf-8")
         for p in sorted(Path(SAMPLE_SOURCE).rglob("*.txt"))
         if "broken" not in p.parts
     ]
-    for n in range(ARTICLES):
-        target = root / f"part-{n // 100:02d}" / f"article-{n:05d}.txt"
+    for n in range(first, first + articles):
+        target = root / f"part-{n % ARTICLES // 100:02d}" / f"article-{n:05d}.txt"
         target.parent.mkdir(parents=True, exist_ok=True)
         extra = f"Reference number {n} was filed with this report.\n"
         target.write_text(texts[n % len(texts)] + extra, encoding="utf-8")
@@ -93,3 +93,41 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path, unit: str) -> N
         assert statuses.count("skipped") == summary["changes"]["skipped"]
     else:  # the part of a shard finished before the kill is left as that run wrote it
         assert statuses.count("skipped") <= summary["changes"]["skipped"]
+
+
+def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    """Issue 22: new articles in every folder make additions beside the parts; a run
+    killed part way through them, then run again, ends with the corpus and records of a
+    run that was not killed."""
+    src = build_corpus(tmp_path / "src")
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    for dest in (killed, clean):
+        first = start(src, dest, "shard")
+        assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
+    build_corpus(src, first=ARTICLES, articles=ARTICLES)  # 100 new in each folder
+
+    run = start(src, killed, "shard")
+    deadline = time.monotonic() + 120
+    while journal_lines(killed) < 100:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    assert journals(killed), "killed part way"
+
+    rerun = start(src, killed, "shard")
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    uninterrupted = start(src, clean, "shard")
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+
+    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert not journals(killed)
+    strip = ("status", "attempts")
+    after, reference = records(killed), records(clean)
+    assert len({r["id"] for r in after}) == 2 * ARTICLES
+    assert [{k: v for k, v in r.items() if k not in strip} for r in after] == [
+        {k: v for k, v in r.items() if k not in strip} for r in reference
+    ]
+    additions = sorted(p.name for p in (clean / "_ledger").glob("*+1.jsonl"))
+    assert additions == [f"folder=part-{n:02d}+1.jsonl" for n in range(12)]
