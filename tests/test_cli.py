@@ -381,13 +381,21 @@ def descendants(pid: int) -> list:
     return psutil.Process(pid).children(recursive=True)
 
 
+def _as_a_terminal_job() -> None:
+    """Ctrl-C and Ctrl-\\ as a terminal's foreground job has them. A test process started
+    in the background of a non-interactive shell (`pytest &`) ignores both, and its
+    children inherit that: the command would never see the SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def started_run(src: Path, dest: Path, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    """`newsprep run` in a process group of its own (as a terminal gives it), once it has
-    journaled 100 articles (in the ledger's parts or their journals)."""
+    """`newsprep run` in a process group of its own, its signals as a terminal gives them,
+    once it has journaled 100 articles (in the ledger's parts or their journals)."""
     run = subprocess.Popen(
         [*NEWSPREP, "run", str(src), str(dest), "--batch-size", "20", "--workers", "2"],
         cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_as_a_terminal_job,
     )
     deadline = time.monotonic() + 150
     while journaled(dest) < 100:
