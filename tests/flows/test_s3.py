@@ -704,6 +704,40 @@ def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
     assert not [name for name in files if ".journal" in name]
 
 
+def test_additions_on_s3_are_written_read_and_skipped_whole(
+    s3, s3_requests, tmp_path: Path
+) -> None:
+    """Issue 22: new articles in every desk, twice, become two additions beside each
+    desk's part (objects of their own); an unchanged rerun reads a part and its additions
+    at once and skips every shard whole; the records are a local run's."""
+    articles = many_articles(REQUEST_ARTICLES)
+    put_tree(s3, "raw/adds", articles)
+    run_flow("s3://raw/adds", "s3://clean/adds", options=REQUEST_BATCHES)
+    for first in (REQUEST_ARTICLES, REQUEST_ARTICLES + DESKS):
+        new = many_articles(DESKS, first=first)  # one in each desk
+        put_tree(s3, "raw/adds", new)
+        articles.update(new)
+        summary = run_flow("s3://raw/adds", "s3://clean/adds", options=REQUEST_BATCHES)
+        assert summary.changes["new"] == DESKS
+    s3.invalidate_cache()
+    before = bucket_files(s3, "clean/adds/_ledger")
+    assert sorted(name for name in before if "+" in name) == [
+        f"folder=desk-{desk}+{n}.jsonl" for desk in range(DESKS) for n in (1, 2)
+    ]
+    s3_requests.clear()
+    summary = run_flow("s3://raw/adds", "s3://clean/adds", options=REQUEST_BATCHES)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": len(articles)}
+    on_ledger = by_key(s3_requests, "clean/adds/_ledger")
+    # every shard skipped whole: its part and additions read once, nothing written
+    assert {name: methods.count("GET") for name, methods in on_ledger.items() if "+" in name} == {
+        f"folder=desk-{desk}+{n}.jsonl": 1 for desk in range(DESKS) for n in (1, 2)
+    }
+    assert not [m for methods in on_ledger.values() for m in methods if m not in ("GET", "HEAD")]
+    write_tree(tmp_path / "src", articles)
+    run_flow(str(tmp_path / "src"), str(tmp_path / "local"), options=THREADS)
+    assert comparable(manifest("s3://clean/adds")) == comparable(manifest(tmp_path / "local"))
+
+
 # -- kill -9 and resume, S3 -> S3 ----------------------------------------------------------------
 
 KILLED_ARTICLES = 600

@@ -191,6 +191,23 @@ def test_past_the_most_additions_the_part_is_written_whole(tmp_path: Path, monke
     assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
 
 
+def test_additions_that_would_outgrow_their_part_are_folded_into_it(tmp_path: Path) -> None:
+    src, dest = make_source(tmp_path), tmp_path / "out"  # 3 articles a folder
+    run_sharded(src, dest, workers=1)
+    ledger = dest / "_ledger"
+    for number in (7, 8, 9):
+        (src / "b" / f"{number}.txt").write_text(STORY.format(f"new{number}"))
+    run_sharded(src, dest, workers=1)
+    assert sorted(p.name for p in ledger.glob("folder=b*.jsonl")) == [
+        "folder=b+1.jsonl", "folder=b.jsonl"
+    ]
+    (src / "b" / "6.txt").write_text(STORY.format("new6"))  # 4 added against 3
+    run_sharded(src, dest, workers=1)
+    assert sorted(p.name for p in ledger.glob("folder=b*.jsonl")) == ["folder=b.jsonl"]
+    assert len((ledger / "folder=b.jsonl").read_text().splitlines()) == 7
+    assert sorted(records(dest)) == sorted(records(_clean_run(src, tmp_path)))
+
+
 def test_an_addition_without_its_marker_is_read_and_folded_in(tmp_path: Path) -> None:
     """A run killed after it wrote an addition, before the marker: the next run reads
     the part and its additions, processes nothing again, and writes them as one part."""

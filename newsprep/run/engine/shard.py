@@ -18,6 +18,7 @@ import os
 import posixpath
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from fsspec import AbstractFileSystem
@@ -53,6 +54,7 @@ from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.stores import on_local_disk
 
 MAX_LOGGED = 200  # problem lines a shard hands to its task's log
+READS_AT_ONCE = 16  # a part's files read at once on an object store
 
 
 @dataclass(frozen=True)
@@ -191,13 +193,12 @@ def _all_there(
         (paths.addition(number), sha256)
         for number, (sha256, _) in enumerate(done.additions, 1)
     ]
+    paths = [posixpath.join(root, relative) for relative, _ in files]
+    contents = _read_files(fs, paths)
+    if contents is None:
+        return None
     rows, digests = [], []
-    for relative, sha256 in files:
-        path = posixpath.join(root, relative)
-        try:
-            data = fs.cat_file(path)
-        except FileNotFoundError:
-            return None
+    for path, data, (_, sha256) in zip(paths, contents, files, strict=True):
         written = written_rows(data, sha256)
         if written is None:
             unreadable: list = []
@@ -221,6 +222,21 @@ def _all_there(
     outcome.tally = tally
     outcome.changes["skipped"] = tally.total
     return replace(done, part_sha256=digests[0][0], additions=tuple(digests[1:]))
+
+
+def _read_files(fs: AbstractFileSystem, paths: list[str]) -> list[bytes] | None:
+    """The bytes of each file (an object store's at once), or None when one is missing."""
+    if len(paths) == 1 or on_local_disk(fs):
+        try:
+            return [fs.cat_file(path) for path in paths]
+        except FileNotFoundError:
+            return None
+    with ThreadPoolExecutor(min(len(paths), READS_AT_ONCE)) as threads:
+        futures = [threads.submit(fs.cat_file, path) for path in paths]
+        try:
+            return [future.result() for future in futures]
+        except FileNotFoundError:
+            return None
 
 
 def _process(
@@ -279,9 +295,11 @@ def _process(
     outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, stale)
     if adding and not (outcome.kept_unlisted or outcome.gone or stale):
         assert done is not None  # _may_add says so
-        added = manifest.add(paths.addition(len(done.additions) + 1))
-        return done.part_sha256, (*done.additions, *([added] if added else []))
-    manifest.compact()
+        added_before = sum(count for _, count in done.additions)
+        if added_before + resume.changes["new"] <= done.records - added_before:
+            added = manifest.add(paths.addition(len(done.additions) + 1))
+            return done.part_sha256, (*done.additions, *([added] if added else []))
+    manifest.compact()  # the additions outgrow the part, or more than new articles changed
     return manifest.sha256, ()
 
 

@@ -12,8 +12,9 @@ not processed again.
 A shard whose only change is new articles gets an addition beside its part instead of a
 new part: `_ledger/<name>+<n>.jsonl`, the new articles' records sorted by id, named in
 the marker with its digest. The part and its additions hold each article once, so a
-reader takes them all. After MAX_ADDITIONS, or any other change (an article changed,
-gone, or to retry), the shard's records are written as one part again.
+reader takes them all. When the additions would outgrow the part, or on any other change
+(an article changed, gone, or to retry), the shard's records are written as one part
+again.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ _MAX_QUOTED = 200
 
 # `<name>+<n>.jsonl`: quote() escapes "+", so no part's own name holds one
 ADDITION_MARK = "+"
-MAX_ADDITIONS = 8  # then the part and its additions are written as one part again
+# A shard's part and additions are written as one part again when its additions would
+# hold more records than the part, or be more than MAX_ADDITIONS: with a share p of new
+# articles a run, the ledger bytes written a run average about 3p (p, and a whole part
+# every 1/p runs), and an unchanged shard reads a bounded number of files.
+MAX_ADDITIONS = 64
 _ADDITION = re.compile(r"(.+)\+([1-9][0-9]*)\.jsonl")
 
 # The part of a run by batches (task_unit batch): all its records in one part.
