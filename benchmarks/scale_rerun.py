@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["runs"][name]["ledger"] = rewritten(after, now)
                 after = now
                 print(f"{name} ledger:", result["runs"][name]["ledger"], flush=True)
+            shares = [row["ledger"]["share"] for name, row in result["runs"].items()
+                      if name.startswith("spread")]
+            result["spread_rounds"] = {"rounds": len(shares), "max_share": max(shares),
+                                       "mean_share": round(sum(shares) / len(shares), 4)}
+            print("spread rounds:", result["spread_rounds"], flush=True)
     finally:
         server.stop()
         if args.json_path:

@@ -69,8 +69,8 @@ def plan_shards(
     source: str, dest: str, config: PipelineConfig, lister: FolderLister | None = None
 ) -> ShardPlan:
     """The shards of `source`, ordered by key; ConfigError when it does not exist. With a
-    `lister`, an object store's folders are listed by the run's workers (`plan_folders`):
-    the flow gets each folder's shards and counts, never its keys."""
+    `lister`, the folders are listed by the run's workers (`plan_folders`): the flow gets
+    each folder's shards and counts, never its file names."""
     pattern, url = split_member_pattern(source)
     fs, root = fsspec.url_to_fs(url)
     root = root.rstrip("/") or "/"
@@ -82,7 +82,7 @@ def plan_shards(
             if kind == "range":
                 plan.firsts.setdefault(folder, []).append(range_first(key))
         skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
-        _plan_tree(fs, root, skip, config, plan, lister if object_store(fs) else None)
+        _plan_tree(fs, root, skip, config, plan, lister)
         if plan.files == 1:  # one archive in the folder: its ids are its member names
             plan.shards = [
                 Shard(s.kind, s.path, s.detail, single=s.kind == "file") for s in plan.shards

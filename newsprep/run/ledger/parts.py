@@ -46,8 +46,9 @@ _MAX_QUOTED = 200
 ADDITION_MARK = "+"
 # A shard's part and additions are written as one part again when its additions would
 # hold more records than the part, or be more than MAX_ADDITIONS: with a share p of new
-# articles a run, the ledger bytes written a run average about 3p (p, and a whole part
-# every 1/p runs), and an unchanged shard reads a bounded number of files.
+# articles a run, a run writes about 2p of the ledger's bytes on average (p, and the
+# whole ledger, grown to twice its size, every ~1/p runs), and an unchanged shard reads
+# a bounded number of files.
 MAX_ADDITIONS = 64
 _ADDITION = re.compile(r"(.+)\+([1-9][0-9]*)\.jsonl")
 
