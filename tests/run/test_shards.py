@@ -156,11 +156,19 @@ def test_new_articles_are_an_addition_beside_their_shards_part(tmp_path: Path) -
     assert ledger_state(dest) == unchanged, "skipped whole, additions and all"
 
 
-def test_a_change_writes_a_part_and_its_additions_as_one_part_again(tmp_path: Path) -> None:
+def _with_an_addition(tmp_path: Path) -> tuple[Path, Path]:
+    """SOURCE and DEST after a run, and a rerun with one new article in folder b (an
+    addition beside its part)."""
     src, dest = make_source(tmp_path), tmp_path / "out"
     run_sharded(src, dest, workers=1)
     (src / "b" / "9.txt").write_text(STORY.format("new"))
     run_sharded(src, dest, workers=1)
+    assert (dest / "_ledger" / "folder=b+1.jsonl").exists()
+    return src, dest
+
+
+def test_a_change_writes_a_part_and_its_additions_as_one_part_again(tmp_path: Path) -> None:
+    src, dest = _with_an_addition(tmp_path)
     (src / "b" / "0.txt").write_text(STORY.format("edited"))
     summary = run_sharded(src, dest, workers=1)
     assert summary.changes == {"new": 0, "changed": 1, "retried": 0, "skipped": 11}
@@ -211,10 +219,7 @@ def test_additions_that_would_outgrow_their_part_are_folded_into_it(tmp_path: Pa
 def test_an_addition_without_its_marker_is_read_and_folded_in(tmp_path: Path) -> None:
     """A run killed after it wrote an addition, before the marker: the next run reads
     the part and its additions, processes nothing again, and writes them as one part."""
-    src, dest = make_source(tmp_path), tmp_path / "out"
-    run_sharded(src, dest, workers=1)
-    (src / "b" / "9.txt").write_text(STORY.format("new"))
-    run_sharded(src, dest, workers=1)
+    src, dest = _with_an_addition(tmp_path)
     (dest / "_ledger" / "folder=b.done.json").unlink()
     summary = run_sharded(src, dest, workers=1)
     assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 12}
@@ -225,10 +230,7 @@ def test_an_addition_without_its_marker_is_read_and_folded_in(tmp_path: Path) ->
 
 
 def test_an_addition_lost_beside_its_marker_is_made_again(tmp_path: Path) -> None:
-    src, dest = make_source(tmp_path), tmp_path / "out"
-    run_sharded(src, dest, workers=1)
-    (src / "b" / "9.txt").write_text(STORY.format("new"))
-    run_sharded(src, dest, workers=1)
+    src, dest = _with_an_addition(tmp_path)
     (dest / "_ledger" / "folder=b+1.jsonl").unlink()
     summary = run_sharded(src, dest, workers=1)
     assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
