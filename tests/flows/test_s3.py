@@ -737,6 +737,15 @@ def test_additions_on_s3_are_written_read_and_skipped_whole(
     run_flow(str(tmp_path / "src"), str(tmp_path / "local"), options=THREADS)
     assert comparable(manifest("s3://clean/adds")) == comparable(manifest(tmp_path / "local"))
 
+    # a marker lost (a run killed after an addition): its additions are found by their
+    # names, and folded into the part; nothing is processed again
+    s3.rm_file("clean/adds/_ledger/folder=desk-0.done.json")
+    summary = run_flow("s3://raw/adds", "s3://clean/adds", options=REQUEST_BATCHES)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": len(articles)}
+    s3.invalidate_cache()
+    assert not [name for name in bucket_files(s3, "clean/adds/_ledger") if "desk-0+" in name]
+    assert comparable(manifest("s3://clean/adds")) == comparable(manifest(tmp_path / "local"))
+
 
 # -- kill -9 and resume, S3 -> S3 ----------------------------------------------------------------
 

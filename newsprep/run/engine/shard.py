@@ -315,8 +315,8 @@ def _additions(
     if present is not None and "additions" not in present:
         return ()
     folder = posixpath.join(root, posixpath.dirname(paths.records))
-    try:  # an object store lists only the names that start so
-        found = fs.find(folder, maxdepth=1, prefix=paths.name + ADDITION_MARK)
+    try:  # an object store lists only the keys that start so (no other file's name does)
+        found = fs.find(folder, prefix=paths.name + ADDITION_MARK)
     except FileNotFoundError:
         return ()
     return tuple(paths.additions([posixpath.basename(path) for path in found]))
