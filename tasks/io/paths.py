@@ -61,14 +61,14 @@ def detect_format(name: str, options: InputOptions) -> str | None:
 def format_by_name(name: str) -> str | None:
     """The format a name says ('txt', 'story', 'jsonl', 'tar'), None if not ours."""
     lower = name.lower()
+    if lower.endswith(".txt"):  # the most common first: no other suffix ends so
+        return "txt"
+    if lower.endswith(".story"):
+        return "story"
     if lower.endswith(ARCHIVE_SUFFIXES):
         return "tar"
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"
-    if lower.endswith(".story"):
-        return "story"
-    if lower.endswith(".txt"):
-        return "txt"
     return None
 
 
