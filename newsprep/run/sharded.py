@@ -217,10 +217,7 @@ class ShardedSession(RunSession):
         for key in [*self.handed, *(k for k in self.plan.recut if k in self.existing)]:
             name = self.existing[key]
             paths = PartPaths(name)
-            files += [
-                posixpath.join(self.dest_root, path)
-                for path in paths.record_files([name + PART_SUFFIX, *self.names.get(name, [])])
-            ]
+            files += self._record_files(name)
             if "journal" in present_files(self.names.get(name, [])):
                 files += journal_files(self.fs, posixpath.join(self.dest_root, paths.journal))
         return files
@@ -350,12 +347,11 @@ class ShardedSession(RunSession):
         """Delete a part, its marker and journal (and the files its records name), its
         records file too unless `keep_records`; how many records it held."""
         name = self.existing[key]
-        paths = PartPaths(name)
         records = 0
         if remove_files:
             stale: list[str] = []
-            for relative in paths.record_files([name + PART_SUFFIX, *self.names.get(name, [])]):
-                for _, line in manifest_lines(self.fs, posixpath.join(self.dest_root, relative)):
+            for path in self._record_files(name):
+                for _, line in manifest_lines(self.fs, path):
                     records += 1
                     stale += ArticleRecord.from_line(line).files()
             self.removed_files += remove_stale_outputs(self.fs, self.dest_root, stale)
@@ -403,6 +399,14 @@ class ShardedSession(RunSession):
             path = posixpath.join(self.dest_root, name)
             if self.fs.exists(path):
                 self.fs.rm(path, recursive=True)
+
+    def _record_files(self, name: str) -> list[str]:
+        """The files of a part's records: the part, and its additions as listed at the
+        start."""
+        listed = [name + PART_SUFFIX, *self.names.get(name, [])]
+        return [
+            posixpath.join(self.dest_root, path) for path in PartPaths(name).record_files(listed)
+        ]
 
     def _part_files(self) -> list[str]:
         handed = {self.existing[key] for key in self.handed}

@@ -193,12 +193,12 @@ def _all_there(
         (paths.addition(number), sha256)
         for number, (sha256, _) in enumerate(done.additions, 1)
     ]
-    paths = [posixpath.join(root, relative) for relative, _ in files]
-    contents = _read_files(fs, paths)
+    full = [posixpath.join(root, relative) for relative, _ in files]
+    contents = _read_files(fs, full)
     if contents is None:
         return None
     rows, digests = [], []
-    for path, data, (_, sha256) in zip(paths, contents, files, strict=True):
+    for path, data, (_, sha256) in zip(full, contents, files, strict=True):
         written = written_rows(data, sha256)
         if written is None:
             unreadable: list = []

@@ -238,6 +238,10 @@ def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]
     return names
 
 
+_KINDS = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal",
+          ".unreadable": "unreadable"}
+
+
 def _file_kind(file: str) -> tuple[str, str] | None:
     """(part name, kind) of a file name under DEST/_ledger/; None for another file."""
     if match := _ADDITION.fullmatch(file):
@@ -246,10 +250,6 @@ def _file_kind(file: str) -> tuple[str, str] | None:
         if file.endswith(suffix):
             return file[: -len(suffix)], kind
     return None
-
-
-_KINDS = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal",
-          ".unreadable": "unreadable"}
 
 
 def present_files(files: list[str]) -> frozenset[str]:

@@ -92,8 +92,8 @@ def normalize_batch(batch: Batch, job: Job, pool: Workers | None = None) -> Batc
 def plan_source_shards(
     source: str, dest: str, config: PipelineConfig, pool: Workers | None = None
 ) -> ShardPlan:
-    """Cut the source into shards from its folder listings (no article is read); an
-    object store's folders are listed by the run's workers when there are some."""
+    """Cut the source into shards from its folder listings (no article is read); the
+    folders are listed by the run's workers when there are some."""
     lister = None if pool is None else partial(pool.call, plan_folders)
     return plan_shards(source, dest, config, lister)
 
