@@ -29,7 +29,9 @@ def _source(root: Path) -> Path:
     for n in range(ARTICLES):
         path = root / f"part-{n // 500}" / f"article-{n:05d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(" ".join(pick.choice(WORDS) for _ in range(200)).capitalize() + ".\n")
+        # long enough that one worker is still busy when `newsprep server stop`, itself a
+        # command of a second or two, has stopped the server (200 words took 2 s in all)
+        path.write_text(" ".join(pick.choice(WORDS) for _ in range(1000)).capitalize() + ".\n")
     return root
 
 
@@ -50,6 +52,7 @@ def test_a_run_whose_server_dies_finishes_without_it(tmp_path: Path, how: str) -
         while ledger.journaled(dest) < 100:
             assert run.poll() is None and time.monotonic() < deadline, "no progress"
             time.sleep(0.2)
+        assert run.poll() is None, "the run ended before the server went away"
         if how == "kill -9":
             os.kill(server["pid"], signal.SIGKILL)
         else:
