@@ -50,7 +50,8 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
                     config.options, run.workers, lang, logger, run.io_bound
                 ) as executor:
                     plan = plan_source_shards(
-                        config.source, config.dest, run.pipeline, quote(executor.pool)
+                        config.source, config.dest, run.pipeline, quote(executor.pool),
+                        config.options.slice_bytes,
                     )
                     progress = progress_artifact(config.dest, logger)
                     sjob, shards = run.plan_shards(plan, on_progress=progress)

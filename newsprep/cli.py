@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--task-unit", choices=["shard", "batch"], help=_option_help("task_unit")
     )
     run.add_argument("--batch-size", type=int, help=_option_help("batch_size"))
+    run.add_argument("--slice-bytes", type=int, help=_option_help("slice_bytes"))
     run.add_argument("--workers", type=int, help=_option_help("workers"))
     run.add_argument(
         "--runner", choices=["process", "thread", "dask"], help=_option_help("runner")
@@ -215,8 +216,8 @@ def _version_line() -> str:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's typed config from the command line; raises ConfigError on bad values."""
     option_names = (
-        "task_unit", "batch_size", "workers", "runner", "dask_address", "max_attempts",
-        "max_failure_rate",
+        "task_unit", "batch_size", "slice_bytes", "workers", "runner", "dask_address",
+        "max_attempts", "max_failure_rate",
         "force", "parity_sample", "quarantine_max_item_bytes", "quarantine_max_run_bytes",
         "retry_delay_seconds", "article_timeout_seconds",
         "max_removal_fraction", "allow_removal",

@@ -394,6 +394,13 @@ class RunOptions(_Frozen):
         "corpus size and the workers; 1 gives one task run per article, named after it. "
         "task_unit shard: articles a shard's worker checkpoints at a time; 0: 100.",
     )
+    slice_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=4096,
+        description="task_unit shard: a JSONL file (not compressed) larger than this is cut "
+        "into slices of about this size, each a shard of its own, so that one large file "
+        "is shared among the workers; read once to cut it, not again while it is unchanged.",
+    )
     workers: int = Field(
         0, ge=0, le=1024, description="Parallel worker processes (or threads); 0: the CPU "
         "count (on the Dask cluster of dask_address: its threads)."

@@ -21,7 +21,8 @@ def run_sharded(
         options=RunOptions(task_unit="shard", **options),
     )
     with ShardedSession(config, logging.getLogger("test")) as session:
-        plan = plan_shards(config.source, config.dest, session.pipeline)
+        plan = plan_shards(config.source, config.dest, session.pipeline,
+                           slice_bytes=config.options.slice_bytes)
         sjob, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
         for group in groups:
             for outcome in run_group(group, sjob):

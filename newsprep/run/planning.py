@@ -24,6 +24,7 @@ from fsspec import AbstractFileSystem
 from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import is_transient
 from newsprep.run.ledger.parts import Shard, key_region, part_keys, range_first
+from newsprep.run.slicing import SliceCut, can_slice, slice_file
 from newsprep.tasks.io.listing import is_hidden, is_under, split_member_pattern
 from newsprep.tasks.io.paths import (
     ARCHIVE_SUFFIXES,
@@ -52,6 +53,9 @@ class ShardPlan:
     # the keys of ranges of before that are cut again now: their parts hold records of
     # the new ranges beside them
     recut: set[str] = field(default_factory=set)
+    # slices of JSONL files whose old part of the same key may not be theirs (slicing.py):
+    # read like a migration's until their own part is written
+    fresh: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> set[str]:
@@ -59,21 +63,30 @@ class ShardPlan:
 
 
 # lists a level's folders in the run's workers: (root URL, folders, their ranges' firsts,
-# the DEST path to leave out, the pipeline) -> their plans (see plan_folders)
+# the DEST path to leave out, the pipeline, slice_bytes) -> their plans (see plan_folders)
 FolderLister = Callable[
-    [str, list[str], dict[str, list[str]], "str | None", PipelineConfig], "list[FolderPlan]"
+    [str, list[str], dict[str, list[str]], "str | None", PipelineConfig, int],
+    "list[FolderPlan]",
 ]
+# cuts a large JSONL file in a worker: (root URL, its path, DEST, the pipeline,
+# slice_bytes) -> its cut (see slicing.slice_file)
+FileSlicer = Callable[[str, str, str, PipelineConfig, int], "SliceCut | None"]
+SLICE_BYTES = 64 * 1024 * 1024  # the default: a JSONL file larger than this is cut
 
 
 def plan_shards(
-    source: str, dest: str, config: PipelineConfig, lister: FolderLister | None = None
+    source: str, dest: str, config: PipelineConfig, lister: FolderLister | None = None,
+    slicer: FileSlicer | None = None, slice_bytes: int = SLICE_BYTES,
 ) -> ShardPlan:
     """The shards of `source`, ordered by key; ConfigError when it does not exist. With a
     `lister`, the folders are listed by the run's workers (`plan_folders`): the flow gets
-    each folder's shards and counts, never its file names."""
+    each folder's shards and counts, never its file names. A JSONL file of more than
+    `slice_bytes` that can be read from the middle is cut into slices by `slicer` (a
+    worker's call of `slice_file`), each a shard."""
     pattern, url = split_member_pattern(source)
     fs, root = fsspec.url_to_fs(url)
     root = root.rstrip("/") or "/"
+    large: list[str] = []  # JSONL files to cut into slices
     if pattern is None and fs.isdir(root):
         plan = ShardPlan(fs.unstrip_protocol(root), pattern)
         dest_fs, dest_root = fsspec.url_to_fs(dest)
@@ -82,19 +95,52 @@ def plan_shards(
             if kind == "range":
                 plan.firsts.setdefault(folder, []).append(range_first(key))
         skip = dest_root.rstrip("/") if type(dest_fs) is type(fs) else None
-        _plan_tree(fs, root, skip, config, plan, lister)
+        large = _plan_tree(fs, root, skip, config, plan, lister, slice_bytes)
         if plan.files == 1:  # one archive in the folder: its ids are its member names
             plan.shards = [
                 Shard(s.kind, s.path, s.detail, single=s.kind == "file") for s in plan.shards
             ]
     elif fs.exists(root):
         plan = ShardPlan(fs.unstrip_protocol(posixpath.dirname(root)), pattern)
-        plan.shards.append(Shard("file", posixpath.basename(root), single=True))
+        name = posixpath.basename(root)
+        plan.shards.append(Shard("file", name, single=True))
         plan.files = 1
+        if pattern is None and can_slice(name, config):
+            large = [name]
     else:
         raise ConfigError(f"source {source!r} does not exist (or is not readable)")
+    if large:
+        _cut(plan, large, dest, config, slicer or slice_file, slice_bytes)
     plan.shards.sort(key=lambda shard: shard.key)
     return plan
+
+
+def _cut(
+    plan: ShardPlan, large: list[str], dest: str, config: PipelineConfig, slicer: FileSlicer,
+    slice_bytes: int,
+) -> None:
+    """Put the slices of each large JSONL file in place of its shard (a worker's pass each,
+    CALLS_AT_ONCE at once; none when its cut in DEST still holds)."""
+    with ThreadPoolExecutor(min(len(large), CALLS_AT_ONCE)) as pool:
+        cuts = dict(zip(large, pool.map(
+            lambda path: slicer(plan.root, path, dest, config, slice_bytes), large
+        ), strict=True))
+    shards = []
+    for shard in plan.shards:
+        cut = cuts.get(shard.path) if shard.kind == "file" else None
+        if cut is None or not cut.slices:
+            shards.append(shard)
+            continue
+        plan.counts.pop(shard.key, None)
+        plan.files -= 1
+        for part in cut.slices:
+            piece = Shard("slice", shard.path, single=shard.single, part=part)
+            shards.append(piece)
+            plan.counts[piece.key] = part.articles
+            plan.files += part.articles
+            if part.start in cut.fresh:
+                plan.fresh.add(piece.key)
+    plan.shards = shards
 
 
 LIST_CONCURRENCY = 32  # folders of an object store listed at once (a request each, or more)
@@ -110,29 +156,31 @@ class FolderPlan:
     shards: list[tuple[Shard, int | None, bool]] = field(default_factory=list)
     files: int = 0
     below: list[str] = field(default_factory=list)
+    large: list[str] = field(default_factory=list)  # JSONL files to cut into slices
 
 
 def _plan_tree(
     fs: AbstractFileSystem, root: str, skip: str | None, config: PipelineConfig,
-    plan: ShardPlan, lister: FolderLister | None,
-) -> None:
+    plan: ShardPlan, lister: FolderLister | None, slice_bytes: int,
+) -> list[str]:
     """Plan SOURCE's folders a level at a time. On an object store a level's folders are
     listed at once, LIST_CONCURRENCY requests in flight: a tree of thousands of folders
     (a folder a day) costs its depth in round trips, not its folder count. With a
-    `lister`, the run's workers list and plan them, FOLDERS_A_CALL a call."""
+    `lister`, the run's workers list and plan them, FOLDERS_A_CALL a call. The JSONL
+    files to cut into slices."""
     url = fs.unstrip_protocol(root)
-    level = [""]
+    level, large = [""], []
     while level:
         if lister is not None:
             calls = [level[i:i + FOLDERS_A_CALL] for i in range(0, len(level), FOLDERS_A_CALL)]
             with ThreadPoolExecutor(min(len(calls), CALLS_AT_ONCE)) as pool:
                 done = pool.map(lambda folders: lister(
                     url, folders, {f: plan.firsts[f] for f in folders if f in plan.firsts},
-                    skip, config,
+                    skip, config, slice_bytes,
                 ), calls)
                 found = [folder_plan for call in done for folder_plan in call]
         else:
-            found = plan_folders(url, level, plan.firsts, skip, config)
+            found = plan_folders(url, level, plan.firsts, skip, config, slice_bytes)
         level = []
         for folder_plan in found:
             for shard, count, recut in folder_plan.shards:
@@ -143,11 +191,13 @@ def _plan_tree(
                     plan.recut.add(shard.key)
             plan.files += folder_plan.files
             level += folder_plan.below
+            large += folder_plan.large
+    return large
 
 
 def plan_folders(
     url: str, folders: list[str], firsts: dict[str, list[str]], skip: str | None,
-    config: PipelineConfig,
+    config: PipelineConfig, slice_bytes: int = SLICE_BYTES,
 ) -> list[FolderPlan]:
     """List the folders (relative to the source folder `url`) and plan each: where the
     planning's listings run (the flow, or a worker of the run). On an object store they
@@ -155,7 +205,7 @@ def plan_folders(
     fs, root = fsspec.url_to_fs(url)
     root = root.rstrip("/") or "/"
 
-    def listed(relative: str) -> tuple[list[str], list[str]] | OSError:
+    def listed(relative: str) -> tuple[list[str], list[str], dict[str, int]] | OSError:
         folder = posixpath.join(root, relative) if relative else root
         try:
             return _entries(fs, folder)
@@ -168,15 +218,16 @@ def plan_folders(
     else:
         found = [listed(relative) for relative in folders]
     return [
-        _plan_folder(fs, root, relative, entries, skip, config, firsts.get(relative, ()))
+        _plan_folder(fs, root, relative, entries, skip, config, firsts.get(relative, ()),
+                     slice_bytes)
         for relative, entries in zip(folders, found, strict=True)
     ]
 
 
 def _plan_folder(
     fs: AbstractFileSystem, root: str, relative: str,
-    found: tuple[list[str], list[str]] | OSError, skip: str | None,
-    config: PipelineConfig, firsts: list[str] | tuple[str, ...],
+    found: tuple[list[str], list[str], dict[str, int]] | OSError, skip: str | None,
+    config: PipelineConfig, firsts: list[str] | tuple[str, ...], slice_bytes: int,
 ) -> FolderPlan:
     """A listed folder's shards, and its subfolders to plan next."""
     folder = posixpath.join(root, relative) if relative else root
@@ -191,7 +242,7 @@ def _plan_folder(
         error = f"{type(found).__name__}: {escape_surrogates(str(found))}"
         result.shards.append((Shard("unreadable", relative, detail=error), None, False))
         return result
-    files, folders = found
+    files, folders, sizes = found
     folders = [  # DEST inside SOURCE is not read (a folder above it is)
         name for name in folders
         if not (skip is not None and is_under(posixpath.join(folder, name), skip))
@@ -217,6 +268,8 @@ def _plan_folder(
     for name in containers:
         path = posixpath.join(relative, name) if relative else name
         result.shards.append((Shard("file", path), 1, False))
+        if can_slice(name, config) and _size(fs, folder, name, sizes) > slice_bytes:
+            result.large.append(path)
     result.below = [posixpath.join(relative, name) if relative else name for name in folders]
     return result
 
@@ -275,10 +328,23 @@ def _count_tree(fs: AbstractFileSystem, folder: str, config: PipelineConfig) -> 
     )
 
 
-def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]:
-    """(file names, folder names) directly in a folder, hidden ones left out. Links and
-    anything that is not a folder count as files (the shard's worker ignores them)."""
-    files, folders = [], []
+def _size(fs: AbstractFileSystem, folder: str, name: str, sizes: dict[str, int]) -> int:
+    """A file's size: as listed, or (on a local disk, which lists no sizes) its stat's."""
+    if name in sizes or not on_local_disk(fs):
+        return sizes.get(name, 0)
+    try:
+        return os.stat(posixpath.join(folder, name), follow_symlinks=False).st_size
+    except OSError:
+        return 0
+
+
+def _entries(
+    fs: AbstractFileSystem, folder: str
+) -> tuple[list[str], list[str], dict[str, int]]:
+    """(file names, folder names, sizes of the files when the listing gives them) directly
+    in a folder, hidden ones left out. Links and anything that is not a folder count as
+    files (the shard's worker ignores them)."""
+    files, folders, sizes = [], [], {}
     if on_local_disk(fs):
         with os.scandir(folder) as entries:
             for entry in entries:
@@ -288,7 +354,7 @@ def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]
                     folders.append(entry.name)
                 else:
                     files.append(entry.name)
-        return files, folders
+        return files, folders, sizes
     prefix = folder.rstrip("/") + "/"
     for info in fs.ls(folder, detail=True):
         path = info["name"]
@@ -299,7 +365,9 @@ def _entries(fs: AbstractFileSystem, folder: str) -> tuple[list[str], list[str]]
         if is_hidden(name):
             continue
         (folders if info.get("type") == "directory" else files).append(name)
-    return files, folders
+        if info.get("type") != "directory" and info.get("size") is not None:
+            sizes[name] = info["size"]
+    return files, folders, sizes
 
 
 def _collide(files: list[str], folders: list[str], containers: list[str]) -> bool:

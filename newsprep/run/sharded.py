@@ -22,6 +22,7 @@ from newsprep.run.engine.shard import (
     ShardGroup,
     ShardJob,
     ShardOutcome,
+    file_namespace,
 )
 from newsprep.run.ledger.manifest import (
     JOURNAL,
@@ -39,6 +40,7 @@ from newsprep.run.ledger.parts import (
     LEDGER_DIR,
     PART_SUFFIX,
     RUN_PART_KEY,
+    SLICES_SUFFIX,
     Done,
     PartPaths,
     Shard,
@@ -47,6 +49,7 @@ from newsprep.run.ledger.parts import (
     part_keys,
     part_name,
     present_files,
+    slice_digest,
 )
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, redact
@@ -119,8 +122,19 @@ class ShardedSession(RunSession):
         self.fs.makedirs(posixpath.join(self.dest_root, LEDGER_DIR), exist_ok=True)
         self._remove_ledger_temp_files()
         self.names = names = ledger_names(self.fs, self.dest_root)
-        existing = part_keys(self.fs, self.dest_root, names)
+        self.sliced = {shard.path for shard in plan.shards if shard.kind == "slice"}
+        existing = {  # a cut of a file that is still cut is no shard's part
+            key: name for key, name in part_keys(self.fs, self.dest_root, names).items()
+            if not (key_region(key)[1] in self.sliced and _only_cut(names.get(name, [])))
+        }
         self.dones = self._read_dones(existing)
+        plan.recut |= {  # a slice's old part that is not its own, until it writes its own
+            shard.key for shard in plan.shards
+            if shard.key in plan.fresh and shard.key in existing and not (
+                shard.key in self.dones and shard.part is not None
+                and self.dones[shard.key].listing == slice_digest(shard.part)
+            )
+        }
         plan.shards = [  # what of its part there is: no request a shard to find out
             replace(
                 shard, present=present_files(names.get(part_name(shard.key), [])),
@@ -178,7 +192,7 @@ class ShardedSession(RunSession):
         sizes: dict[str, int | None] = {}
         for shard in self.plan.shards:
             done = self.dones.get(shard.key)
-            if shard.kind in ("folder", "range"):
+            if shard.kind in ("folder", "range", "slice"):
                 sizes[shard.key] = max(self.plan.counts.get(shard.key, 0),
                                        done.records if done else 0)
             else:
@@ -248,12 +262,13 @@ class ShardedSession(RunSession):
         )
         return self._removal_refused_counts(previous, now, listed=self.plan.files)
 
-    def _previous_records(self) -> int:
+    def _previous_records(self, but: set[str] | frozenset[str] = frozenset()) -> int:
         """Records of the parts in DEST that this run judges: not kept under a folder
-        that cannot be listed, not handed over to other shards (counted as migrated)."""
+        that cannot be listed, not handed over to other shards (counted as migrated),
+        not in `but`."""
         return sum(
             done.records for key, done in self.dones.items()
-            if key not in self.kept and key not in self.handed
+            if key not in self.kept and key not in self.handed and key not in but
         )
 
     def hear_progress(self) -> None:
@@ -298,6 +313,9 @@ class ShardedSession(RunSession):
         for shard in self.plan.shards:  # a killed run's temp files among a folder's ranges
             if shard.kind == "range" and not shard.first:
                 remove_temp_files(self.fs, self.dest_root, shard.path, False)
+            if shard.kind == "slice" and shard.part is not None and not shard.part.start:
+                for folder, recursive in file_namespace(shard.path, shard.single):
+                    remove_temp_files(self.fs, self.dest_root, folder, recursive)
         if self.kept_unlisted or self.kept:
             kept = self.kept_unlisted + sum(
                 self.dones[key].records for key in self.kept if key in self.dones
@@ -338,7 +356,7 @@ class ShardedSession(RunSession):
         and those being migrated) against the articles this run saw."""
         if self.options.allow_removal:
             return None
-        previous = self._previous_records() + self.index.previous_count()
+        previous = self._previous_records(but=self.plan.recut) + self.index.previous_count()
         if not going or not previous:
             return None
         return self._removal_refused_counts(previous, self.tally.total, listed=self.plan.files)
@@ -358,6 +376,8 @@ class ShardedSession(RunSession):
         for file in self.names.get(name, []):  # as listed at the start: no shard writes it
             if keep_records and file == name + PART_SUFFIX:
                 continue
+            if file.endswith(SLICES_SUFFIX) and key_region(key)[1] in self.sliced:
+                continue  # the cut of the file whose slices took its records
             path = posixpath.join(self.dest_root, LEDGER_DIR, file)
             self.fs.rm(path, recursive=True)
         return records
@@ -430,7 +450,10 @@ def _sort_parts(
     trees = {path for kind, path in regions if kind == "tree"}
     paths = sorted(path for _, path in regions)
     folders = {path for kind, path in regions if kind in ("folder", "range")}
-    file_folders = {posixpath.dirname(path) for kind, path in regions if kind == "file"}
+    file_folders = {
+        posixpath.dirname(path) for kind, path in regions if kind in ("file", "slice")
+    }
+    files = {path for kind, path in regions if kind in ("file", "slice")}
     kept, handed, gone = [], [], []
     for key in unplanned:
         kind, path = key_region(key)
@@ -442,12 +465,17 @@ def _sort_parts(
         ) or (kind in ("folder", "range") and path in folders) or (
             kind == "folder" and path in file_folders
         ) or (
-            kind == "file" and posixpath.dirname(path) in folders
+            kind in ("file", "slice") and (posixpath.dirname(path) in folders or path in files)
         ):
             handed.append(key)
         else:
             gone.append(key)
     return kept, handed, gone
+
+
+def _only_cut(files: list[str]) -> bool:
+    """Whether a part name's files are only a JSONL file's cut (slicing.py)."""
+    return all(file.endswith(SLICES_SUFFIX) for file in files)
 
 
 def _ancestors(path: str) -> list[str]:

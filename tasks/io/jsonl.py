@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import IO
 
 from fsspec import AbstractFileSystem
@@ -24,6 +24,21 @@ from newsprep.tasks.io.paths import (
 )
 from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container
 from newsprep.tasks.io.stream import Retry, open_container
+
+
+@dataclass(frozen=True)
+class JsonlSlice:
+    """A slice of a large JSONL file, read by a shard of its own: the bytes from `start`
+    to `end` (not), whole lines, the first of them line number `line`. Cut and checked by
+    one pass over the file (newsprep/run/slicing.py): `renamed` holds the lines whose id
+    an earlier line of the file had taken, as (line, id, reason, detail)."""
+
+    start: int
+    end: int
+    line: int
+    sha256: str  # of the slice's bytes
+    articles: int  # its lines that are not blank
+    renamed: tuple[tuple[int, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,14 +93,16 @@ def _error(exc: BaseException) -> str:
 
 
 def iter_jsonl_lines(
-    stream: IO[bytes], chunk_size: int = 1024 * 1024, max_bytes: int | None = None
+    stream: IO[bytes], chunk_size: int = 1024 * 1024, max_bytes: int | None = None,
+    before: int = 0,
 ) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) for every non-blank line, read as a stream of chunks.
+    """(line number, line) for every non-blank line, read as a stream of chunks; the
+    stream starts after `before` lines of its file.
 
     A line longer than `max_bytes` comes as (number, None): its bytes are read past, never
     held. Not the file's own readline: fsspec's reads (and copies) a whole block per line.
     """
-    number, pending, held = 0, [], 0  # pending: the pieces of a line not ended yet
+    number, pending, held = before, [], 0  # pending: the pieces of a line not ended yet
     too_long = False  # the line being read is over max_bytes: its bytes are dropped
     while chunk := stream.read(chunk_size):
         start = 0
@@ -128,23 +145,32 @@ def jsonl_articles(
     file: SourceFile,
     config: PipelineConfig,
     retry: Retry | None = None,
+    part: JsonlSlice | None = None,
+    tap: Callable[[bytes], None] | None = None,
 ) -> Iterator[ArticleRef]:
     """The articles of one JSONL file, line by line; every line is an article or a record
     of why it is not (malformed, too large, text that is not Unicode). A file that is
     mostly not JSON lines is one record `<file>#unreadable`, `not-jsonl`, from where that
-    was seen."""
+    was seen. With `part`, the lines of that slice only (the file was judged whole when
+    it was cut). `tap` is given every block of the file's bytes as it is read."""
     url = fs.unstrip_protocol(file.path)
     prefix = strip_suffix(file.relative, JSONL_SUFFIXES)
     max_bytes = config.fetch.max_bytes
-    number = 0
-    held: list[ArticleRef] | None = []  # the first lines, until the file is judged
+    number = before = 0 if part is None else part.line - 1
+    held: list[ArticleRef] | None = [] if part is None else None  # until the file is judged
     held_bytes = 0
     window = [0, 0]  # lines, and malformed lines, judged together
+    span = None if part is None else (part.start, part.end)
     try:
-        raw, stream = open_container(fs, file.path, "infer", retry, file.depth)
+        raw, stream = open_container(fs, file.path, "infer", retry, file.depth, span)
+        if tap is not None:
+            stream = _Tapped(stream, tap)
         with raw, stream:
-            for number, line in iter_jsonl_lines(stream, max_bytes=max_bytes):
+            for number, line in iter_jsonl_lines(stream, max_bytes=max_bytes, before=before):
                 ref = _record_article(line, number, url, prefix, config.input, max_bytes)
+                if part is not None:
+                    yield ref
+                    continue
                 window[0] += 1
                 window[1] += ref.problem is not None and ref.problem.reason == "malformed-jsonl"
                 if held is None:
@@ -167,7 +193,36 @@ def jsonl_articles(
             yield from held or ()  # a file of fewer lines than the sample: judged by line
     except CORRUPT as exc:
         yield from held or ()
-        yield broken_container(file, url, exc, "corrupt-jsonl", f"after line {number}")
+        broken = broken_container(file, url, exc, "corrupt-jsonl", f"after line {number}")
+        if part is not None:  # each slice's own
+            broken = replace(broken, id=f"{broken.id}@{part.start}")
+        yield broken
+
+
+class _Tapped:
+    """A stream whose blocks are also handed to `tap`."""
+
+    def __init__(self, stream: IO[bytes], tap: Callable[[bytes], None]) -> None:
+        self.stream, self.tap = stream, tap
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.tap(data)
+        return data
+
+    def __enter__(self) -> _Tapped:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+
+def line_number(ref: ArticleRef) -> int | None:
+    """The line of its file a JSONL article comes from (its source ends `:<line>`)."""
+    if ref.format != "jsonl":
+        return None
+    number = ref.source.rpartition(":")[2]
+    return int(number) if number.isdigit() else None
 
 
 def _mostly_malformed(lines: int, malformed: int) -> bool:

@@ -21,7 +21,7 @@ from newsprep.config import ConfigError, PipelineConfig
 from newsprep.errors import Problem, Rejected, is_transient
 from newsprep.tasks.io.files import file_article
 from newsprep.tasks.io.footprint import Footprint
-from newsprep.tasks.io.jsonl import jsonl_articles
+from newsprep.tasks.io.jsonl import JsonlSlice, jsonl_articles, line_number
 from newsprep.tasks.io.paths import (
     detect_format,
     escape_surrogates,
@@ -61,6 +61,7 @@ class SourceListing:
     member_pattern: str | None = None  # from a tar://PATTERN::URL source
     warnings: list[str] = field(default_factory=list)  # for the summary: a pattern unmatched
     single: bool = False  # the source is one file: an archive's ids are its member names
+    part: JsonlSlice | None = None  # a slice of its one JSONL file, not all of it
 
     def ignore(self, what: str) -> None:
         """Count something in the source that is not an article, and name the first ones."""
@@ -128,21 +129,23 @@ def list_shard(
     single: bool = False,
     first: str = "",
     last: str | None = None,
+    part: JsonlSlice | None = None,
 ) -> SourceListing:
     """List one shard of a source (newsprep/run/planning.py) into the index: the direct
     files of folder `path` (kind `folder`), everything under it (`tree`), one file
-    (`file`), or a folder that could not be listed (`unreadable`, with `detail`). Paths
+    (`file`), a slice of a JSONL file (`slice`, with `part`), or a folder that could not
+    be listed (`unreadable`, with `detail`). Paths
     are relative to the source's folder `root` (a URL), as `list_source` makes them."""
     fs, base = fsspec.url_to_fs(root)
     base = base.rstrip("/") or "/"
     target = posixpath.join(base, path) if path else base
     listing = SourceListing(root=root, index=index, member_pattern=member_pattern)
-    listing.single = single
+    listing.single, listing.part = single, part
     if kind == "unreadable":
         entries: Iterator[tuple[str, dict]] = iter(
             [(target, {"name": target, "type": UNREADABLE, "error": detail})]
         )
-    elif kind == "file":
+    elif kind in ("file", "slice"):
         entries = _one_file(fs, target)
     elif kind == "folder":
         entries = _direct(fs, target)
@@ -398,9 +401,17 @@ def iter_articles(
     the listing goes on."""
     fs = fsspec.url_to_fs(listing.root)[0]
     single = listing.single  # ids are member names when the source is one archive
+    renamed = {} if listing.part is None else {
+        line: (article_id, Problem("rejected", reason, detail))
+        for line, article_id, reason, detail in listing.part.renamed
+    }
     for file in listing.files:
         for ref in _file_articles(fs, file, listing, config, single, retry):
-            yield _claimed(_escaped(ref), listing.index)
+            ref = _escaped(ref)
+            if renamed and (taken := renamed.get(line_number(ref))):  # type: ignore[arg-type]
+                yield _claimed_as(ref, *taken, listing.index)
+            else:
+                yield _claimed(ref, listing.index)
 
 
 def _file_articles(
@@ -417,7 +428,7 @@ def _file_articles(
         yield ArticleRef(id=f"{file.relative}#unreadable", source=url, problem=problem)
         return
     if file.format == "jsonl":
-        refs = jsonl_articles(fs, file, config, retry)
+        refs = jsonl_articles(fs, file, config, retry, listing.part)
     elif file.format == "tar":
         refs = archive_articles(
             fs, file, config, listing.member_pattern, single, retry, listing.ignore,
@@ -465,6 +476,32 @@ def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
     ref = _renamed(ref, fit_id(flat), index)
     while index.claim_paths(_claims(ref), ref.source) is not None:
         ref = _renamed(ref, ref.id, index)
+    return ref
+
+
+def claim_in_file(ref: ArticleRef, index: ListingStore) -> tuple[ArticleRef, bool]:
+    """The ref as `iter_articles` gives it, and whether an earlier article's claims made
+    it so (renamed and rejected): what a slice of a JSONL file cannot see by itself."""
+    ref = _escaped(ref)
+    alone = _checked_id(ref) if ref.problem is None else ref
+    alone = replace(alone, id=fit_id(alone.id))
+    claimed = _claimed(ref, index)
+    return claimed, (claimed.id, claimed.problem) != (alone.id, alone.problem)
+
+
+def signature_of(info: dict) -> str:
+    """A listed file's signature, as a listing records it."""
+    return _signature(info)
+
+
+def _claimed_as(
+    ref: ArticleRef, article_id: str, problem: Problem, index: ListingStore
+) -> ArticleRef:
+    """A slice's article under the id the pass over its whole file gave it (an earlier
+    slice took its own): that id and its paths claimed here too."""
+    ref = replace(ref, id=article_id, problem=problem)
+    index.claim(ref.id, ref.source)
+    index.claim_paths(_claims(ref), ref.source)
     return ref
 
 

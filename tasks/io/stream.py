@@ -106,10 +106,12 @@ class ResumableReader:
     file at the position reached and reads on (each break gets the policy's attempts)."""
 
     def __init__(
-        self, fs: AbstractFileSystem, path: str, retry: Retry | None, below: int = 1
+        self, fs: AbstractFileSystem, path: str, retry: Retry | None, below: int = 1,
+        start: int = 0, end: int | None = None,
     ) -> None:
         self.fs, self.path, self.retry, self.below = fs, path, retry, below
-        self.position = 0
+        self.start, self.end = start, end  # the bytes read: a slice of a file, or all of it
+        self.position = start
         self.resumed = 0  # how many times the file was opened again mid-way
         self._handle: Any = None
 
@@ -120,10 +122,14 @@ class ResumableReader:
             handle = self.fs.open(self.path, "rb", block_size=STREAM_BLOCK_SIZE)
         if self.position:
             handle.seek(self.position)
-            self.resumed += 1
+            self.resumed += self.position > self.start
         return handle
 
     def _read_once(self, size: int) -> bytes:
+        if self.end is not None:
+            size = min(size, self.end - self.position)
+            if size <= 0:
+                return b""
         try:
             if self._handle is None:
                 self._handle = self._open()
@@ -171,13 +177,16 @@ class ResumableReader:
 
 def open_container(
     fs: AbstractFileSystem, path: str, compression: str | None, retry: Retry | None,
-    below: int = 1,
+    below: int = 1, span: tuple[int, int] | None = None,
 ) -> tuple[ResumableReader, IO[bytes]]:
     """(the raw reader, the stream of decompressed bytes); `compression` as fsspec names
-    it, or "infer" (by the file name). `below`: as for `open_regular`."""
+    it, or "infer" (by the file name). `below`: as for `open_regular`. `span`: only the
+    bytes from `start` to `end` (not) of a file that is not compressed."""
     if compression == "infer":
         compression = infer_compression(path)
-    raw = ResumableReader(fs, path, retry, below)
+    if span is not None and compression is not None:
+        raise ValueError(f"a compressed file cannot be read from the middle: {path!r}")
+    raw = ResumableReader(fs, path, retry, below, *(span or (0, None)))
     if compression is None:
         return raw, raw  # type: ignore[return-value]
     if compression == "zstd":  # fsspec's reader stops after the first frame of several

@@ -20,6 +20,7 @@ from pathlib import Path
 import ledger
 import pytest
 from flowrun import run_flow
+from jsonl_lines import hostile_lines
 
 from newsprep.config import RunOptions
 
@@ -302,6 +303,40 @@ def test_jsonl_shards_load_with_datasets(
         "id": "cnn-3", "text": "story number 3 is about the port of genoa , italy .",
         "highlights": "genoa story 3\nsecond line 3", "source": "s3://raw/cnn.jsonl:4",
     }
+
+
+# -- a large JSONL object cut into slices ---------------------------------------------------
+
+
+def test_a_large_jsonl_object_is_cut_into_slices_that_write_what_the_whole_does(
+    s3, tmp_path: Path
+) -> None:
+    """The flow with its worker processes: the object is cut by a worker (ranged reads),
+    each slice is a shard, and DEST holds what one shard of the whole object writes."""
+    data = ("\n".join(hostile_lines(300)) + "\n").encode()
+    s3.pipe_file("raw/feeds/big.jsonl", data)
+    write_tree(tmp_path / "src", {"feeds/big.jsonl": data})
+    cut = RunOptions(workers=2, slice_bytes=4096)
+
+    summary = run_flow("s3://raw/feeds", "s3://clean/feeds", options=cut)
+    run_flow(str(tmp_path / "src" / "feeds"), str(tmp_path / "whole"), options=PROCESSES)
+
+    assert summary.shards > 5
+    s3.invalidate_cache()  # the flow listed _ledger/ in this process, its workers wrote it
+    assert corpus(bucket_files(s3, "clean/feeds")) == corpus(local_files(tmp_path / "whole"))
+    assert comparable(manifest("s3://clean/feeds")) == comparable(manifest(tmp_path / "whole"))
+    parts = [p for p in s3.find("clean/feeds/_ledger") if "/slice=" in p and p.endswith(".jsonl")]
+    assert len(parts) == summary.shards
+
+    late = {"id": "late", "text": "The ferry to the island will run twice a day from June."}
+    s3.pipe_file("raw/feeds/big.jsonl", data + (json.dumps(late) + "\n").encode())
+    again = run_flow("s3://raw/feeds", "s3://clean/feeds", options=cut)
+    s3.invalidate_cache()
+
+    assert again.changes["new"] == 1 and again.changes["changed"] == 0
+    assert s3.cat_file("clean/feeds/big/late.txt") == (
+        b"the ferry to the island will run twice a day from june .\n"
+    )
 
 
 # -- a 50 MB JSONL object, streamed ---------------------------------------------------------

@@ -42,6 +42,7 @@ from newsprep.run.ledger.parts import (
     listing_digest,
     read_done,
     remove_done,
+    slice_digest,
     write_done,
 )
 from newsprep.run.ledger.records import ArticleRecord
@@ -103,8 +104,12 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         listing = list_shard(
             job.source_root, shard.kind, shard.path, job.dest_root, job.pipeline, index,
             sjob.member_pattern, shard.detail, shard.single, shard.first, shard.last,
+            shard.part,
         )
-        digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
+        if shard.part is not None:  # a slice: its bytes, not its file's signature
+            digest = slice_digest(shard.part)
+        else:
+            digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
         dest = DestFolders(dest_fs, dest_root)
         # the flow read the marker with the others (a shard planned otherwise looks)
         planned = shard.present is not None
@@ -374,15 +379,21 @@ def _namespace(shard: Shard) -> list[tuple[str, bool]]:
     subfolders are its too: where a killed run's temp files of this shard can be."""
     if shard.kind == "folder":
         return [(shard.path, False), (_quarantined(shard.path), False)]
-    # a range shares its folders with the folder's other ranges: the flow cleans them
+    # a range shares its folders with the folder's other ranges, a slice with its file's
+    # other slices: the flow cleans them (ShardedSession.finish_shards)
     if shard.kind == "file":
-        if shard.single:
-            return [("", True)]
-        stem = strip_suffix(shard.path, JSONL_SUFFIXES + ARCHIVE_SUFFIXES)
-        return [(stem, True), (_quarantined(stem), True)]
+        return file_namespace(shard.path, shard.single)
     if shard.kind == "tree":
         return [(shard.path, True), (_quarantined(shard.path), True)]
     return []
+
+
+def file_namespace(path: str, single: bool) -> list[tuple[str, bool]]:
+    """The folders under DEST where a JSONL file's or an archive's articles are written."""
+    if single:
+        return [("", True)]
+    stem = strip_suffix(path, JSONL_SUFFIXES + ARCHIVE_SUFFIXES)
+    return [(stem, True), (_quarantined(stem), True)]
 
 
 def _quarantined(folder: str) -> str:

@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote
 from fsspec import AbstractFileSystem
 
 from newsprep.run.ledger.manifest import JOURNAL, MANIFEST, journal_files, manifest_lines
+from newsprep.tasks.io.jsonl import JsonlSlice
 from newsprep.tasks.io.paths import escape_surrogates
 from newsprep.tasks.io.sinks import write_atomic
 
@@ -55,15 +56,19 @@ _ADDITION = re.compile(r"(.+)\+([1-9][0-9]*)\.jsonl")
 # The part of a run by batches (task_unit batch): all its records in one part.
 RUN_PART_KEY = "run:"
 
-ShardKind = Literal["folder", "range", "file", "tree", "unreadable"]
+ShardKind = Literal["folder", "range", "file", "slice", "tree", "unreadable"]
 RANGE_MARK = "//"  # between a range shard's folder and its first name, in its key
+# A JSONL file cut into slices: the cut, beside where the file's own part would be
+SLICES_SUFFIX = ".slices"
 
 
 def key_region(key: str) -> tuple[str, str]:
-    """(kind, path) of a shard key: a range's path is its folder's."""
+    """(kind, path) of a shard key: a range's path is its folder's, a slice's its file's."""
     kind, _, path = key.partition(":")
-    if kind == "range":
-        path = path.partition(RANGE_MARK)[0]
+    if kind in ("range", "slice"):
+        path = path.rpartition(RANGE_MARK)[0] if kind == "slice" else path.partition(
+            RANGE_MARK
+        )[0]
     return kind, path
 
 
@@ -185,6 +190,7 @@ class Shard:
     # range: the folder's direct files named from `first` (inclusive) to `last` (not)
     first: str = ""
     last: str | None = None
+    part: JsonlSlice | None = None  # slice: which bytes and lines of the file
 
     def __post_init__(self) -> None:
         if self.done is not None and self.done.key != self.key:
@@ -197,7 +203,16 @@ class Shard:
         if self.kind == "range":
             folder, first = escape_surrogates(self.path), escape_surrogates(self.first)
             return f"range:{folder}{RANGE_MARK}{first}"
+        if self.kind == "slice":  # the file and the slice's first byte, 15 digits (sorted)
+            assert self.part is not None
+            return f"slice:{escape_surrogates(self.path)}{RANGE_MARK}{self.part.start:015d}"
         return f"{self.kind}:{escape_surrogates(self.path)}"
+
+
+def slice_digest(part: JsonlSlice) -> str:
+    """A slice shard's listing digest: its bytes and what the pass over its file found."""
+    return listing_digest([("slice", part.start, part.end, part.line, part.sha256,
+                            part.articles, part.renamed)])
 
 
 def read_done(fs: AbstractFileSystem, dest_root: str, key: str) -> Done | None:
@@ -239,7 +254,7 @@ def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]
 
 
 _KINDS = {DONE_SUFFIX: "done", PART_SUFFIX: "records", ".journal": "journal",
-          ".unreadable": "unreadable"}
+          ".unreadable": "unreadable", SLICES_SUFFIX: "slices"}
 
 
 def _file_kind(file: str) -> tuple[str, str] | None:
@@ -256,7 +271,7 @@ def present_files(files: list[str]) -> frozenset[str]:
     """Which of a part's files are among `files` (its names in DEST/_ledger/): "done",
     "records", "additions", "journal"."""
     kinds = {found[1] for file in files if (found := _file_kind(file))}
-    return frozenset(kinds - {"unreadable"})
+    return frozenset(kinds - {"unreadable", "slices"})
 
 
 def part_keys(
@@ -300,7 +315,8 @@ class OtherLedger:
         self.record_files = [
             posixpath.join(folder, file)
             for name, files in sorted(self.names.items())
-            for file in sorted(files) if not file.endswith((DONE_SUFFIX, ".unreadable"))
+            for file in sorted(files)
+            if not file.endswith((DONE_SUFFIX, ".unreadable", SLICES_SUFFIX))
         ]
         self.legacy = [
             path for name in (MANIFEST, JOURNAL)

@@ -24,8 +24,9 @@ from newsprep.run.engine.pool import Workers
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import Batch, BatchOutcome
-from newsprep.run.planning import ShardPlan, plan_folders, plan_shards
+from newsprep.run.planning import SLICE_BYTES, ShardPlan, plan_folders, plan_shards
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
+from newsprep.run.slicing import slice_file
 from newsprep.tasks.io.listing import SourceListing, list_source
 
 
@@ -90,12 +91,15 @@ def normalize_batch(batch: Batch, job: Job, pool: Workers | None = None) -> Batc
 
 @task(name="plan-shards", **_LISTING)
 def plan_source_shards(
-    source: str, dest: str, config: PipelineConfig, pool: Workers | None = None
+    source: str, dest: str, config: PipelineConfig, pool: Workers | None = None,
+    slice_bytes: int = SLICE_BYTES,
 ) -> ShardPlan:
-    """Cut the source into shards from its folder listings (no article is read); the
-    folders are listed by the run's workers when there are some."""
+    """Cut the source into shards from its folder listings (no article is read; a large
+    JSONL file is read once when it is cut into slices, not again while it is unchanged);
+    the folders are listed and the files cut by the run's workers when there are some."""
     lister = None if pool is None else partial(pool.call, plan_folders)
-    return plan_shards(source, dest, config, lister)
+    slicer = None if pool is None else partial(pool.call, slice_file)
+    return plan_shards(source, dest, config, lister, slicer, slice_bytes)
 
 
 def _shard_run_name() -> str:
