@@ -53,9 +53,6 @@ class ShardPlan:
     # the keys of ranges of before that are cut again now: their parts hold records of
     # the new ranges beside them
     recut: set[str] = field(default_factory=set)
-    # slices of JSONL files whose old part of the same key may not be theirs (slicing.py):
-    # read like a migration's until their own part is written
-    fresh: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> set[str]:
@@ -138,8 +135,6 @@ def _cut(
             shards.append(piece)
             plan.counts[piece.key] = part.articles
             plan.files += part.articles
-            if part.start in cut.fresh:
-                plan.fresh.add(piece.key)
     plan.shards = shards
 
 

@@ -49,7 +49,6 @@ from newsprep.run.ledger.parts import (
     part_keys,
     part_name,
     present_files,
-    slice_digest,
 )
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, redact
@@ -128,13 +127,6 @@ class ShardedSession(RunSession):
             if not (key_region(key)[1] in self.sliced and _only_cut(names.get(name, [])))
         }
         self.dones = self._read_dones(existing)
-        plan.recut |= {  # a slice's old part that is not its own, until it writes its own
-            shard.key for shard in plan.shards
-            if shard.key in plan.fresh and shard.key in existing and not (
-                shard.key in self.dones and shard.part is not None
-                and self.dones[shard.key].listing == slice_digest(shard.part)
-            )
-        }
         plan.shards = [  # what of its part there is: no request a shard to find out
             replace(
                 shard, present=present_files(names.get(part_name(shard.key), [])),

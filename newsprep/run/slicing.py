@@ -12,12 +12,13 @@ and the settings are those, a run reads the cut, not the file.
 A file that is mostly not JSON lines, or that cannot be read to its end, is not cut: its
 shard reads it whole and says why.
 
-When the file changed since it was cut, a slice with the key of an old one keeps that
-part as its own only when it is the same bytes, or the old last slice grown at its end
-(no article can then have moved between slices). Any other old part of the file is read
-like a migration's (sharded.py): its records are looked up by id by whichever slice now
-holds the article, and those no slice took are gone once all shards are done. Such
-slices stay `fresh` in the cut until their own part is written.
+A slice's key names its file, its first byte and a digest of what it holds (its bytes,
+first line, renamed lines): a slice keeps its part from run to run only while it is the
+same. When the file changed, the parts of the slices it no longer has are read like a
+migration's (sharded.py): their records are looked up by id by whichever slice now holds
+the article, and the articles no slice took are gone once every shard is done, so no
+article is lost, or processed again, wherever it moved in the file, even when the run is
+killed part way. A file grown at its end keeps every slice but its last one.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ class SliceCut:
     signature: str  # of the file when it was cut
     settings: str  # what the cut depends on: the pipeline's fingerprint, slice_bytes
     slices: tuple[JsonlSlice, ...]
-    fresh: tuple[int, ...] = ()  # starts of slices whose old part is not theirs
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), ensure_ascii=False, sort_keys=True) + "\n").encode()
@@ -66,7 +66,7 @@ class SliceCut:
                 JsonlSlice(**{**part, "renamed": tuple(tuple(r) for r in part["renamed"])})
                 for part in fields.pop("slices")
             )
-            return cls(slices=slices, fresh=tuple(fields.pop("fresh")), **fields)
+            return cls(slices=slices, **fields)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
@@ -104,7 +104,7 @@ def slice_file(
     if before is not None and (before.signature, before.settings) == (signature, settings):
         return before
     file = SourceFile(relative, path, "jsonl", size, signature)
-    cutter = _Cutter(slice_bytes, before.slices[-1].end if before and before.slices else None)
+    cutter = _Cutter(slice_bytes)
     index = MemoryIndex()
     counts: dict[int, int] = {}  # articles by slice number
     renamed: dict[int, list[tuple[int, str, str, str]]] = {}
@@ -133,36 +133,9 @@ def slice_file(
     ) if whole else ()
     if len(slices) == 1:  # no line start past slice_bytes: read whole
         slices = ()
-    cut = SliceCut(relative, signature, settings, slices,
-                   _fresh(before, slices, cutter.grown_sha256))
+    cut = SliceCut(relative, signature, settings, slices)
     write_atomic(dest_fs, stored, cut.to_bytes())
     return cut
-
-
-def _fresh(
-    before: SliceCut | None, slices: tuple[JsonlSlice, ...], grown_sha256: str | None
-) -> tuple[int, ...]:
-    """The starts of the new slices whose old part (of the same key) is not theirs: all
-    that differ from the old slice, but the old last slice grown at its end when the old
-    ones before it are unchanged."""
-    if before is None:
-        return ()
-    old = {part.start: part for part in before.slices}
-    fresh = set(before.fresh)
-    last = before.slices[-1] if before.slices else None
-    unchanged = [part for part in slices if old.get(part.start) == part]
-    grown = (
-        last is not None and grown_sha256 == last.sha256
-        and len(unchanged) == len(before.slices) - 1 and last not in unchanged
-        and all(part.start != last.start for part in unchanged)
-    )
-    return tuple(sorted(
-        part.start for part in slices
-        if part.start in old and (
-            part.start in fresh
-            or (old[part.start] != part and not (grown and part.start == last.start))
-        )
-    ))
 
 
 @dataclass
@@ -170,7 +143,6 @@ class _Cutter:
     """Finds the slices' bounds, first lines and digests in the bytes as they are read."""
 
     slice_bytes: int
-    old_end: int | None = None  # where the file ended when it was cut before
     offset: int = 0  # bytes seen
     lines: int = 0  # line ends seen
     start: int = 0
@@ -178,7 +150,6 @@ class _Cutter:
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     slices: list[tuple[int, int, int, str]] = field(default_factory=list)
     firsts: list[int] = field(default_factory=lambda: [1])  # first line of every slice
-    grown_sha256: str | None = None  # of the current slice up to old_end, when reached
 
     def feed(self, data: bytes) -> None:
         view, at = memoryview(data), 0
@@ -188,10 +159,6 @@ class _Cutter:
             if self.offset + len(data) - at >= target:
                 cut = data.find(b"\n", at + max(0, target - 1 - self.offset))
             end = len(data) if cut < 0 else cut + 1
-            if self.old_end is not None and self.offset < self.old_end <= self.offset + end - at:
-                head = self.digest.copy()
-                head.update(view[at : at + self.old_end - self.offset])
-                self.grown_sha256 = head.hexdigest()
             self.digest.update(view[at:end])
             self.lines += data.count(b"\n", at, end)
             self.offset += end - at

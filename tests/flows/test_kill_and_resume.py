@@ -35,10 +35,10 @@ def build_corpus(root: Path, first: int = 0, articles: int = ARTICLES) -> Path:
     return root
 
 
-def start(src: Path, dest: Path, unit: str) -> subprocess.Popen:
+def start(src: Path, dest: Path, unit: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "newsprep.cli", "run", str(src), str(dest),
-         "--batch-size", "20", "--workers", "2", "--task-unit", unit],
+         "--batch-size", "20", "--workers", "2", "--task-unit", unit, *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
 
@@ -131,3 +131,78 @@ def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path:
     ]
     additions = sorted(p.name for p in (clean / "_ledger").glob("*+1.jsonl"))
     assert additions == [f"folder=part-{n:02d}+1.jsonl" for n in range(12)]
+
+
+def jsonl_corpus(path: Path, skip: range = range(0), swap: range = range(0)) -> Path:
+    """One JSONL file of ARTICLES records (the sample's texts), lines in `skip` left out,
+    the ids of the lines in `swap` swapped with those as far from the end (no byte moves:
+    the slices keep their bounds, and the articles change slices)."""
+    texts = [
+        p.read_text(encoding="utf-8")
+        for p in sorted(Path(SAMPLE_SOURCE).rglob("*.txt"))
+        if "broken" not in p.parts
+    ]
+    ids = {n: 0 if n % 97 == 96 else n for n in range(ARTICLES)}  # some renamed, rejected
+    for n in swap:
+        ids[n], ids[ARTICLES - 1 - n] = ids[ARTICLES - 1 - n], ids[n]
+    lines = [
+        json.dumps({"id": f"story-{ids[n]:04d}", "text": texts[n % len(texts)]})
+        for n in range(ARTICLES) if n not in skip
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path.parent
+
+
+SLICES = ("--slice-bytes", "262144")  # about 140 articles a slice
+
+
+@pytest.mark.parametrize("moment", ["first-run", "after-lines-went", "after-ids-swapped"])
+def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
+    tmp_path: Path, moment: str
+) -> None:
+    """Issue 22: a large JSONL file cut into slices; killed part way through its first
+    run, or through the run after lines were removed from its middle, or two lines of
+    different slices swapped their ids (articles move between slices: the old parts are
+    read like a migration's), then run again: the corpus and records of a run not
+    killed, and no article lost."""
+    src = jsonl_corpus(tmp_path / "src" / "feed.jsonl")
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    if moment != "first-run":
+        for dest in (killed, clean):
+            first = start(src, dest, "shard", *SLICES)
+            assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
+        if moment == "after-lines-went":
+            jsonl_corpus(src / "feed.jsonl", skip=range(100, 300))
+        else:
+            jsonl_corpus(src / "feed.jsonl", swap=range(10, 130))  # the first and last slices
+
+    run = start(src, killed, "shard", *SLICES)
+    deadline = time.monotonic() + 120
+    while journal_lines(killed) < 40:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    assert journals(killed), "killed part way"
+
+    rerun = start(src, killed, "shard", *SLICES, "--allow-removal")
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    uninterrupted = start(src, clean, "shard", *SLICES, "--allow-removal")
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+
+    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert not journals(killed)
+    strip = ("status", "attempts")
+    after, reference = records(killed), records(clean)
+    expected = ARTICLES - (200 if moment == "after-lines-went" else 0)
+    assert len({r["id"] for r in after}) == expected
+    assert [{k: v for k, v in r.items() if k not in strip} for r in after] == [
+        {k: v for k, v in r.items() if k not in strip} for r in reference
+    ]
+    slices = sorted((clean / "_ledger").glob("slice=*.jsonl"))
+    assert len(slices) > 5
+    for record in after:  # every output a record names is there
+        if record.get("output"):
+            assert (killed / record["output"]).is_file(), record

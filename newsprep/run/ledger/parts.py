@@ -203,9 +203,10 @@ class Shard:
         if self.kind == "range":
             folder, first = escape_surrogates(self.path), escape_surrogates(self.first)
             return f"range:{folder}{RANGE_MARK}{first}"
-        if self.kind == "slice":  # the file and the slice's first byte, 15 digits (sorted)
+        if self.kind == "slice":  # the file, the first byte (15 digits: sorted), the digest
             assert self.part is not None
-            return f"slice:{escape_surrogates(self.path)}{RANGE_MARK}{self.part.start:015d}"
+            start, digest = self.part.start, slice_digest(self.part)[:12]
+            return f"slice:{escape_surrogates(self.path)}{RANGE_MARK}{start:015d}~{digest}"
         return f"{self.kind}:{escape_surrogates(self.path)}"
 
 
