@@ -12,6 +12,7 @@ measured like bench.py (wall time, the CLI process's CPU, its workers'):
 1. full: the first run (builds DEST and its ledger);
 2. rerun: the same command, nothing changed (the goal: <= 20 s for 1,000,000 articles);
 3. new-folder: 1% more articles in a new folder (files) or a new JSONL file;
+   (`--slice-bytes`: a JSONL file larger is cut into slices, each a shard)
 4. spread: 1% more articles spread over every folder (files) or appended to every JSONL
    file; `--spread-rounds K` does it K times, one run each (spread, spread2, ...).
 
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folders", type=int, default=100)
     p.add_argument("--per-folder", type=int, default=10000)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--slice-bytes", type=int,
+                   help="--slice-bytes of the runs: a JSONL file larger is cut into slices")
     p.add_argument("--new-percent", type=float, default=1.0)
     p.add_argument("--work-dir", help="SOURCE, DEST, logs, the server's home (default: temp)")
     p.add_argument("--skip-full", action="store_true", help="DEST exists: start at the rerun")
@@ -125,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     server = bench.PrefectServer(work / "prefect-home", work / "server.log")
     server.start()
     extra = ["--tokenizer-engine", "fast", "--workers", str(args.workers)]
+    if args.slice_bytes:
+        extra += ["--slice-bytes", str(args.slice_bytes)]
 
     def run(name: str) -> dict:
         r = bench.run_newsprep(source, dest, server, extra, work / f"{name}.log")

@@ -12,13 +12,15 @@ and the settings are those, a run reads the cut, not the file.
 A file that is mostly not JSON lines, or that cannot be read to its end, is not cut: its
 shard reads it whole and says why.
 
-A slice's key names its file, its first byte and a digest of what it holds (its bytes,
-first line, renamed lines): a slice keeps its part from run to run only while it is the
-same. When the file changed, the parts of the slices it no longer has are read like a
+A slice's key names its file, its first byte and a digest of what it held when it was
+first cut (its bytes, first line, renamed lines): a slice keeps its part from run to run
+while it is the same, and so does the last slice of a file grown at its end (every slice
+before it the same: no article can have moved out of it). Any other change gives a slice
+a new key, and the parts of the slices the file no longer has are read like a
 migration's (sharded.py): their records are looked up by id by whichever slice now holds
 the article, and the articles no slice took are gone once every shard is done, so no
 article is lost, or processed again, wherever it moved in the file, even when the run is
-killed part way. A file grown at its end keeps every slice but its last one.
+killed part way.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import fsspec
 from fsspec.utils import infer_compression
 
 from newsprep.config import PipelineConfig
 from newsprep.run.ledger.memory_index import MemoryIndex
-from newsprep.run.ledger.parts import LEDGER_DIR, SLICES_SUFFIX, PartPaths
+from newsprep.run.ledger.parts import LEDGER_DIR, SLICES_SUFFIX, PartPaths, slice_digest
 from newsprep.tasks.io.jsonl import JsonlSlice, jsonl_articles, line_number
 from newsprep.tasks.io.listing import claim_in_file, signature_of
 from newsprep.tasks.io.paths import detect_format
@@ -104,7 +106,7 @@ def slice_file(
     if before is not None and (before.signature, before.settings) == (signature, settings):
         return before
     file = SourceFile(relative, path, "jsonl", size, signature)
-    cutter = _Cutter(slice_bytes)
+    cutter = _Cutter(slice_bytes, before.slices[-1].end if before and before.slices else None)
     index = MemoryIndex()
     counts: dict[int, int] = {}  # articles by slice number
     renamed: dict[int, list[tuple[int, str, str, str]]] = {}
@@ -133,9 +135,32 @@ def slice_file(
     ) if whole else ()
     if len(slices) == 1:  # no line start past slice_bytes: read whole
         slices = ()
-    cut = SliceCut(relative, signature, settings, slices)
+    cut = SliceCut(relative, signature, settings, _named(before, slices, cutter.grown_sha256))
     write_atomic(dest_fs, stored, cut.to_bytes())
     return cut
+
+
+def _named(
+    before: SliceCut | None, slices: tuple[JsonlSlice, ...], grown_sha256: str | None
+) -> tuple[JsonlSlice, ...]:
+    """The slices with their names (the end of their keys): an old slice's name when it is
+    the same, and the old last slice's when it grew at its end with every slice before it
+    the same; else a digest of what the slice holds."""
+    old = {part.start: part for part in before.slices} if before is not None else {}
+    named = [
+        was if (was := old.get(part.start)) is not None and replace(part, name=was.name) == was
+        else replace(part, name=slice_digest(part)[:12])
+        for part in slices
+    ]
+    if before is not None and before.slices and grown_sha256 == before.slices[-1].sha256:
+        last, at = before.slices[-1], len(before.slices) - 1
+        if (
+            len(named) > at and tuple(named[:at]) == before.slices[:-1]
+            and (named[at].start, named[at].line) == (last.start, last.line)
+            and named[at].renamed[: len(last.renamed)] == last.renamed
+        ):
+            named[at] = replace(named[at], name=last.name)
+    return tuple(named)
 
 
 @dataclass
@@ -143,6 +168,7 @@ class _Cutter:
     """Finds the slices' bounds, first lines and digests in the bytes as they are read."""
 
     slice_bytes: int
+    old_end: int | None = None  # where the file ended when it was cut before
     offset: int = 0  # bytes seen
     lines: int = 0  # line ends seen
     start: int = 0
@@ -150,6 +176,7 @@ class _Cutter:
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     slices: list[tuple[int, int, int, str]] = field(default_factory=list)
     firsts: list[int] = field(default_factory=lambda: [1])  # first line of every slice
+    grown_sha256: str | None = None  # of the slice being read, up to old_end
 
     def feed(self, data: bytes) -> None:
         view, at = memoryview(data), 0
@@ -159,6 +186,10 @@ class _Cutter:
             if self.offset + len(data) - at >= target:
                 cut = data.find(b"\n", at + max(0, target - 1 - self.offset))
             end = len(data) if cut < 0 else cut + 1
+            if self.old_end is not None and self.offset < self.old_end <= self.offset + end - at:
+                head = self.digest.copy()
+                head.update(view[at : at + self.old_end - self.offset])
+                self.grown_sha256 = head.hexdigest()
             self.digest.update(view[at:end])
             self.lines += data.count(b"\n", at, end)
             self.offset += end - at

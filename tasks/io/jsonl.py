@@ -39,6 +39,7 @@ class JsonlSlice:
     sha256: str  # of the slice's bytes
     articles: int  # its lines that are not blank
     renamed: tuple[tuple[int, str, str, str], ...] = ()
+    name: str = ""  # the end of its shard's key: which slice of the file it is
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,9 @@ def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path:
     assert additions == [f"folder=part-{n:02d}+1.jsonl" for n in range(12)]
 
 
-def jsonl_corpus(path: Path, skip: range = range(0), swap: range = range(0)) -> Path:
+def jsonl_corpus(
+    path: Path, skip: range = range(0), swap: range = range(0), articles: int = ARTICLES
+) -> Path:
     """One JSONL file of ARTICLES records (the sample's texts), lines in `skip` left out,
     the ids of the lines in `swap` swapped with those as far from the end (no byte moves:
     the slices keep their bounds, and the articles change slices)."""
@@ -142,12 +144,12 @@ def jsonl_corpus(path: Path, skip: range = range(0), swap: range = range(0)) -> 
         for p in sorted(Path(SAMPLE_SOURCE).rglob("*.txt"))
         if "broken" not in p.parts
     ]
-    ids = {n: 0 if n % 97 == 96 else n for n in range(ARTICLES)}  # some renamed, rejected
+    ids = {n: 0 if n % 97 == 96 else n for n in range(articles)}  # some renamed, rejected
     for n in swap:
         ids[n], ids[ARTICLES - 1 - n] = ids[ARTICLES - 1 - n], ids[n]
     lines = [
         json.dumps({"id": f"story-{ids[n]:04d}", "text": texts[n % len(texts)]})
-        for n in range(ARTICLES) if n not in skip
+        for n in range(articles) if n not in skip
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -157,12 +159,15 @@ def jsonl_corpus(path: Path, skip: range = range(0), swap: range = range(0)) -> 
 SLICES = ("--slice-bytes", "262144")  # about 140 articles a slice
 
 
-@pytest.mark.parametrize("moment", ["first-run", "after-lines-went", "after-ids-swapped"])
+@pytest.mark.parametrize(
+    "moment", ["first-run", "after-lines-added", "after-lines-went", "after-ids-swapped"]
+)
 def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
     tmp_path: Path, moment: str
 ) -> None:
     """Issue 22: a large JSONL file cut into slices; killed part way through its first
-    run, or through the run after lines were removed from its middle, or two lines of
+    run, or through the run after lines were added at its end (its last slice grows and
+    keeps its part), or removed from its middle, or two lines of
     different slices swapped their ids (articles move between slices: the old parts are
     read like a migration's), then run again: the corpus and records of a run not
     killed, and no article lost."""
@@ -172,7 +177,9 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
         for dest in (killed, clean):
             first = start(src, dest, "shard", *SLICES)
             assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
-        if moment == "after-lines-went":
+        if moment == "after-lines-added":
+            jsonl_corpus(src / "feed.jsonl", articles=ARTICLES + 400)
+        elif moment == "after-lines-went":
             jsonl_corpus(src / "feed.jsonl", skip=range(100, 300))
         else:
             jsonl_corpus(src / "feed.jsonl", swap=range(10, 130))  # the first and last slices
@@ -196,7 +203,7 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
     assert not journals(killed)
     strip = ("status", "attempts")
     after, reference = records(killed), records(clean)
-    expected = ARTICLES - (200 if moment == "after-lines-went" else 0)
+    expected = ARTICLES + {"after-lines-went": -200, "after-lines-added": 400}.get(moment, 0)
     assert len({r["id"] for r in after}) == expected
     assert [{k: v for k, v in r.items() if k not in strip} for r in after] == [
         {k: v for k, v in r.items() if k not in strip} for r in reference

@@ -131,6 +131,8 @@ def test_lines_added_at_the_end_keep_the_slices_before(source: Path, tmp_path: P
     big = source / "feeds" / "big.jsonl"
     run_both(source, tmp_path)
     before = the_cut(tmp_path / "cut")
+    parts_before = [p.name.removesuffix(".done.json")
+                    for p in (tmp_path / "cut" / "_ledger").glob("slice=*.done.json")]
     with big.open("a") as file:  # new ids, a repeated one, and a line without an id
         file.write("\n".join(hostile_lines(80, seed=3, first=400)) + "\n")
 
@@ -141,8 +143,13 @@ def test_lines_added_at_the_end_keep_the_slices_before(source: Path, tmp_path: P
     assert cut.changes["new"] > 0
     after = the_cut(tmp_path / "cut")
     assert after.slices[: len(before.slices) - 1] == before.slices[:-1]  # as they were
-    assert after.slices[len(before.slices) - 1].start == before.slices[-1].start  # grown
+    grown = after.slices[len(before.slices) - 1]
+    assert (grown.start, grown.name) == (before.slices[-1].start, before.slices[-1].name)
+    assert grown.end > before.slices[-1].end
     assert len(after.slices) > len(before.slices)
+    # every slice keeps its key, the grown one too: no part is read like a migration's
+    names = {p.name for p in (tmp_path / "cut" / "_ledger").glob("slice=*.done.json")}
+    assert {f"{n}.done.json" for n in parts_before} <= names
 
 
 @pytest.mark.parametrize("edit", ["remove-lines", "insert-lines", "change-a-line"])

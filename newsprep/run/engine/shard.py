@@ -17,6 +17,7 @@ import hashlib
 import os
 import posixpath
 import sqlite3
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -110,7 +111,10 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
             digest = slice_digest(shard.part)
         else:
             digest = listing_digest([*index.files(), ("ignored", listing.ignored_count)])
-        dest = DestFolders(dest_fs, dest_root)
+        # a slice's outputs share their folder with the file's other slices: on a local
+        # disk each is looked up, not the folder listed (a file of 1M lines: a listing of
+        # 1M names for every slice)
+        dest = DestFolders(dest_fs, dest_root, by_file=shard.kind == "slice")
         # the flow read the marker with the others (a shard planned otherwise looks)
         planned = shard.present is not None
         done = shard.done if planned else read_done(dest_fs, dest_root, shard.key)
@@ -401,16 +405,23 @@ def _quarantined(folder: str) -> str:
 
 
 class DestFolders:
-    """Which files DEST holds, one folder listing at a time, as they are asked about."""
+    """Which files DEST holds, one folder listing at a time, as they are asked about
+    (`by_file` on a local disk: each file looked up)."""
 
-    def __init__(self, fs: AbstractFileSystem, root: str) -> None:
+    def __init__(self, fs: AbstractFileSystem, root: str, by_file: bool = False) -> None:
         self.fs, self.root = fs, root.rstrip("/")
         self.local = on_local_disk(fs)
+        self.by_file = by_file and self.local
         self._folders: dict[str, set[str]] = {}
 
     def has(self, relative: str | None) -> bool:
         if not relative:
             return False
+        if self.by_file:
+            try:
+                return stat.S_ISREG(os.lstat(posixpath.join(self.root, relative)).st_mode)
+            except OSError:
+                return False
         folder, _, name = relative.rpartition("/")
         names = self._folders.get(folder)
         if names is None:

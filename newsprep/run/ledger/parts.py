@@ -205,8 +205,8 @@ class Shard:
             return f"range:{folder}{RANGE_MARK}{first}"
         if self.kind == "slice":  # the file, the first byte (15 digits: sorted), the digest
             assert self.part is not None
-            start, digest = self.part.start, slice_digest(self.part)[:12]
-            return f"slice:{escape_surrogates(self.path)}{RANGE_MARK}{start:015d}~{digest}"
+            start, name = self.part.start, self.part.name or slice_digest(self.part)[:12]
+            return f"slice:{escape_surrogates(self.path)}{RANGE_MARK}{start:015d}~{name}"
         return f"{self.kind}:{escape_surrogates(self.path)}"
 
 
