@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,9 +31,16 @@ def free_port() -> int:
 @pytest.fixture
 def dask_cluster(tmp_path: Path):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1."""
+    with started_cluster(tmp_path, dict(os.environ)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def started_cluster(tmp_path: Path, environ: dict[str, str]):
+    """A scheduler and two workers with this environment (as a remote cluster's own)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    env = {**environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     dask = shutil.which("dask", path=str(Path(sys.executable).parent))
     assert dask, "the dask command comes with distributed (newsprep[dask])"
     scheduler = subprocess.Popen(
@@ -176,3 +184,38 @@ def test_kill_9_of_a_local_dask_cluster_run_ends_its_workers(tmp_path: Path) -> 
                            capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert len(list(dest.glob("a*.txt"))) == 3000
+
+
+def test_a_remote_clusters_workers_get_the_commands_storage_options(
+    tmp_path: Path, s3, s3_server: str
+) -> None:
+    """Workers of a cluster started elsewhere, whose environment knows no S3 endpoint or
+    credentials, read and write S3 with those the command was given (`--storage-option`),
+    and have their own settings back once the run ends."""
+    for number in range(6):
+        s3.pipe_file(f"raw/news/{number}.txt", STORY.format(number).encode())
+    bare = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    bare.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                AWS_DEFAULT_REGION="us-east-1")
+    given = [f"endpoint_url={s3_server}", "key=testing-key-id", "secret=testing-secret-key"]
+    with started_cluster(tmp_path, bare) as address:
+        run = subprocess.run(
+            [*NEWSPREP, "run", "s3://raw/news", "s3://clean/news", "--runner", "dask",
+             "--dask-address", address, *(f"--storage-option={o}" for o in given)],
+            capture_output=True, text=True, timeout=300, env=bare,
+        )
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            after = client.run(lambda: dict(__import__("fsspec").config.conf))
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    s3.invalidate_cache()
+    assert sorted(s3.find("clean/news/")) == sorted(
+        [f"clean/news/{n}.txt" for n in range(6)]
+        + [p for p in s3.find("clean/news/") if "/_" in p]
+    )
+    assert s3.cat_file("clean/news/0.txt") == (
+        b"story 0 : the council met on monday and voted for the new road to the port .\n"
+    )
+    assert len(after) == 2 and all("s3" not in conf for conf in after.values()), after

@@ -9,9 +9,11 @@ none is built again in the worker.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -54,11 +56,17 @@ class DaskPool:
         self.workers, self.address = workers, address
         self._client: Any = None
         self._cluster: Any = None
+        self._plugin = ""  # the name of the storage options' plugin on a remote cluster
         self._lock = threading.Lock()
 
     def start(self) -> None:
         if self.address:
             self._client = connect(self.address)
+            if fsspec.config.conf:  # the command's storage options, for this run only
+                self._plugin = f"newsprep-storage-{uuid.uuid4().hex}"
+                self._client.register_plugin(
+                    _StorageOptions(dict(fsspec.config.conf)), name=self._plugin
+                )
             return
         settings: dict[str, Any] = {
             # a worker that died fails its task at once: the executor's crash policy
@@ -90,6 +98,9 @@ class DaskPool:
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
+                if self._plugin:  # the workers get their own settings back
+                    with contextlib.suppress(Exception):
+                        self._client.unregister_worker_plugin(self._plugin)
                 self._client.close()
                 self._client = None
             if self._cluster is not None:
@@ -111,3 +122,28 @@ class _Environment(WorkerPlugin):
         os.environ.update(self.environ)
         fsspec.config.conf.clear()
         fsspec.config.conf.update(self.fsspec_conf)
+
+
+class _StorageOptions(WorkerPlugin):
+    """A remote cluster's worker gets the command's fsspec settings (`--storage-option`,
+    credentials from SOURCE's and DEST's URLs) on top of its own, for as long as the run
+    lasts; its environment stays its own. One worker serves one such run at a time: the
+    settings are its process's."""
+
+    def __init__(self, fsspec_conf: dict) -> None:
+        self.fsspec_conf = fsspec_conf
+        self.before: dict = {}
+
+    def setup(self, worker: Any) -> None:
+        conf = fsspec.config.conf
+        self.before = {protocol: dict(conf.get(protocol, {})) for protocol in self.fsspec_conf}
+        for protocol, options in self.fsspec_conf.items():
+            conf[protocol] = {**conf.get(protocol, {}), **options}
+
+    def teardown(self, worker: Any) -> None:
+        conf = fsspec.config.conf
+        for protocol, options in self.before.items():
+            if options:
+                conf[protocol] = options
+            else:
+                conf.pop(protocol, None)
