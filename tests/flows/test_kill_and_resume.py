@@ -43,6 +43,18 @@ def start(src: Path, dest: Path, unit: str, *extra: str) -> subprocess.Popen:
     )
 
 
+def kill_when_journaled(run: subprocess.Popen, dest: Path, lines: int) -> None:
+    """SIGKILL the run's process group once its journals hold `lines` records."""
+    deadline = time.monotonic() + 120
+    while journal_lines(dest) < lines:
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run did not get going"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    assert journals(dest), "killed part way"
+
+
 def files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
@@ -106,15 +118,7 @@ def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path:
         assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
     build_corpus(src, first=ARTICLES, articles=ARTICLES)  # 100 new in each folder
 
-    run = start(src, killed, "shard")
-    deadline = time.monotonic() + 120
-    while journal_lines(killed) < 100:
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait(timeout=30)
-    assert journals(killed), "killed part way"
+    kill_when_journaled(start(src, killed, "shard"), killed, 100)
 
     rerun = start(src, killed, "shard")
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
@@ -184,15 +188,7 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
         else:
             jsonl_corpus(src / "feed.jsonl", swap=range(10, 130))  # the first and last slices
 
-    run = start(src, killed, "shard", *SLICES)
-    deadline = time.monotonic() + 120
-    while journal_lines(killed) < 40:
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.01)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait(timeout=30)
-    assert journals(killed), "killed part way"
+    kill_when_journaled(start(src, killed, "shard", *SLICES), killed, 40)
 
     rerun = start(src, killed, "shard", *SLICES, "--allow-removal")
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
