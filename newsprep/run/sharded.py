@@ -155,7 +155,8 @@ class ShardedSession(RunSession):
         self.refused = self._guard(planned)
         if self.refused:
             self.logger.error("%s", self.refused)
-        unknown_total = any(s.kind != "folder" for s in plan.shards)
+        # known: the articles of folders, ranges and slices; not: a JSONL file's or archive's
+        unknown_total = any(s.kind not in ("folder", "range", "slice") for s in plan.shards)
         self.logger.info(
             "%d shards (%s files), %d %s workers, profile %s (%s)",
             len(plan.shards), plan.files, self.workers, options.runner, self.config.profile,

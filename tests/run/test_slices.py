@@ -239,3 +239,25 @@ def test_the_shrinking_of_a_cut_file_is_guarded(source: Path, tmp_path: Path) ->
     assert summary.removal_refused
     assert len(records(tmp_path / "cut")) > 300
     shutil.rmtree(source)
+
+
+def test_a_run_of_slices_knows_its_total_up_front(source: Path, tmp_path: Path) -> None:
+    """Progress shows done of a total when every shard's count is known: the cut counts
+    a large file's lines (a JSONL file read whole is counted only as its shard reads it)."""
+    import logging
+
+    from newsprep.config import RunConfig, RunOptions
+    from newsprep.run.sharded import ShardedSession
+
+    (source / "feeds" / "small.jsonl").unlink()
+    lines = (source / "feeds" / "big.jsonl").read_bytes().split(b"\n")
+    expected = sum(1 for line in lines if line.strip()) + 1  # and note.txt
+    totals = {}
+    for size in (SLICE, WHOLE):
+        config = RunConfig(source=str(source), dest=str(tmp_path / f"out-{size}"),
+                           options=RunOptions(slice_bytes=size))
+        with ShardedSession(config, logging.getLogger("test")) as session:
+            plan = plan_shards(config.source, config.dest, session.pipeline, slice_bytes=size)
+            session.plan_shards(plan, on_progress=lambda percent, line: None)
+            totals[size] = session.progress.total
+    assert totals == {SLICE: expected, WHOLE: None}
