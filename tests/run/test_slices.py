@@ -261,3 +261,22 @@ def test_a_run_of_slices_knows_its_total_up_front(source: Path, tmp_path: Path) 
             session.plan_shards(plan, on_progress=lambda percent, line: None)
             totals[size] = session.progress.total
     assert totals == {SLICE: expected, WHOLE: None}
+
+
+def test_the_cut_of_a_file_with_a_long_name_goes_with_the_file(tmp_path: Path) -> None:
+    """A path too long for a part's file name is hashed; its cut is still found (by the
+    path it holds) and removed with the file."""
+    src = tmp_path / "src"
+    name = "a-very-long-feed-name-" * 10 + ".jsonl"
+    write_lines(src / name, hostile_lines(200))
+    write_lines(src / "other.jsonl", hostile_lines(3, seed=9))
+    run_sharded(src, tmp_path / "cut", slice_bytes=SLICE)
+    cuts = list((tmp_path / "cut" / "_ledger").glob("h-*.slices"))
+    assert len(cuts) == 1
+
+    (src / name).unlink()
+    run_sharded(src, tmp_path / "cut", slice_bytes=SLICE, allow_removal=True)
+
+    assert not list((tmp_path / "cut" / "_ledger").glob("*.slices"))
+    assert set(records(tmp_path / "cut")) == {r for r in records(tmp_path / "cut")
+                                               if r.startswith("other/")}

@@ -280,15 +280,27 @@ def part_keys(
 ) -> dict[str, str]:
     """{key: part name} of every part or marker under DEST/_ledger/."""
     keys = {}
-    for name in names if names is not None else ledger_names(fs, dest_root):
+    names = names if names is not None else ledger_names(fs, dest_root)
+    for name in names:
         key = key_of_name(name)
         if key is None:
             done = _read_done_file(fs, posixpath.join(dest_root, LEDGER_DIR, name + DONE_SUFFIX))
-            if done is None:
+            key = done.key if done is not None else _cut_key(fs, dest_root, name, names[name])
+            if key is None:
                 continue  # a hashed part without its marker: found by its shard, if planned
-            key = done.key
         keys[key] = name
     return keys
+
+
+def _cut_key(fs: AbstractFileSystem, dest_root: str, name: str, files: list[str]) -> str | None:
+    """The key of a hashed name that holds a JSONL file's cut (the file's path is in it)."""
+    if name + SLICES_SUFFIX not in files:
+        return None
+    try:
+        path = json.loads(fs.cat_file(posixpath.join(dest_root, LEDGER_DIR, name + SLICES_SUFFIX)))
+        return f"file:{path['path']}"
+    except (FileNotFoundError, ValueError, TypeError, KeyError):
+        return None
 
 
 def listing_digest(rows: list[tuple]) -> str:
