@@ -35,7 +35,7 @@ from fsspec.utils import infer_compression
 
 from newsprep.config import PipelineConfig
 from newsprep.run.ledger.memory_index import MemoryIndex
-from newsprep.run.ledger.parts import LEDGER_DIR, SLICES_SUFFIX, PartPaths, slice_digest
+from newsprep.run.ledger.parts import PartPaths, slice_digest
 from newsprep.tasks.io.jsonl import JsonlSlice, jsonl_articles, line_number
 from newsprep.tasks.io.listing import claim_in_file, signature_of
 from newsprep.tasks.io.paths import detect_format
@@ -75,8 +75,7 @@ class SliceCut:
 
 def cut_path(dest_root: str, relative: str) -> str:
     """Where a file's cut is kept in DEST."""
-    name = PartPaths.of(f"file:{relative}").name
-    return posixpath.join(dest_root, LEDGER_DIR, name + SLICES_SUFFIX)
+    return posixpath.join(dest_root, PartPaths.of(f"file:{relative}").cut)
 
 
 def slice_file(

@@ -267,7 +267,7 @@ def _add_entries(
             if fmt is None or info.get("islink") or info.get("type") != "file":
                 listing.ignore(relative)
                 continue
-            yield relative, _storable(path), fmt, info.get("size"), _signature(info)
+            yield relative, _storable(path), fmt, info.get("size"), signature_of(info)
 
     listing.index.add_files(rows())
 
@@ -455,14 +455,22 @@ def _escaped(ref: ArticleRef) -> ArticleRef:
     return replace(ref, **escaped) if escaped else ref
 
 
-def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
-    """The ref under an id of its own whose output and sidecars no other article writes
-    (nor writes into, as a folder); else renamed and rejected, and those paths claimed."""
+def _alone(ref: ArticleRef) -> ArticleRef:
+    """The ref as it would be with no other article: its id checked and fitted."""
     if ref.problem is None:
         ref = _checked_id(ref)
     fitted = fit_id(ref.id)
-    if fitted != ref.id:
-        ref = replace(ref, id=fitted)
+    return replace(ref, id=fitted) if fitted != ref.id else ref
+
+
+def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
+    """The ref under an id of its own whose output and sidecars no other article writes
+    (nor writes into, as a folder); else renamed and rejected, and those paths claimed."""
+    return _claim(_alone(ref), index)
+
+
+def _claim(ref: ArticleRef, index: ListingStore) -> ArticleRef:
+    """`_claimed` for a ref already checked and fitted (`_alone`)."""
     first = index.claim(ref.id, ref.source)
     if first is not None:
         detail = f"id {ref.id!r} was already used by {first}"
@@ -482,16 +490,9 @@ def _claimed(ref: ArticleRef, index: ListingStore) -> ArticleRef:
 def claim_in_file(ref: ArticleRef, index: ListingStore) -> tuple[ArticleRef, bool]:
     """The ref as `iter_articles` gives it, and whether an earlier article's claims made
     it so (renamed and rejected): what a slice of a JSONL file cannot see by itself."""
-    ref = _escaped(ref)
-    alone = _checked_id(ref) if ref.problem is None else ref
-    alone = replace(alone, id=fit_id(alone.id))
-    claimed = _claimed(ref, index)
+    alone = _alone(_escaped(ref))
+    claimed = _claim(alone, index)
     return claimed, (claimed.id, claimed.problem) != (alone.id, alone.problem)
-
-
-def signature_of(info: dict) -> str:
-    """A listed file's signature, as a listing records it."""
-    return _signature(info)
 
 
 def _claimed_as(
@@ -536,7 +537,7 @@ def _checked_id(ref: ArticleRef) -> ArticleRef:
     return ref
 
 
-def _signature(info: dict) -> str:
+def signature_of(info: dict) -> str:
     """Size plus whatever the store offers to notice a change: ETag or mtime."""
     marker = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get(
         "LastModified", ""

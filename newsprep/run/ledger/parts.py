@@ -65,10 +65,10 @@ SLICES_SUFFIX = ".slices"
 def key_region(key: str) -> tuple[str, str]:
     """(kind, path) of a shard key: a range's path is its folder's, a slice's its file's."""
     kind, _, path = key.partition(":")
-    if kind in ("range", "slice"):
-        path = path.rpartition(RANGE_MARK)[0] if kind == "slice" else path.partition(
-            RANGE_MARK
-        )[0]
+    if kind == "range":  # the first name follows the mark
+        path = path.partition(RANGE_MARK)[0]
+    elif kind == "slice":  # the first byte and name follow the last mark
+        path = path.rpartition(RANGE_MARK)[0]
     return kind, path
 
 
@@ -119,6 +119,11 @@ class PartPaths:
     @property
     def unreadable(self) -> str:
         return f"{LEDGER_DIR}/{self.name}.unreadable"
+
+    @property
+    def cut(self) -> str:
+        """A large JSONL file's cut into slices (its `file:` key's name; slicing.py)."""
+        return f"{LEDGER_DIR}/{self.name}{SLICES_SUFFIX}"
 
     def addition(self, number: int) -> str:
         return f"{LEDGER_DIR}/{self.name}{ADDITION_MARK}{number}{PART_SUFFIX}"
@@ -297,7 +302,7 @@ def _cut_key(fs: AbstractFileSystem, dest_root: str, name: str, files: list[str]
     if name + SLICES_SUFFIX not in files:
         return None
     try:
-        path = json.loads(fs.cat_file(posixpath.join(dest_root, LEDGER_DIR, name + SLICES_SUFFIX)))
+        path = json.loads(fs.cat_file(posixpath.join(dest_root, PartPaths(name).cut)))
         return f"file:{path['path']}"
     except (FileNotFoundError, ValueError, TypeError, KeyError):
         return None
