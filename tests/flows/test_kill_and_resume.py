@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,22 +38,51 @@ def build_corpus(root: Path, first: int = 0, articles: int = ARTICLES) -> Path:
 
 
 def start(src: Path, dest: Path, unit: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    # stderr to a file: a pipe nobody reads blocks a run that logs more than it holds
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (read and closed with the run)
+    run = subprocess.Popen(
         [sys.executable, "-m", "newsprep.cli", "run", str(src), str(dest),
          "--batch-size", "20", "--workers", "2", "--task-unit", unit, *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
     )
+    run.stderr = log
+    return run
+
+
+def wait_ok(run: subprocess.Popen) -> None:
+    """Wait for the run; it must exit 0 (its log's end is the message otherwise)."""
+    assert run.wait(timeout=300) == 0, tail(run)
+
+
+def tail(run: subprocess.Popen) -> str:
+    run.stderr.seek(0)
+    return run.stderr.read().decode(errors="replace")[-3000:]
+
+
+def kill_when(run: subprocess.Popen, moment: Callable[[], bool], step: float = 0.003) -> None:
+    """SIGKILL the run's process group at the first `moment()` seen true.
+
+    The group runs in steps of `step` seconds (SIGCONT, sleep, SIGSTOP) and the moment
+    is looked at while it is stopped, so a short moment is caught whatever the machine's
+    speed, and the kill lands in the state that was looked at."""
+    deadline = time.monotonic() + 240
+    try:
+        while not moment():
+            assert run.poll() is None, "the run ended before the moment came:\n" + tail(run)
+            assert time.monotonic() < deadline, "the run did not get going"
+            os.killpg(run.pid, signal.SIGCONT)
+            time.sleep(step)
+            os.killpg(run.pid, signal.SIGSTOP)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            os.killpg(run.pid, signal.SIGCONT)  # a stopped process dies once it runs
+        run.wait(timeout=30)
 
 
 def kill_when_journaled(run: subprocess.Popen, dest: Path, lines: int) -> None:
     """SIGKILL the run's process group once its journals hold `lines` records."""
-    deadline = time.monotonic() + 120
-    while journal_lines(dest) < lines:
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.01)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait(timeout=30)
+    kill_when(run, lambda: journal_lines(dest) >= lines)
     assert journals(dest), "killed part way"
 
 
@@ -68,22 +99,14 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path, unit: str) -> N
     src = build_corpus(tmp_path / "src")
     killed, clean = tmp_path / "killed", tmp_path / "clean"
 
-    run = start(src, killed, unit)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journaled(killed) >= 200:
-            break
-        assert run.poll() is None, run.stderr.read().decode()[-2000:]
-        time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait(timeout=30)
+    kill_when(start(src, killed, unit), lambda: journaled(killed) >= 200)
     finished_before_kill = journaled(killed)
     assert 200 <= finished_before_kill < ARTICLES, "killed part way"
 
     rerun = start(src, killed, unit)
-    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    wait_ok(rerun)
     uninterrupted = start(src, clean, unit)
-    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+    wait_ok(uninterrupted)
 
     assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
     assert not [p for p in killed.rglob("*") if TEMP_MARKER in p.name], "no temp files left"
@@ -115,15 +138,15 @@ def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path:
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     for dest in (killed, clean):
         first = start(src, dest, "shard")
-        assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
+        wait_ok(first)
     build_corpus(src, first=ARTICLES, articles=ARTICLES)  # 100 new in each folder
 
     kill_when_journaled(start(src, killed, "shard"), killed, 100)
 
     rerun = start(src, killed, "shard")
-    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    wait_ok(rerun)
     uninterrupted = start(src, clean, "shard")
-    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+    wait_ok(uninterrupted)
 
     assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
     assert not journals(killed)
@@ -180,7 +203,7 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
     if moment != "first-run":
         for dest in (killed, clean):
             first = start(src, dest, "shard", *SLICES)
-            assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-3000:]
+            wait_ok(first)
         if moment == "after-lines-added":
             jsonl_corpus(src / "feed.jsonl", articles=ARTICLES + 400)
         elif moment == "after-lines-went":
@@ -191,9 +214,9 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
     kill_when_journaled(start(src, killed, "shard", *SLICES), killed, 40)
 
     rerun = start(src, killed, "shard", *SLICES, "--allow-removal")
-    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    wait_ok(rerun)
     uninterrupted = start(src, clean, "shard", *SLICES, "--allow-removal")
-    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode()[-3000:]
+    wait_ok(uninterrupted)
 
     assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
     assert not journals(killed)
