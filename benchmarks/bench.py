@@ -122,6 +122,7 @@ def _save_meta(root: Path, articles: int, seed: int, total: int, more: dict) -> 
 
 
 NEWS_COMMENTARY = "scripts/ems/example/data/nc-5k.en"  # in moses-smt/mosesdecoder
+SHIPPED_NEWS = Path(__file__).parent / "data" / "nc-5k.en"  # the same file: data/README.md
 
 
 def news_lines(source: str) -> list[str]:
@@ -946,8 +947,11 @@ def parse_args(argv=None):
     p.add_argument(
         "--real-news",
         metavar="SRC",
-        help="build the corpus from real news lines: a text file (nc-5k.en) or a "
-        "mosesdecoder git dir (its scripts/ems/example/data/nc-5k.en)",
+        nargs="?",
+        const=str(SHIPPED_NEWS),
+        help="build the corpus from real news lines: a text file, or a mosesdecoder git "
+        "dir (its scripts/ems/example/data/nc-5k.en); with no SRC, the copy of nc-5k.en "
+        "in benchmarks/data/",
     )
     p.add_argument(
         "--profile",
