@@ -7,12 +7,13 @@ Exit codes: 0 the run finished within its failure budget; 1 more articles failed
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, NoReturn, get_args
 
@@ -43,7 +44,7 @@ from newsprep.run.locations import (
     describe_storage_error,
     without_credentials,
 )
-from newsprep.tasks.stages.tokenize import require_engine
+from newsprep.tasks.stages.fast_tokenize import require_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DASK_CONNECT_SECONDS = 5.0
@@ -549,7 +550,28 @@ def _process_age() -> float:
         return 0.0
 
 
+def _end_without_teardown(code: int) -> NoReturn:
+    """End the process once the exit hooks have run (Prefect's log and event flushes,
+    multiprocessing's and logging's), without the interpreter's teardown, which frees
+    every object of the modules Prefect and pydantic loaded: ~0.45 s at the end of every
+    run. mypy ends the same way (`hard_exit`)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the command itself, not a caller in this process
+        code = _main(None)
+        if sys.argv[1:2] == ["run"]:
+            _end_without_teardown(code)
+        return code
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     started = time.monotonic() - (_process_age() if argv is None else 0.0)
     args = build_parser().parse_args(argv)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -271,6 +272,28 @@ def test_incremental_run_says_what_changed(tmp_path: Path) -> None:
     assert (broken["status"], broken["reason"]) == ("rejected", "binary-content")
     # not tried again: its shard (the folder broken/) was skipped whole, its part as it was
     assert broken == rejected
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_every_log_line_reaches_the_server_before_the_command_ends(tmp_path: Path) -> None:
+    """Issue 21: the command ends without the interpreter's teardown (~0.45 s), after
+    the exit hooks: the server holds every line of the run's log the console showed, the
+    last one too, and the exit code is the run's."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    src = sample_source(tmp_path / "src", articles=250)  # three shards
+    result = newsprep("run", str(src), str(tmp_path / "out"), "--batch-size", "20", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = [line.split(" - ", 1)[1] for line in result.stderr.splitlines()
+             if "| INFO    | " in line and " - View at http" not in line]
+    [flow_run_id] = set(re.findall(r"/runs/flow-run/([0-9a-f-]{36})", result.stderr))
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+        )
+    assert shown[-1] == "Finished in state Completed()"
+    assert sorted(log.message for log in logs) == sorted(shown)
 
 
 # -- issue 13: hostile runs -------------------------------------------------------------------

@@ -45,7 +45,7 @@ from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import output_rules
 from newsprep.tasks.io.stores import url_on_local_disk
-from newsprep.tasks.stages.tokenize import require_engine
+from newsprep.tasks.stages.fast_tokenize import require_engine
 
 
 class Plan(NamedTuple):

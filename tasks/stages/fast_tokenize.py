@@ -13,12 +13,13 @@ import itertools
 import os
 import threading
 from functools import cache, lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import regex
 
-from newsprep.config import ConfigError
+from newsprep.config import ConfigError, TokenizeOptions
 
 FAST_PACKAGE = "opus-fast-mosestokenizer"
 _FAST_DASH = "@-@"  # what the C++ port writes for a split hyphen (-a)
@@ -216,6 +217,16 @@ def _fast_class() -> Any:
             f"tokenize.engine 'fast' needs {FAST_PACKAGE}: pip install 'newsprep[fast]' ({exc})"
         ) from None
     return FastMosesTokenizer
+
+
+def require_engine(options: TokenizeOptions) -> dict[str, str]:
+    """Check the tokenize stage's engine can be loaded here; its package and version, for
+    the run summary. Here, not in tokenize.py, so that the command checks it without
+    importing sacremoses, which only the workers need."""
+    if options.engine == "fast":
+        fast_tokenizer(options.lang, options.aggressive_dash_splits)
+        return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
+    return {}
 
 
 def fast_tokens(line: str, lang: str, aggressive_dash_splits: bool) -> str | None:

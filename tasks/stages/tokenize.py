@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import metadata
 
 import regex
 from sacremoses import MosesTokenizer
 
 from newsprep.config import TokenizeOptions
-from newsprep.tasks.stages.fast_tokenize import FAST_PACKAGE, fast_tokenizer, fast_tokens
+from newsprep.tasks.stages.fast_tokenize import fast_tokens
 
 _MOSES_DASH = "@-@"
 _CANNOT = re.compile(r"(?<!\S)(can)(not)(?!\S)", re.IGNORECASE)
@@ -141,14 +140,6 @@ def moses_tokenizer(lang: str, perl_language_rules: bool = False) -> MosesTokeni
     if perl_language_rules:
         return _PerlMosesTokenizer(lang=lang)
     return _MosesTokenizer(lang=lang)
-
-
-def require_engine(options: TokenizeOptions) -> dict[str, str]:
-    """Check the engine can be loaded here; its package and version, for the run summary."""
-    if options.engine == "fast":
-        fast_tokenizer(options.lang, options.aggressive_dash_splits)
-        return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
-    return {}
 
 
 @lru_cache(maxsize=16)

@@ -22,10 +22,11 @@ from newsprep.tasks.stages.fast_tokenize import (
     fast_differs,
     fast_languages,
     fast_tokenizer,
+    require_engine,
 )
 from newsprep.tasks.stages.lowercase import lowercase
 from newsprep.tasks.stages.normalize import normalize_text
-from newsprep.tasks.stages.tokenize import moses_tokenizer, require_engine, tokenize_line
+from newsprep.tasks.stages.tokenize import moses_tokenizer, tokenize_line
 
 REFERENCE = Path(__file__).with_name("moses_reference")
 FRAGMENTS = json.loads(Path(__file__).with_name("news_fragments.json").read_text("utf-8"))

@@ -18,11 +18,11 @@ from sacremoses import MosesPunctNormalizer
 
 from newsprep.config import PROFILES, ConfigError, resolve_pipeline
 from newsprep.errors import Rejected
-from newsprep.tasks.stages.fast_tokenize import fast_differs, fast_languages
+from newsprep.tasks.stages.fast_tokenize import fast_differs, fast_languages, require_engine
 from newsprep.tasks.stages.non_printing import REMOVE_NON_PRINTING, remove_non_printing
 from newsprep.tasks.stages.normalize import normalize_text
 from newsprep.tasks.stages.punctuation import NORMALIZE_PUNCTUATION, normalize_punctuation
-from newsprep.tasks.stages.tokenize import require_engine, tokenize_line
+from newsprep.tasks.stages.tokenize import tokenize_line
 
 HERE = Path(__file__).parent
 REFERENCE = HERE / "wmt_reference"

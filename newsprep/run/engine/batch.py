@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -31,7 +31,9 @@ from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
 from newsprep.tasks.io.stores import url_on_local_disk
-from newsprep.tasks.stages.normalize import Normalized, normalize_text, parity
+
+if TYPE_CHECKING:
+    from newsprep.tasks.stages.normalize import Normalized
 
 logger = logging.getLogger("newsprep")
 T = TypeVar("T")
@@ -311,6 +313,10 @@ def _normalize(
     ref: ArticleRef, job: Job, record: ArticleRecord, raw: bytes | None
 ) -> Normalized | None:
     """The article's text, or None with the problem on its record."""
+    # imported where it runs: a worker has it from the fork server already; the flow
+    # process, which imports this module too, does not load the stages it never runs
+    from newsprep.tasks.stages.normalize import normalize_text, parity
+
     if record.reason is not None:  # not read, or found bad while discovering
         return None
     try:

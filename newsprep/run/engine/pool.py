@@ -27,11 +27,13 @@ from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
-from newsprep.tasks.stages.tokenize import moses_tokenizer
 
 T = TypeVar("T")
 _BIND_MODULE = "newsprep.run.engine.forkserver_bind"
 _BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
+# what the workers run: the fork server imports it; the flow process, which imports this
+# module to start the pool, never does (sacremoses alone is ~0.25 s)
+_STAGES_MODULE = "newsprep.tasks.stages.normalize"
 
 
 def _context(preload: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
@@ -41,7 +43,7 @@ def _context(preload: tuple[str, ...] = ()) -> multiprocessing.context.BaseConte
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # each worker starts with the stages imported; the fork server binds to its parent
-    context.set_forkserver_preload([_BIND_MODULE, __name__, *preload])
+    context.set_forkserver_preload([_BIND_MODULE, __name__, _STAGES_MODULE, *preload])
     return context
 
 
@@ -99,6 +101,8 @@ def _start_worker(
     os.environ.update(environ)
     fsspec.config.conf.clear()
     fsspec.config.conf.update(fsspec_conf)
+    from newsprep.tasks.stages.tokenize import moses_tokenizer
+
     moses_tokenizer(lang)
 
 
