@@ -172,16 +172,17 @@ def _die_at_poison(refs: list, index: int, job: object) -> None:
     the article holding POISON; the checkpoint writes by count only."""
     from newsprep.run.engine import batch
     from newsprep.run.ledger import checkpoint
+    from newsprep.tasks.stages import normalize as stages
 
     checkpoint.SECONDS_PER_WRITE = 1e9
-    normalize = batch.normalize_text
+    normalize = stages.normalize_text
 
     def dying(raw: bytes, *args: object) -> object:
         if b"POISON" in raw:
             os._exit(9)
         return normalize(raw, *args)
 
-    batch.normalize_text = dying
+    stages.normalize_text = dying  # in the forked worker only: batch imports it per call
     batch.process_batch(refs, index, job)
 
 

@@ -472,13 +472,29 @@ def test_small_shards_share_a_task_run_large_ones_have_their_own() -> None:
     shards = [Shard("folder", f"f{n:03d}") for n in range(30)] + [
         Shard("file", "big.jsonl"), Shard("folder", "huge"), Shard("file", "new.jsonl")
     ]
-    sizes = {shard.key: 100 for shard in shards[:30]}
-    sizes |= {"file:big.jsonl": 50_000, "folder:huge": GROUP_ARTICLES, "file:new.jsonl": None}
+    sizes = {shard.key: GROUP_ARTICLES // 10 for shard in shards[:30]}
+    sizes |= {"file:big.jsonl": 50 * GROUP_ARTICLES, "folder:huge": GROUP_ARTICLES,
+              "file:new.jsonl": None}
     groups = group_shards(shards, sizes, workers=2)
     assert [len(group.shards) for group in groups] == [10, 10, 10, 1, 1, 1]
     assert [shard for group in groups for shard in group.shards] == shards
     assert groups[0].name == "shards folder:f000 .. folder:f009 (10)"
     assert groups[3].name == "shard file:big.jsonl"
+
+
+def test_the_last_groups_of_a_run_are_smaller_so_the_workers_end_together() -> None:
+    """Issue 21: 200 folders of 100 articles on 2 workers: groups of 2,500 articles (a
+    quarter of the run per worker), then over the last 2 groups' worth per worker (10,000
+    articles) groups of 625; no shard twice, none left out."""
+    from newsprep.run.ledger.parts import Shard
+    from newsprep.run.sharded import group_shards
+
+    shards = [Shard("folder", f"f{n:03d}") for n in range(200)]
+    groups = group_shards(shards, {shard.key: 100 for shard in shards}, workers=2)
+    sizes = [100 * len(group.shards) for group in groups]
+    assert sizes[:4] == [2500] * 4
+    assert sizes[4:] == [700] * 14 + [200]  # 625 reached at 7 folders
+    assert [shard for group in groups for shard in group.shards] == shards
 
 
 def test_a_small_run_still_gives_every_worker_several_task_runs() -> None:
