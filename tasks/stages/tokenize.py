@@ -43,6 +43,39 @@ class _MosesTokenizer(MosesTokenizer):
     def isanyalpha(self, text: str) -> bool:
         return not self._ALPHA.isdisjoint(text)
 
+    def handles_nonbreaking_prefixes(self, text: str) -> str:
+        """sacremoses' method with its two regexes as string tests. After `str.split()` a
+        token holds no whitespace (the re module's `\\s` is `str.isspace`), so
+        `re.search(r"^(\\S+)\\.$", token)` is "ends in a period after one character or
+        more", and `re.search(r"^[0-9]+", token)` "starts with an ASCII digit". Called per
+        token through the re module's cache, they were ~0.1 ms of an article."""
+        tokens = text.split()
+        last = len(tokens) - 1
+        for i, token in enumerate(tokens):
+            if len(token) < 2 or token[-1] != ".":
+                continue
+            prefix = token[:-1]
+            if (
+                ("." in prefix and self.isanyalpha(prefix))
+                or (
+                    prefix in self.NONBREAKING_PREFIXES
+                    and prefix not in self.NUMERIC_ONLY_PREFIXES
+                )
+                or (i != last and self.islower(tokens[i + 1][0]))
+            ):
+                continue  # no change to the token
+            if (
+                prefix in self.NUMERIC_ONLY_PREFIXES
+                and i < last
+                and tokens[i + 1][0] in _ASCII_DIGITS
+            ):
+                continue
+            tokens[i] = prefix + " ."
+        return " ".join(tokens)
+
+
+_ASCII_DIGITS = frozenset("0123456789")
+
 
 # Entries of mosesdecoder's prefix files followed by a space: tokenizer.perl keeps the
 # space in its key, so they never match a word; sacremoses strips it.

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import regex
 from conftest import GOLDEN_RAW
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sacremoses import MosesTokenizer
 
@@ -191,6 +191,31 @@ def test_set_lookups_answer_like_sacremoses(text: str) -> None:
     ours, stock = moses_tokenizer("en"), MosesTokenizer(lang="en")
     assert ours.islower(text) == stock.islower(text)
     assert ours.isanyalpha(text) == stock.isanyalpha(text)
+
+
+_PREFIX_WORDS = st.one_of(
+    st.sampled_from(["No.", "Mr.", "p.m.", "U.S.", "Art.", "no.", "Nr.", "Fig.", "a.", ".",
+                     "..", "5.", "٥.", "x.y.", "ab.", "5", "٥", "x", "X", "é"]),
+    st.text(alphabet="aZé.5٥", max_size=4),
+)
+# words and the spaces between them: str.split's (and the re module's \s), some of which
+# are not ASCII, and none
+_PREFIX_TEXT = st.lists(
+    st.tuples(_PREFIX_WORDS, st.sampled_from([" ", " ", "\t", "\u2028", "\x1c", "\u00a0", ""])),
+    max_size=10,
+).map(lambda pairs: "".join(word + space for word, space in pairs))
+
+
+@given(text=_PREFIX_TEXT, lang=st.sampled_from(["en", "de", "pt", "is", "fr"]))
+@example(text="No. 5 No. ٥ No. x", lang="en")  # a numeric-only prefix: only ASCII digits keep it
+@example(text="Mr. Smith p.m. then U.S. . a.", lang="en")
+def test_nonbreaking_prefixes_without_regexes_answer_like_sacremoses(text: str, lang: str) -> None:
+    """The override's string tests (a period ending a token, an ASCII digit starting the
+    next) give sacremoses' own method's result, with the same prefix lists."""
+    for perl_rules in (False, True):
+        ours = moses_tokenizer(lang, perl_rules)
+        expected = MosesTokenizer.handles_nonbreaking_prefixes(ours, text)
+        assert ours.handles_nonbreaking_prefixes(text) == expected
 
 
 def test_fast_engine_rejects_protect_urls() -> None:
