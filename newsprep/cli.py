@@ -571,17 +571,15 @@ def _end_without_teardown(code: int) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:  # the command itself, not a caller in this process
-        code = _main(None)
-        if sys.argv[1:2] == ["run"]:
-            _end_without_teardown(code)
-        return code
-    return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     started = time.monotonic() - (_process_age() if argv is None else 0.0)
     args = build_parser().parse_args(argv)
+    code = _command(args, started)
+    if argv is None and args.command == "run":  # the command itself, not a caller here
+        _end_without_teardown(code)
+    return code
+
+
+def _command(args: argparse.Namespace, started: float) -> int:
     try:
         if args.command == "profiles":
             return show_profiles()
