@@ -63,8 +63,8 @@ from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 # Prefect server ~30 ms of CPU (at 1,000, 100 task runs took 3.2 CPU-s of 100,000 articles)
 GROUP_ARTICLES = 4000
 GROUP_SHARDS = 100  # and at most this many shards
-GROUPS_PER_WORKER = 4  # enough task runs that every worker has work to the end
-TAIL_GROUPS = 2  # per worker, at the end of a run: groups a quarter the size
+GROUPS_PER_WORKER = 2  # a smaller run is cut finer: every worker gets this many groups or more
+TAIL_GROUPS = 1  # per worker, at the end: quarter-size groups (workers get there a group apart)
 
 
 def group_shards(

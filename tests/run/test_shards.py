@@ -483,17 +483,16 @@ def test_small_shards_share_a_task_run_large_ones_have_their_own() -> None:
 
 
 def test_the_last_groups_of_a_run_are_smaller_so_the_workers_end_together() -> None:
-    """Issue 21: 200 folders of 100 articles on 2 workers: groups of 2,500 articles (a
-    quarter of the run per worker), then over the last 2 groups' worth per worker (10,000
-    articles) groups of 625; no shard twice, none left out."""
+    """Issue 21: 200 folders of 100 articles on 2 workers: groups of 4,000 articles
+    (GROUP_ARTICLES, under half of each worker's share), then over the last group's worth
+    per worker (8,000 articles) groups of 1,000; no shard twice, none left out."""
     from newsprep.run.ledger.parts import Shard
     from newsprep.run.sharded import group_shards
 
     shards = [Shard("folder", f"f{n:03d}") for n in range(200)]
     groups = group_shards(shards, {shard.key: 100 for shard in shards}, workers=2)
     sizes = [100 * len(group.shards) for group in groups]
-    assert sizes[:4] == [2500] * 4
-    assert sizes[4:] == [700] * 14 + [200]  # 625 reached at 7 folders
+    assert sizes == [4000] * 3 + [1000] * 8
     assert [shard for group in groups for shard in group.shards] == shards
 
 

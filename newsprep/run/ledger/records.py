@@ -11,6 +11,9 @@ from newsprep.errors import Problem, Status
 from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
 from newsprep.tasks.io.refs import ArticleRef
 
+# one encoder for every record: json.dumps with options builds a new encoder per call
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
 
 @dataclass
 class ArticleRecord:
@@ -63,7 +66,7 @@ class ArticleRecord:
 
     def to_line(self) -> str:
         """The manifest line: the one place a record is serialized."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+        return _ENCODE(self.to_dict()) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict) -> ArticleRecord:
