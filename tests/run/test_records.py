@@ -64,3 +64,26 @@ def test_a_problem_sets_status_reason_and_detail() -> None:
     assert (record.status, record.reason, record.detail) == (
         "failed", "read-error", "ConnectionResetError: reset"
     )
+
+
+def test_a_line_asked_for_again_follows_every_change_to_the_record() -> None:
+    """A worker asks twice for an article's line (its checkpoint note, its journal): the
+    line is kept, but any value changed in between, a fix appended in place included,
+    gives the new line; copies and pickles carry no kept line."""
+    import pickle
+
+    record = ArticleRecord.start(REF, "f1")
+    first = record.to_line()
+    assert record.to_line() == first
+    record.fixes.append("uncurl_quotes")
+    second = record.to_line()
+    assert json.loads(second)["fixes"] == ["uncurl_quotes"]
+    record.set_problem(Problem("failed", "write-error", "disk full"))
+    record.output = None
+    third = json.loads(record.to_line())
+    assert (third["status"], third["reason"], third["output"]) == ("failed", "write-error", None)
+    for other in (record.skipped(), pickle.loads(pickle.dumps(record))):
+        assert "_line" not in vars(other)
+        assert json.loads(other.to_line())["id"] == "world/a.txt"
+    assert ArticleRecord.from_line(record.to_line()) == record
+    assert "_line" not in json.loads(record.to_line())

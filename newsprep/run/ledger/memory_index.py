@@ -227,6 +227,8 @@ class MemoryIndex:
         """Files (relative to DEST) that previous records name and no record of this run
         does, ordered; see `RunIndex.stale_paths`."""
         previous, by_id = self._previous, self._paths_of_previous()
+        if not any(by_id.values()):  # no previous record names a file: none is stale
+            return
         kept: set[str] = set()
         for article_id, line in self._records.items():
             if previous.get(article_id) == line:

@@ -59,14 +59,31 @@ class ArticleRecord:
         """The files under DEST it names (output, highlights, quarantine copy)."""
         return [path for name in RECORD_PATH_FIELDS if (path := getattr(self, name)) is not None]
 
+    # not a field (no annotation): the last line serialized, and the values it was made of
+    _line = None
+
     def to_dict(self) -> dict:
         data = dict(self.__dict__)  # dataclasses.asdict recurses and deep-copies every field
+        data.pop("_line", None)
         data["fixes"] = list(self.fixes)
         return data
 
     def to_line(self) -> str:
-        """The manifest line: the one place a record is serialized."""
-        return _ENCODE(self.to_dict()) + "\n"
+        """The manifest line: the one place a record is serialized. A worker asks twice
+        for an article's line (its checkpoint note, its part's journal): the second time,
+        if no value changed, it gets the same line without encoding it again."""
+        data = self.to_dict()
+        values = tuple(data.values())
+        if self._line is not None and self._line[0] == values:
+            return self._line[1]
+        line = _ENCODE(data) + "\n"
+        self._line = (values, line)
+        return line
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)  # a copy or a pickle carries no line
+        state.pop("_line", None)
+        return state
 
     @classmethod
     def from_dict(cls, data: dict) -> ArticleRecord:
