@@ -247,16 +247,19 @@ def _location(text: str, url: str | None = None) -> str:
 def progress_artifact(dest: str, logger: Any) -> Callable[[float, str], None]:
     """A progress bar artifact at 0%, keyed per destination; returns the function that
     moves it and writes done/total, rate and ETA into its description (the card shows it).
-    Once the server has gone away, the function does nothing."""
-    artifact_id = create_progress_artifact(
+    Once the server has gone away (before the bar was made, too), the function does
+    nothing."""
+    made: list[Any] = []
+    PREFECT_API.call(lambda: made.append(create_progress_artifact(
         0.0, key=f"{artifact_key(dest)}-progress",
         description="Articles processed: listing the source",
-    )
+    )), logger)
 
     def update(percent: float, line: str) -> None:
-        PREFECT_API.call(lambda: update_progress_artifact(
-            artifact_id, percent, description=f"Articles processed: {line}"
-        ), logger)
+        if made:
+            PREFECT_API.call(lambda: update_progress_artifact(
+                made[0], percent, description=f"Articles processed: {line}"
+            ), logger)
 
     return update
 
