@@ -11,6 +11,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 from newsprep.config import ConfigError, RunConfig
+from newsprep.run.early import take_early_start
 from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
 from newsprep.run.locations import without_credentials
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
@@ -44,17 +45,24 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
         config = without_credentials(config)  # a deployment run's URL credentials: to fsspec
         config = with_cluster_workers(config)  # a Dask cluster's size, when not given
         if by_shards(config):
-            with ShardedSession(config, logger) as run:
+            # begun by the command while it imported Prefect, when it was
+            early = take_early_start(config, logger)
+            with early.opened() if early else ShardedSession(config, logger) as run:
                 lang = run.pipeline.tokenize.lang
                 with BatchExecutor(
-                    config.options, run.workers, lang, logger, run.io_bound
+                    config.options, run.workers, lang, logger, run.io_bound,
+                    pool=early.pool if early else None,
                 ) as executor:
-                    plan = plan_source_shards(
-                        config.source, config.dest, run.pipeline, quote(executor.pool),
-                        config.options.slice_bytes,
-                    )
-                    progress = progress_artifact(config.dest, logger)
-                    sjob, shards = run.plan_shards(plan, on_progress=progress)
+                    if early:
+                        progress = progress_artifact(config.dest, logger)
+                        sjob, shards = early.planned(on_progress=progress)
+                    else:
+                        plan = plan_source_shards(
+                            config.source, config.dest, run.pipeline, quote(executor.pool),
+                            config.options.slice_bytes,
+                        )
+                        progress = progress_artifact(config.dest, logger)
+                        sjob, shards = run.plan_shards(plan, on_progress=progress)
                     executor.on_wait = run.hear_progress
                     for shard_outcome in executor.run_shards(shards, sjob):
                         run.record_shard(shard_outcome)

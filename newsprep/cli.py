@@ -326,6 +326,7 @@ _FAST_ENGINE_PRELOAD = ("mosestokenizer",)
 
 
 def _run_flow(config: RunConfig, started: float) -> int:
+    from newsprep.run.early import begin_early_start, can_begin_early, give_up_early_start
     from newsprep.run.engine.pool import start_fork_server, stop_fork_server
 
     options = config.options
@@ -336,6 +337,8 @@ def _run_flow(config: RunConfig, started: float) -> int:
         start_fork_server(
             (_DASK_WORKER_PRELOAD if local_dask else ()) + (_FAST_ENGINE_PRELOAD if fast else ())
         )
+    if can_begin_early(config):  # the workers begin while Prefect is imported
+        begin_early_start(config)
     try:
         with prefect_api():
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
@@ -353,6 +356,7 @@ def _run_flow(config: RunConfig, started: float) -> int:
                         raise
                     state = result = None  # Prefect could not record the end of the run
     finally:
+        give_up_early_start()  # the flow took it, unless the run ended before its flow
         if fork_server:
             stop_fork_server()
     if _server_gone() is not None:

@@ -440,6 +440,11 @@ def test_kill_9_takes_the_helpers_along_and_leftovers_are_cleaned(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TMPDIR=str(temp))
     run = started_run(src, dest, cwd=tmp_path, env=env)
+    # its first shards begin before the temporary server has started (run/early.py)
+    deadline = time.monotonic() + 120
+    while "uvicorn" not in " ".join(" ".join(p.cmdline()) for p in descendants(run.pid)):
+        assert run.poll() is None and time.monotonic() < deadline, "no server started"
+        time.sleep(0.05)
     helpers = descendants(run.pid)
     names = " ".join(" ".join(p.cmdline()) for p in helpers)
     assert "uvicorn" in names and "forkserver" in names and len(helpers) >= 4
@@ -538,3 +543,41 @@ def test_an_unknown_language_exits_2_in_one_line(tmp_path: Path, lang: str, engi
         "tokenizer.perl"
     ]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_command_begins_its_first_shards_while_it_imports_prefect(tmp_path: Path) -> None:
+    """Issue 21: the command plans the run and begins a group of shards per worker before
+    its flow runs (newsprep/run/early.py); the flow takes them: a task run per group, each
+    run once, and the corpus and ledger of a run that began in its flow (`--runner thread`
+    never begins early)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    src = sample_source(tmp_path / "src", articles=450)  # five shards
+    early = newsprep("run", str(src), str(tmp_path / "early"), "--workers", "2", cwd=tmp_path)
+    assert early.returncode == 0, early.stderr[-3000:]
+    [(begun, groups)] = re.findall(
+        r"planned, and (\d+) of (\d+) task runs' shards begun", early.stderr
+    )
+    assert int(begun) == 2  # a group per worker
+    [flow_run_id] = set(re.findall(r"/runs/flow-run/([0-9a-f-]{36})", early.stderr))
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    assert len(task_runs) == int(groups) > 2  # no plan-shards task run: the command planned
+    assert {(t.state_name, t.run_count) for t in task_runs} == {("Completed", 1)}
+    named = " ".join(t.name for t in task_runs)
+    assert sorted(re.findall(r"part-\d\d", named)) == [f"part-0{n}" for n in range(5)]
+    plain = newsprep("run", str(src), str(tmp_path / "plain"), "--runner", "thread",
+                     "--workers", "2", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert "shards begun" not in plain.stderr
+    assert corpus_files(tmp_path / "early") == corpus_files(tmp_path / "plain")
+    assert records(tmp_path / "early") == records(tmp_path / "plain")
+
+
+def corpus_files(dest: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(dest)): p.read_bytes() for p in sorted(dest.rglob("*"))
+            if p.is_file() and p.relative_to(dest).parts[0] not in ("_ledger", "_run.json")}

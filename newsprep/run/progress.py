@@ -21,6 +21,14 @@ class Progress:
         self.started = self._last = time.monotonic()
         self._reported: tuple[int, int | None] | None = None  # what the last line said
 
+    def report_to(
+        self, logger: logging.Logger | logging.LoggerAdapter,
+        on_update: Callable[[float, str], None] | None,
+    ) -> None:
+        """Say the next lines to `logger` and `on_update` (a run begun before its flow),
+        the first one `every` seconds from now: the rate still counts from the start."""
+        self.logger, self.on_update, self._last = logger, on_update, time.monotonic()
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started

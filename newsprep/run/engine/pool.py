@@ -16,12 +16,13 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Protocol, TypeVar
 
 import fsspec.config
 
+from newsprep.config import RunOptions
 from newsprep.lifeline import bind_to_parent
 from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
@@ -29,6 +30,7 @@ from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
 T = TypeVar("T")
+IO_BOUND_OVERSUBSCRIPTION = 2  # units at once per worker when SOURCE or DEST is remote
 _BIND_MODULE = "newsprep.run.engine.forkserver_bind"
 _BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
 # what the workers run: the fork server imports it; the flow process, which imports this
@@ -110,6 +112,16 @@ def _ready() -> None:
     """A no-op: submitting one per worker makes the pool start them all now."""
 
 
+def units_at_once(options: RunOptions, workers: int, io_bound: bool) -> int:
+    """Batches or groups at once (the stage pool's processes, the `thread` runner's
+    threads): on an object store a unit waits for its first reads and its last writes
+    (and for its slowest retry) while its worker's CPU has nothing to do, so two per core
+    fill those waits. A Dask cluster's size is the cluster's."""
+    if io_bound and options.runner != "dask":
+        return workers * IO_BOUND_OVERSUBSCRIPTION
+    return workers
+
+
 class Workers(Protocol):
     """The run's workers, as the Prefect tasks use them: the stage pool, or a Dask
     cluster (dask_pool.py)."""
@@ -126,6 +138,8 @@ class StagePool:
         self.workers, self.lang = workers, lang
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        # groups begun ahead, by name: the executor that runs each, and its future
+        self._early: dict[str, tuple[ProcessPoolExecutor, Future[list[ShardOutcome]]]] = {}
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -147,15 +161,27 @@ class StagePool:
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
         return self.call(process_batch, tuple(refs), index, job)
 
+    def begin_group(self, group: ShardGroup, sjob: ShardJob) -> None:
+        """Start a group in a worker now; `run_group` of the same group later waits for it
+        (newsprep/run/early.py: the groups a run begins before its flow runs)."""
+        executor = self._current()
+        self._early[group.name] = (executor, executor.submit(run_group, group, sjob))
+
     def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
+        early = self._early.pop(group.name, None)
+        if early is not None:
+            return self._result(*early)
         return self.call(run_group, group, sjob)
 
     def call(self, function: Callable[..., T], *args: object) -> T:
         """`function(*args)` in a worker (a module-level function, its arguments and
         result picklable)."""
         executor = self._current()
+        return self._result(executor, executor.submit(function, *args))
+
+    def _result(self, executor: ProcessPoolExecutor, future: Future[T]) -> T:
         try:
-            return executor.submit(function, *args).result()
+            return future.result()
         except BrokenExecutor:
             with self._lock:
                 if self._executor is executor:

@@ -20,7 +20,7 @@ from prefect.utilities.annotations import quote, unmapped
 
 from newsprep.config import ConfigError, RunConfig, RunOptions
 from newsprep.run.engine.batch import Job, crashed_batch_records
-from newsprep.run.engine.pool import StagePool
+from newsprep.run.engine.pool import StagePool, units_at_once
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, crashed_group
 from newsprep.run.ledger.records import Batch, BatchOutcome
 from newsprep.run.orchestration.prefect_tasks import normalize_batch, normalize_shards
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from newsprep.run.engine.dask_pool import DaskPool
 
 WAIT_SECONDS = 2.0  # how often a run hears of its unfinished shards' progress
-IO_BOUND_OVERSUBSCRIPTION = 2  # batches at once per worker when SOURCE or DEST is remote
 
 
 def make_task_runner(options: RunOptions, workers: int) -> TaskRunner:
@@ -80,16 +79,13 @@ class BatchExecutor:
     """
 
     def __init__(
-        self, options: RunOptions, workers: int, lang: str, logger: Any, io_bound: bool = False
+        self, options: RunOptions, workers: int, lang: str, logger: Any, io_bound: bool = False,
+        pool: StagePool | None = None,
     ) -> None:
-        # On an object store a batch waits for its first reads and its last writes (and
-        # for its slowest retry) while its worker's CPU has nothing to do: two batches per
-        # core (processes for `process`, threads for `thread`) fill those waits. A Dask
-        # cluster's size is the cluster's.
-        if io_bound and options.runner != "dask":
-            workers *= IO_BOUND_OVERSUBSCRIPTION
+        workers = units_at_once(options, workers, io_bound)
         self.options, self.workers, self.logger = options, workers, logger
-        self.pool = make_pool(options, workers, lang)
+        # `pool`: the stage pool the command started ahead of the flow (run/early.py)
+        self.pool = pool if pool is not None else make_pool(options, workers, lang)
         self.in_flight = 2 * workers
         self.on_wait: Callable[[], None] | None = None
 

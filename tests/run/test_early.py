@@ -1,0 +1,115 @@
+"""A run the command begins while it imports Prefect (newsprep/run/early.py): taken by a
+flow with the same config, its begun groups run once, and the run ends as one that began
+in its flow; given up or failed, it leaves DEST as a killed run would and holds nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from shard_run import run_sharded
+from test_shards import corpus, make_source, records
+
+from newsprep.config import RunConfig, RunOptions
+from newsprep.run import early as early_start
+from newsprep.run.lock import _held
+
+
+class ListLogger(logging.Logger):
+    def __init__(self) -> None:
+        super().__init__("test-early")
+        self.lines: list[str] = []
+
+    def log(self, level: int, message: object, *args: object, **kwargs: object) -> None:
+        self.lines.append(str(message) % args)
+
+    def info(self, message: object, *args: object, **kwargs: object) -> None:
+        self.log(logging.INFO, message, *args)
+
+
+def config_for(src: Path, dest: Path, **options: object) -> RunConfig:
+    return RunConfig(
+        source=str(src), dest=str(dest),
+        options=RunOptions(task_unit="shard", runner="process", workers=2, **options),
+    )
+
+
+def finish_as_the_flow_would(taken: early_start.EarlyStart):
+    """The flow's part, on the early start it took: every group through the pool (the
+    begun ones waited for), the outcomes added up, the run finished."""
+    assert taken.pool is not None
+    sjob, groups = taken.planned(on_progress=lambda percent, line: None)
+    with taken.opened() as session:
+        for group in groups:
+            for outcome in taken.pool.run_group(group, sjob):
+                session.record_shard(outcome)
+        summary = session.finish_shards()
+    taken.pool.close()
+    return summary
+
+
+def test_a_run_begun_early_and_taken_ends_as_a_run_begun_in_its_flow(tmp_path: Path) -> None:
+    src = make_source(tmp_path, folders="abcdef", per_folder=4)
+    config = config_for(src, tmp_path / "early")
+    early_start.begin_early_start(config)
+    logger = ListLogger()
+    taken = early_start.take_early_start(config, logger)
+    assert taken is not None and taken.error is None
+    assert len(taken.pool._early) == 2  # one group begun per worker, not yet collected
+    summary = finish_as_the_flow_would(taken)
+    assert taken.pool._early == {}  # each begun group was waited for, none run again
+    assert summary.counts["ok"] == summary.discovered == 26
+    # what the session logged before the flow took it, said to the flow's logger, in order
+    assert logger.lines[0].startswith("7 shards (25 files), 2 process workers")
+    assert logger.lines[1] == (
+        f"planned, and 2 of {len(taken.groups)} task runs' shards begun, while the command "
+        "started"
+    )
+    assert run_sharded(src, tmp_path / "plain").counts["ok"] == 26
+    assert corpus(tmp_path / "early") == corpus(tmp_path / "plain")
+    assert records(tmp_path / "early") == records(tmp_path / "plain")
+    assert _held == {}  # the DEST lock given back
+
+
+def test_a_flow_with_another_config_does_not_take_it_and_it_is_given_up(tmp_path: Path) -> None:
+    src = make_source(tmp_path, folders="ab", per_folder=2)
+    config = config_for(src, tmp_path / "out")
+    early_start.begin_early_start(config)
+    other = config.model_copy(update={"profile": "moses"})
+    assert early_start.take_early_start(other, ListLogger()) is None
+    assert _held == {}
+    # what its begun groups wrote is taken up by the next run, as a killed run's would be
+    summary = run_sharded(src, tmp_path / "out")
+    assert summary.counts["ok"] + summary.counts["skipped"] == summary.discovered == 6
+    assert summary.counts["failed"] == summary.counts["rejected"] == 0
+    run_sharded(src, tmp_path / "plain")
+    assert corpus(tmp_path / "out") == corpus(tmp_path / "plain")
+
+
+def test_a_failed_early_start_leaves_the_run_to_its_flow(tmp_path: Path) -> None:
+    config = config_for(tmp_path / "missing", tmp_path / "out")
+    early_start.begin_early_start(config)
+    assert early_start.take_early_start(config, ListLogger()) is None  # ConfigError kept
+    assert _held == {}
+
+
+def test_the_command_gives_up_a_run_no_flow_took(tmp_path: Path) -> None:
+    src = make_source(tmp_path, folders="ab", per_folder=2)
+    config = config_for(src, tmp_path / "out")
+    early_start.begin_early_start(config)
+    early_start.give_up_early_start()
+    assert _held == {}
+    assert early_start.take_early_start(config, ListLogger()) is None  # nothing waits
+    summary = run_sharded(src, tmp_path / "out")
+    assert summary.counts["ok"] + summary.counts["skipped"] == summary.discovered == 6
+
+
+def test_only_a_run_by_shards_on_the_stage_pool_begins_early(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    assert early_start.can_begin_early(config_for(src, dest))
+    assert not early_start.can_begin_early(config_for(src, dest, batch_size=1))
+    for runner in ("thread", "dask"):
+        config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(runner=runner))
+        assert not early_start.can_begin_early(config)
+    batches = RunConfig(source=str(src), dest=str(dest), options=RunOptions(task_unit="batch"))
+    assert not early_start.can_begin_early(batches)
