@@ -20,7 +20,9 @@ One invocation, one corpus, every method on the same files:
 
 Every method runs in its own child process. Measured per method:
   seconds     the method's own timed section (after interpreter start and imports; for
-              newsprep the run's _run.json "seconds"; sacremoses has none, so its wall time)
+              newsprep the run's _run.json "seconds", from its session's start, which the
+              command begins while it imports Prefect (newsprep/run/early.py), so most of
+              the command's start is in it; sacremoses has none, so its wall time)
   wall        wall time of the child process, interpreter start included
   CPU s       user+sys of the child and its waited-for descendants (os.wait4 rusage)
   peak RSS    sum of VmRSS over the child's process tree, sampled from /proc every 0.1 s
