@@ -90,11 +90,13 @@ class EarlyStart:
         except BaseException as exc:  # the flow starts the run itself, and says what failed
             self.error = exc
 
-    def close(self) -> None:
-        """Give up a run the flow did not take: its groups end (a group begun is
-        finished, as a killed run's would be taken again), the session closes."""
+    def close(self, wait: bool = True) -> None:
+        """Give up a run the flow did not take, and close its session. With `wait`, its
+        begun groups finish first (the flow then starts the run itself: nothing of this
+        one may still be writing); without, the command's end stops them, as kill -9
+        would, and the next run takes them up again."""
         if self.pool is not None:
-            self.pool.close()
+            self.pool.close(wait=wait)
         if self.session is not None:
             self.session.__exit__(None, None, None)
 
@@ -162,10 +164,12 @@ def take_early_start(config: RunConfig, logger: Any) -> EarlyStart | None:
 
 
 def give_up_early_start() -> None:
-    """At the command's end: the run it began and no flow took ends here."""
+    """At the command's end (its flow could not start: no server, Ctrl-C): the run it
+    began and no flow took ends here, without waiting for its begun groups, which the
+    fork server's end stops (a group can be a 64 MiB slice: minutes of work)."""
     global _waiting
     with _waiting_lock:
         early, _waiting = _waiting, None
     if early is not None:
         early._thread.join()
-        early.close()
+        early.close(wait=False)

@@ -27,10 +27,10 @@ class ListLogger(logging.Logger):
         self.log(logging.INFO, message, *args)
 
 
-def config_for(src: Path, dest: Path, **options: object) -> RunConfig:
+def config_for(src: Path, dest: Path, workers: int = 2, **options: object) -> RunConfig:
     return RunConfig(
         source=str(src), dest=str(dest),
-        options=RunOptions(task_unit="shard", runner="process", workers=2, **options),
+        options=RunOptions(task_unit="shard", runner="process", workers=workers, **options),
     )
 
 
@@ -113,3 +113,34 @@ def test_only_a_run_by_shards_on_the_stage_pool_begins_early(tmp_path: Path) -> 
         assert not early_start.can_begin_early(config)
     batches = RunConfig(source=str(src), dest=str(dest), options=RunOptions(task_unit="batch"))
     assert not early_start.can_begin_early(batches)
+
+
+def test_giving_it_up_at_the_commands_end_does_not_wait_for_its_begun_groups(
+    tmp_path: Path,
+) -> None:
+    """A begun group can be minutes of work (a 64 MiB slice); a command whose flow could
+    not start (no server, Ctrl-C) ends without waiting for it: the fork server's end stops
+    it, as kill -9 would, and the next run finishes the corpus."""
+    import time
+
+    src = make_source(tmp_path, folders="a", per_folder=5000)
+    (src / "feed.jsonl").unlink()
+    dest = tmp_path / "out"
+
+    def written() -> int:
+        return len(list((dest / "a").glob("*.txt"))) if (dest / "a").exists() else 0
+
+    early_start.begin_early_start(config_for(src, dest, workers=1))
+    deadline = time.monotonic() + 60
+    while not written():
+        assert time.monotonic() < deadline, "the begun group did not start"
+        time.sleep(0.01)
+    early_start.give_up_early_start()
+    assert written() < 5000  # it returned while the group ran
+    assert _held == {}
+    # no fork server ends with this test: the worker finishes its group
+    while written() < 5000:
+        assert time.monotonic() < deadline + 60, written()
+        time.sleep(0.1)
+    summary = run_sharded(src, dest)
+    assert summary.counts["ok"] + summary.counts["skipped"] == summary.discovered == 5000

@@ -189,10 +189,11 @@ class StagePool:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the pool: what is queued is dropped; with `wait`, what runs finishes first."""
         with self._lock:
             if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor.shutdown(wait=wait, cancel_futures=True)
                 self._executor = None
 
     def __enter__(self) -> StagePool:
