@@ -30,6 +30,7 @@ from newsprep.config import (
     TokenizerEngine,
 )
 from newsprep.errors import STATUSES
+from newsprep.lifeline import quiet_interrupts
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
 from newsprep.run.ledger.summary import (
@@ -576,6 +577,8 @@ def _end_without_teardown(code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic() - (_process_age() if argv is None else 0.0)
+    if argv is None:  # the command itself, not a caller here
+        sys.unraisablehook = quiet_interrupts  # the stage workers set it too
     args = build_parser().parse_args(argv)
     code = _command(args, started)
     if argv is None and args.command == "run":  # the command itself, not a caller here

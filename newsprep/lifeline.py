@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 
@@ -41,6 +42,16 @@ def _watch(parent_pid: int, sig: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(1.0)
     os.kill(os.getpid(), sig)
+
+
+def quiet_interrupts(unraisable: Any) -> None:
+    """Ctrl-C landing where Python cannot raise it (an import's lock cleanup, a `__del__`)
+    is the interrupt the command reports in one line: no "Exception ignored" trace for it.
+    Anything else is printed as Python would. The command and its stage workers use it
+    as `sys.unraisablehook`."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def main(argv: list[str]) -> None:

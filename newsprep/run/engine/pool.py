@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
@@ -23,7 +24,7 @@ from typing import Protocol, TypeVar
 import fsspec.config
 
 from newsprep.config import RunOptions
-from newsprep.lifeline import bind_to_parent
+from newsprep.lifeline import bind_to_parent, quiet_interrupts
 from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
@@ -99,6 +100,7 @@ def _start_worker(
     A worker forked by the fork server ends when the fork server does."""
     if os.getppid() != flow_pid:  # the single-threaded fork server is its parent
         bind_to_parent(os.getppid())
+    sys.unraisablehook = quiet_interrupts  # Ctrl-C reaches the workers too
     os.environ.clear()
     os.environ.update(environ)
     fsspec.config.conf.clear()
