@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -69,6 +70,8 @@ class EarlyStart:
         self.sjob: ShardJob | None = None
         self.groups: list[ShardGroup] = []
         self.error: BaseException | None = None
+        self._begun = 0
+        self._ended: list[float] = []  # when each begun group ended
         self._thread = threading.Thread(target=self._begin, name="newsprep-early-start")
 
     def _begin(self) -> None:
@@ -86,9 +89,19 @@ class EarlyStart:
             )
             self.sjob, self.groups = session.plan_shards(plan, on_progress=_no_progress)
             for group in self.groups[:workers]:
-                pool.begin_group(group, self.sjob)
+                begun = pool.begin_group(group, self.sjob)
+                begun.add_done_callback(lambda _: self._ended.append(time.monotonic()))
+                self._begun += 1
         except BaseException as exc:  # the flow starts the run itself, and says what failed
             self.error = exc
+
+    def idle_seconds(self) -> float:
+        """How long every begun group has been over, the workers waiting for the flow (a
+        temporary Prefect server starting, say): time the run's clock leaves out."""
+        ended = list(self._ended)
+        if not self._begun or len(ended) < self._begun:
+            return 0.0
+        return max(0.0, time.monotonic() - max(ended))
 
     def close(self, wait: bool = True) -> None:
         """Give up a run the flow did not take, and close its session. With `wait`, its
@@ -155,6 +168,8 @@ def take_early_start(config: RunConfig, logger: Any) -> EarlyStart | None:
         return None
     assert early.session is not None
     early.session.logger = logger
+    # the run's processing time and rate leave out the wait for the flow, as before
+    early.session.skip_clock(early.idle_seconds())
     for level, message, args in early.held.lines:
         logger.log(level, message, *args)
     begun = min(len(early.groups), early.pool.workers if early.pool else 0)

@@ -118,6 +118,13 @@ class ShardedSession(RunSession):
         self.removed_files, self.gone, self.kept_unlisted = 0, 0, 0
         self.shard_count = self.unchanged_shards = 0
 
+    def skip_clock(self, seconds: float) -> None:
+        """Leave `seconds` just past out of the run's processing time and its progress
+        rate: the workers had nothing to do (newsprep/run/early.py)."""
+        self._started += seconds
+        if getattr(self, "progress", None) is not None:
+            self.progress.started += seconds
+
     def plan_shards(
         self, plan: ShardPlan, on_progress: Callable[[float, str], None]
     ) -> tuple[ShardJob, list[ShardGroup]]:

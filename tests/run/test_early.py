@@ -144,3 +144,24 @@ def test_giving_it_up_at_the_commands_end_does_not_wait_for_its_begun_groups(
         time.sleep(0.1)
     summary = run_sharded(src, dest)
     assert summary.counts["ok"] + summary.counts["skipped"] == summary.discovered == 5000
+
+
+def test_the_runs_clock_leaves_out_the_wait_for_its_flow(tmp_path: Path) -> None:
+    """Processing time and rate count the work, as when the run began in its flow: once
+    the begun groups are over, the time the workers wait for the flow (a temporary
+    Prefect server starting) is left out."""
+    import time
+
+    src = make_source(tmp_path, folders="ab", per_folder=2)
+    began = time.monotonic()
+    early_start.begin_early_start(config_for(src, tmp_path / "out"))
+    waiting = early_start._waiting
+    assert waiting is not None
+    while waiting.idle_seconds() == 0:  # its begun groups are not over yet
+        assert time.monotonic() < began + 60, "the begun groups did not end"
+        time.sleep(0.01)
+    time.sleep(1.5)  # the flow comes late
+    taken = early_start.take_early_start(waiting.config, ListLogger())
+    assert taken is waiting
+    summary = finish_as_the_flow_would(taken)
+    assert summary.seconds < time.monotonic() - began - 1.4

@@ -163,11 +163,13 @@ class StagePool:
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
         return self.call(process_batch, tuple(refs), index, job)
 
-    def begin_group(self, group: ShardGroup, sjob: ShardJob) -> None:
+    def begin_group(self, group: ShardGroup, sjob: ShardJob) -> Future[list[ShardOutcome]]:
         """Start a group in a worker now; `run_group` of the same group later waits for it
         (newsprep/run/early.py: the groups a run begins before its flow runs)."""
         executor = self._current()
-        self._early[group.name] = (executor, executor.submit(run_group, group, sjob))
+        future = executor.submit(run_group, group, sjob)
+        self._early[group.name] = (executor, future)
+        return future
 
     def run_group(self, group: ShardGroup, sjob: ShardJob) -> list[ShardOutcome]:
         early = self._early.pop(group.name, None)
