@@ -22,15 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 from newsprep.config import RunConfig
 from newsprep.run.engine.pool import StagePool, units_at_once
 from newsprep.run.engine.shard import ShardGroup, ShardJob
-from newsprep.run.planning import plan_folders, plan_shards
+from newsprep.run.planning import plan_shards_in_workers
 from newsprep.run.sharded import ShardedSession, by_shards
-from newsprep.run.slicing import slice_file
 
 
 class _HeldLogger:
@@ -83,9 +81,9 @@ class EarlyStart:
             workers = units_at_once(config.options, session.workers, session.io_bound)
             self.pool = pool = StagePool(workers, session.pipeline.tokenize.lang)
             pool.start()
-            plan = plan_shards(
-                config.source, config.dest, session.pipeline, partial(pool.call, plan_folders),
-                partial(pool.call, slice_file), config.options.slice_bytes,
+            plan = plan_shards_in_workers(
+                config.source, config.dest, session.pipeline, pool.call,
+                config.options.slice_bytes,
             )
             self.sjob, self.groups = session.plan_shards(plan, on_progress=_no_progress)
             for group in self.groups[:workers]:
@@ -172,9 +170,8 @@ def take_early_start(config: RunConfig, logger: Any) -> EarlyStart | None:
     early.session.skip_clock(early.idle_seconds())
     for level, message, args in early.held.lines:
         logger.log(level, message, *args)
-    begun = min(len(early.groups), early.pool.workers if early.pool else 0)
     logger.info("planned, and %d of %d task runs' shards begun, while the command started",
-                begun, len(early.groups))
+                early._begun, len(early.groups))
     return early
 
 

@@ -17,6 +17,8 @@ from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -69,6 +71,17 @@ FolderLister = Callable[
 # slice_bytes) -> its cut (see slicing.slice_file)
 FileSlicer = Callable[[str, str, str, PipelineConfig, int], "SliceCut | None"]
 SLICE_BYTES = 64 * 1024 * 1024  # the default: a JSONL file larger than this is cut
+
+
+def plan_shards_in_workers(
+    source: str, dest: str, config: PipelineConfig, call: Callable[..., Any] | None,
+    slice_bytes: int = SLICE_BYTES,
+) -> ShardPlan:
+    """`plan_shards` with its folder listings and file cuts run by `call` (a worker
+    pool's `call(fn, *args)`); in this process when `call` is None."""
+    lister = None if call is None else partial(call, plan_folders)
+    slicer = None if call is None else partial(call, slice_file)
+    return plan_shards(source, dest, config, lister, slicer, slice_bytes)
 
 
 def plan_shards(

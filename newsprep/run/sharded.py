@@ -122,8 +122,7 @@ class ShardedSession(RunSession):
         """Leave `seconds` just past out of the run's processing time and its progress
         rate: the workers had nothing to do (newsprep/run/early.py)."""
         self._started += seconds
-        if getattr(self, "progress", None) is not None:
-            self.progress.started += seconds
+        self.progress.started += seconds
 
     def plan_shards(
         self, plan: ShardPlan, on_progress: Callable[[float, str], None]

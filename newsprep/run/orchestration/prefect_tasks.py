@@ -9,7 +9,6 @@ a batch runs in the task's own thread.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -24,9 +23,8 @@ from newsprep.run.engine.pool import Workers
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.records import Batch, BatchOutcome
-from newsprep.run.planning import SLICE_BYTES, ShardPlan, plan_folders, plan_shards
+from newsprep.run.planning import SLICE_BYTES, ShardPlan, plan_shards_in_workers
 from newsprep.run.retry import DISCOVER_RETRIES, DISCOVER_RETRY_DELAYS
-from newsprep.run.slicing import slice_file
 from newsprep.tasks.io.listing import SourceListing, list_source
 
 
@@ -97,9 +95,8 @@ def plan_source_shards(
     """Cut the source into shards from its folder listings (no article is read; a large
     JSONL file is read once when it is cut into slices, not again while it is unchanged);
     the folders are listed and the files cut by the run's workers when there are some."""
-    lister = None if pool is None else partial(pool.call, plan_folders)
-    slicer = None if pool is None else partial(pool.call, slice_file)
-    return plan_shards(source, dest, config, lister, slicer, slice_bytes)
+    call = None if pool is None else pool.call
+    return plan_shards_in_workers(source, dest, config, call, slice_bytes)
 
 
 def _shard_run_name() -> str:
