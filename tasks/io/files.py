@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from functools import lru_cache
 
 from fsspec import AbstractFileSystem
 
@@ -21,8 +22,8 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = ""
     waited on."""
     if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
-        path = fs._strip_protocol(path)
-        below = depth_below(path, fs._strip_protocol(root)) if root else 1
+        path = _local_path(fs, path)
+        below = depth_below(path, _local_root(type(fs), root)) if root else 1
         data = _read_local(path, below, max_bytes)
     else:
         data = fs.cat_file(path, start=0, end=max_bytes + 1)
@@ -31,12 +32,26 @@ def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = ""
     return data
 
 
+def _local_path(fs: AbstractFileSystem, path: str) -> str:
+    """`fs._strip_protocol(path)`, without its cost for the plain absolute POSIX paths the
+    listing gives (which it returns unchanged)."""
+    if os.sep == "/" and path.startswith("/") and not path.endswith("/"):
+        return path
+    return fs._strip_protocol(path)
+
+
+@lru_cache(maxsize=16)
+def _local_root(fs_class: type[AbstractFileSystem], root: str) -> str:
+    """SOURCE's folder as a local path (a run reads every article below the same one)."""
+    return fs_class._strip_protocol(root)
+
+
 def _read_local(path: str, below: int, max_bytes: int) -> bytes:
     """Up to `max_bytes + 1` bytes of a local file (`open_regular`'s checks), to its end:
-    plain reads on the descriptor, no buffered file object."""
+    plain reads on the descriptor, no buffered file object. The descriptor stays
+    `O_NONBLOCK`: reads of a regular file, which it is, ignore the flag."""
     fd, status = open_regular_fd(path, below)
     try:
-        os.set_blocking(fd, True)
         limit = max_bytes + 1
         chunks = []
         got = 0

@@ -26,6 +26,7 @@ from newsprep.tasks.io.paths import (
     detect_format,
     escape_surrogates,
     fit_id,
+    is_plain_path,
     safe_id_component,
     safe_relative_path,
 )
@@ -422,10 +423,9 @@ def _file_articles(
     single: bool,
     retry: Retry | None,
 ) -> Iterator[ArticleRef]:
-    url = escape_surrogates(fs.unstrip_protocol(file.path))
     if file.format == UNREADABLE:
         problem = Problem("rejected", "unreadable-folder", f"could not be listed: {file.signature}")
-        yield ArticleRef(id=f"{file.relative}#unreadable", source=url, problem=problem)
+        yield ArticleRef(id=f"{file.relative}#unreadable", source=_url(fs, file), problem=problem)
         return
     if file.format == "jsonl":
         refs = jsonl_articles(fs, file, config, retry, listing.part)
@@ -439,9 +439,15 @@ def _file_articles(
     try:
         yield from refs
     except Rejected as exc:  # a FIFO or device where the listing saw a file
+        url = _url(fs, file)
         yield ArticleRef(id=f"{file.relative}#unreadable", source=url, problem=exc.problem)
     except Exception as exc:  # not the article's bytes: a reader's bug, say
-        yield broken_container(file, url, exc, "unreadable", "while reading")
+        yield broken_container(file, _url(fs, file), exc, "unreadable", "while reading")
+
+
+def _url(fs: AbstractFileSystem, file: SourceFile) -> str:
+    """The file's URL in a record that has no reader's: only when it cannot be read."""
+    return escape_surrogates(fs.unstrip_protocol(file.path))
 
 
 def _escaped(ref: ArticleRef) -> ArticleRef:
@@ -525,6 +531,8 @@ def _checked_id(ref: ArticleRef) -> ArticleRef:
     an older DEST has a _quarantine/ folder; a _quarantine.jsonl) is refused, and so is
     one that is not a plain path: object store keys `x//a.txt` and `x/./a.txt` would write
     `x/a.txt`, another key's output."""
+    if is_plain_path(ref.id):
+        return ref
     try:
         safe_relative_path(ref.id)
         if any(part in ("", ".") for part in ref.id.split("/")):

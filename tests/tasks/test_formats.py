@@ -12,11 +12,13 @@ import tarfile
 
 import pytest
 from archives import build_tar, story_text
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from newsprep.config import PROFILES, InputOptions
 from newsprep.errors import Rejected
 from newsprep.tasks.io.jsonl import iter_jsonl_lines, parse_jsonl_line
-from newsprep.tasks.io.paths import safe_relative_path
+from newsprep.tasks.io.paths import _checked_relative_path, is_plain_path, safe_relative_path
 from newsprep.tasks.io.tar import iter_tar
 from newsprep.tasks.stages.normalize import normalize_text
 from newsprep.tasks.stages.story import parse_story
@@ -236,6 +238,38 @@ def test_safe_relative_path_refuses(name: str) -> None:
     with pytest.raises(Rejected) as caught:
         safe_relative_path(name)
     assert caught.value.reason == "unsafe-id"
+
+
+# Names built from the characters that decide the checks, and names that touch a limit.
+_NAME_PARTS = st.sampled_from(
+    ["a", "Z", "0", "_", "-", ".", "..", "/", "//", "\\", ":", " ", "é", "\x00", "\u202e",
+     "_ledger", "_run.json", "_quarantine", "_manifest.jsonl", "x" * 300]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_NAME_PARTS, max_size=8).map("".join))
+@example("f00000/a0000000.txt")
+@example("/".join(["a"] * 99))
+@example("/".join(["a"] * 100))
+@example("a" * 2048)
+@example("a" * 2049)
+@example("sub/_quarantine")
+def test_a_plain_path_is_what_every_check_gives_back(name: str) -> None:
+    """`is_plain_path` spares most names the checks: it must hold only for a name the
+    checks give back unchanged (and no id check refuses)."""
+    if not is_plain_path(name):
+        return
+    assert _checked_relative_path(name) == name
+    assert "" not in name.split("/") and "." not in name.split("/")
+
+
+def test_common_file_names_are_plain_paths() -> None:
+    assert is_plain_path("f00000/a0000000.txt")
+    assert is_plain_path("cnn/stories/0a1b2c.story")
+    assert is_plain_path("sub/_manifest.jsonl")  # reserved only at the top
+    for name in ("_ledger/x.txt", ".hidden", "a/./b", "a//b", "a/../b", "Résumé.txt", "a b"):
+        assert not is_plain_path(name)
 
 
 # -- tar archives ---------------------------------------------------------------------------
