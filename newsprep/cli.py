@@ -243,8 +243,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
                       for e in exc.errors())
         ) from None
-    # validate profile overrides and load the tokenizer engine now, before any server starts
-    require_engine(config.pipeline().tokenize)
+    config.pipeline()  # the profile and its overrides: valid, before anything starts
     return config
 
 
@@ -294,19 +293,26 @@ def run(
     started: float | None = None,
 ) -> int:
     started = time.monotonic() if started is None else started
-    apply_storage_options([config.source, config.dest], storage_options or {})
-    # credentials in a URL become storage options: the flow's parameters carry none
-    config = without_credentials(config)
-    say(f"{_shown_source(config.source)} -> {redact(config.dest)}, profile {config.profile}")
-    # setup problems end the command here, in one line, before a server starts
-    check_apart(config.source, config.dest)
-    _check_source(config.source)
-    _check_dask(config.options)
-    lock = dest_lock.acquire(config.dest)  # also proves DEST writable
+    # first of all: the fork server's imports are the longest wait before the first article
+    fork_server = _start_fork_server(config)
     try:
-        return _run_flow(config, started)
+        apply_storage_options([config.source, config.dest], storage_options or {})
+        # credentials in a URL become storage options: the flow's parameters carry none
+        config = without_credentials(config)
+        say(f"{_shown_source(config.source)} -> {redact(config.dest)}, profile {config.profile}")
+        # setup problems end the command here, in one line, before a Prefect server starts
+        require_engine(config.pipeline().tokenize)  # loads the engine: it can be loaded
+        check_apart(config.source, config.dest)
+        _check_source(config.source)
+        _check_dask(config.options)
+        lock = dest_lock.acquire(config.dest)  # also proves DEST writable
+    except BaseException:
+        _stop_fork_server(fork_server)
+        raise
+    try:
+        return _run_flow(config, started, fork_server)
     finally:
-        dest_lock.release(lock)
+        dest_lock.release(lock)  # after the fork server's end: no worker of it still writes
 
 
 def _shown_source(source: str) -> str:
@@ -326,18 +332,33 @@ _DASK_WORKER_PRELOAD = ("distributed",)
 _FAST_ENGINE_PRELOAD = ("mosestokenizer",)
 
 
-def _run_flow(config: RunConfig, started: float) -> int:
-    from newsprep.run.early import begin_early_start, can_begin_early, give_up_early_start
-    from newsprep.run.engine.pool import start_fork_server, stop_fork_server
+def _start_fork_server(config: RunConfig) -> bool:
+    """Start the fork server the run's workers come from, when it has some (the stage
+    pool's, a local Dask cluster's): its imports then overlap the command's checks and
+    Prefect's import. Whether it started."""
+    from newsprep.run.engine.forkserver import start_fork_server
 
     options = config.options
     local_dask = options.runner == "dask" and not options.dask_address
-    fork_server = options.runner == "process" or local_dask
-    if fork_server:  # its imports overlap Prefect's
-        fast = config.pipeline().tokenize.engine == "fast"
-        start_fork_server(
-            (_DASK_WORKER_PRELOAD if local_dask else ()) + (_FAST_ENGINE_PRELOAD if fast else ())
-        )
+    if options.runner != "process" and not local_dask:
+        return False
+    fast = config.pipeline().tokenize.engine == "fast"
+    start_fork_server(
+        (_DASK_WORKER_PRELOAD if local_dask else ()) + (_FAST_ENGINE_PRELOAD if fast else ())
+    )
+    return True
+
+
+def _stop_fork_server(started: bool) -> None:
+    if started:
+        from newsprep.run.engine.forkserver import stop_fork_server
+
+        stop_fork_server()
+
+
+def _run_flow(config: RunConfig, started: float, fork_server: bool) -> int:
+    from newsprep.run.early import begin_early_start, can_begin_early, give_up_early_start
+
     if can_begin_early(config):  # the workers begin while Prefect is imported
         begin_early_start(config)
     try:
@@ -358,8 +379,7 @@ def _run_flow(config: RunConfig, started: float) -> int:
                     state = result = None  # Prefect could not record the end of the run
     finally:
         give_up_early_start()  # the flow took it, unless the run ended before its flow
-        if fork_server:
-            stop_fork_server()
+        _stop_fork_server(fork_server)
     if _server_gone() is not None:
         from newsprep.run.orchestration.report import PREFECT_API
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -332,8 +333,22 @@ def test_dest_inside_or_equal_to_source_exits_2_before_writing(tmp_path: Path) -
 
 
 def test_setup_errors_exit_2_in_one_line_before_a_server(tmp_path: Path) -> None:
-    """Class 13: a DEST that is a file, one that cannot be written, a dead Dask scheduler."""
+    """Class 13: a DEST that is a file, one that cannot be written, a dead Dask scheduler.
+    The fork server, which the command starts before its checks, ends with it."""
     import socket
+
+    import psutil
+
+    marker = f"refused-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "NEWSPREP_TEST_MARKER": marker}
+
+    def marked() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("NEWSPREP_TEST_MARKER") == marker:
+                    found.append(process)
+        return found
 
     src = sample_source(tmp_path / "src")
     (tmp_path / "file").write_text("a file")
@@ -347,12 +362,14 @@ def test_setup_errors_exit_2_in_one_line_before_a_server(tmp_path: Path) -> None
         ([str(src), str(tmp_path / "out"), "--dask-address", dead],
          f"no Dask scheduler answers at {dead}"),
     ]:
-        result = newsprep("run", *args, cwd=tmp_path, timeout=60)
+        result = newsprep("run", *args, cwd=tmp_path, env=env, timeout=60)
         assert result.returncode == 2, (args, result.stderr[-2000:])
         assert message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and "Prefect server" not in result.stderr
         lines = result.stderr.strip().splitlines()  # what it reads and writes, the error
         assert len(lines) == 2 and lines[1].startswith("newsprep: error: "), result.stderr
+        _, alive = psutil.wait_procs(marked(), timeout=10)
+        assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
     assert not (tmp_path / "out").exists()
 
 

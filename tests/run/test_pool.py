@@ -12,7 +12,8 @@ import fsspec.config
 import pytest
 from run_helpers import file_refs, make_job
 
-from newsprep.run.engine.pool import StagePool, start_fork_server
+from newsprep.run.engine.forkserver import start_fork_server
+from newsprep.run.engine.pool import StagePool
 
 
 def test_each_pool_gives_its_workers_the_environment_of_its_run(
@@ -53,7 +54,8 @@ def test_a_dying_worker_fails_its_batch_and_the_next_batch_gets_a_fresh_pool(
 def test_stop_fork_server_leaves_no_process_behind() -> None:
     code = """
 import os
-from newsprep.run.engine.pool import StagePool, start_fork_server, stop_fork_server
+from newsprep.run.engine.forkserver import start_fork_server, stop_fork_server
+from newsprep.run.engine.pool import StagePool
 start_fork_server()
 with StagePool(2) as pool:
     assert pool._current().submit(os.getpid).result() != os.getpid()

@@ -1,6 +1,6 @@
-"""Preloaded by the fork server only (newsprep/run/engine/pool.py): ties the fork server to the
-command that started it, so that a `kill -9` of the command ends it (and, through their
-own binding, its workers). Nothing else imports this module."""
+"""Preloaded by the fork server only (newsprep/run/engine/forkserver.py): ties the fork
+server to the command that started it, so that a `kill -9` of the command ends it (and,
+through their own binding, its workers). Nothing else imports this module."""
 
 import os
 

@@ -11,14 +11,11 @@ pool: its batches fail (the executor runs them again) and the next batch gets a 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
-from multiprocessing.connection import Connection
 from typing import Protocol, TypeVar
 
 import fsspec.config
@@ -26,68 +23,13 @@ import fsspec.config
 from newsprep.config import RunOptions
 from newsprep.lifeline import bind_to_parent, quiet_interrupts
 from newsprep.run.engine.batch import Job, process_batch
+from newsprep.run.engine.forkserver import fork_context
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
 
 T = TypeVar("T")
 IO_BOUND_OVERSUBSCRIPTION = 2  # units at once per worker when SOURCE or DEST is remote
-_BIND_MODULE = "newsprep.run.engine.forkserver_bind"
-_BIND_VARIABLE = "NEWSPREP_FORKSERVER_PARENT"  # forkserver_bind.PARENT_VARIABLE
-# what the workers run: the fork server imports it; the flow process, which imports this
-# module to start the pool, never does (sacremoses alone is ~0.25 s)
-_STAGES_MODULE = "newsprep.tasks.stages.normalize"
-
-
-def _context(preload: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
-    """A fork server when the platform has one (Linux, macOS): forking its clean,
-    single-threaded process is safe, unlike forking the flow process with its threads."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # each worker starts with the stages imported; the fork server binds to its parent
-    context.set_forkserver_preload([_BIND_MODULE, __name__, _STAGES_MODULE, *preload])
-    return context
-
-
-def start_fork_server(preload: tuple[str, ...] = ()) -> None:
-    """Start the fork server now, so that it has imported the stage code (and the
-    modules of `preload`) by the time the run forks its workers: the stage pool's, or a
-    local Dask cluster's. The CLI calls this before it imports Prefect."""
-    context = _context(preload)
-    if context.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        # called from the command's main thread: the fork server may bind to it (a
-        # binding to another thread would end the fork server when that thread ends)
-        os.environ[_BIND_VARIABLE] = str(os.getpid())
-        try:
-            forkserver.ensure_running()
-        finally:
-            os.environ.pop(_BIND_VARIABLE, None)
-
-
-def stop_fork_server() -> None:
-    """Stop the fork server and wait for it, so that nothing outlives the command and the
-    CPU time of the server and its workers is this process's children's. For the end of
-    a process: multiprocessing cannot start another fork server in it afterwards.
-
-    The fork server is found as the parent of a process it forks."""
-    context = _context()
-    if context.get_start_method() != "forkserver":
-        return
-    reader, writer = context.Pipe(duplex=False)
-    probe = context.Process(target=_send_parent_pid, args=(writer,))
-    probe.start()
-    writer.close()
-    server = reader.recv()
-    probe.join()
-    os.kill(server, signal.SIGTERM)
-    os.waitpid(server, 0)
-
-
-def _send_parent_pid(connection: Connection) -> None:
-    connection.send(os.getppid())
 
 
 def _start_worker(
@@ -148,7 +90,7 @@ class StagePool:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
-                    mp_context=_context(),
+                    mp_context=fork_context(),
                     initializer=_start_worker,
                     initargs=(self.lang, dict(os.environ), fsspec.config.conf, os.getpid()),
                 )
