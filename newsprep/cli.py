@@ -301,7 +301,7 @@ def run(
         config = without_credentials(config)
         say(f"{_shown_source(config.source)} -> {redact(config.dest)}, profile {config.profile}")
         # setup problems end the command here, in one line, before a Prefect server starts
-        require_engine(config.pipeline().tokenize)  # loads the engine: it can be loaded
+        require_engine(config.pipeline().tokenize)  # installed, and knows the language
         check_apart(config.source, config.dest)
         _check_source(config.source)
         _check_dask(config.options)

@@ -9,6 +9,7 @@ lines.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import threading
@@ -22,6 +23,7 @@ import regex
 from newsprep.config import ConfigError, TokenizeOptions
 
 FAST_PACKAGE = "opus-fast-mosestokenizer"
+_FAST_IMPORT = "mosestokenizer"  # its import name
 _FAST_DASH = "@-@"  # what the C++ port writes for a split hyphen (-a)
 
 # Constructs the fast engine (opus-fast-mosestokenizer 0.0.8.11) tokenizes differently
@@ -189,23 +191,44 @@ def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
     key = (lang, aggressive_dash_splits)
     if key not in tokenizers:
         fast_class = _fast_class()
-        if lang not in fast_languages():
-            raise ConfigError(
-                f"tokenize.lang {lang!r}: the fast engine ({FAST_PACKAGE}) has no nonbreaking "
-                f"prefixes for it; it knows {', '.join(fast_languages())} "
-                "(tokenize.engine=sacremoses for other languages)"
-            )
+        _check_fast_language(lang)
         tokenizers[key] = fast_class(lang, aggressive_dash_splits=aggressive_dash_splits)
     return tokenizers[key]
 
 
+def _check_fast_language(lang: str) -> None:
+    if lang not in fast_languages():
+        raise ConfigError(
+            f"tokenize.lang {lang!r}: the fast engine ({FAST_PACKAGE}) has no nonbreaking "
+            f"prefixes for it; it knows {', '.join(fast_languages())} "
+            "(tokenize.engine=sacremoses for other languages)"
+        )
+
+
 @cache
 def fast_languages() -> tuple[str, ...]:
-    """The languages the fast engine ships nonbreaking prefix files for (it refuses others)."""
-    _fast_class()  # importing it sets TOKENIZER_SHARED_DIR, where the C++ code looks
-    folder = Path(os.environ["TOKENIZER_SHARED_DIR"]) / "nonbreaking_prefixes"
+    """The languages the fast engine ships nonbreaking prefix files for (it refuses others):
+    in TOKENIZER_SHARED_DIR, where its C++ code looks, which it sets to its own `share`
+    folder when it is not set."""
+    shared = os.environ.get("TOKENIZER_SHARED_DIR", str(_fast_package() / "share"))
     prefix = "nonbreaking_prefix."
-    return tuple(sorted(p.name[len(prefix) :] for p in folder.glob(prefix + "*")))
+    found = (Path(shared) / "nonbreaking_prefixes").glob(prefix + "*")
+    return tuple(sorted(p.name[len(prefix) :] for p in found))
+
+
+def _fast_package() -> Path:
+    """The fast engine's package folder, found without loading its C++ library (~0.12 s,
+    which only the workers need): ConfigError when it is not installed (a namesake
+    `mosestokenizer`, the Perl wrapper's, has no such library)."""
+    spec = importlib.util.find_spec(_FAST_IMPORT)
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    if folder is None or not any((folder / "lib").glob("_mosestokenizer*")):
+        found = "not installed" if folder is None else f"{folder} has no C++ library"
+        raise ConfigError(
+            f"tokenize.engine 'fast' needs {FAST_PACKAGE}: pip install 'newsprep[fast]' "
+            f"({_FAST_IMPORT}: {found})"
+        )
+    return folder
 
 
 def _fast_class() -> Any:
@@ -220,11 +243,12 @@ def _fast_class() -> Any:
 
 
 def require_engine(options: TokenizeOptions) -> dict[str, str]:
-    """Check the tokenize stage's engine can be loaded here; its package and version, for
-    the run summary. Here, not in tokenize.py, so that the command checks it without
-    importing sacremoses, which only the workers need."""
+    """Check the tokenize stage's engine is installed and knows the language; its package
+    and version, for the run summary. Here, not in tokenize.py, so that the command checks
+    it without importing sacremoses or loading the fast engine's library, which only the
+    workers need (the fork server loads them meanwhile)."""
     if options.engine == "fast":
-        fast_tokenizer(options.lang, options.aggressive_dash_splits)
+        _check_fast_language(options.lang)
         return {FAST_PACKAGE: metadata.version(FAST_PACKAGE)}
     return {}
 
