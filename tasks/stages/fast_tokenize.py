@@ -192,6 +192,9 @@ def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
     if key not in tokenizers:
         fast_class = _fast_class()
         _check_fast_language(lang)
+        # its import sets this when it is not set, but a stage worker takes the command's
+        # environment after the fork server imported it (newsprep/run/engine/pool.py)
+        os.environ.setdefault("TOKENIZER_SHARED_DIR", _fast_shared_dir())
         tokenizers[key] = fast_class(lang, aggressive_dash_splits=aggressive_dash_splits)
     return tokenizers[key]
 
@@ -210,10 +213,15 @@ def fast_languages() -> tuple[str, ...]:
     """The languages the fast engine ships nonbreaking prefix files for (it refuses others):
     in TOKENIZER_SHARED_DIR, where its C++ code looks, which it sets to its own `share`
     folder when it is not set."""
-    shared = os.environ.get("TOKENIZER_SHARED_DIR", str(_fast_package() / "share"))
+    shared = os.environ.get("TOKENIZER_SHARED_DIR", _fast_shared_dir())
     prefix = "nonbreaking_prefix."
     found = (Path(shared) / "nonbreaking_prefixes").glob(prefix + "*")
     return tuple(sorted(p.name[len(prefix) :] for p in found))
+
+
+def _fast_shared_dir() -> str:
+    """The fast engine's own data folder (its default TOKENIZER_SHARED_DIR)."""
+    return str(_fast_package() / "share")
 
 
 def _fast_package() -> Path:

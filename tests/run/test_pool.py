@@ -30,6 +30,38 @@ def test_each_pool_gives_its_workers_the_environment_of_its_run(
         assert {future.result() for future in workers} == {"second run"}
 
 
+def test_a_command_that_never_loaded_the_fast_engine_gets_workers_that_run_it(
+    source: Path, tmp_path: Path
+) -> None:
+    """As `newsprep run` does: the command checks the fast engine without loading it, the
+    fork server loads it, and each worker takes the command's environment (without the
+    variables the engine's import set in the fork server)."""
+    code = f"""
+import os, sys
+from pathlib import Path
+from newsprep.config import resolve_pipeline
+from newsprep.run.engine.batch import Job
+from newsprep.run.engine.forkserver import start_fork_server
+from newsprep.run.engine.pool import StagePool
+from newsprep.tasks.io.refs import ArticleRef
+assert "mosestokenizer" not in sys.modules and "TOKENIZER_SHARED_DIR" not in os.environ
+start_fork_server(("mosestokenizer",))
+pipeline = resolve_pipeline("moses", {{"tokenize.engine": "fast"}})
+job = Job(source_root={str(source)!r}, dest_root={str(tmp_path / "out")!r}, pipeline=pipeline)
+refs = [ArticleRef(id=str(p.relative_to({str(source)!r})), source=p.as_uri(), path=str(p))
+        for p in sorted(Path({str(source)!r}).rglob("*.txt"))]
+with StagePool(2) as pool:
+    print(sorted((r.status, r.reason) for r in pool.run(refs, 0, job)))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "TOKENIZER_SHARED_DIR"}
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    expected = [("ok", None)] * 4 + [("rejected", "binary-content")]
+    assert shown.stdout.strip() == str(expected), shown.stderr[-3000:]
+
+
 def test_a_dying_worker_fails_its_batch_and_the_next_batch_gets_a_fresh_pool(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
