@@ -650,3 +650,32 @@ def test_an_object_stores_folders_are_listed_a_level_at_a_time_at_once(
     assert [s.key for s in remote.shards] == [s.key for s in local.shards]
     assert (remote.counts, remote.files) == (local.counts, local.files) and local.files == 24
     assert len(waited) == 12  # the day folders, all in flight at once
+
+
+def test_a_finished_shard_keeps_no_checkpoint_in_the_runs_local_folder(tmp_path: Path) -> None:
+    """A shard's batch checkpoints (each finished article's note, for a worker that dies
+    mid-shard) go once its part is written: a run of a million shards must not keep
+    every article's note until its end."""
+    import logging
+
+    from newsprep.config import RunConfig, RunOptions
+    from newsprep.run.engine.shard import run_group
+    from newsprep.run.sharded import ShardedSession
+
+    src = make_source(tmp_path / "src", folders="abcd", per_folder=5)
+    config = RunConfig(
+        source=str(src), dest=str(tmp_path / "out"), options=RunOptions(task_unit="shard"),
+    )
+    with ShardedSession(config, logging.getLogger("test")) as session:
+        plan = plan_shards(config.source, config.dest, session.pipeline)
+        sjob, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
+        checkpoints = Path(sjob.job.checkpoint_dir)
+        totals = []
+        for group in groups:
+            for outcome in run_group(group, sjob):
+                session.record_shard(outcome)
+                totals.append(outcome.tally.total)
+                assert not [p for p in checkpoints.rglob("*") if p.is_file()]
+        summary = session.finish_shards()
+    assert sorted(totals) == [2, 5, 5, 5, 5]  # feed.jsonl's two, each folder's five
+    assert summary.counts["ok"] == 22
