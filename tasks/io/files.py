@@ -11,20 +11,23 @@ from fsspec import AbstractFileSystem
 from newsprep.errors import Rejected
 from newsprep.tasks.io.refs import ArticleRef, SourceFile
 from newsprep.tasks.io.stores import on_local_disk
-from newsprep.tasks.io.stream import open_regular_fd
+from newsprep.tasks.io.stream import OpenFolders, open_regular_fd
 
 
-def read_bytes(fs: AbstractFileSystem, path: str, max_bytes: int, root: str = "") -> bytes:
+def read_bytes(
+    fs: AbstractFileSystem, path: str, max_bytes: int, root: str = "",
+    folders: OpenFolders | None = None,
+) -> bytes:
     """The article's bytes, reading at most `max_bytes` (one ranged request on object stores).
 
     On a local disk no link is followed below `root` (SOURCE's folder; else only the file
     itself is not a link), and a FIFO put where the listing saw a file is refused, not
-    waited on."""
+    waited on. `folders` keeps the folders read from open (a batch's)."""
     if on_local_disk(fs):
         # cat_file(end=) would allocate a max_bytes buffer for every article
         path = _local_path(fs, path)
         below = depth_below(path, _local_root(type(fs), root)) if root else 1
-        data = _read_local(path, below, max_bytes)
+        data = _read_local(path, below, max_bytes, folders)
     else:
         data = fs.cat_file(path, start=0, end=max_bytes + 1)
     if len(data) > max_bytes:
@@ -46,11 +49,13 @@ def _local_root(fs_class: type[AbstractFileSystem], root: str) -> str:
     return fs_class._strip_protocol(root)
 
 
-def _read_local(path: str, below: int, max_bytes: int) -> bytes:
+def _read_local(
+    path: str, below: int, max_bytes: int, folders: OpenFolders | None = None
+) -> bytes:
     """Up to `max_bytes + 1` bytes of a local file (`open_regular`'s checks), to its end:
     plain reads on the descriptor, no buffered file object. The descriptor stays
     `O_NONBLOCK`: reads of a regular file, which it is, ignore the flag."""
-    fd, status = open_regular_fd(path, below)
+    fd, status = open_regular_fd(path, below, folders)
     try:
         limit = max_bytes + 1
         chunks = []

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 from collections.abc import Callable
 from typing import IO, Any, Protocol, TypeVar
 
@@ -53,30 +54,22 @@ def open_regular(path: str, below: int = 1) -> IO[bytes]:
         raise
 
 
-def open_regular_fd(path: str, below: int = 1) -> tuple[int, os.stat_result]:
+def open_regular_fd(
+    path: str, below: int = 1, folders: OpenFolders | None = None
+) -> tuple[int, os.stat_result]:
     """`open_regular`'s checks, giving the descriptor (opened `O_NONBLOCK`, which reads of
-    a regular file ignore) and its `fstat`."""
+    a regular file ignore) and its `fstat`. With `folders`, the file's folder is opened
+    (as safely) once for all the files read in it, and kept open there."""
     parts = path.split("/")
     below = max(1, min(below, len(parts) - 1))
-    top = "/".join(parts[:-below]) or "/"
-    nofollow = os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0)
-    folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for name in parts[-below:-1]:
-            try:
-                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=folder)
-            except OSError as exc:
-                _refuse_link(exc, path, name, folder)
-                raise
-            os.close(folder)
-            folder = inner
+    if folders is not None:
+        fd = folders.open_file(path, parts, below)
+    else:
+        folder = _open_folder(path, parts, below)
         try:
-            fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=folder)
-        except OSError as exc:
-            _refuse_link(exc, path, parts[-1], folder)
-            raise
-    finally:
-        os.close(folder)
+            fd = _open_file(path, parts[-1], folder)
+        finally:
+            os.close(folder)
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -86,6 +79,76 @@ def open_regular_fd(path: str, below: int = 1) -> tuple[int, os.stat_result]:
     except BaseException:
         os.close(fd)
         raise
+
+
+_NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0)
+
+
+def _open_folder(path: str, parts: list[str], below: int) -> int:
+    """The descriptor of the file's folder: the folder `below` components up is opened as
+    it is (SOURCE may be a link), each folder under it without following a link."""
+    folder = os.open("/".join(parts[:-below]) or "/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in parts[-below:-1]:
+            try:
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=folder)
+            except OSError as exc:
+                _refuse_link(exc, path, name, folder)
+                raise
+            os.close(folder)
+            folder = inner
+    except BaseException:
+        os.close(folder)
+        raise
+    return folder
+
+
+def _open_file(path: str, name: str, folder: int) -> int:
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=folder)
+    except OSError as exc:
+        _refuse_link(exc, path, name, folder)
+        raise
+
+
+class OpenFolders:
+    """The folders a batch reads files from, each opened once, kept open until `close`
+    (at most MAX_OPEN at a time): two opens and two closes less an article for files one
+    folder below SOURCE. A folder is the one that was there at its first file's read; one
+    swapped for a link later is not followed, as its files are read in the folder opened."""
+
+    MAX_OPEN = 64
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()  # reads may run in I/O threads
+
+    def open_file(self, path: str, parts: list[str], below: int) -> int:
+        """The file's descriptor, opened in its folder's (under the lock: no other thread
+        closes that folder meanwhile)."""
+        key = (path.rpartition("/")[0], below)
+        with self._lock:
+            folder = self._open.get(key)
+            if folder is None:
+                if len(self._open) >= self.MAX_OPEN:
+                    self._close_all()
+                folder = self._open[key] = _open_folder(path, parts, below)
+            return _open_file(path, parts[-1], folder)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_all()
+
+    def _close_all(self) -> None:
+        for folder in self._open.values():
+            os.close(folder)
+        self._open.clear()
+
+    def __enter__(self) -> OpenFolders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _refuse_link(exc: OSError, path: str, name: str, folder: int) -> None:

@@ -13,14 +13,20 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from fsspec.implementations.local import LocalFileSystem
 from ledger import records
 from session_run import run_session
 from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
 
+from newsprep.errors import Rejected
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.summary import RunSummary
+from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.listing import iter_articles, list_source
+from newsprep.tasks.io.stream import OpenFolders
+
+LOCAL = LocalFileSystem()
 
 OTHER = "Rain closed the coastal road for a second day, the police said on Monday.\n"
 
@@ -158,6 +164,61 @@ def test_a_file_or_folder_swapped_for_a_link_after_listing_is_not_followed(
     assert "symbolic link" in records["a.txt"].detail
     written = [p for p in dest.rglob("*") if p.is_file()]
     assert written and not [p for p in written if b"SECRET" in p.read_bytes()]
+
+
+def test_a_folder_kept_open_is_read_as_opened_even_when_swapped_for_a_link(
+    tmp_path: Path,
+) -> None:
+    """A batch opens each folder once for its files (OpenFolders). A folder swapped for a
+    link after its first file was read: its other files come from the folder opened, never
+    through the link."""
+    write(tmp_path / "secret" / "b.txt", b"TOP SECRET behind the link.\n")
+    src = tmp_path / "src"
+    write(src / "sub" / "a.txt", b"first file of the folder\n")
+    write(src / "sub" / "b.txt", b"second file of the folder\n")
+    root = str(src)
+    with OpenFolders() as folders:
+        first = read_bytes(LOCAL, f"{root}/sub/a.txt", 1000, root, folders)
+        (src / "sub").rename(tmp_path / "moved")
+        (src / "sub").symlink_to(tmp_path / "secret")
+        second = read_bytes(LOCAL, f"{root}/sub/b.txt", 1000, root, folders)
+        with pytest.raises(Rejected, match="symbolic link"):  # a fresh open refuses it
+            read_bytes(LOCAL, f"{root}/sub/b.txt", 1000, root)
+    assert (first, second) == (b"first file of the folder\n", b"second file of the folder\n")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd")
+def test_a_batch_over_more_folders_than_it_keeps_open_reads_each_and_closes_them(
+    tmp_path: Path,
+) -> None:
+    folders = OpenFolders.MAX_OPEN + 6
+    for n in range(folders):
+        for name in ("a", "b"):
+            write(tmp_path / "src" / f"f{n:03d}" / f"{name}.txt", f"{NEWS}{n} {name}\n".encode())
+    listing, refs = refs_of(tmp_path / "src", tmp_path)
+    refs = refs[::2] + refs[1::2]  # each folder read again after all the others
+
+    dest, out = run_batch(refs, listing, tmp_path)
+
+    assert _open_below(tmp_path / "src") == []
+    assert {outcome(r) for r in out.values()} == {("ok", None)} and len(out) == 2 * folders
+    for n in range(folders):
+        for name in ("a", "b"):
+            text = (dest / f"f{n:03d}" / f"{name}.txt").read_text()
+            assert text.endswith(f"{n} {name}\n"), text
+
+
+def _open_below(folder: Path) -> list[str]:
+    """What this process holds open in `folder`."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target == str(folder) or target.startswith(f"{folder}/"):
+            held.append(target)
+    return held
 
 
 def test_a_source_reached_through_a_link_is_still_read(tmp_path: Path) -> None:

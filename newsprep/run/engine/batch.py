@@ -31,6 +31,7 @@ from newsprep.tasks.io.files import read_bytes
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
 from newsprep.tasks.io.stores import url_on_local_disk
+from newsprep.tasks.io.stream import OpenFolders
 
 if TYPE_CHECKING:
     from newsprep.tasks.stages.normalize import Normalized
@@ -108,7 +109,11 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
     records: list[ArticleRecord | None] = [None] * len(refs)
     # a shard's rows are kept in memory in batch order: put them in order, here
     ordered = not output_rules(job.pipeline.output).per_article
-    with job.checkpoint(index) as checkpoint, IORequests(job.overlaps()) as requests:
+    # the folders outlast the I/O threads that read in them
+    with (
+        OpenFolders() as folders, job.checkpoint(index) as checkpoint,
+        IORequests(job.overlaps()) as requests,
+    ):
 
         def finished(position: int, record: ArticleRecord) -> None:
             records[position] = record
@@ -136,10 +141,10 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
         if not requests.overlap:  # inline: one time limit for the read, text work and write
             for position in todo:
                 with ArticleLimit(seconds):
-                    article(position, *_read(refs[position], job))
+                    article(position, *_read(refs[position], job, folders))
         else:  # reads ahead and writes behind in I/O threads, without a timer
             reads = read_ahead(
-                todo, lambda position: _read(refs[position], job),
+                todo, lambda position: _read(refs[position], job, folders),
                 lambda p: _size(refs[p], job), requests, in_order=ordered,
             )
             for position, (record, raw) in reads:
@@ -268,20 +273,23 @@ def process_article(ref: ArticleRef, job: Job, sink: Sink) -> ArticleRecord:
         return _write(ref, job, record, raw, result, sink)
 
 
-def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
-    """The article's new record and its bytes, read with its retry budget; never raises:
-    a read that failed is a problem on the record."""
+def _read(
+    ref: ArticleRef, job: Job, folders: OpenFolders | None = None
+) -> tuple[ArticleRecord, bytes | None]:
+    """The article's new record and its bytes, read with its retry budget (local files
+    in `folders`, a batch's folders kept open); never raises: a read that failed is a
+    problem on the record."""
     record = ArticleRecord.start(ref, job.fingerprint)
     if ref.problem is not None:  # found while discovering: nothing to process
         record.set_problem(ref.problem)
         if ref.data is None and ref.path is not None and ref.problem.reason in _NAME_PROBLEMS:
-            return record, _bytes_to_quarantine(ref, job, record)
+            return record, _bytes_to_quarantine(ref, job, record, folders)
         return record, ref.data
     if ref.data is not None:
         return record, ref.data
     try:
         with TimeLimit(job.article_timeout_seconds):
-            raw = _read_source(ref, job, record)
+            raw = _read_source(ref, job, record, folders)
         return record, raw
     except Rejected as exc:
         record.set_problem(exc.problem)
@@ -294,11 +302,14 @@ def _read(ref: ArticleRef, job: Job) -> tuple[ArticleRecord, bytes | None]:
     return record, None
 
 
-def _read_source(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes:
+def _read_source(
+    ref: ArticleRef, job: Job, record: ArticleRecord, folders: OpenFolders | None = None
+) -> bytes:
     """The file's bytes, at most `fetch.max_bytes`, with the article's retry budget."""
     source_fs, max_bytes = job.source_fs(), job.pipeline.fetch.max_bytes
     return _retrying(
-        lambda: read_bytes(source_fs, ref.path, max_bytes, job.source_root), job, record
+        lambda: read_bytes(source_fs, ref.path, max_bytes, job.source_root, folders), job,
+        record,
     )
 
 
@@ -366,11 +377,13 @@ def _write(
 _NAME_PROBLEMS = frozenset({"duplicate-id", "output-conflict", "unsafe-id", "path-too-long"})
 
 
-def _bytes_to_quarantine(ref: ArticleRef, job: Job, record: ArticleRecord) -> bytes | None:
+def _bytes_to_quarantine(
+    ref: ArticleRef, job: Job, record: ArticleRecord, folders: OpenFolders | None = None
+) -> bytes | None:
     """A file's bytes for its quarantine copy; None (said in the detail) when it cannot
     be read: too large, not a file any more, an I/O error past its retries."""
     try:
-        return _read_source(ref, job, record)
+        return _read_source(ref, job, record, folders)
     except Exception as exc:
         _no_quarantine_copy(record, exc)
         return None
