@@ -36,6 +36,7 @@ For newsprep runs, the Prefect server's CPU seconds during the run are reported 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
@@ -64,6 +65,7 @@ MB = 1024 * 1024
 RETRIES = [0]  # re-runs of a method that other processes disturbed (--retries)
 REPEAT = [1]  # measurements of each method; the median is kept (--repeat)
 QUIET_WAIT = [0.0]  # seconds to wait for a quiet machine before each method (--quiet-wait)
+SPLIT_TEXT: list[Path | None] = [None]  # --split-text: where the processes note their CPU
 
 
 # --------------------------------------------------------------------------- corpus
@@ -608,6 +610,10 @@ def measure(
     server_cpu0 = cpu_seconds(process_tree(server_pid)) if server_pid else 0.0
     busy0 = system_busy_seconds()
     stderr = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    split = None
+    if SPLIT_TEXT[0] is not None:
+        split = Path(tempfile.mkdtemp(dir=SPLIT_TEXT[0]))
+        env = _split_env(env, split)
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, stdin=stdin, stdout=stdout or subprocess.DEVNULL, stderr=stderr
@@ -642,7 +648,41 @@ def measure(
         0.0, busy - result["cpu_seconds"] - result.get("server_cpu_seconds", 0.0)
     )
     result["quiet_wait_s"] = waited
+    if split is not None:
+        result["text_split"] = read_text_split(split)
     return result
+
+
+def _split_env(env: dict | None, folder: Path) -> dict:
+    """The command's environment with benchmarks/split_site/sitecustomize.py on its path."""
+    env = dict(os.environ if env is None else env)
+    site = str(Path(__file__).resolve().parent / "split_site")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH")) if p)
+    env["NEWSPREP_BENCH_SPLIT"] = str(folder)
+    return env
+
+
+def read_text_split(folder: Path) -> dict:
+    """The CPU of the processes that ran the text work: in it, and in all else they did
+    (reading, writing, records, ledger; a pool's worker also its share of the pipe)."""
+    processes, articles, text, cpu = 0, 0, 0.0, 0.0
+    for note in folder.iterdir():
+        if note.suffix == ".new":
+            continue
+        count, in_text, in_all = note.read_text().split()
+        processes, articles = processes + 1, articles + int(count)
+        text, cpu = text + float(in_text), cpu + float(in_all)
+    return {"processes": processes, "articles": articles, "text_cpu": text, "cpu": cpu}
+
+
+def _split_line(split: dict) -> str:
+    per = 1e6 / split["articles"]
+    return (
+        f"{split['processes']} processes, {split['articles']} articles, text "
+        f"{split['text_cpu']:.1f} CPU-s ({split['text_cpu'] * per / 1000:.2f} ms an article), "
+        f"the rest {split['cpu'] - split['text_cpu']:.1f} CPU-s "
+        f"({(split['cpu'] - split['text_cpu']) * per:.0f} us an article)"
+    )
 
 
 def noisy(result: dict) -> bool:
@@ -983,6 +1023,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--stage-articles", type=int, default=1000)
     p.add_argument(
+        "--split-text",
+        action="store_true",
+        help="report the text work's CPU against the rest in the processes that run it "
+        "(benchmarks/split_site/sitecustomize.py on the measured commands' path)",
+    )
+    p.add_argument(
         "--quiet-wait",
         type=float,
         default=120,
@@ -1070,6 +1116,9 @@ def main(argv=None) -> int:
 
     methods = set(args.methods.split(","))
     QUIET_WAIT[0] = args.quiet_wait
+    if args.split_text:
+        SPLIT_TEXT[0] = Path(tempfile.mkdtemp(prefix="newsprep-split-"))
+        atexit.register(shutil.rmtree, SPLIT_TEXT[0], True)
     RETRIES[0] = args.retries
     REPEAT[0] = max(1, args.repeat)
     work = (
@@ -1390,6 +1439,16 @@ def main(argv=None) -> int:
     split = [
         r for r in rows if "root_cpu_seconds" in r and r["method"].startswith(("pool", "newsprep"))
     ]
+    texts = [r for r in rows if r.get("text_split", {}).get("articles")]
+    if texts:
+        report += [
+            "Text work against the rest, in the processes that ran it (--split-text; CPU "
+            "from each one's start, as last noted): "
+            + "; ".join(
+                f"{r['method']}: {_split_line(r['text_split'])}" for r in texts
+            ),
+            "",
+        ]
     if split:
         report += [
             "CPU split, root process (pool parent / newsprep CLI+flow) + descendants "
