@@ -16,6 +16,41 @@ GOLDEN_CNNDM = GOLDEN / "cnn-xinjiang.cnndm.txt"
 SAMPLE = REPO / "newsprep" / "sample"
 
 
+SHM = Path("/dev/shm")
+
+
+def _semaphores() -> set[Path]:
+    return set(SHM.glob("sem.*")) if SHM.is_dir() else set()
+
+
+def _mapped_semaphores() -> set[str]:
+    """The named semaphores some live process still has (mapped, as /proc/<pid>/maps says)."""
+    held = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            held.update(line.split()[-1] for line in maps.read_text().splitlines()
+                        if "/dev/shm/sem." in line)
+        except OSError:  # the process ended meanwhile, or is not ours to read
+            continue
+    return held
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_semaphores():
+    """The tests that SIGKILL a run's process group kill multiprocessing's resource tracker
+    with it, which would have unlinked the pool's named semaphores (5 files in /dev/shm a
+    run): as when a machine dies, the files stay. After the session, the ones it made that
+    no live process holds are removed, so the suite does not litter /dev/shm."""
+    before = _semaphores()
+    yield
+    made = _semaphores() - before
+    if made:
+        held = _mapped_semaphores()
+        for path in made:
+            if str(path) not in held:
+                path.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """A real Prefect API server (SQLite, on 127.0.0.1) for the whole session.
