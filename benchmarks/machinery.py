@@ -10,6 +10,14 @@ the part and its journal) against bench.py's plain loop (`_one_article`: `open()
 the text, `write_atomic`). CPU microseconds an article, the two alternating, each round
 into a fresh folder. `--profile-one` adds a cProfile of one more newsprep pass (own time).
 The corpus is any folder of `.txt` files, e.g. one built by `bench.py --real-news`.
+
+CPU time swings with this VM; instructions much less. `--only shards|plain --passes N` runs
+one side N times and prints nothing, for an instruction count (user space) under valgrind:
+
+  benchmarks/machinery_instructions.sh /dev/shm/nc4k shards
+
+`--lookup FILE` keeps the text work's results in a file (made on the first call), so that
+a run under valgrind does not do the text work.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import argparse
 import cProfile
 import logging
 import os
+import pickle
 import pstats
 import shutil
 import sys
@@ -42,14 +51,22 @@ def main() -> None:
     parser.add_argument("--engine", default="fast")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile-one", action="store_true")
+    parser.add_argument("--only", choices=("plain", "shards"))
+    parser.add_argument("--passes", type=int, default=1)
+    parser.add_argument("--lookup", type=Path, help="the text work's results, kept here")
     args = parser.parse_args()
     corpus, work = Path(args.corpus), Path(args.work_dir)
-    pipeline = RunConfig(profile=args.profile, tokenizer_engine=args.engine).pipeline()
-    results = {}
-    for root, _, names in os.walk(corpus):
-        for name in names:
-            raw = Path(root, name).read_bytes()
-            results[raw] = stages.normalize_text(raw, pipeline)
+    if args.lookup is not None and args.lookup.exists():
+        results = pickle.loads(args.lookup.read_bytes())
+    else:
+        pipeline = RunConfig(profile=args.profile, tokenizer_engine=args.engine).pipeline()
+        results = {}
+        for root, _, names in os.walk(corpus):
+            for name in names:
+                raw = Path(root, name).read_bytes()
+                results[raw] = stages.normalize_text(raw, pipeline)
+        if args.lookup is not None:
+            args.lookup.write_bytes(pickle.dumps(results))
     stages.normalize_text = lambda raw, *_, **__: results[raw]  # the text work: a lookup
     rels = bench.list_corpus(corpus)
     bench._init_pool_worker(str(corpus), str(work / "plain"), "normalize_text", args.engine,
@@ -84,6 +101,11 @@ def main() -> None:
             session.finish_shards()
         return seconds
 
+    if args.only:
+        for _ in range(args.passes):
+            (plain if args.only == "plain" else shards)()
+        shutil.rmtree(work, ignore_errors=True)
+        return
     times: dict[str, list[float]] = {"plain loop": [], "newsprep shards": []}
     for _ in range(args.rounds):
         times["plain loop"].append(plain() / len(rels) * 1e6)
