@@ -125,7 +125,8 @@ class OpenFolders:
 
     def open_file(self, path: str, parts: list[str], below: int) -> int:
         """The file's descriptor, opened in its folder's (under the lock: no other thread
-        closes that folder meanwhile)."""
+        closes that folder meanwhile). A file that cannot be opened closes its folder: a
+        retry opens the folder again (one gone stale on a network file system, say)."""
         key = (path.rpartition("/")[0], below)
         with self._lock:
             folder = self._open.get(key)
@@ -133,7 +134,11 @@ class OpenFolders:
                 if len(self._open) >= self.MAX_OPEN:
                     self._close_all()
                 folder = self._open[key] = _open_folder(path, parts, below)
-            return _open_file(path, parts[-1], folder)
+            try:
+                return _open_file(path, parts[-1], folder)
+            except OSError:
+                os.close(self._open.pop(key))
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -187,6 +187,24 @@ def test_a_folder_kept_open_is_read_as_opened_even_when_swapped_for_a_link(
     assert (first, second) == (b"first file of the folder\n", b"second file of the folder\n")
 
 
+def test_a_file_that_cannot_be_opened_in_a_kept_folder_lets_the_next_try_reopen_it(
+    tmp_path: Path,
+) -> None:
+    """A folder kept open can go stale (replaced, or a network file system's handle): a
+    file that cannot be opened in it closes it, so the next try (a retry) walks again."""
+    src = tmp_path / "src"
+    write(src / "sub" / "a.txt", b"in the first folder\n")
+    root = str(src)
+    with OpenFolders() as folders:
+        read_bytes(LOCAL, f"{root}/sub/a.txt", 1000, root, folders)
+        (src / "sub").rename(tmp_path / "old")
+        write(src / "sub" / "b.txt", b"in the folder that replaced it\n")
+        with pytest.raises(FileNotFoundError):  # looked for in the folder kept open
+            read_bytes(LOCAL, f"{root}/sub/b.txt", 1000, root, folders)
+        again = read_bytes(LOCAL, f"{root}/sub/b.txt", 1000, root, folders)
+    assert again == b"in the folder that replaced it\n"
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd")
 def test_a_batch_over_more_folders_than_it_keeps_open_reads_each_and_closes_them(
     tmp_path: Path,
