@@ -192,9 +192,7 @@ def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
     if key not in tokenizers:
         fast_class = _fast_class()
         _check_fast_language(lang)
-        # its import sets this when it is not set, but a stage worker takes the command's
-        # environment after the fork server imported it (newsprep/run/engine/pool.py)
-        os.environ.setdefault("TOKENIZER_SHARED_DIR", _fast_shared_dir())
+        _shared_dir()  # set here too: a worker takes the command's environment
         tokenizers[key] = fast_class(lang, aggressive_dash_splits=aggressive_dash_splits)
     return tokenizers[key]
 
@@ -210,18 +208,19 @@ def _check_fast_language(lang: str) -> None:
 
 @cache
 def fast_languages() -> tuple[str, ...]:
-    """The languages the fast engine ships nonbreaking prefix files for (it refuses others):
-    in TOKENIZER_SHARED_DIR, where its C++ code looks, which it sets to its own `share`
-    folder when it is not set."""
-    shared = os.environ.get("TOKENIZER_SHARED_DIR", _fast_shared_dir())
+    """The languages the fast engine ships nonbreaking prefix files for (it refuses others)."""
     prefix = "nonbreaking_prefix."
-    found = (Path(shared) / "nonbreaking_prefixes").glob(prefix + "*")
+    found = (Path(_shared_dir()) / "nonbreaking_prefixes").glob(prefix + "*")
     return tuple(sorted(p.name[len(prefix) :] for p in found))
 
 
-def _fast_shared_dir() -> str:
-    """The fast engine's own data folder (its default TOKENIZER_SHARED_DIR)."""
-    return str(_fast_package() / "share")
+def _shared_dir() -> str:
+    """TOKENIZER_SHARED_DIR, where the fast engine's C++ code looks for its data; set to
+    the package's own `share` folder when unset, as the engine's import does. Set by
+    whoever uses the engine: a stage worker takes the command's environment, not that of
+    the fork server that imported the engine (newsprep/run/engine/pool.py)."""
+    default = str(_fast_package() / "share")  # found even when set: the engine is installed
+    return os.environ.setdefault("TOKENIZER_SHARED_DIR", default)
 
 
 def _fast_package() -> Path:
