@@ -388,12 +388,14 @@ def test_dest_deep_inside_the_source_leaves_its_neighbours_in(tmp_path: Path) ->
 
 
 def test_a_shard_notes_its_progress_batch_by_batch(tmp_path: Path, monkeypatch) -> None:
-    """The flow hears of a long shard before it ends: after each batch the worker notes
-    how many of its articles are done, in the run's local folder."""
+    """The flow hears of a long shard before it ends: after a batch that ends past the
+    note interval, the worker notes how many of its articles are done, in the run's local
+    folder (here every batch: an interval of 0)."""
     import newsprep.run.engine.shard as shard_module
     from newsprep.run.engine.batch import Job
     from newsprep.run.ledger.parts import Shard
 
+    monkeypatch.setattr(shard_module, "PROGRESS_NOTE_SECONDS", 0.0)
     src = make_source(tmp_path, folders="a", per_folder=5)
     notes = tmp_path / "progress"
     notes.mkdir()
@@ -410,6 +412,26 @@ def test_a_shard_notes_its_progress_batch_by_batch(tmp_path: Path, monkeypatch) 
     outcome = shard_module.run_shard(Shard("folder", "a"), sjob)
     assert outcome.articles == 5
     assert seen == ["2", "4", "5"]
+
+
+def test_a_shard_that_ends_within_the_note_interval_notes_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A short shard creates no note file (a creation costs more than its batches' notes
+    are worth): the flow counts its articles from its outcome."""
+    import newsprep.run.engine.shard as shard_module
+    from newsprep.run.engine.batch import Job
+    from newsprep.run.ledger.parts import Shard
+
+    monkeypatch.setattr(shard_module, "PROGRESS_NOTE_SECONDS", 3600.0)
+    src = make_source(tmp_path, folders="a", per_folder=5)
+    notes = tmp_path / "progress"
+    notes.mkdir()
+    job = Job(source_root=str(src), dest_root=str(tmp_path / "out"), pipeline=PipelineConfig())
+    sjob = shard_module.ShardJob(job, batch_size=2, progress_dir=str(notes))
+    outcome = shard_module.run_shard(Shard("folder", "a"), sjob)
+    assert outcome.articles == 5 and outcome.batches == 3
+    assert list(notes.iterdir()) == []
 
 
 @pytest.fixture
@@ -676,6 +698,7 @@ def test_a_finished_shard_keeps_no_checkpoint_in_the_runs_local_folder(tmp_path:
                 session.record_shard(outcome)
                 totals.append(outcome.tally.total)
                 assert not [p for p in checkpoints.rglob("*") if p.is_file()]
+                assert not [p for p in checkpoints.rglob("*") if p.is_dir()]  # none a shard
         summary = session.finish_shards()
     assert sorted(totals) == [2, 5, 5, 5, 5]  # feed.jsonl's two, each folder's five
     assert summary.counts["ok"] == 22

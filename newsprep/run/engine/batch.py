@@ -49,6 +49,7 @@ class Job:
     pipeline: PipelineConfig
     retry: RetryPolicy = RetryPolicy()  # noqa: RUF009 - frozen, safe as a default
     checkpoint_dir: str | None = None  # local folder where batches note finished articles
+    checkpoint_prefix: str = ""  # their files' names begin so (a shard's own)
     parity_sample: float = 0.0  # share of articles tokenized again with sacremoses
     article_timeout_seconds: float = 300.0  # one article's time limit (main thread)
     quarantine_max_item_bytes: int = 1024 * 1024  # the most one quarantine copy holds
@@ -80,7 +81,7 @@ class Job:
         rebuilds a batch whole (tasks/io/sinks.py, output_rules)."""
         if not output_rules(self.pipeline.output).per_article:
             return None
-        return checkpoint_path(self.checkpoint_dir, index)
+        return checkpoint_path(self.checkpoint_dir, index, self.checkpoint_prefix)
 
     def checkpoint(self, index: int) -> Checkpoint:
         return Checkpoint(self.checkpoint_path(index))

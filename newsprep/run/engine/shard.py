@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import shutil
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import count
 
 from fsspec import AbstractFileSystem
 
@@ -58,6 +59,9 @@ from newsprep.tasks.io.stores import on_local_disk
 
 MAX_LOGGED = 200  # problem lines a shard hands to its task's log
 READS_AT_ONCE = 16  # a part's files read at once on an object store
+# a shard notes its progress at most this often: one that ends sooner notes nothing (its
+# outcome tells the flow), so a short shard creates no note file
+PROGRESS_NOTE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,7 @@ def _process(
 ) -> tuple[str, tuple[tuple[str, int], ...]]:
     """Process the shard's new and changed articles and write its part, or only an
     addition when all that changed is new articles; (the part's sha256, its additions')."""
-    job = replace(sjob.job, checkpoint_dir=_checkpoints(sjob.job, paths))
+    job = replace(sjob.job, checkpoint_prefix=_checkpoint_prefix(paths))
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
         remove_temp_files(dest_fs, dest_root, folder, recursive)
@@ -282,11 +286,14 @@ def _process(
     resume = Resume(previous, job.fingerprint, not sjob.force, on_skip=on_skip)
     articles = resume.plan(iter_articles(listing, job.pipeline, job.retry))
     articles = _clear_the_way(articles, previous, dest_fs, dest_root, outcome)
+    noted_at = time.monotonic()
     for batch in batches(articles, sjob.batch_size, batch_bytes(job.pipeline)):
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
-        _note_progress(sjob, paths, outcome.tally.total + len(records))
+        if time.monotonic() - noted_at >= PROGRESS_NOTE_SECONDS:
+            _note_progress(sjob, paths, outcome.tally.total + len(records))
+            noted_at = time.monotonic()
         for record in records:
             outcome.tally.add(record)
             if record.status != "ok" and len(outcome.problems) < MAX_LOGGED:
@@ -362,14 +369,24 @@ def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:
     os.replace(path + ".new", path)
 
 
-def _checkpoints(job: Job, paths: PartPaths) -> str | None:
-    return posixpath.join(job.checkpoint_dir, paths.name) if job.checkpoint_dir else None
+def _checkpoint_prefix(paths: PartPaths) -> str:
+    """A shard's batch checkpoints are files of the run's checkpoint folder named after
+    its part, not a folder of the shard's own: a folder costs a creation and a removal a
+    shard, in a local folder that may be slow to create in."""
+    return f"{paths.name}."
 
 
 def _remove_checkpoints(job: Job, paths: PartPaths) -> None:
-    folder = _checkpoints(job, paths)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+    """Remove the shard's batch checkpoints: numbered from 0, each batch made its file."""
+    checkpoint = replace(job, checkpoint_prefix=_checkpoint_prefix(paths)).checkpoint_path
+    for index in count():
+        path = checkpoint(index)
+        if path is None:
+            return
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
 
 
 def _clear_the_way(

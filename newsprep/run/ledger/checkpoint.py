@@ -20,8 +20,10 @@ NOTES_PER_WRITE = 32
 SECONDS_PER_WRITE = 1.0
 
 
-def checkpoint_path(folder: str | None, index: int) -> Path | None:
-    return Path(folder) / f"batch-{index:06d}.jsonl" if folder else None
+def checkpoint_path(folder: str | None, index: int, prefix: str = "") -> Path | None:
+    """Batch `index`'s checkpoint file in `folder`; `prefix` names whose batches these are
+    (a shard's: its part's name and a dot), so shards share one folder without one each."""
+    return Path(folder) / f"{prefix}batch-{index:06d}.jsonl" if folder else None
 
 
 def read_checkpoint(path: Path | None) -> dict[str, ArticleRecord]:
