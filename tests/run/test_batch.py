@@ -18,6 +18,7 @@ from newsprep.config import resolve_pipeline
 from newsprep.run.engine.batch import (
     ArticleLimit,
     ArticleTimeout,
+    BatchTimer,
     TimeLimit,
     crashed_batch_records,
     in_sample,
@@ -249,19 +250,37 @@ def test_an_alarm_inside_a_step_ends_it_and_one_between_steps_ends_the_next() ->
         time.sleep(0.1)
 
 
-def test_a_batch_arms_one_timer_an_article(
+def test_a_batch_sets_its_timer_once_not_for_each_article(
     source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    arms = []
+    """Two timer calls a batch (armed at its first article, disarmed at its end), not two
+    an article: no article here comes near its limit of 300 s."""
+    calls = []
     setitimer = signal.setitimer
 
     def counted(which: int, seconds: float, *interval: float) -> tuple[float, float]:
-        if seconds:
-            arms.append(seconds)
+        calls.append(seconds)
         return setitimer(which, seconds, *interval)
 
     monkeypatch.setattr(signal, "setitimer", counted)
     refs = file_refs(source)
     records = process_batch(refs, 0, make_job(source, tmp_path / "out"))
-    assert {r.status for r in records} == {"ok", "rejected"}
-    assert arms == [300.0] * len(refs)
+    assert {r.status for r in records} == {"ok", "rejected"} and len(refs) == 5
+    assert calls == [300.0, 0]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing left armed
+
+
+def test_in_a_batch_each_article_gets_its_whole_limit() -> None:
+    """The timer set for the first article fires during the second: it is set again for
+    the second's deadline, which ends it when it runs over, and no sooner."""
+    with BatchTimer():
+        with ArticleLimit(0.2), TimeLimit(0.2):  # within its limit
+            time.sleep(0.15)
+        with ArticleLimit(0.2), pytest.raises(ArticleTimeout), TimeLimit(0.2):
+            started = time.monotonic()
+            time.sleep(10)  # the timer fires 0.05 s in: too soon for this one
+        assert 0.2 <= time.monotonic() - started < 5
+        for _ in range(2):  # each within its limit, together over it
+            with ArticleLimit(0.2), TimeLimit(0.2):
+                time.sleep(0.15)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

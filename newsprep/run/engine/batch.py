@@ -12,6 +12,7 @@ import hashlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -113,7 +114,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
     # the folders outlast the I/O threads that read in them
     with (
         OpenFolders() as folders, job.checkpoint(index) as checkpoint,
-        IORequests(job.overlaps()) as requests,
+        IORequests(job.overlaps()) as requests, BatchTimer(),
     ):
 
         def finished(position: int, record: ArticleRecord) -> None:
@@ -139,7 +140,7 @@ def process_batch(refs: Iterable[ArticleRef], index: int, job: Job) -> list[Arti
                 writes.submit(position, write, 2 * len(result.text))
 
         seconds = job.article_timeout_seconds
-        if not requests.overlap:  # inline: one time limit for the read, text work and write
+        if not requests.overlap:  # inline: one limit for the read, text work and write
             for position in todo:
                 with ArticleLimit(seconds):
                     article(position, *_read(refs[position], job, folders))
@@ -194,9 +195,12 @@ class TimeLimit:
 
     _installed = False  # the SIGALRM handler, once per process
     _seconds = 0.0  # the limit in force, for the message
-    _article = False  # an ArticleLimit is armed: steps only say when they run
+    _deadline: float | None = None  # when the limit in force passes (time.monotonic)
+    _article = False  # an ArticleLimit is in force: steps only say when they run
     _in_step = False  # the alarm raises only inside a step
     _expired = False  # the alarm came between steps: the next step ends at once
+    _timer = False  # the process's timer is armed: it fires at or before _deadline
+    _batch = False  # inside a BatchTimer: the timer is left armed between articles
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -211,18 +215,19 @@ class TimeLimit:
                 TimeLimit._in_step = False
                 raise ArticleTimeout(_message())
             return
-        _arm(self.seconds)
+        _start_limit(self.seconds)
 
     def __exit__(self, *exc: object) -> None:
         if self.armed:
             TimeLimit._in_step = False
             if not TimeLimit._article:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                _end_limit()
 
 
 class ArticleLimit:
-    """One timer for all of an article's steps in this thread (see `TimeLimit`): armed
-    once, not once a step."""
+    """One limit for all of an article's steps in this thread (see `TimeLimit`). Inside a
+    `BatchTimer` it costs no system call: the batch's timer, when it fires, either ends
+    the article in force or is set again for that article's deadline."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -232,23 +237,65 @@ class ArticleLimit:
         if self.armed:
             TimeLimit._expired = False
             TimeLimit._article = True
-            _arm(self.seconds)
+            _start_limit(self.seconds)
 
     def __exit__(self, *exc: object) -> None:
         if self.armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _end_limit()
             TimeLimit._article = TimeLimit._in_step = TimeLimit._expired = False
+
+
+class BatchTimer:
+    """A batch's articles share the process's timer: it is set at most once an article's
+    limit (usually once a batch), not twice an article, and disarmed when the batch ends.
+    A timer is not inherited by a forked process."""
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            TimeLimit._batch = True
+
+    def __exit__(self, *exc: object) -> None:
+        if TimeLimit._batch:
+            TimeLimit._batch = False
+            _disarm()
+
+
+def _start_limit(seconds: float) -> None:
+    TimeLimit._seconds = seconds
+    TimeLimit._deadline = time.monotonic() + seconds
+    if not TimeLimit._timer:  # else it fires before this deadline, and is set again then
+        _arm(seconds)
+
+
+def _end_limit() -> None:
+    TimeLimit._deadline = None
+    if not TimeLimit._batch:
+        _disarm()
 
 
 def _arm(seconds: float) -> None:
     if not TimeLimit._installed:
         signal.signal(signal.SIGALRM, _alarm)
         TimeLimit._installed = True
-    TimeLimit._seconds = seconds
+    TimeLimit._timer = True
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
+def _disarm() -> None:
+    if TimeLimit._timer:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        TimeLimit._timer = False
+
+
 def _alarm(signum: int, frame: object) -> None:
+    TimeLimit._timer = False
+    deadline = TimeLimit._deadline
+    if deadline is None:  # no limit in force (a batch between articles)
+        return
+    left = deadline - time.monotonic()
+    if left > 0:  # armed for an earlier article: wait for this one's deadline
+        _arm(left)
+        return
     if not TimeLimit._in_step:  # between steps: not in code that could take it
         TimeLimit._expired = True
         return
