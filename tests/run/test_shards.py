@@ -414,24 +414,33 @@ def test_a_shard_notes_its_progress_batch_by_batch(tmp_path: Path, monkeypatch) 
     assert seen == ["2", "4", "5"]
 
 
-def test_a_shard_that_ends_within_the_note_interval_notes_nothing(
+def test_a_worker_notes_progress_at_most_once_an_interval(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """A short shard creates no note file (a creation costs more than its batches' notes
-    are worth): the flow counts its articles from its outcome."""
+    """Short shards one after the other do not each create a note file: a worker notes
+    the shard in hand only when PROGRESS_NOTE_SECONDS have passed since its last note
+    (a clock that moves 0.4 s a call: of six one-batch shards, the 1st and the 4th)."""
+    import types
+
     import newsprep.run.engine.shard as shard_module
     from newsprep.run.engine.batch import Job
     from newsprep.run.ledger.parts import Shard
 
-    monkeypatch.setattr(shard_module, "PROGRESS_NOTE_SECONDS", 3600.0)
-    src = make_source(tmp_path, folders="a", per_folder=5)
+    ticks = iter(100 + 0.4 * n for n in range(1000))
+    monkeypatch.setattr(shard_module, "time", types.SimpleNamespace(monotonic=lambda: next(ticks)))
+    monkeypatch.setattr(shard_module, "PROGRESS_NOTE_SECONDS", 1.0)
+    monkeypatch.setattr(shard_module, "_noted_at", 0.0)
+    src = make_source(tmp_path, folders="abcdef", per_folder=2)
     notes = tmp_path / "progress"
     notes.mkdir()
     job = Job(source_root=str(src), dest_root=str(tmp_path / "out"), pipeline=PipelineConfig())
-    sjob = shard_module.ShardJob(job, batch_size=2, progress_dir=str(notes))
-    outcome = shard_module.run_shard(Shard("folder", "a"), sjob)
-    assert outcome.articles == 5 and outcome.batches == 3
-    assert list(notes.iterdir()) == []
+    sjob = shard_module.ShardJob(job, progress_dir=str(notes))
+    for folder in "abcdef":
+        outcome = shard_module.run_shard(Shard("folder", folder), sjob)
+        assert outcome.articles == 2 and outcome.batches == 1
+    noted = sorted(path.name for path in notes.iterdir())
+    assert noted == [PartPaths.of("folder:a").name, PartPaths.of("folder:d").name]
+    assert [(notes / name).read_text() for name in noted] == ["2", "2"]
 
 
 @pytest.fixture

@@ -59,9 +59,11 @@ from newsprep.tasks.io.stores import on_local_disk
 
 MAX_LOGGED = 200  # problem lines a shard hands to its task's log
 READS_AT_ONCE = 16  # a part's files read at once on an object store
-# a shard notes its progress at most this often: one that ends sooner notes nothing (its
-# outcome tells the flow), so a short shard creates no note file
+# a worker notes the progress of the shard in hand at most this often, whatever the
+# shards' sizes: short shards one after the other do not each create a note file, and the
+# flow still hears of a task run's shards before it ends
 PROGRESS_NOTE_SECONDS = 1.0
+_noted_at = 0.0  # when this process last noted progress (time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -286,14 +288,11 @@ def _process(
     resume = Resume(previous, job.fingerprint, not sjob.force, on_skip=on_skip)
     articles = resume.plan(iter_articles(listing, job.pipeline, job.retry))
     articles = _clear_the_way(articles, previous, dest_fs, dest_root, outcome)
-    noted_at = time.monotonic()
     for batch in batches(articles, sjob.batch_size, batch_bytes(job.pipeline)):
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
-        if time.monotonic() - noted_at >= PROGRESS_NOTE_SECONDS:
-            _note_progress(sjob, paths, outcome.tally.total + len(records))
-            noted_at = time.monotonic()
+        _note_progress(sjob, paths, outcome.tally.total + len(records))
         for record in records:
             outcome.tally.add(record)
             if record.status != "ok" and len(outcome.problems) < MAX_LOGGED:
@@ -359,8 +358,14 @@ def _may_add(
 
 
 def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:
-    """Say how many of its articles the shard has done, for the flow's progress (a
-    remote worker, without the folder, says nothing until the shard ends)."""
+    """Say how many of its articles the shard has done, for the flow's progress, if this
+    process has not said so of a shard within PROGRESS_NOTE_SECONDS (a remote worker,
+    without the folder, says nothing until the shard ends)."""
+    global _noted_at
+    now = time.monotonic()
+    if now - _noted_at < PROGRESS_NOTE_SECONDS:
+        return
+    _noted_at = now
     if sjob.progress_dir is None or not os.path.isdir(sjob.progress_dir):
         return
     path = os.path.join(sjob.progress_dir, paths.name)
