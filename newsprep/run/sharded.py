@@ -279,8 +279,8 @@ class ShardedSession(RunSession):
         )
 
     def hear_progress(self) -> None:
-        """Count what the shards still running have done so far (each notes it in a file
-        of the run's local folder after every batch)."""
+        """Count what the shards still running have done so far (a worker notes the
+        shard in hand in a file of the run's local folder, at most once a second)."""
         for note in self.progress_dir.iterdir():
             if note.suffix == ".new":
                 continue
