@@ -272,7 +272,8 @@ def test_a_batch_sets_its_timer_once_not_for_each_article(
 
 def test_in_a_batch_each_article_gets_its_whole_limit() -> None:
     """The timer set for the first article fires during the second: it is set again for
-    the second's deadline, which ends it when it runs over, and no sooner."""
+    the second's deadline, which ends it when it runs over, and no sooner; an article with
+    a shorter limit than the one the timer was set for sets it again."""
     with BatchTimer():
         with ArticleLimit(0.2), TimeLimit(0.2):  # within its limit
             time.sleep(0.15)
@@ -283,4 +284,11 @@ def test_in_a_batch_each_article_gets_its_whole_limit() -> None:
         for _ in range(2):  # each within its limit, together over it
             with ArticleLimit(0.2), TimeLimit(0.2):
                 time.sleep(0.15)
+        time.sleep(0.3)  # between articles: the timer fires with no limit in force
+        with ArticleLimit(10), TimeLimit(10):  # a longer limit arms it, then a shorter one
+            pass
+        with ArticleLimit(0.2), pytest.raises(ArticleTimeout), TimeLimit(0.2):
+            started = time.monotonic()
+            time.sleep(10)  # ended at its own deadline, not at the longer limit's
+        assert 0.2 <= time.monotonic() - started < 5
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -199,7 +199,7 @@ class TimeLimit:
     _article = False  # an ArticleLimit is in force: steps only say when they run
     _in_step = False  # the alarm raises only inside a step
     _expired = False  # the alarm came between steps: the next step ends at once
-    _timer = False  # the process's timer is armed: it fires at or before _deadline
+    _fires_at: float | None = None  # when the process's armed timer fires; None: not armed
     _batch = False  # inside a BatchTimer: the timer is left armed between articles
 
     def __init__(self, seconds: float) -> None:
@@ -262,8 +262,9 @@ class BatchTimer:
 
 def _start_limit(seconds: float) -> None:
     TimeLimit._seconds = seconds
-    TimeLimit._deadline = time.monotonic() + seconds
-    if not TimeLimit._timer:  # else it fires before this deadline, and is set again then
+    TimeLimit._deadline = deadline = time.monotonic() + seconds
+    fires_at = TimeLimit._fires_at
+    if fires_at is None or fires_at > deadline:  # else it is set again when it fires
         _arm(seconds)
 
 
@@ -277,18 +278,18 @@ def _arm(seconds: float) -> None:
     if not TimeLimit._installed:
         signal.signal(signal.SIGALRM, _alarm)
         TimeLimit._installed = True
-    TimeLimit._timer = True
+    TimeLimit._fires_at = time.monotonic() + seconds
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def _disarm() -> None:
-    if TimeLimit._timer:
+    if TimeLimit._fires_at is not None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        TimeLimit._timer = False
+        TimeLimit._fires_at = None
 
 
 def _alarm(signum: int, frame: object) -> None:
-    TimeLimit._timer = False
+    TimeLimit._fires_at = None
     deadline = TimeLimit._deadline
     if deadline is None:  # no limit in force (a batch between articles)
         return
