@@ -247,6 +247,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return config
 
 
+HEALTH_SECONDS = 5.0  # a configured Prefect server answers its health check in this time
+
+
 def say(message: str) -> None:
     print(f"newsprep: {message}", file=sys.stderr, flush=True)
 
@@ -266,6 +269,13 @@ def prefect_api():
 
     configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
     if configured:
+        silent = _does_not_answer(configured)
+        if silent:
+            raise ConfigError(
+                f"the Prefect server at {redact(configured)} (PREFECT_API_URL) does not "
+                f"answer ({silent}): start it, or unset PREFECT_API_URL to report to the "
+                "local server"
+            )
         say(f"reporting to the Prefect server at {configured}")
         yield configured
         return
@@ -286,6 +296,21 @@ def prefect_api():
         raise ConfigError(
             f"{exc}. Start one lasting server with `newsprep server start` and run again."
         ) from None
+
+
+def _does_not_answer(api_url: str) -> str | None:
+    """Why the Prefect API at `api_url` does not answer, or None when it does (an HTTP
+    error is an answer: a server in front may refuse /health)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=HEALTH_SECONDS):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", exc))
 
 
 def run(
@@ -373,9 +398,9 @@ def _run_flow(config: RunConfig, started: float, fork_server: bool) -> int:
                 try:
                     state = normalize_corpus(config, return_state=True)
                     result = state.result(raise_on_failure=False)
-                except Exception:
+                except Exception as exc:
                     if _server_gone() is None:
-                        raise
+                        _went_away_unseen(exc)
                     state = result = None  # Prefect could not record the end of the run
     finally:
         give_up_early_start()  # the flow took it, unless the run ended before its flow
@@ -405,6 +430,18 @@ def _server_gone() -> str | None:
     from newsprep.run.orchestration.report import PREFECT_API
 
     return PREFECT_API.gone
+
+
+def _went_away_unseen(exc: Exception) -> None:
+    """Prefect's engine could not reach the server where the run does not ask first: as
+    it starts the flow run (before the flow begins: the run stops, to be run again) or
+    records its end. `_finished_without_server` says which; what is not the server's
+    absence is raised again."""
+    from newsprep.run.orchestration.report import PREFECT_API, unreachable
+
+    if not unreachable(exc):
+        raise exc
+    PREFECT_API.went_away(f"{type(exc).__name__}: {exc}", None)
 
 
 def _finished_without_server(config: RunConfig, result: Any, started: float) -> int:

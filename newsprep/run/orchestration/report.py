@@ -63,15 +63,17 @@ class PrefectApi:
             self.went_away(f"{url} does not answer: {reason}", logger)
             return False
 
-    def went_away(self, what: str, logger: Any) -> None:
-        """Say it once; stop Prefect retrying, shipping logs to and reporting to it."""
+    def went_away(self, what: str, logger: Any | None) -> None:
+        """Say it once (to `logger`, when given); stop Prefect retrying, shipping logs to
+        and reporting to it."""
         if self.gone is not None:
             return
         self.gone = what
-        logger.warning(
-            "the Prefect server went away: %s; the run goes on without it (no more progress, "
-            "artifacts or states in the UI)", what,
-        )
+        if logger is not None:
+            logger.warning(
+                "the Prefect server went away: %s; the run goes on without it (no more "
+                "progress, artifacts or states in the UI)", what,
+            )
         get_current_settings().client.max_retries = 0  # this process's, for this run's end
         for name in ("", "prefect", *logging.Logger.manager.loggerDict):
             found = logging.getLogger(name)
@@ -106,7 +108,7 @@ class PrefectApi:
         try:
             call()
         except Exception as exc:
-            if not _unreachable(exc):
+            if not unreachable(exc):
                 raise
             self.went_away(f"{type(exc).__name__}: {exc}", logger)
 
@@ -116,10 +118,10 @@ def _quiet(record: logging.LogRecord) -> bool:
     (its events and client loggers, the engines' tracebacks of connection errors)."""
     if record.name.startswith(_NOISY_LOGGERS):
         return False
-    return not (record.exc_info and record.exc_info[1] and _unreachable(record.exc_info[1]))
+    return not (record.exc_info and record.exc_info[1] and unreachable(record.exc_info[1]))
 
 
-def _unreachable(exc: BaseException) -> bool:
+def unreachable(exc: BaseException) -> bool:
     """An error reaching the server (connect, read, protocol), anywhere in the chain."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
