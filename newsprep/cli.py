@@ -269,8 +269,10 @@ def prefect_api():
 
     configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
     if configured:
-        silent = _does_not_answer(configured)
-        if silent:
+        from newsprep.run.orchestration.report import does_not_answer
+
+        silent = does_not_answer(configured, HEALTH_SECONDS)
+        if silent is not None:
             raise ConfigError(
                 f"the Prefect server at {redact(configured)} (PREFECT_API_URL) does not "
                 f"answer ({silent}): start it, or unset PREFECT_API_URL to report to the "
@@ -296,21 +298,6 @@ def prefect_api():
         raise ConfigError(
             f"{exc}. Start one lasting server with `newsprep server start` and run again."
         ) from None
-
-
-def _does_not_answer(api_url: str) -> str | None:
-    """Why the Prefect API at `api_url` does not answer, or None when it does (an HTTP
-    error is an answer: a server in front may refuse /health)."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=HEALTH_SECONDS):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except (OSError, ValueError) as exc:
-        return str(getattr(exc, "reason", exc))
 
 
 def run(

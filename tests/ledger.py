@@ -28,6 +28,15 @@ def is_ledger_file(relative: str) -> bool:
     return relative.split("/", 1)[0] in _BOOKKEEPING
 
 
+def corpus_files(dest: Path) -> dict[str, bytes]:
+    """DEST's corpus on local disk, its bookkeeping left out: relative path -> bytes."""
+    return {
+        str(p.relative_to(dest)): p.read_bytes()
+        for p in sorted(dest.rglob("*"))
+        if p.is_file() and not is_ledger_file(p.relative_to(dest).as_posix())
+    }
+
+
 def ledger_bytes(dest: str | Path) -> dict[str, bytes]:
     """The bytes of each file that holds DEST's records, by URL: to check that a run
     left the ledger as it was."""

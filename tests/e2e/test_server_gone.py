@@ -110,13 +110,6 @@ class _HealthOnly(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _corpus(dest: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(dest)): p.read_bytes() for p in sorted(dest.rglob("*"))
-        if p.is_file() and not ledger.is_ledger_file(p.relative_to(dest).as_posix())
-    }
-
-
 def test_a_server_gone_before_the_flow_begins_stops_the_run_to_be_run_again(
     tmp_path: Path, prefect_server: str
 ) -> None:
@@ -146,7 +139,7 @@ def test_a_server_gone_before_the_flow_begins_stops_the_run_to_be_run_again(
     assert again.returncode == 0, again.stderr[-3000:]
     clean = newsprep("run", str(SAMPLE), str(tmp_path / "clean"), env=env, cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr[-3000:]
-    assert _corpus(stopped) == _corpus(tmp_path / "clean")
+    assert ledger.corpus_files(stopped) == ledger.corpus_files(tmp_path / "clean")
     assert [r["id"] for r in ledger.records(stopped)] == \
         [r["id"] for r in ledger.records(tmp_path / "clean")]
     assert not ledger.journals(stopped)

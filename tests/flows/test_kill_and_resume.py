@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ledger import is_ledger_file, journal_lines, journaled, journals, records
+from ledger import corpus_files, journal_lines, journaled, journals, records
 
 from newsprep.config import SAMPLE_SOURCE
 from newsprep.tasks.io.sinks import TEMP_MARKER
@@ -86,14 +86,6 @@ def kill_when_journaled(run: subprocess.Popen, dest: Path, lines: int) -> None:
     assert journals(dest), "killed part way"
 
 
-def files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not is_ledger_file(p.relative_to(root).as_posix())
-    }
-
-
 @pytest.mark.parametrize("unit", ["shard", "batch"])
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path, unit: str) -> None:
     src = build_corpus(tmp_path / "src")
@@ -108,7 +100,8 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path, unit: str) -> N
     uninterrupted = start(src, clean, unit)
     wait_ok(uninterrupted)
 
-    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert corpus_files(killed) == corpus_files(clean), \
+        "same corpus bytes, no partial or extra files"
     assert not [p for p in killed.rglob("*") if TEMP_MARKER in p.name], "no temp files left"
     assert not journals(killed)
     after, reference = records(killed), records(clean)
@@ -148,7 +141,8 @@ def test_sigkill_in_a_run_of_additions_then_rerun_equals_uninterrupted(tmp_path:
     uninterrupted = start(src, clean, "shard")
     wait_ok(uninterrupted)
 
-    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert corpus_files(killed) == corpus_files(clean), \
+        "same corpus bytes, no partial or extra files"
     assert not journals(killed)
     strip = ("status", "attempts")
     after, reference = records(killed), records(clean)
@@ -231,7 +225,8 @@ def test_sigkill_in_a_run_of_slices_then_rerun_equals_uninterrupted(
     uninterrupted = start(src, clean, "shard", *SLICES, "--allow-removal")
     wait_ok(uninterrupted)
 
-    assert files(killed) == files(clean), "same corpus bytes, no partial or extra files"
+    assert corpus_files(killed) == corpus_files(clean), \
+        "same corpus bytes, no partial or extra files"
     assert not journals(killed)
     strip = ("status", "attempts")
     after, reference = records(killed), records(clean)

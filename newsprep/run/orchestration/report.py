@@ -53,15 +53,11 @@ class PrefectApi:
         url = PREFECT_API_URL.value()
         if not url:  # an in-process (ephemeral) API cannot go away
             return True
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=_HEALTH_TIMEOUT_SECONDS):
-                return True
-        except urllib.error.HTTPError:  # it answers (a server in front may refuse /health)
+        silent = does_not_answer(url, _HEALTH_TIMEOUT_SECONDS)
+        if silent is None:
             return True
-        except Exception as exc:  # refused, reset, timed out: not there any more
-            reason = getattr(exc, "reason", exc)  # a URLError's own
-            self.went_away(f"{url} does not answer: {reason}", logger)
-            return False
+        self.went_away(f"{url} does not answer: {silent}", logger)
+        return False
 
     def went_away(self, what: str, logger: Any | None) -> None:
         """Say it once (to `logger`, when given); stop Prefect retrying, shipping logs to
@@ -111,6 +107,18 @@ class PrefectApi:
             if not unreachable(exc):
                 raise
             self.went_away(f"{type(exc).__name__}: {exc}", logger)
+
+
+def does_not_answer(api_url: str, timeout: float) -> str | None:
+    """Why the Prefect API at `api_url` does not answer its health check, or None when it
+    answers (an HTTP error is an answer: a server in front may refuse /health)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except Exception as exc:  # refused, reset, timed out, not HTTP: not there
+        return str(getattr(exc, "reason", exc))  # a URLError's own
 
 
 def _quiet(record: logging.LogRecord) -> bool:
