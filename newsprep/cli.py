@@ -254,10 +254,23 @@ def say(message: str) -> None:
     print(f"newsprep: {message}", file=sys.stderr, flush=True)
 
 
+def require_answer(api_url: str) -> None:
+    """ConfigError, in one line, when the configured Prefect server does not answer."""
+    from newsprep.run.orchestration.health import does_not_answer
+
+    silent = does_not_answer(api_url, HEALTH_SECONDS)
+    if silent is not None:
+        raise ConfigError(
+            f"the Prefect server at {redact(api_url)} (PREFECT_API_URL) does not "
+            f"answer ({silent}): start it, or unset PREFECT_API_URL to report to the "
+            "local server"
+        )
+
+
 @contextmanager
-def prefect_api():
+def prefect_api(answered: str | None = None):
     """Use the configured Prefect API, else the lasting local server, else start a
-    temporary server for this run.
+    temporary server for this run. `answered`: a URL already asked (`require_answer`).
 
     Prefect's own ephemeral mode would start a server in every worker process; one
     server, announced through PREFECT_API_URL, is shared by the flow and its workers.
@@ -269,15 +282,8 @@ def prefect_api():
 
     configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
     if configured:
-        from newsprep.run.orchestration.report import does_not_answer
-
-        silent = does_not_answer(configured, HEALTH_SECONDS)
-        if silent is not None:
-            raise ConfigError(
-                f"the Prefect server at {redact(configured)} (PREFECT_API_URL) does not "
-                f"answer ({silent}): start it, or unset PREFECT_API_URL to report to the "
-                "local server"
-            )
+        if configured != answered:
+            require_answer(configured)
         say(f"reporting to the Prefect server at {configured}")
         yield configured
         return
@@ -317,12 +323,17 @@ def run(
         check_apart(config.source, config.dest)
         _check_source(config.source)
         _check_dask(config.options)
+        # a server the environment names is asked before DEST is touched (one only a
+        # Prefect profile names is known, and asked, once Prefect is imported)
+        answered = os.environ.get("PREFECT_API_URL") or None
+        if answered:
+            require_answer(answered)
         lock = dest_lock.acquire(config.dest)  # also proves DEST writable
     except BaseException:
         _stop_fork_server(fork_server)
         raise
     try:
-        return _run_flow(config, started, fork_server)
+        return _run_flow(config, started, fork_server, answered)
     finally:
         dest_lock.release(lock)  # after the fork server's end: no worker of it still writes
 
@@ -368,13 +379,15 @@ def _stop_fork_server(started: bool) -> None:
         stop_fork_server()
 
 
-def _run_flow(config: RunConfig, started: float, fork_server: bool) -> int:
+def _run_flow(
+    config: RunConfig, started: float, fork_server: bool, answered: str | None = None
+) -> int:
     from newsprep.run.early import begin_early_start, can_begin_early, give_up_early_start
 
     if can_begin_early(config):  # the workers begin while Prefect is imported
         begin_early_start(config)
     try:
-        with prefect_api():
+        with prefect_api(answered):
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
             from newsprep.flows.normalize_corpus import normalize_corpus

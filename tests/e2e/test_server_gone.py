@@ -145,7 +145,9 @@ def test_a_server_gone_before_the_flow_begins_stops_the_run_to_be_run_again(
     assert not ledger.journals(stopped)
 
 
-def test_a_configured_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+def test_a_configured_server_that_does_not_answer_ends_the_command_before_dest(
+    tmp_path: Path,
+) -> None:
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
            "PREFECT_API_URL": f"http://127.0.0.1:{_free_port()}/api"}  # nothing listens
     run = newsprep("run", str(SAMPLE), str(tmp_path / "out"), env=env, cwd=tmp_path)
@@ -154,3 +156,5 @@ def test_a_configured_server_that_does_not_answer_is_one_line(tmp_path: Path) ->
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("newsprep: error: the Prefect server at ") and \
         "(PREFECT_API_URL) does not answer" in last, run.stderr
+    # asked before the run began: nothing written, not even DEST
+    assert not (tmp_path / "out").exists(), sorted((tmp_path / "out").rglob("*"))

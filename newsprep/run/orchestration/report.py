@@ -12,8 +12,6 @@ import functools
 import hashlib
 import logging
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +30,7 @@ from newsprep.config import RunConfig
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.summary import RunSummary, Tally, redact
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
+from newsprep.run.orchestration.health import does_not_answer
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|])")
 _HEALTH_TIMEOUT_SECONDS = 2.0
@@ -107,18 +106,6 @@ class PrefectApi:
             if not unreachable(exc):
                 raise
             self.went_away(f"{type(exc).__name__}: {exc}", logger)
-
-
-def does_not_answer(api_url: str, timeout: float) -> str | None:
-    """Why the Prefect API at `api_url` does not answer its health check, or None when it
-    answers (an HTTP error is an answer: a server in front may refuse /health)."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except Exception as exc:  # refused, reset, timed out, not HTTP: not there
-        return str(getattr(exc, "reason", exc))  # a URLError's own
 
 
 def _quiet(record: logging.LogRecord) -> bool:
