@@ -7,6 +7,11 @@ import logging
 import time
 from collections.abc import Callable
 
+# No ETA in a run's first seconds: the rate counts from the command's start, and its
+# start-up (imports, the workers' start; articles are counted as batches end) made the
+# first ETA of a 10 s run 8 minutes
+ETA_AFTER_SECONDS = 10.0
+
 
 class Progress:
     def __init__(
@@ -69,6 +74,8 @@ class Progress:
         if self.total is None:  # streaming from archives or JSONL: no total up front
             return f"{self.done} articles so far, {rate:.1f} articles/s"
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        if self.elapsed < ETA_AFTER_SECONDS:  # the start-up would weigh too much in it
+            eta = float("nan")
         if self.done >= self.total:
             eta = 0.0
         return (
