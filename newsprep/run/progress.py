@@ -73,11 +73,12 @@ class Progress:
         rate = self.rate
         if self.total is None:  # streaming from archives or JSONL: no total up front
             return f"{self.done} articles so far, {rate:.1f} articles/s"
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        if self.elapsed < ETA_AFTER_SECONDS:  # the start-up would weigh too much in it
-            eta = float("nan")
         if self.done >= self.total:
             eta = 0.0
+        elif rate > 0 and self.elapsed >= ETA_AFTER_SECONDS:
+            eta = (self.total - self.done) / rate
+        else:  # no rate yet, or the start-up would weigh too much in it
+            eta = float("nan")
         return (
             f"{self.done}/{self.total} articles ({self.percent():.0f}%), "
             f"{rate:.1f} articles/s, ETA {_duration(eta)}"

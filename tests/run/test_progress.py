@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from newsprep.run import progress as progress_module
 from newsprep.run.progress import ETA_AFTER_SECONDS, Progress, _duration
@@ -29,7 +30,8 @@ def test_no_eta_in_the_first_seconds(monkeypatch, caplog) -> None:
     articles/s, 16,900 left: 65.4 s)."""
     assert ETA_AFTER_SECONDS == 10
     now = [0.0]
-    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    # the progress module's clock only, not the process's time.monotonic
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
     progress = Progress(20000, logging.getLogger("t"), every_seconds=1)
     with caplog.at_level(logging.INFO, logger="t"):
         now[0] = 2.4
