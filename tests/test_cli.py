@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger import journaled, records
+from ledger import corpus_files, journaled, records
 
 from newsprep.config import SAMPLE_SOURCE
 
@@ -593,8 +593,3 @@ def test_the_command_begins_its_first_shards_while_it_imports_prefect(tmp_path: 
     assert "shards begun" not in plain.stderr
     assert corpus_files(tmp_path / "early") == corpus_files(tmp_path / "plain")
     assert records(tmp_path / "early") == records(tmp_path / "plain")
-
-
-def corpus_files(dest: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(dest)): p.read_bytes() for p in sorted(dest.rglob("*"))
-            if p.is_file() and p.relative_to(dest).parts[0] not in ("_ledger", "_run.json")}
