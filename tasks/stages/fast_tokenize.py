@@ -77,7 +77,8 @@ _LINE_PATTERNS = tuple(p for p in FAST_DIFFERS_PATTERNS if p not in _WORD_PATTER
 # is searched only in a line that holds a character every match of it holds (its
 # patterns begin with it, or `^\s*'`, `(?<!\S),`; the hyphens' group also matches a tab):
 # `in` costs a tenth of a search, and most news lines have no quote, comma or hyphen.
-_NEEDED = {"^": "'", "'": "'", "\\.": ".", "(": ",", "-": "-\t"}  # by leading literal
+# by leading literal: a line must hold one of these (one or two: the first and the last)
+_NEEDED = {"^": "'", "'": "'", "\\.": ".", "(": ",", "-": "-\t"}
 _FAST_DIFFERS_SEARCHES = tuple(
     (_NEEDED[key], regex.compile("|".join(group)).search)
     for key, group in itertools.groupby(_LINE_PATTERNS, key=_leading_literal)
@@ -273,7 +274,8 @@ def fast_tokens(line: str, lang: str, aggressive_dash_splits: bool) -> str | Non
         return None
     tokens = " ".join(fast_tokenizer(lang, aggressive_dash_splits).tokenize(line))
     rejoined = tokens.replace(f" {_FAST_DASH} ", "-")
-    # without its spaces first (half the cost): equal then means equal without any space
+    # compared without plain spaces first (half the cost): equal so, they are equal
+    # without any whitespace too
     if rejoined.replace(" ", "") != line.replace(" ", "") and \
             "".join(rejoined.split()) != "".join(line.split()):
         return None
