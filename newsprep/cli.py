@@ -30,7 +30,7 @@ from newsprep.config import (
     TokenizerEngine,
 )
 from newsprep.errors import STATUSES
-from newsprep.lifeline import quiet_interrupts
+from newsprep.lifeline import interrupts_held, quiet_interrupts
 from newsprep.local_server import DEFAULT_PORT
 from newsprep.run import lock as dest_lock
 from newsprep.run.ledger.summary import (
@@ -278,7 +278,8 @@ def prefect_api(answered: str | None = None):
     from newsprep import local_server
 
     local_server.quiet_environment()
-    from prefect.settings import PREFECT_API_URL
+    with interrupts_held():  # Ctrl-C during Prefect's import: one line, after it
+        from prefect.settings import PREFECT_API_URL
 
     configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
     if configured:
@@ -388,9 +389,13 @@ def _run_flow(
         begin_early_start(config)
     try:
         with prefect_api(answered):
-            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+            with interrupts_held():
+                from prefect.settings import (
+                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                    temporary_settings,
+                )
 
-            from newsprep.flows.normalize_corpus import normalize_corpus
+                from newsprep.flows.normalize_corpus import normalize_corpus
 
             # No flow run heartbeats: they serve workers' crash detection; this run is in
             # the foreground, and stopping the heartbeat thread costs up to 1 s at its end.

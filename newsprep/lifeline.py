@@ -19,6 +19,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -52,6 +54,25 @@ def quiet_interrupts(unraisable: Any) -> None:
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         return
     sys.__unraisablehook__(unraisable)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Ctrl-C (SIGINT) inside the block takes effect as the block ends. The command
+    imports Prefect so: a KeyboardInterrupt raised while pydantic builds a schema comes out
+    as a SchemaError, which Prefect's import logs with a traceback and goes on. Only in
+    the main thread, the one Python delivers signals to; elsewhere nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # as if it came now
 
 
 def main(argv: list[str]) -> None:

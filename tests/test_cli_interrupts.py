@@ -31,3 +31,33 @@ def test_only_an_interrupt_nobody_can_catch_is_silent(
         assert printed == ""
     else:
         assert "Exception ignored in" in printed and "ValueError: kept" in printed
+
+
+# Prefect's import, with Ctrl-C 50 ms into it (the import takes ~1 s): the interrupt must
+# come once the import is done, with nothing printed. Unheld, it is raised inside the
+# import, or pydantic turns it into a SchemaError that Prefect logs with a traceback.
+_CTRL_C_DURING_PREFECTS_IMPORT = """
+import os, signal, sys, threading
+from newsprep.lifeline import interrupts_held
+imported = False
+threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    with interrupts_held():
+        import prefect.settings
+        imported = True
+except KeyboardInterrupt:
+    print("interrupted after the import" if imported else "interrupted during the import")
+else:
+    print("not interrupted")
+"""
+
+
+def test_ctrl_c_during_prefects_import_takes_effect_after_it() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_DURING_PREFECTS_IMPORT],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.stdout.strip() == "interrupted after the import", done.stderr[-3000:]
+    assert done.stderr == ""
