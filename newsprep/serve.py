@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from newsprep.config import ConfigError
+from newsprep.lifeline import interrupts_held
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -76,9 +77,10 @@ def schedule_from_spec(spec: dict[str, Any]) -> Schedule:
 
 def build_deployments(prefect_file: Path = DEFAULT_PREFECT_FILE) -> list[RunnerDeployment]:
     """`flow.to_deployment(...)` for every deployment of the prefect.yaml."""
-    from prefect.deployments.runner import EntrypointType
+    with interrupts_held():
+        from prefect.deployments.runner import EntrypointType
 
-    from newsprep.flows.normalize_corpus import normalize_corpus
+        from newsprep.flows.normalize_corpus import normalize_corpus
 
     return [
         normalize_corpus.to_deployment(
@@ -105,7 +107,8 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
     from newsprep import local_server
 
     local_server.quiet_environment()
-    from prefect.settings import PREFECT_API_URL
+    with interrupts_held():  # Ctrl-C during Prefect's import: one line, after it
+        from prefect.settings import PREFECT_API_URL
 
     api_url = PREFECT_API_URL.value()  # the environment or a Prefect profile
     if not api_url and (lasting := local_server.running_server()):

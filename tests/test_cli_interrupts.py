@@ -62,3 +62,63 @@ def test_ctrl_c_during_prefects_import_takes_effect_after_it() -> None:
     )
     assert done.stdout.strip() == "interrupted after the import", done.stderr[-3000:]
     assert done.stderr == ""
+
+
+# Ctrl-C sent the moment the command begins to import `module`: held, the import completes
+# and the interrupt comes after it (exit 130, one line); unheld, it lands inside.
+_CTRL_C_AT_AN_IMPORT = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal gives it
+module, argv = sys.argv[1], sys.argv[2:]
+
+class CtrlCAtTheImport:
+    sent = False
+    def find_spec(self, name, path=None, target=None):
+        if name == module and not self.sent and os.getpid() == command:
+            self.sent = True
+            os.kill(command, signal.SIGINT)
+        return None
+
+command = os.getpid()  # not the helpers it forks
+sys.meta_path.insert(0, CtrlCAtTheImport())
+from newsprep.cli import main
+try:
+    code = main(argv)
+except SystemExit as exit:
+    code = exit.code
+print(code, "imported" if module in sys.modules else "not imported")
+"""
+
+_NO_SERVER = "http://127.0.0.1:9/api"  # nothing answers: the interrupt must come first
+
+
+@pytest.mark.parametrize(
+    ("module", "command", "api_url"),
+    [
+        ("prefect", ["serve"], None),
+        ("newsprep.flows.normalize_corpus", ["serve"], _NO_SERVER),
+        ("prefect", ["run", "{source}", "{dest}"], None),
+    ],
+)
+def test_ctrl_c_at_the_commands_prefect_imports_takes_effect_after_them(
+    module: str, command: list[str], api_url: str | None, tmp_path
+) -> None:
+    import os
+    import subprocess
+
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.txt").write_text("One sentence.\n")
+    argv = [a.format(source=source, dest=tmp_path / "out") for a in command]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # no profile names a server
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_AT_AN_IMPORT, module, *argv],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )
+    assert done.stdout.split() == ["130", "imported"], done.stderr[-3000:]
+    said = done.stderr.strip().splitlines()  # the command's own lines, no trace
+    assert said[-1].startswith("newsprep: interrupted"), done.stderr[-3000:]
+    assert all(line.startswith("newsprep: ") for line in said if line), done.stderr[-3000:]
