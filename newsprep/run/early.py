@@ -104,7 +104,7 @@ class EarlyStart:
     def close(self, wait: bool = True) -> None:
         """Give up a run the flow did not take, and close its session. With `wait`, its
         begun groups finish first (the flow then starts the run itself: nothing of this
-        one may still be writing); without, the command's end stops them, as kill -9
+        one may still be writing); without, its workers are killed in them, as kill -9
         would, and the next run takes them up again."""
         if self.pool is not None:
             self.pool.close(wait=wait)
@@ -178,7 +178,7 @@ def take_early_start(config: RunConfig, logger: Any) -> EarlyStart | None:
 def give_up_early_start() -> None:
     """At the command's end (its flow could not start: no server, Ctrl-C): the run it
     began and no flow took ends here, without waiting for its begun groups, which the
-    fork server's end stops (a group can be a 64 MiB slice: minutes of work)."""
+    pool's workers are killed in (a group can be a 64 MiB slice: minutes of work)."""
     global _waiting
     with _waiting_lock:
         early, _waiting = _waiting, None

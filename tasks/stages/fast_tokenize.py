@@ -77,7 +77,7 @@ _LINE_PATTERNS = tuple(p for p in FAST_DIFFERS_PATTERNS if p not in _WORD_PATTER
 # is searched only in a line that holds a character every match of it holds (its
 # patterns begin with it, or `^\s*'`, `(?<!\S),`; the hyphens' group also matches a tab):
 # `in` costs a tenth of a search, and most news lines have no quote, comma or hyphen.
-# by leading literal: a line must hold one of these (one or two: the first and the last)
+# Keyed by leading literal; of two characters, a line must hold the first or the last.
 _NEEDED = {"^": "'", "'": "'", "\\.": ".", "(": ",", "-": "-\t"}
 _FAST_DIFFERS_SEARCHES = tuple(
     (_NEEDED[key], regex.compile("|".join(group)).search)

@@ -136,11 +136,20 @@ class StagePool:
             raise
 
     def close(self, wait: bool = True) -> None:
-        """Stop the pool: what is queued is dropped; with `wait`, what runs finishes first."""
+        """Stop the pool: what is queued is dropped; with `wait`, what runs finishes first,
+        else the workers are killed in it, as a kill -9 of the run would (the next run
+        takes it up again), and are gone when this returns."""
         with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=wait, cancel_futures=True)
-                self._executor = None
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # the executor forgets its processes on shutdown; Python 3.11 has no public handle
+        workers = [] if wait else list((executor._processes or {}).values())
+        executor.shutdown(wait=wait, cancel_futures=True)
+        for process in workers:
+            process.kill()
+        for process in workers:
+            process.join()
 
     def __enter__(self) -> StagePool:
         self.start()
