@@ -198,7 +198,7 @@ def fast_tokenizer(lang: str, aggressive_dash_splits: bool) -> Any:
     if key not in tokenizers:
         fast_class = _fast_class()
         _check_fast_language(lang)
-        _shared_dir()  # set here too: a worker takes the command's environment
+        _set_shared_dir()  # here too: a worker takes the command's environment
         tokenizers[key] = fast_class(lang, aggressive_dash_splits=aggressive_dash_splits)
     return tokenizers[key]
 
@@ -216,13 +216,14 @@ def _check_fast_language(lang: str) -> None:
 def fast_languages() -> tuple[str, ...]:
     """The languages the fast engine ships nonbreaking prefix files for (it refuses others)."""
     prefix = "nonbreaking_prefix."
-    found = (Path(_shared_dir()) / "nonbreaking_prefixes").glob(prefix + "*")
+    found = (Path(_set_shared_dir()) / "nonbreaking_prefixes").glob(prefix + "*")
     return tuple(sorted(p.name[len(prefix) :] for p in found))
 
 
-def _shared_dir() -> str:
-    """TOKENIZER_SHARED_DIR, where the fast engine's C++ code looks for its data; set to
-    the package's own `share` folder when unset, as the engine's import does. Set by
+def _set_shared_dir() -> str:
+    """Set TOKENIZER_SHARED_DIR, where the fast engine's C++ code looks for its data, to
+    the package's own `share` folder when unset, as the engine's import does; its value.
+    Set by
     whoever uses the engine: a stage worker takes the command's environment, not that of
     the fork server that imported the engine (newsprep/run/engine/pool.py)."""
     default = str(_fast_package() / "share")  # found even when set: the engine is installed

@@ -264,7 +264,7 @@ def _process(
 ) -> tuple[str, tuple[tuple[str, int], ...]]:
     """Process the shard's new and changed articles and write its part, or only an
     addition when all that changed is new articles; (the part's sha256, its additions')."""
-    job = replace(sjob.job, checkpoint_prefix=_checkpoint_prefix(paths))
+    job = _shard_job(sjob.job, paths)
     dest_fs, dest_root = job.dest_fs()
     for folder, recursive in _namespace(shard):
         remove_temp_files(dest_fs, dest_root, folder, recursive)
@@ -374,16 +374,16 @@ def _note_progress(sjob: ShardJob, paths: PartPaths, done: int) -> None:
     os.replace(path + ".new", path)
 
 
-def _checkpoint_prefix(paths: PartPaths) -> str:
-    """A shard's batch checkpoints are files of the run's checkpoint folder named after
-    its part, not a folder of the shard's own: a folder costs a creation and a removal a
-    shard, in a local folder that may be slow to create in."""
-    return f"{paths.name}."
+def _shard_job(job: Job, paths: PartPaths) -> Job:
+    """The job of a shard's batches: their checkpoints are files of the run's checkpoint
+    folder named after its part, not a folder of the shard's own (a folder costs a
+    creation and a removal a shard, in a local folder that may be slow to create in)."""
+    return replace(job, checkpoint_prefix=f"{paths.name}.")
 
 
 def _remove_checkpoints(job: Job, paths: PartPaths) -> None:
     """Remove the shard's batch checkpoints: numbered from 0, each batch made its file."""
-    checkpoint = replace(job, checkpoint_prefix=_checkpoint_prefix(paths)).checkpoint_path
+    checkpoint = _shard_job(job, paths).checkpoint_path
     for index in count():
         path = checkpoint(index)
         if path is None:
