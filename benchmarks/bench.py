@@ -1104,6 +1104,16 @@ def summarize(paths: list[str]) -> str:
     return "\n".join(lines)
 
 
+def compile_sources() -> None:
+    """Write the project's bytecode before anything is timed. Python writes none under
+    PYTHONDONTWRITEBYTECODE, so each measured command compiled every module edited since
+    its last .pyc again: ~0.1-0.2 CPU-s of newsprep's command, little of the pool's."""
+    import compileall
+
+    for package in ("newsprep", "tasks", "flows"):
+        compileall.compile_dir(REPO / package, quiet=1)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.summarize:
@@ -1128,6 +1138,7 @@ def main(argv=None) -> int:
     corpus_dir = Path(args.corpus or args.keep_corpus or work / "corpus").resolve()
     temp_corpus = not (args.corpus or args.keep_corpus)
     args.corpus = corpus_dir
+    compile_sources()
     m = machine()
     log(machine_line(m))
 
