@@ -158,7 +158,9 @@ def _run(deployments: list[RunnerDeployment], limit: int | None) -> None:
     handler calls the runner's async stop without awaiting it)."""
     import asyncio
 
-    from prefect.runner import Runner
+    with interrupts_held():  # Ctrl-C during Prefect's imports: one line, after them
+        import prefect.runner.server  # noqa: F401 - the runner's start imports it (FastAPI)
+        from prefect.runner import Runner
 
     class _Runner(Runner):
         def handle_sigterm(self, *args: Any) -> None:

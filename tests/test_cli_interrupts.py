@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +91,15 @@ print(code, "imported" if module in sys.modules else "not imported")
 """
 
 _NO_SERVER = "http://127.0.0.1:9/api"  # nothing answers: the interrupt must come first
+_SESSION_SERVER = "the session's Prefect server"  # serve gets as far as its runner's start
+
+# one deployment without a schedule, which serve's runner is interrupted in starting
+_PREFECT_YAML = """
+deployments:
+  - name: ctrl-c-at-the-runners-start
+    entrypoint: flows/normalize_corpus.py:normalize_corpus
+    parameters: {config: {source: SOURCE, dest: DEST}}
+"""
 
 
 @pytest.mark.parametrize(
@@ -97,11 +107,15 @@ _NO_SERVER = "http://127.0.0.1:9/api"  # nothing answers: the interrupt must com
     [
         ("prefect", ["serve"], None),
         ("newsprep.flows.normalize_corpus", ["serve"], _NO_SERVER),
+        pytest.param(
+            "prefect.runner.server", ["serve", "--prefect-file", "{prefect_file}"],
+            _SESSION_SERVER, marks=pytest.mark.e2e,
+        ),
         ("prefect", ["run", "{source}", "{dest}"], None),
     ],
 )
 def test_ctrl_c_at_the_commands_prefect_imports_takes_effect_after_them(
-    module: str, command: list[str], api_url: str | None, tmp_path
+    module: str, command: list[str], api_url: str | None, tmp_path, request
 ) -> None:
     import os
     import subprocess
@@ -109,9 +123,22 @@ def test_ctrl_c_at_the_commands_prefect_imports_takes_effect_after_them(
     source = tmp_path / "in"
     source.mkdir()
     (source / "a.txt").write_text("One sentence.\n")
-    argv = [a.format(source=source, dest=tmp_path / "out") for a in command]
+    project = tmp_path / "project"
+    (project / "flows").mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[1]
+    (project / "flows" / "normalize_corpus.py").symlink_to(repo / "flows" / "normalize_corpus.py")
+    prefect_file = project / "prefect.yaml"
+    prefect_file.write_text(
+        _PREFECT_YAML.replace("SOURCE", str(source)).replace("DEST", str(tmp_path / "out"))
+    )
+    argv = [
+        a.format(source=source, dest=tmp_path / "out", prefect_file=prefect_file)
+        for a in command
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # no profile names a server
+    if api_url == _SESSION_SERVER:
+        api_url = request.getfixturevalue("prefect_server")
     if api_url:
         env["PREFECT_API_URL"] = api_url
     done = subprocess.run(
