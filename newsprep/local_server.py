@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from newsprep.lifeline import interrupts_held
+
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 90.0  # a fresh database is migrated first: ~10 s here, more when busy
 STOP_TIMEOUT_SECONDS = 15.0
@@ -56,7 +58,8 @@ def quiet_environment() -> None:
 def prefect_home() -> Path:
     # Settings() reads the environment and profile without importing prefect.context,
     # whose settings snapshot must be taken after PREFECT_API_URL is set for the run.
-    from prefect.settings import Settings
+    with interrupts_held():  # `newsprep server ...`'s first Prefect import: Ctrl-C after it
+        from prefect.settings import Settings
 
     return Path(Settings().home).expanduser()
 

@@ -112,6 +112,7 @@ deployments:
             _SESSION_SERVER, marks=pytest.mark.e2e,
         ),
         ("prefect", ["run", "{source}", "{dest}"], None),
+        ("prefect", ["server", "status"], None),
     ],
 )
 def test_ctrl_c_at_the_commands_prefect_imports_takes_effect_after_them(
