@@ -277,11 +277,7 @@ def prefect_api(answered: str | None = None):
     """
     from newsprep import local_server
 
-    local_server.quiet_environment()
-    with interrupts_held():  # Ctrl-C during Prefect's import: one line, after it
-        from prefect.settings import PREFECT_API_URL
-
-    configured = PREFECT_API_URL.value()  # the environment or a Prefect profile
+    configured = local_server.configured_api_url()
     if configured:
         if configured != answered:
             require_answer(configured)

@@ -55,6 +55,18 @@ def quiet_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+def configured_api_url() -> str | None:
+    """The Prefect API the environment or a Prefect profile names (None: none does), read
+    as `newsprep run` and `newsprep serve` begin: their first Prefect import, quieted, with
+    Ctrl-C held until it is done (a KeyboardInterrupt inside it comes out as a SchemaError
+    that Prefect logs with a traceback)."""
+    quiet_environment()
+    with interrupts_held():
+        from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
 def prefect_home() -> Path:
     # Settings() reads the environment and profile without importing prefect.context,
     # whose settings snapshot must be taken after PREFECT_API_URL is set for the run.

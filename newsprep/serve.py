@@ -106,11 +106,7 @@ def serve(prefect_file: Path | None = None, limit: int | None = None) -> int:
     """
     from newsprep import local_server
 
-    local_server.quiet_environment()
-    with interrupts_held():  # Ctrl-C during Prefect's import: one line, after it
-        from prefect.settings import PREFECT_API_URL
-
-    api_url = PREFECT_API_URL.value()  # the environment or a Prefect profile
+    api_url = local_server.configured_api_url()
     if not api_url and (lasting := local_server.running_server()):
         api_url = lasting.url
         print(f"newsprep: serving on the local Prefect server, UI at {lasting.ui}", flush=True)

@@ -223,9 +223,8 @@ def fast_languages() -> tuple[str, ...]:
 def _set_shared_dir() -> str:
     """Set TOKENIZER_SHARED_DIR, where the fast engine's C++ code looks for its data, to
     the package's own `share` folder when unset, as the engine's import does; its value.
-    Set by
-    whoever uses the engine: a stage worker takes the command's environment, not that of
-    the fork server that imported the engine (newsprep/run/engine/pool.py)."""
+    Set by whoever uses the engine: a stage worker takes the command's environment, not
+    that of the fork server that imported the engine (newsprep/run/engine/pool.py)."""
     default = str(_fast_package() / "share")  # found even when set: the engine is installed
     return os.environ.setdefault("TOKENIZER_SHARED_DIR", default)
 
