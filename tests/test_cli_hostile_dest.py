@@ -69,6 +69,39 @@ def test_a_run_that_would_remove_most_of_the_corpus_stops(tmp_path: Path) -> Non
     assert len(outputs(dest)) == 1 and len(records(dest)) == 1
 
 
+def test_a_jsonl_file_cut_short_keeps_its_articles(tmp_path: Path) -> None:
+    """A feed of 10 articles truncated to its first 3 lines (a partial download), beside 8
+    articles in folders: DEST would shrink by less than half, but the file lost 7 of its
+    10, so they are kept and the command exits 2 naming the file."""
+    src, dest = sample_source(tmp_path / "src", articles=8), tmp_path / "out"
+    lines = [
+        json.dumps({"id": f"n{number}", "text": f"Story {number}: the council met on Monday "
+                    "and voted for the new road to the port."}) + "\n"
+        for number in range(10)
+    ]
+    feed = src / "feed.jsonl"
+    feed.write_text("".join(lines))
+    assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0
+    written = outputs(dest)
+    assert len(written) == 18
+
+    feed.write_text("".join(lines[:3]))
+    result = newsprep("run", str(src), str(dest), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("newsprep: error")]
+    assert errors == [
+        "newsprep: error: 7 of the 10 articles DEST holds from feed.jsonl are gone from it "
+        "(more than max_removal_fraction=0.5 of one JSONL file or archive); kept them, "
+        "removed none (a file cut short, a partial download looks so); if they are meant to "
+        "go, run again with --allow-removal"
+    ]
+    assert outputs(dest) == written and len(records(dest)) == 18
+
+    allowed = newsprep("run", str(src), str(dest), "--allow-removal", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    assert len(outputs(dest)) == 11 and len(records(dest)) == 11
+
+
 def test_one_article_gone_of_four_is_removed_as_before(tmp_path: Path) -> None:
     src, dest = sample_source(tmp_path / "src", articles=4), tmp_path / "out"
     assert newsprep("run", str(src), str(dest), cwd=tmp_path).returncode == 0

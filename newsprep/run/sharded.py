@@ -189,6 +189,7 @@ class ShardedSession(RunSession):
         sjob = ShardJob(
             job, plan.member_pattern, self.batch_size, options.force, bool(self.refused),
             previous_db, str(self.progress_dir),
+            None if options.allow_removal else options.max_removal_fraction,
         )
         return sjob, group_shards(plan.shards, self._sizes(), self.workers)
 
@@ -304,7 +305,10 @@ class ShardedSession(RunSession):
         for report in outcome.reports:
             self.logger.warning("%s", report)
         self.removed_files += outcome.removed_files
-        self.gone += 0 if self.refused else outcome.gone
+        self.gone += outcome.gone - outcome.kept_gone
+        if outcome.refused and not self.refused:
+            self.refused = outcome.refused
+            self.logger.error("%s", self.refused)
         self.kept_unlisted += outcome.kept_unlisted
         self.batch_count += outcome.batches
         self.shard_count += 1

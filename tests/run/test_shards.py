@@ -4,8 +4,10 @@ parts of shards that are gone or cut differently, a DEST of the single manifest)
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -294,6 +296,60 @@ def test_the_removal_guard_keeps_gone_shards_and_articles(tmp_path: Path) -> Non
     assert allowed.removal_refused is None and allowed.removed_articles == 7
     assert sorted(records(dest)) == ["c/1.txt", "c/2.txt"]
     assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+
+def _feed(src: Path, ids: range, archive: bool) -> None:
+    """SOURCE's one container: `feed.jsonl`, or `feed.tar` of `.txt` members."""
+    if archive:
+        with tarfile.open(src / "feed.tar", "w") as tar:
+            for number in ids:
+                data = STORY.format(f"f{number}").encode()
+                member = tarfile.TarInfo(f"{number}.txt")
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+        return
+    (src / "feed.jsonl").write_text("".join(
+        json.dumps({"id": f"{number}", "text": STORY.format(f"f{number}")}) + "\n"
+        for number in ids
+    ))
+
+
+@pytest.mark.parametrize("archive", [False, True], ids=["jsonl", "tar"])
+def test_a_container_that_lost_most_of_its_articles_keeps_them(
+    tmp_path: Path, archive: bool
+) -> None:
+    """A JSONL file or archive cut short (a partial download) holds 2 of its 10 articles:
+    its shard keeps the 8 and the run is refused, though DEST as a whole (20 articles in
+    folders beside it) would shrink by less than half; one that lost 4 of 10 loses them.
+    A container's articles are counted only as its shard reads it, so it is judged by
+    itself."""
+    src = make_source(tmp_path, folders="ab", per_folder=10)
+    (src / "feed.jsonl").unlink()
+    _feed(src, range(10), archive)
+    dest = tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    before_records, before_files = records(dest), corpus(dest)
+    assert len(before_records) == 30
+
+    _feed(src, range(2), archive)
+    for rerun in (1, 2):  # the kept articles are judged again, not taken as settled
+        refused = run_sharded(src, dest, workers=1)
+        assert refused.removal_refused, rerun
+        assert "feed" in refused.removal_refused and "--allow-removal" in refused.removal_refused
+        assert (refused.removed_articles, refused.removed_files) == (0, 0), rerun
+        assert corpus(dest) == before_files, rerun
+        assert records(dest).keys() == before_records.keys(), rerun
+
+    allowed = run_sharded(src, dest, workers=1, allow_removal=True)
+    assert allowed.removal_refused is None and allowed.removed_articles == 8
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+    _feed(src, range(10), archive)
+    run_sharded(src, dest, workers=1)
+    _feed(src, range(6), archive)
+    shrunk = run_sharded(src, dest, workers=1)
+    assert shrunk.removal_refused is None and shrunk.removed_articles == 4
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path / "again"))
 
 
 def test_an_empty_source_removes_nothing(tmp_path: Path) -> None:

@@ -77,6 +77,9 @@ class ShardJob:
     keep_gone: bool = False  # removal refused: articles gone from SOURCE keep their records
     previous_db: str | None = None  # a local SQLite of records not yet in parts (migration)
     progress_dir: str | None = None  # a local folder: each shard's count of articles done
+    # a JSONL file or archive that lost more than this share of its articles keeps them
+    # (max_removal_fraction; None: --allow-removal)
+    removal_limit: float | None = None
 
 
 @dataclass
@@ -93,6 +96,8 @@ class ShardOutcome:
     problems: list[str] = field(default_factory=list)  # this run's, for the log
     removed_files: int = 0
     gone: int = 0  # articles of the previous part this run did not see
+    kept_gone: int = 0  # of them, those whose records and files stay (removal refused)
+    refused: str | None = None  # why this shard refused to remove its gone articles
     kept_unlisted: int = 0
     batches: int = 0
     unchanged: bool = False  # the whole shard was skipped
@@ -146,7 +151,7 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
         problems = outcome.tally.statuses["failed"] + sum(
             outcome.tally.reasons[reason] for reason in CONTEXT_REASONS
         )
-        kept_gone = outcome.gone if sjob.keep_gone else 0
+        kept_gone = outcome.kept_gone
         write_done(dest_fs, dest_root, Done(
             shard.key, digest, job.fingerprint, sum(1 for _ in index.record_lines()),
             settled=not (problems or kept_gone or outcome.reports or outcome.kept_unlisted),
@@ -308,8 +313,11 @@ def _process(
         manifest.append(skipped)
     outcome.kept_unlisted = index.keep_unlisted()
     outcome.gone = index.gone_count()
-    if sjob.keep_gone:
+    if not sjob.keep_gone:
+        outcome.refused = _container_guard(shard, sjob, index.previous_count(), outcome.gone)
+    if sjob.keep_gone or outcome.refused:
         index.keep_gone()
+        outcome.kept_gone = outcome.gone
     stale = list(index.stale_paths())
     outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, stale)
     if adding and not (outcome.kept_unlisted or outcome.gone or stale):
@@ -354,6 +362,22 @@ def _may_add(
         and shard.kind != "unreadable" and len(done.additions) < MAX_ADDITIONS
         and not manifest.leftover and not outcome.reports
         and manifest.index.previous_count() == done.records
+    )
+
+
+def _container_guard(shard: Shard, sjob: ShardJob, previous: int, gone: int) -> str | None:
+    """Why a JSONL file or archive keeps the articles gone from it, or None: the removal
+    guard on the container alone. The flow's guard counts a container's articles as its
+    part's (they are known only as it is read), so a file cut short, a partial download,
+    would lose them unseen."""
+    limit = sjob.removal_limit
+    if shard.kind != "file" or limit is None or not gone or gone <= limit * previous:
+        return None
+    return (
+        f"{gone} of the {previous} articles DEST holds from {shard.path} are gone from it "
+        f"(more than max_removal_fraction={limit} of one JSONL file or archive); kept them, "
+        "removed none (a file cut short, a partial download looks so); if they are meant "
+        "to go, run again with --allow-removal"
     )
 
 
