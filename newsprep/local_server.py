@@ -235,7 +235,7 @@ SERVER_SETTINGS = {
 
 
 def _server_environment() -> dict[str, str]:
-    env = {**SERVER_SETTINGS, **os.environ, **QUIET_ENVIRONMENT}
+    env = {**SERVER_SETTINGS, **QUIET_ENVIRONMENT, **os.environ}  # the user's own values win
     env.pop("PREFECT_API_URL", None)
     return env
 
