@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "profiles", help="show the named profiles and their settings",
         description="Print every named profile (--profile NAME): its description, config "
-        "fingerprint and every setting, as JSON; --set KEY=VALUE changes one by its dotted "
-        "path (e.g. tokenize.lang).",
+        "fingerprint and every setting, as JSON. `newsprep run --set KEY=VALUE` changes "
+        "one for a run, by its dotted path (e.g. tokenize.lang).",
     )
     serve = commands.add_parser(
         "serve", help="serve the deployments of deployments/prefect.yaml from this process",
