@@ -54,6 +54,15 @@ class InputOptions(_Frozen):
         False, description="Reject .story files and JSONL records that have no highlights."
     )
 
+    @field_validator("text_fields")
+    @classmethod
+    def _some_text_field(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one field (no line could have a text)")
+        if "" in value:
+            raise ValueError("a field name is empty")
+        return value
+
 
 class OutputOptions(_Frozen):
     """How the corpus is written under DEST."""

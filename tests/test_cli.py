@@ -111,6 +111,7 @@ def test_wmt_profile_run_gives_the_moses_chain_lines(tmp_path: Path) -> None:
         (["--profile", "nope"], "invalid choice: 'nope'"),
         (["--set", "tokenize.nope=1"], "unknown setting 'tokenize.nope'"),
         (["--set", "layout=columns"], "layout"),
+        (["--set", "input.text_fields=[]"], "input.text_fields: Value error, name at least one"),
         (["--set", "fetch.fallback_encodings=[\"no-such-codec\"]"], "fallback_encodings"),
         (["--set", "fetch.fallback_encodings=[\"rot13\"]"], "'rot13' is not a text encoding"),
         (["--set", "fetch.fallback_encodings=[\"cp1252\", \"base64\"]"], "not a text encoding"),

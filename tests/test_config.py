@@ -94,6 +94,8 @@ def test_unknown_group_names_the_path() -> None:
         ({"tokenize.drop_patterns": ["(unclosed"]}, "tokenize.drop_patterns"),
         ({"validation.min_tokens": -1}, "validation.min_tokens"),
         ({"fetch.max_control_ratio": 2}, "fetch.max_control_ratio"),
+        ({"input.text_fields": []}, "input.text_fields"),  # no line could have a text
+        ({"input.text_fields": ["text", ""]}, "input.text_fields"),
     ],
 )
 def test_invalid_value_error_names_the_field(overrides: dict, field: str) -> None:

@@ -51,7 +51,9 @@ class JsonlArticle:
 
 
 def parse_jsonl_line(line: bytes, number: int, options: InputOptions) -> JsonlArticle:
-    """One JSONL line to an article; `Rejected('malformed-jsonl')` names the line.
+    """One JSONL line to an article. A line that is not a JSON object is
+    `Rejected('malformed-jsonl')`; an object without a string text `no-text`, one whose
+    highlights are not a string or a list of strings `bad-highlights`; each names the line.
 
     Whatever a line makes the parser raise (a syntax error, nesting too deep for the
     recursion limit, an integer over Python's 4,300 digits) is that line's problem only."""
@@ -63,9 +65,13 @@ def parse_jsonl_line(line: bytes, number: int, options: InputOptions) -> JsonlAr
         raise Rejected("malformed-jsonl", f"line {number}: not a JSON object")
     # a field that is null counts as absent: `"text": null` falls back to `article`
     field = next((f for f in options.text_fields if record.get(f) is not None), None)
-    if field is None or not isinstance(record[field], str):
+    if field is None:
         wanted = " or ".join(options.text_fields)
-        raise Rejected("malformed-jsonl", f"line {number}: no string field {wanted}")
+        detail = f"no text in {wanted} (input.text_fields); its fields: {_fields(record)}"
+        raise Rejected("no-text", f"line {number}: {detail}")
+    if not isinstance(record[field], str):  # not passed over for the next field
+        detail = f"{field} is {_kind(record[field])}, not a string (input.text_fields)"
+        raise Rejected("no-text", f"line {number}: {detail}")
     raw_id = record.get(options.id_field)
     if raw_id in (None, ""):
         article_id = f"line-{number}"
@@ -75,13 +81,34 @@ def parse_jsonl_line(line: bytes, number: int, options: InputOptions) -> JsonlAr
     if isinstance(highlights, str):
         highlights = tuple(h for h in highlights.split("\n") if h.strip())
     elif isinstance(highlights, list):
-        if not all(isinstance(h, str | None) for h in highlights):
-            raise Rejected("malformed-jsonl", f"line {number}: a highlight is not a string")
+        for h in highlights:
+            if not isinstance(h, str | None):
+                detail = f"line {number}: a highlight is {_kind(h)}, not a string"
+                raise Rejected("bad-highlights", detail)
         highlights = tuple(h for h in highlights if h is not None and h.strip())
-    else:
-        highlights = None
+    elif highlights is not None:
+        kind = _kind(highlights)
+        detail = f"{options.highlights_field} is {kind}, not a string or a list of strings"
+        raise Rejected("bad-highlights", f"line {number}: {detail}")
     typed = raw_id not in (None, "") and not isinstance(raw_id, str)
     return JsonlArticle(article_id, record[field], highlights, typed)
+
+
+def _kind(value: object) -> str:
+    """What a JSON value that is not a string (or null) is, in words."""
+    if isinstance(value, bool):
+        return json.dumps(value)  # true, false
+    if isinstance(value, int | float):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _fields(record: dict) -> str:
+    """An object's field names for a detail, nulls marked, in about 200 characters."""
+    names = ", ".join(f"{key} (null)" if value is None else key for key, value in record.items())
+    if len(names) > 200:
+        names = f"{names[:200].rpartition(', ')[0] or names[:200]}, ... ({len(record)} fields)"
+    return escape_surrogates(names) or "none"
 
 
 def _error(exc: BaseException) -> str:
@@ -136,6 +163,7 @@ def iter_jsonl_lines(
 # A file is judged on its first lines: when most of them are not JSON objects it is not
 # JSONL (random bytes, a binary file so named) and is one rejected record, not a record
 # per "line". Past them, a window of lines mostly malformed ends the file the same way.
+# Only `malformed-jsonl` counts: an object without a text (`no-text`) is a JSONL line.
 SAMPLE_LINES = 20
 WINDOW_LINES = 100
 NOT_JSONL = "not-jsonl"

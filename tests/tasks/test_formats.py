@@ -167,8 +167,6 @@ def test_jsonl_first_line_with_utf8_bom() -> None:
         (b'{"id": "a", "text": "unterminated', "line 5: "),
         (b"[1, 2, 3]", "line 5: not a JSON object"),
         (b'"just a string"', "line 5: not a JSON object"),
-        (b'{"id": "a", "body": "wrong field"}', "line 5: no string field text or article"),
-        (b'{"id": "a", "text": null}', "line 5: no string field text or article"),
         (b'{"id": "a", "text": "caf\xe9"}', "line 5: "),  # Latin-1 byte, not UTF-8
     ],
 )
@@ -177,6 +175,73 @@ def test_jsonl_bad_lines_are_rejected_with_their_number(line: bytes, detail: str
         parse_jsonl_line(line, 5, OPTIONS)
     assert caught.value.reason == "malformed-jsonl"
     assert caught.value.detail.startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("line", "detail"),
+    [
+        # no field of input.text_fields: the detail names them and the fields there are
+        (b'{"id": "a", "content": "The council met."}',
+         "line 5: no text in text or article (input.text_fields); its fields: id, content"),
+        (b'{"id": "a", "text": null}',
+         "line 5: no text in text or article (input.text_fields); its fields: id, text (null)"),
+        (b"{}", "line 5: no text in text or article (input.text_fields); its fields: none"),
+        # a text that is not a string is not replaced by the next field
+        (b'{"text": 7, "article": "The council met."}',
+         "line 5: text is a number, not a string (input.text_fields)"),
+        (b'{"text": ["The council met."]}',
+         "line 5: text is a list, not a string (input.text_fields)"),
+        (b'{"text": {"body": "The council met."}}',
+         "line 5: text is an object, not a string (input.text_fields)"),
+        (b'{"text": false}', "line 5: text is false, not a string (input.text_fields)"),
+    ],
+)
+def test_a_jsonl_object_without_a_text_string_is_rejected_no_text(
+    line: bytes, detail: str
+) -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_jsonl_line(line, 5, OPTIONS)
+    assert (caught.value.reason, caught.value.detail) == ("no-text", detail)
+
+
+def test_jsonl_no_text_names_a_few_of_many_fields() -> None:
+    names = [f"field_number_{n:04d}" for n in range(500)]
+    line = json.dumps(dict.fromkeys(names, "x")).encode()
+    with pytest.raises(Rejected) as caught:
+        parse_jsonl_line(line, 5, OPTIONS)
+    detail = caught.value.detail
+    assert caught.value.reason == "no-text"
+    assert "its fields: field_number_0000, field_number_0001" in detail
+    assert "field_number_0499" not in detail and len(detail) < 300
+
+
+@pytest.mark.parametrize(
+    ("highlights", "detail"),
+    [
+        (7, "line 5: highlights is a number, not a string or a list of strings"),
+        (1.5, "line 5: highlights is a number, not a string or a list of strings"),
+        (True, "line 5: highlights is true, not a string or a list of strings"),
+        ({"a": 1}, "line 5: highlights is an object, not a string or a list of strings"),
+        ([1], "line 5: a highlight is a number, not a string"),
+        (["One", {"a": 1}], "line 5: a highlight is an object, not a string"),
+        (["One", ["Two"]], "line 5: a highlight is a list, not a string"),
+    ],
+)
+def test_jsonl_highlights_of_a_wrong_type_are_rejected(highlights: object, detail: str) -> None:
+    line = json.dumps({"id": "h", "text": "The council met.", "highlights": highlights})
+    with pytest.raises(Rejected) as caught:
+        parse_jsonl_line(line.encode(), 5, OPTIONS)
+    assert (caught.value.reason, caught.value.detail) == ("bad-highlights", detail)
+
+
+@pytest.mark.parametrize(
+    ("highlights", "expected"),
+    [(None, None), ("One\nTwo", ("One", "Two")), (["One", None, "Two"], ("One", "Two")),
+     ([], ()), ("", ())],
+)
+def test_jsonl_highlights_of_the_right_types(highlights: object, expected: object) -> None:
+    line = json.dumps({"id": "h", "text": "The council met.", "highlights": highlights})
+    assert parse_jsonl_line(line.encode(), 5, OPTIONS).highlights == expected
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 5, 1024])

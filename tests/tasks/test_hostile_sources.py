@@ -16,6 +16,7 @@ import zstandard
 from fsspec.implementations.local import LocalFileSystem
 from ledger import records
 from session_run import run_session
+from shard_run import run_sharded
 from source_files import jsonl, write
 from test_hostile_items import CONFIG, NEWS, outcome, refs_of, run_batch, tar_bytes, with_options
 
@@ -297,6 +298,79 @@ def test_a_jsonl_file_that_turns_into_noise_ends_in_one_record(tmp_path: Path) -
     assert len(refs) < 30 + 2 * 100
     assert ids_and_reasons(refs[:30]) == [(f"feed/g{n}.txt", None) for n in range(30)]
     assert ids_and_reasons(refs[-1:]) == [("feed.jsonl#unreadable", "not-jsonl")]
+
+
+def test_objects_without_text_cost_only_themselves_not_the_rest_of_the_file(
+    tmp_path: Path,
+) -> None:
+    """A run of JSON objects whose text is null is no sign of noise: 120 such lines after
+    200 articles were a 100-line window 'not JSON objects', and the 500 after were lost."""
+    story = {"text": "Story number {} has many words in it."}
+    lines = [
+        *({"id": f"g{n}", "text": story["text"].format(n)} for n in range(200)),
+        *({"id": f"b{n}", "text": None} for n in range(120)),
+        *({"id": f"g{n}", "text": story["text"].format(n)} for n in range(200, 700)),
+    ]
+    write(tmp_path / "src" / "feed.jsonl", jsonl(*lines))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [
+        *((f"feed/g{n}.txt", None) for n in range(200)),
+        *((f"feed/line-{n}", "no-text") for n in range(201, 321)),
+        *((f"feed/g{n}.txt", None) for n in range(200, 700)),
+    ]
+    assert refs[200].problem.detail == (
+        "line 201: no text in text or article (input.text_fields); its fields: id, text (null)"
+    )
+
+
+@pytest.mark.parametrize(("line", "reason", "detail"), [
+    ({"id": "c", "content": NEWS}, "no-text",
+     "no text in text or article (input.text_fields); its fields: id, content"),
+    ({"id": "c", "text": 7}, "no-text", "text is a number, not a string (input.text_fields)"),
+    ({"id": "c", "text": NEWS, "highlights": 7}, "bad-highlights",
+     "highlights is a number, not a string or a list of strings"),
+    ({"id": "c", "text": NEWS, "highlights": [1]}, "bad-highlights",
+     "a highlight is a number, not a string"),
+])
+def test_a_file_of_objects_without_a_usable_field_has_a_record_per_line(
+    tmp_path: Path, line: dict, reason: str, detail: str
+) -> None:
+    """Every line a JSON object, every one with the same wrong field: a file in JSONL, each
+    line rejected for what it lacks, not one record saying the lines are not JSON."""
+    write(tmp_path / "src" / "feed.jsonl", jsonl(*({**line, "id": f"c{n}"} for n in range(30))))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [(f"feed/line-{n}", reason) for n in range(1, 31)]
+    assert [r.problem.detail for r in refs] == [f"line {n}: {detail}" for n in range(1, 31)]
+
+
+def test_a_file_of_lines_that_are_not_objects_is_one_record(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "feed.jsonl", jsonl(*["[1, 2]", '"a string"', "7"] * 10))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [("feed.jsonl#unreadable", "not-jsonl")]
+    assert refs[0].problem.detail.startswith("20 of the first 20 lines are not JSON objects")
+
+
+def test_lines_rejected_no_text_are_read_once_the_text_field_is_named(tmp_path: Path) -> None:
+    """Nothing is lost: input.text_fields is in the fingerprint, so a run with the field
+    named takes the lines the first run rejected."""
+    src, dest = tmp_path / "src", tmp_path / "out"
+    write(src / "feed.jsonl", jsonl(*({"id": f"c{n}", "content": NEWS} for n in range(30))))
+
+    first = run_sharded(src, dest, workers=1)
+    second = run_sharded(src, dest, {"input.text_fields": ["content"]}, workers=1)
+
+    assert (first.counts["rejected"], first.reasons) == (30, {"no-text": 30})
+    assert (second.counts["ok"], second.counts["rejected"]) == (30, 0)
+    assert {r["id"]: r["status"] for r in records(dest)} == {
+        f"feed/c{n}.txt": "ok" for n in range(30)
+    }
+    assert (dest / "feed/c29.txt").read_text() == NEWS.lower().replace(".\n", " .\n")
 
 
 # -- 11. and 12. archives: non-articles are ignored, a pattern that matches nothing said ---
