@@ -90,10 +90,10 @@ def test_a_jsonl_file_cut_short_keeps_its_articles(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("newsprep: error")]
     assert errors == [
-        "newsprep: error: 7 of the 10 articles DEST holds from feed.jsonl are gone from it "
-        "(more than max_removal_fraction=0.5 of one JSONL file or archive); kept them, "
-        "removed none (a file cut short, a partial download looks so); if they are meant to "
-        "go, run again with --allow-removal"
+        "newsprep: error: feed.jsonl holds 3 articles now, against the 10 DEST holds from it "
+        "(more than max_removal_fraction=0.5 of one JSONL file or archive would go); kept "
+        "them, removed none (a file cut short, a partial download looks so); if they are "
+        "meant to go, run again with --allow-removal"
     ]
     assert outputs(dest) == written and len(records(dest)) == 18
 

@@ -54,6 +54,11 @@ class ArticleRef:
     problem: Problem | None = None  # found while discovering: nothing to process
 
 
+# A container's verdict on how far it reads (one record `<file>#unreadable`): a newer
+# reader may read further, so a shard holding one is read again, never skipped whole.
+CONTAINER_VERDICTS = frozenset({"corrupt-jsonl", "corrupt-archive", "not-jsonl", "unreadable"})
+
+
 def broken_container(
     file: SourceFile, url: str, exc: BaseException, reason: str, where: str
 ) -> ArticleRef:

@@ -17,6 +17,7 @@ from shard_run import run_sharded
 from newsprep.config import PipelineConfig
 from newsprep.run.ledger.parts import Done, PartPaths
 from newsprep.run.ledger.reader import ledger_files, read_records
+from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.planning import plan_shards
 
 STORY = "Story {}: the council met on Monday and voted for the new road to the port.\n"
@@ -666,6 +667,33 @@ def test_a_part_edited_after_its_marker_is_read_line_by_line(tmp_path: Path) -> 
     assert again.counts["ok"] == 1 and again.changes["skipped"] == 10
     assert "done" not in {record["status"] for record in records(dest).values()}
     assert (dest / paths.unreadable).read_text().count('"status": "done"') == 1
+
+
+def test_a_containers_verdict_of_an_older_reader_is_read_again(tmp_path: Path) -> None:
+    """A JSONL file an older newsprep judged as a whole (one record `feed.jsonl#unreadable`,
+    `not-jsonl`, in a settled part) is not skipped whole with its file unchanged: its
+    shard reads it again, and its articles are written and recorded."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    paths = PartPaths.of("file:feed.jsonl")
+    [first, _] = [ArticleRecord.from_line(line) for line in
+                  (dest / paths.records).read_text().splitlines()]
+    verdict = ArticleRecord(
+        id="feed.jsonl#unreadable", source=first.source, status="rejected",
+        reason="not-jsonl", detail="20 of the first 20 lines are not JSON objects",
+        signature=first.signature, fingerprint=first.fingerprint,
+    )
+    (dest / paths.records).write_text(verdict.to_line())
+    marker = json.loads((dest / paths.done).read_text())
+    (dest / paths.done).write_text(json.dumps({**marker, "records": 1}))
+    for name in ("x.txt", "y.txt"):
+        (dest / "feed" / name).unlink()
+
+    again = run_sharded(src, dest, workers=1)
+    assert again.counts["ok"] == 2 and again.removal_refused is None
+    assert {"feed/x.txt", "feed/y.txt"} <= records(dest).keys()
+    assert "feed.jsonl#unreadable" not in records(dest)
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
 
 
 def test_a_marker_of_before_gets_its_parts_digest_and_the_part_stays(tmp_path: Path) -> None:

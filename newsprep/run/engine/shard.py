@@ -54,7 +54,7 @@ from newsprep.run.ledger.summary import SHARD_CRASH, Tally
 from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
-from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.refs import CONTAINER_VERDICTS, ArticleRef
 from newsprep.tasks.io.stores import on_local_disk
 
 MAX_LOGGED = 200  # problem lines a shard hands to its task's log
@@ -238,6 +238,8 @@ def _all_there(
     for row in rows:
         if not all(dest.has(row.get(name)) for name in RECORD_PATH_FIELDS if row.get(name)):
             return None
+        if row.get("reason") in CONTAINER_VERDICTS:
+            return None
         if row["status"] in ("ok", "skipped") and not row.get("parity"):
             plain += 1
         else:  # rejected (a settled part has no failed record), or in the parity sample
@@ -313,8 +315,9 @@ def _process(
         manifest.append(skipped)
     outcome.kept_unlisted = index.keep_unlisted()
     outcome.gone = index.gone_count()
-    if not sjob.keep_gone:
-        outcome.refused = _container_guard(shard, sjob, index.previous_count(), outcome.gone)
+    if not sjob.keep_gone and outcome.gone:
+        previous = index.previous_count()
+        outcome.refused = _container_guard(shard, sjob, previous, outcome.tally.total)
     if sjob.keep_gone or outcome.refused:
         index.keep_gone()
         outcome.kept_gone = outcome.gone
@@ -365,19 +368,19 @@ def _may_add(
     )
 
 
-def _container_guard(shard: Shard, sjob: ShardJob, previous: int, gone: int) -> str | None:
+def _container_guard(shard: Shard, sjob: ShardJob, previous: int, now: int) -> str | None:
     """Why a JSONL file or archive keeps the articles gone from it, or None: the removal
-    guard on the container alone. The flow's guard counts a container's articles as its
-    part's (they are known only as it is read), so a file cut short, a partial download,
-    would lose them unseen."""
+    guard on the container alone, on counts (articles renamed are written anew). The
+    flow's guard counts a container's articles as its part's (they are known only as it
+    is read), so a file cut short, a partial download, would lose them unseen."""
     limit = sjob.removal_limit
-    if shard.kind != "file" or limit is None or not gone or gone <= limit * previous:
+    if shard.kind != "file" or limit is None or previous - now <= limit * previous:
         return None
     return (
-        f"{gone} of the {previous} articles DEST holds from {shard.path} are gone from it "
-        f"(more than max_removal_fraction={limit} of one JSONL file or archive); kept them, "
-        "removed none (a file cut short, a partial download looks so); if they are meant "
-        "to go, run again with --allow-removal"
+        f"{shard.path} holds {now} articles now, against the {previous} DEST holds from it "
+        f"(more than max_removal_fraction={limit} of one JSONL file or archive would go); "
+        "kept them, removed none (a file cut short, a partial download looks so); if they "
+        "are meant to go, run again with --allow-removal"
     )
 
 
