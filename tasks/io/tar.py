@@ -7,7 +7,7 @@ import hashlib
 import math
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import IO
 
@@ -153,11 +153,22 @@ def _kind(info: tarfile.TarInfo) -> str:
 
 @dataclass
 class TarCount:
-    """What a pass over an archive saw: its members (not folders), and those that matched
-    the member pattern."""
+    """What a pass over an archive saw: its members (not folders), those that matched
+    the member pattern, and the regular files so far of each name in `files`."""
 
     members: int = 0
     matched: int = 0
+    files: dict[str, int] = field(default_factory=dict)  # name as extracted: files so far
+
+
+def extracted_name(name: str) -> str:
+    """The path GNU tar writes a member to: `./x.txt`, `sub//x.txt` and `sub/./x.txt` are
+    `x.txt` and `sub/x.txt`, copies of one name. A leading `/` is kept (such a name is
+    `unsafe-id`, never a copy of another)."""
+    if "//" not in name and "/." not in name and not name.startswith("./"):
+        return name  # most names
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return "/" * name.startswith("/") + "/".join(parts)
 
 
 def iter_tar(
@@ -181,6 +192,10 @@ def iter_tar(
             if info.isdir():
                 continue
             count.members += 1
+            if count.files and info.isfile():
+                key = extracted_name(info.name)
+                if key in count.files:
+                    count.files[key] += 1
             if not fnmatch(info.name, pattern):
                 continue
             count.matched += 1
@@ -228,11 +243,14 @@ def _mtime(info: tarfile.TarInfo) -> int:
 
 def iter_link_targets(
     stream: IO[bytes], targets: set[str], max_bytes: int, mode: str
-) -> Iterator[Member]:
-    """The regular members named in `targets` (what hard links point to), streamed again."""
+) -> Iterator[tuple[str, int, Member]]:
+    """The regular members named in `targets` (what hard links point to, as extracted),
+    streamed again: (the name as extracted, which copy of it: 1 for the first, the member)."""
+    copies: dict[str, int] = {}
     for member in iter_tar(stream, "*", max_bytes, mode):
-        if member.kind == "file" and member.name in targets:
-            yield member
+        if member.kind == "file" and (key := extracted_name(member.name)) in targets:
+            copies[key] = copies.get(key, 0) + 1
+            yield key, copies[key], member
 
 
 def archive_articles(
@@ -246,37 +264,43 @@ def archive_articles(
     on_warning: Callable[[str], None] = lambda what: None,
 ) -> Iterator[ArticleRef]:
     """The articles of one archive. A hard link (how GNU tar stores a second copy of a
-    file) is the article its target is: read in a second pass over the archive, only when
-    it has links. Symbolic links, devices, FIFOs and members that are not articles by
-    their name (a README.md, a metadata.jsonl, as in a folder) are reported to
-    `on_ignored`; a member pattern that matches none of its members (or an archive
-    without members), to `on_warning`."""
+    file) is the article its target is, the target's last copy before the link, as GNU
+    tar extracts it: read in a second pass over the archive, only when it has links.
+    Names are compared as GNU tar writes them (`./x.txt` is `x.txt`). Symbolic links,
+    devices, FIFOs and members that are not articles by their name (a README.md, a
+    metadata.jsonl, as in a folder) are reported to `on_ignored`; a member pattern that
+    matches none of its members (or an archive without members), to `on_warning`."""
     url = fs.unstrip_protocol(file.path)
     prefix = "" if single else strip_suffix(file.relative, ARCHIVE_SUFFIXES) + "/"
     pattern = member_pattern or config.input.member_pattern
     max_bytes = config.fetch.max_bytes
     compression = archive_compression(file.path)
     mode = "r|" if compression or file.path.lower().endswith(".tar") else "r|*"
-    links: dict[str, list[str]] = {}  # target -> the hard links to it
-    count = TarCount()
+    # target as extracted -> [(regular files of its name before the link, the link, the
+    # target as stored)]
+    links: dict[str, list[tuple[int, str, str]]] = {}
     name = ""
     try:
         # a name stored more than once (`tar -r`): the last copy is the member, as GNU
         # tar extracts it; the earlier ones are ignored
-        copies = _repeated_names(fs, file, compression, retry, mode)
+        copies, repeated = _repeated_names(fs, file, compression, retry, mode, pattern)
+        count = TarCount(files=dict.fromkeys(repeated, 0))
         raw, stream = open_container(fs, file.path, compression, retry, file.depth)
         with raw, stream:
             for member in iter_tar(stream, pattern, max_bytes, mode, count):
                 name = member.name
-                if copies.get(name, 0) > 1:
-                    copies[name] -= 1
+                key = extracted_name(name) if copies else name
+                if copies.get(key, 0) > 1:
+                    copies[key] -= 1
                     on_ignored(f"{file.relative}!{name} (an earlier copy; the last one is read)")
                 elif member.kind not in ("file", "hardlink"):
                     on_ignored(f"{file.relative}!{member.name} ({member.kind})")
                 elif _member_format(member.name, config, pattern) is None and _safe(name):
                     on_ignored(f"{file.relative}!{member.name} (not an article)")
                 elif member.kind == "hardlink":
-                    links.setdefault(member.link, []).append(member.name)
+                    target = extracted_name(member.link)
+                    copy = count.files.get(target, 0)
+                    links.setdefault(target, []).append((copy, member.name, member.link))
                 else:
                     yield _member_article(member, member.name, url, prefix, config, max_bytes)
         if not count.members:
@@ -290,13 +314,18 @@ def archive_articles(
             name = ""
             raw, stream = open_container(fs, file.path, compression, retry, file.depth)
             with raw, stream:
-                for target in iter_link_targets(stream, set(links), max_bytes, mode):
-                    for link in links.pop(target.name):
-                        yield _member_article(target, link, url, prefix, config, max_bytes)
-            for target, names in links.items():
-                for link in names:
+                for key, copy, target in iter_link_targets(stream, set(links), max_bytes, mode):
+                    # a link before any copy of its target (GNU tar fails it) reads the first
+                    waiting = links[key]
+                    for before, link, _ in waiting:
+                        if max(before, 1) == copy:
+                            yield _member_article(target, link, url, prefix, config, max_bytes)
+                    links[key] = [each for each in waiting if max(each[0], 1) != copy]
+            for waiting in links.values():
+                for _, link, target_name in waiting:
                     problem = Problem(
-                        "rejected", "broken-link", f"hard link to {target!r}, not in the archive"
+                        "rejected", "broken-link",
+                        f"hard link to {target_name!r}, not in the archive",
                     )
                     yield _member_article(
                         Member(link, None, 0, 0), link, url, prefix, config, max_bytes, problem
@@ -308,9 +337,11 @@ def archive_articles(
 
 def _repeated_names(
     fs: AbstractFileSystem, file: SourceFile, compression: str | None, retry: Retry | None,
-    mode: str,
-) -> dict:
-    """How many times each name stored more than once (`tar -r`) is in the archive. A
+    mode: str, pattern: str,
+) -> tuple[dict[str, int], set[str]]:
+    """How many times each name `pattern` matches is in the archive, of those stored more
+    than once (`tar -r`); and every name stored more than once, matched or not (what a
+    hard link points to need not match). Names as extracted (`./x.txt` is `x.txt`). A
     plain archive on the local disk has its headers read and its members' bytes seeked
     past (0.07 s for 20,000 members); any other is streamed once more, headers only (a
     second download or decompression: 0.46 s for a .tgz of 20,000 members). A corrupt
@@ -327,12 +358,20 @@ def _repeated_names(
         with raw, stream:
             names = _tarfile_names(stream, mode)
     seen: set[str] = set()
-    repeated: dict[str, int] = {}
+    repeated: set[str] = set()
     for name in names:
-        if name in seen:
-            repeated[name] = repeated.get(name, 1) + 1
-        seen.add(name)
-    return repeated
+        key = extracted_name(name)
+        if key in seen:
+            repeated.add(key)
+        seen.add(key)
+    del seen
+    copies: dict[str, int] = {}
+    if repeated:  # matched by the name as stored, as `tar -x PATTERN` matches
+        for name in names:
+            key = extracted_name(name)
+            if key in repeated and fnmatch(name, pattern):
+                copies[key] = copies.get(key, 0) + 1
+    return {key: n for key, n in copies.items() if n > 1}, repeated
 
 
 def _plain_header_names(handle: IO[bytes]) -> list[str] | None:

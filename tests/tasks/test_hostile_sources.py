@@ -8,6 +8,8 @@ import gzip
 import io
 import json
 import os
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -559,6 +561,125 @@ def test_a_member_appended_twice_keeps_its_last_copy(
     assert listing.ignored == [
         f"{archive.name}!{name} (an earlier copy; the last one is read)"
     ] * 2
+
+
+THIRD = "Ferry services to the islands resumed after the storm passed on Friday.\n"
+
+
+def appended(archive: Path, *members: tarfile.TarInfo | tuple[str, str]) -> None:
+    """One `tar -r` of `members` (new TarInfos for hard links, (name, text) for files)."""
+    with tarfile.open(archive, "a") as appending:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                appending.addfile(member)
+                continue
+            info = tarfile.TarInfo(member[0])
+            info.size = len(member[1].encode())
+            appending.addfile(info, io.BytesIO(member[1].encode()))
+
+
+def hard_link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.LNKTYPE, target
+    return info
+
+
+def gnu_tar_extracts(archive: Path, where: Path) -> dict[str, str] | None:
+    """What GNU tar extracts from the archive (path: text); None without GNU tar."""
+    tar = shutil.which("tar")
+    if tar is None or "GNU tar" not in subprocess.run(
+        [tar, "--version"], capture_output=True, text=True, check=False
+    ).stdout:
+        return None
+    where.mkdir()
+    subprocess.run([tar, "-xf", str(archive), "-C", str(where)], capture_output=True, check=False)
+    return {
+        str(path.relative_to(where)): path.read_text()
+        for path in where.rglob("*") if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("where", ["local", "gzipped"])
+def test_hard_links_beside_a_name_stored_twice_are_read_as_gnu_tar_extracts_them(
+    tmp_path: Path, where: str
+) -> None:
+    """GNU tar stores a second name of a file as a hard link to the first, and `tar -r`
+    a file again as a regular one: a link is made to the copy extracted before it, every
+    member is an article, and a broken link after them is a record of its own."""
+    src = tmp_path / "src"
+    src.mkdir()
+    archive = src / "pack.tar"
+    appended(archive, ("a.txt", NEWS), hard_link("b.txt", "a.txt"))
+    appended(
+        archive, ("a.txt", OTHER), ("c.txt", THIRD), hard_link("d.txt", "c.txt"),
+        hard_link("e.txt", "./a.txt"), hard_link("lost.txt", "not-there.txt"),
+    )
+    if where == "gzipped":
+        archive = archive.rename(src / "pack.tar.gz")
+        archive.write_bytes(gzip.compress(archive.read_bytes()))
+    expected = {"a.txt": OTHER, "b.txt": NEWS, "c.txt": THIRD, "d.txt": THIRD, "e.txt": OTHER}
+    extracted = gnu_tar_extracts(archive, tmp_path / "extracted")
+    assert extracted in (None, expected)
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {r.id: r.data and r.data.decode() for r in refs if not r.problem} == expected
+    assert {i: outcome(r) for i, r in records.items()} == {
+        **{name: ("ok", None) for name in expected}, "lost.txt": ("rejected", "broken-link"),
+    }
+    assert len(refs) == len(records)
+    assert (dest / "b.txt").read_text().startswith("the city council approved")
+    assert (dest / "e.txt").read_text().startswith("rain closed the coastal road")
+    assert listing.ignored == [f"{archive.name}!a.txt (an earlier copy; the last one is read)"]
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("./x.txt", "x.txt"),  # `tar -cf a.tar -C src .`, then `tar -rf a.tar -C src x.txt`
+    ("x.txt", "./x.txt"),
+    ("sub//x.txt", "sub/x.txt"),
+    ("sub/./x.txt", "sub/x.txt"),
+    ("./sub/x.txt", "sub//x.txt"),
+])
+def test_two_spellings_of_one_path_are_one_member_its_last_copy(
+    tmp_path: Path, first: str, last: str
+) -> None:
+    """GNU tar writes `./x.txt` and `x.txt` (`sub//x.txt`, `sub/./x.txt`, `sub/x.txt`) to
+    one file, the last copy last: they are copies of one member, not two articles."""
+    src = tmp_path / "src"
+    src.mkdir()
+    archive = src / "pack.tar"
+    appended(archive, (first, NEWS), ("./other.txt", THIRD))
+    appended(archive, (last, OTHER))
+    path = first.replace("./", "").replace("//", "/")
+    expected = {path: OTHER, "other.txt": THIRD}
+    extracted = gnu_tar_extracts(archive, tmp_path / "extracted")
+    assert extracted in (None, expected)
+
+    listing, refs = refs_of(src, tmp_path)
+    dest, records = run_batch(refs, listing, tmp_path)
+
+    assert {r.id: r.data.decode() for r in refs} == expected
+    assert {i: outcome(r) for i, r in records.items()} == {
+        path: ("ok", None), "other.txt": ("ok", None),
+    }
+    assert (dest / path).read_text().startswith("rain closed the coastal road")
+    assert listing.ignored == [f"pack.tar!{first} (an earlier copy; the last one is read)"]
+
+
+def test_a_member_pattern_reads_the_spelling_it_matches(tmp_path: Path) -> None:
+    """`tar -xf a.tar x.txt` extracts the member named `x.txt`, not `./x.txt`: a member
+    pattern matches names as stored, and copies are counted among what it matches."""
+    src = tmp_path / "src"
+    src.mkdir()
+    archive = src / "pack.tar"
+    appended(archive, ("x.txt", NEWS))
+    appended(archive, ("./x.txt", OTHER))
+
+    listing, refs = refs_of(f"tar://x.txt::{archive}", tmp_path)
+
+    assert [(r.id, r.data.decode(), r.problem) for r in refs] == [("x.txt", NEWS, None)]
+    assert listing.ignored == []
 
 
 def test_a_file_the_run_may_not_read_is_rejected_not_failed(tmp_path: Path) -> None:
