@@ -33,7 +33,7 @@ from newsprep.config import ConfigError
 from newsprep.run.ledger.summary import redact
 from newsprep.run.locations import describe_storage_error
 from newsprep.tasks.io.paths import LOCK_NAME
-from newsprep.tasks.io.stores import on_local_disk
+from newsprep.tasks.io.stores import on_local_disk, remove_path
 
 HEARTBEAT_SECONDS = 20.0
 EXPIRY_SECONDS = 120.0  # an object-store lock not renewed for this long is stale
@@ -168,7 +168,7 @@ class DestLock:
                 if current is not None:
                     if not _stale(current):
                         raise self._busy(current)
-                    self.fs.rm(self.path)  # a killed run's lock
+                    remove_path(self.fs, self.path)  # a killed run's lock
                 try:
                     self.fs.pipe_file(self.path, json.dumps(self._owner()).encode(),
                                       mode="create")
@@ -219,7 +219,7 @@ class DestLock:
         try:
             current = self._read_remote()
             if current is not None and current.get("token") == self.token:
-                self.fs.rm(self.path)
+                remove_path(self.fs, self.path)
         except Exception:
             pass  # it expires by itself
 

@@ -58,6 +58,7 @@ from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import MAX_IGNORED_EXAMPLES
 from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
+from newsprep.tasks.io.stores import read_files, remove_path
 
 # small shards share a task run up to about this many articles: each task run costs the
 # Prefect server ~30 ms of CPU (at 1,000, 100 task runs took 3.2 CPU-s of 100,000 articles)
@@ -215,13 +216,11 @@ class ShardedSession(RunSession):
         """The completion markers of the parts in DEST, by key (one small read a part)."""
         root = posixpath.join(self.dest_root, LEDGER_DIR)
         paths = {posixpath.join(root, name + DONE_SUFFIX): key for key, name in existing.items()}
-        found = self.fs.cat(list(paths), on_error="omit") if paths else {}
         dones = {}
-        for path, data in found.items():
+        for path, data in read_files(self.fs, list(paths)).items():
             done = Done.from_bytes(data)
-            key = paths.get(path) or paths.get(self.fs._strip_protocol(path))
-            if done is not None and key is not None:
-                dones[key] = done
+            if done is not None:
+                dones[paths[path]] = done
         return dones
 
     def _legacy_files(self) -> list[str]:
@@ -390,7 +389,7 @@ class ShardedSession(RunSession):
             if file.endswith(SLICES_SUFFIX) and key_region(key)[1] in self.sliced:
                 continue  # the cut of the file whose slices took its records
             path = posixpath.join(self.dest_root, LEDGER_DIR, file)
-            self.fs.rm(path, recursive=True)
+            remove_path(self.fs, path, recursive=True)
         return records
 
     def _finish_migration(self) -> None:
@@ -429,7 +428,7 @@ class ShardedSession(RunSession):
         for name in (MANIFEST, JOURNAL):
             path = posixpath.join(self.dest_root, name)
             if self.fs.exists(path):
-                self.fs.rm(path, recursive=True)
+                remove_path(self.fs, path, recursive=True)
 
     def _record_files(self, name: str) -> list[str]:
         """The files of a part's records: the part, and its additions as listed at the

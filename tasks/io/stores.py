@@ -1,4 +1,5 @@
-"""What kind of store a path is on: the one place newsprep tells them apart.
+"""What kind of store a path is on: the one place newsprep tells them apart; and reading
+and removing paths under DEST by their names (`read_files`, `remove_path`).
 
 - the local disk: OS calls, temp files renamed into place, an appended journal, a folder
   walk (an article read inline, one at a time);
@@ -11,6 +12,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from contextlib import suppress
+from glob import has_magic
 from typing import Literal
 
 import fsspec
@@ -50,3 +55,57 @@ def url_fs(url: str) -> tuple[AbstractFileSystem, str]:
 def url_on_local_disk(url: str) -> bool:
     """Whether the URL (for a chain, its last part) is a path on the local disk."""
     return on_local_disk(url_fs(url)[0])
+
+
+# fsspec's cat(list) and rm() take a path holding `*`, `?` or `[` for a glob pattern and
+# act on what it matches (rm("x/a[1].txt") deletes x/a1.txt): paths under DEST are read
+# and removed by these instead, which take each path as it is spelled.
+
+
+def read_files(fs: AbstractFileSystem, paths: list[str]) -> dict[str, bytes]:
+    """The bytes of each of `paths` (as given) that could be read; one missing or
+    unreadable is left out. Concurrent on an async filesystem (S3), as fs.cat is."""
+    if not paths:
+        return {}
+    found = fs.cat_ranges(list(paths), None, None, on_error="return")
+    return {
+        path: data for path, data in zip(paths, found, strict=True)
+        if not isinstance(data, BaseException)
+    }
+
+
+def remove_path(fs: AbstractFileSystem, path: str, recursive: bool = False) -> None:
+    """fs.rm(path, recursive) without the glob: a path without glob characters goes to
+    fs.rm as it is (one request per 1,000 keys on S3); one with them, key by key."""
+    if not has_magic(path):
+        fs.rm(path, recursive=recursive)
+        return
+    path = fs._strip_protocol(path)
+    if on_local_disk(fs):
+        if recursive and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        return
+    found = fs.find(path, withdirs=True, detail=True) if recursive else {}
+    if not found and (not recursive or fs.exists(path)):
+        found = {path: {"type": "file"}}
+    if not found:
+        raise FileNotFoundError(path)
+    for name, info in sorted(found.items(), reverse=True):  # what is in a folder first
+        if info.get("type") != "directory":
+            fs.rm_file(name)
+        elif not object_store(fs):  # an object store has no folders to remove
+            with suppress(FileNotFoundError):  # gone with its files (memory://)
+                fs.rmdir(name)
+
+
+def remove_files(fs: AbstractFileSystem, paths: list[str]) -> None:
+    """Delete the files `paths`: those without glob characters in one fs.rm (a request
+    per 1,000 on S3), the others one by one."""
+    plain = [path for path in paths if not has_magic(path)]
+    if plain:
+        fs.rm(plain)
+    for path in paths:
+        if has_magic(path):
+            remove_path(fs, path)

@@ -645,6 +645,61 @@ def test_s3_rerun_removes_outputs_of_deleted_and_now_rejected_articles(s3) -> No
     assert summary.removed_articles == 1
 
 
+def glob_named_articles() -> dict[str, bytes]:
+    """Keys whose names are fsspec glob patterns (`a[1].txt` matches `a1.txt`)."""
+    good = [name for name, status in EXPECTED_STATUS.items() if status == "ok"]
+    names = ["a[1].txt", "a1.txt", "b*.txt", "c?.txt", "f[1]/0.txt", "f1/0.txt", "d.txt"]
+    return {name: NEWS[good[n % len(good)]] + f"Filed as {n}.\n".encode()
+            for n, name in enumerate(names)}
+
+
+def test_s3_stale_outputs_with_glob_characters_are_removed_by_name(s3) -> None:
+    """fsspec's rm takes a key holding `[`, `]`, `*` or `?` for a pattern: the stale
+    output `a[1].txt` was kept, and `a1.txt`, another article's output, deleted."""
+    articles = glob_named_articles()
+    put_tree(s3, "raw/glob", articles)
+    run_flow("s3://raw/glob", "s3://clean/glob", options=THREADS)
+    s3.invalidate_cache()
+    written = corpus(bucket_files(s3, "clean/glob"))
+    assert sorted(written) == sorted(articles)
+
+    s3.rm_file("raw/glob/a[1].txt")
+    summary = run_flow("s3://raw/glob", "s3://clean/glob", options=THREADS)
+
+    s3.invalidate_cache()
+    files = bucket_files(s3, "clean/glob")
+    assert (summary.removed_articles, summary.removed_files) == (1, 1)
+    assert corpus(files) == {k: v for k, v in written.items() if k != "a[1].txt"}
+    assert sorted(manifest("s3://clean/glob")) == sorted(set(articles) - {"a[1].txt"})
+    assert not [name for name in files if ".journal" in name]
+
+
+def test_an_s3_dest_prefix_with_glob_characters_runs_again(s3) -> None:
+    """DEST `clean/x[1]` is a pattern that matches `clean/x1`: the run's lock, journals
+    and stale outputs are removed by their own names, not another DEST's."""
+    articles = glob_named_articles()
+    put_tree(s3, "raw/glob", articles)
+    now = time.time()
+    other = json.dumps({"host": "other-host", "pid": 4242, "token": "t", "heartbeat": now,
+                        "expires": now + 600}).encode()
+    s3.pipe_file("clean/x1/_newsprep.lock", other)  # a live run's, in DEST x1
+    s3.pipe_file("clean/x1/d.txt", b"x1's own output\n")
+
+    first = run_flow("s3://raw/glob", "s3://clean/x[1]", options=THREADS)
+    again = run_flow("s3://raw/glob", "s3://clean/x[1]", options=THREADS)
+    s3.rm_file("raw/glob/d.txt")
+    gone = run_flow("s3://raw/glob", "s3://clean/x[1]", options=THREADS)
+
+    assert first.counts["ok"] == len(articles)
+    assert again.changes["skipped"] == len(articles)
+    assert (gone.removed_articles, gone.removed_files) == (1, 1)
+    s3.invalidate_cache()
+    files = bucket_files(s3, "clean/x[1]")
+    assert sorted(corpus(files)) == sorted(set(articles) - {"d.txt"})
+    assert not [name for name in files if ".journal" in name or name == "_newsprep.lock"]
+    assert bucket_files(s3, "clean/x1") == {"_newsprep.lock": other, "d.txt": b"x1's own output\n"}
+
+
 # -- requests per article ---------------------------------------------------------------------
 
 REQUEST_ARTICLES = 24

@@ -132,6 +132,35 @@ def test_an_unchanged_rerun_rewrites_no_part(tmp_path: Path) -> None:
     assert corpus(dest) == files
 
 
+GLOB_NAMES = ("a[1].txt", "a1.txt", "b*.txt", "c?.txt", "f[1]/0.txt", "f1/0.txt")
+
+
+@pytest.mark.parametrize("run", [run_sharded, run_session], ids=["shards", "batches"])
+def test_glob_characters_in_dest_and_in_names_are_taken_literally(tmp_path: Path, run) -> None:
+    """fsspec's cat and rm take a path holding `[`, `]`, `*` or `?` for a pattern: a
+    second run into DEST `D12[y]` crashed reading the markers (FileNotFoundError)."""
+    src, dest = tmp_path / "src", tmp_path / "D12[y]"
+    for number, name in enumerate(GLOB_NAMES):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(STORY.format(number))
+    assert run(src, dest, workers=1).counts["ok"] == len(GLOB_NAMES)
+    files, before = corpus(dest), ledger_state(dest)
+    assert sorted(files) == sorted(GLOB_NAMES)
+
+    again = run(src, dest, workers=1)
+    assert again.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": len(GLOB_NAMES)}
+    assert corpus(dest) == files
+    if run is run_sharded:
+        assert ledger_state(dest) == before, "every shard skipped whole"
+
+    (src / "a[1].txt").unlink()
+    shutil.rmtree(src / "f[1]")
+    gone = run(src, dest, workers=1)
+    assert (gone.removed_articles, gone.removed_files) == (2, 2)
+    assert corpus(dest) == {k: v for k, v in files.items() if k not in ("a[1].txt", "f[1]/0.txt")}
+    assert sorted(records(dest)) == sorted(set(GLOB_NAMES) - {"a[1].txt", "f[1]/0.txt"})
+
+
 def test_new_articles_are_an_addition_beside_their_shards_part(tmp_path: Path) -> None:
     """Issue 22: a rerun whose only change is new articles writes their records beside
     the part (its bytes untouched), and the reader gives every article once."""

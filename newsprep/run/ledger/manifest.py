@@ -31,7 +31,7 @@ from newsprep.tasks.io.paths import (
     RESERVED_TOP_LEVEL,
 )
 from newsprep.tasks.io.sinks import TEMP_NAME, write_atomic_stream
-from newsprep.tasks.io.stores import on_local_disk
+from newsprep.tasks.io.stores import on_local_disk, remove_files, remove_path
 
 MANIFEST = "_manifest.jsonl"
 JOURNAL = "_manifest.journal"
@@ -100,7 +100,7 @@ class ManifestWriter:
         if self.local:
             self._handle.truncate(0)
         else:
-            self.fs.rm(self.journal, recursive=True)
+            remove_path(self.fs, self.journal, recursive=True)
 
     def append(self, records: Iterable[ArticleRecord]) -> None:
         """Record a finished batch durably (a local append, or one journal object), and in
@@ -159,7 +159,7 @@ class ManifestWriter:
     def _drop_journal(self) -> None:
         if self.local or self._parts or self.leftover:
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(self.journal, recursive=not self.local)
+                remove_path(self.fs, self.journal, recursive=not self.local)
 
     def _remove_additions(self) -> None:
         """Once the manifest holds their records."""
@@ -388,7 +388,7 @@ def remove_stale_outputs(fs: AbstractFileSystem, dest_root: str, paths: Iterable
         else:
             present = [path for path in full if fs.isfile(path)]  # not a prefix of others
             if present:
-                fs.rm(present)
+                remove_files(fs, present)
             removed += len(present)
     return removed
 

@@ -35,6 +35,7 @@ from newsprep.run.ledger.manifest import JOURNAL, MANIFEST, journal_files, manif
 from newsprep.tasks.io.jsonl import JsonlSlice
 from newsprep.tasks.io.paths import escape_surrogates
 from newsprep.tasks.io.sinks import write_atomic
+from newsprep.tasks.io.stores import remove_path
 
 LEDGER_DIR = "_ledger"
 PART_SUFFIX = ".jsonl"
@@ -351,6 +352,6 @@ class OtherLedger:
         folder = posixpath.join(self.root, LEDGER_DIR)
         for files in self.names.values():
             for file in files:
-                self.fs.rm(posixpath.join(folder, file), recursive=True)
+                remove_path(self.fs, posixpath.join(folder, file), recursive=True)
         for path in self.legacy:
-            self.fs.rm(path, recursive=True)
+            remove_path(self.fs, path, recursive=True)
