@@ -3,7 +3,8 @@
 `open_container` gives its decompressed bytes as a stream that a transient error in the
 middle cannot cut short: the raw file is opened again at the byte reached (a range read on
 object stores) and the decompressor goes on where it was, with the retry policy's attempts
-for each break. `open_regular` never blocks on a FIFO or a device put where a file was.
+for each break. A file cut short gives every byte decompressed before the cut, then its
+error. `open_regular` never blocks on a FIFO or a device put where a file was.
 """
 
 from __future__ import annotations
@@ -258,6 +259,116 @@ def open_container(
     if compression is None:
         return raw, raw  # type: ignore[return-value]
     if compression == "zstd":  # fsspec's reader stops after the first frame of several
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return raw, reader  # type: ignore[return-value]
-    return raw, compr[compression](raw, mode="rb")
+        frames = ZstdFrames(raw)
+        reader = zstandard.ZstdDecompressor().stream_reader(frames, read_across_frames=True)
+        return raw, Decompressed(reader, frames)  # type: ignore[return-value]
+    return raw, Decompressed(compr[compression](raw, mode="rb"))  # type: ignore[return-value]
+
+
+class Decompressed:
+    """A decompressor's stream whose reads keep every byte decompressed before an error: a
+    read that meets one (a file cut short) gives the bytes before it, and the next read
+    raises it; the decompressors' own `read(n)` drops what it held of the n bytes.
+    `frames`: a zstd file's, which must end where a frame ends (zstandard's reader ends
+    quietly in the middle of one)."""
+
+    def __init__(self, stream: Any, frames: ZstdFrames | None = None) -> None:
+        self.stream, self.frames = stream, frames
+        self._read1 = getattr(stream, "read1", stream.read)  # up to n, not waiting for n
+        self._error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self._error is not None:
+            raise self._error
+        pieces: list[bytes] = []
+        held = 0
+        try:
+            while size < 0 or held < size:
+                piece = self._read1(size - held if size >= 0 else STREAM_BLOCK_SIZE)
+                if not piece:
+                    if self.frames is not None and not self.frames.whole:
+                        raise EOFError("Compressed file ended before the end of a zstd frame")
+                    break
+                pieces.append(piece)
+                held += len(piece)
+        except Exception as exc:
+            if not pieces:
+                raise
+            self._error = exc
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __enter__(self) -> Decompressed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ZstdFrames:
+    """The raw bytes of a zstd file on their way to the decompressor, followed frame by
+    frame (RFC 8878: headers and block sizes, nothing decompressed) to tell whether they
+    end where a frame ends."""
+
+    def __init__(self, raw: ResumableReader) -> None:
+        self.raw = raw
+        self.head = b""  # the bytes of the next header so far
+        self.need = 4  # that header's length
+        self.step: Callable[[int], None] = self._frame  # what reads it
+        self.skip = 0  # bytes to pass: a header's fields, a block, a checksum
+        self.checksum = 0
+        self.lost = False  # bytes that are no frame: the decompressor says what is wrong
+
+    @property
+    def whole(self) -> bool:
+        return self.lost or (self.step == self._frame and not self.head and not self.skip)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        position, end = 0, len(data)
+        while position < end and not self.lost:
+            if self.skip:
+                passed = min(self.skip, end - position)
+                self.skip -= passed
+                position += passed
+                continue
+            piece = data[position : position + self.need - len(self.head)]
+            self.head += piece
+            position += len(piece)
+            if len(self.head) == self.need:
+                header, self.head = self.head, b""
+                self.step(int.from_bytes(header, "little"))
+        return data
+
+    def _frame(self, magic: int) -> None:
+        if magic == 0xFD2FB528:
+            self.need, self.step = 1, self._descriptor
+        elif magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame: its size, its bytes
+            self.need, self.step = 4, self._skippable
+        else:
+            self.lost = True
+
+    def _skippable(self, size: int) -> None:
+        self.skip, self.need, self.step = size, 4, self._frame
+
+    def _descriptor(self, flags: int) -> None:
+        single = flags >> 5 & 1  # no window size; a content size of at least 1 byte
+        self.skip = 1 - single + (0, 1, 2, 4)[flags & 3] + (single, 2, 4, 8)[flags >> 6]
+        self.checksum = 4 if flags & 4 else 0
+        self.need, self.step = 3, self._block
+
+    def _block(self, header: int) -> None:
+        kind = header >> 1 & 3
+        self.skip = 1 if kind == 1 else header >> 3  # an RLE block is its one byte
+        self.lost = kind == 3  # reserved
+        if header & 1:  # the frame's last block
+            self.skip += self.checksum
+            self.need, self.step = 4, self._frame
+
+    def close(self) -> None:
+        self.raw.close()

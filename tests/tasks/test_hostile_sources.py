@@ -3,14 +3,18 @@ files, real readers, real sinks (the listing, the readers and the batch of a run
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import gzip
 import io
 import json
+import lzma
 import os
+import random
 import shutil
 import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,7 +30,9 @@ from newsprep.errors import Rejected
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.summary import RunSummary
 from newsprep.tasks.io.files import read_bytes
+from newsprep.tasks.io.jsonl import jsonl_articles
 from newsprep.tasks.io.listing import iter_articles, list_source
+from newsprep.tasks.io.refs import SourceFile
 from newsprep.tasks.io.stream import OpenFolders
 
 LOCAL = LocalFileSystem()
@@ -269,6 +275,123 @@ def test_jsonl_zst_is_read_across_frames(tmp_path: Path) -> None:
     assert {i: outcome(r) for i, r in out.items()} == {
         f"feed/n{n}.txt": ("ok", None) for n in range(30)
     }
+
+
+# a compressor, and a decompressor that gives all the bytes a file cut short holds
+COMPRESSED = {
+    "gz": (lambda data: gzip.compress(data, 1), lambda: zlib.decompressobj(wbits=31)),
+    "bz2": (lambda data: bz2.compress(data, 1), bz2.BZ2Decompressor),
+    "xz": (lambda data: lzma.compress(data, preset=1), lzma.LZMADecompressor),
+    "zst": (zstandard.ZstdCompressor().compress,
+            lambda: zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)),
+}
+
+
+def varied_lines(count: int, words: int = 160) -> bytes:
+    """JSONL lines n0, n1, ... of random words: text that does not compress to nothing."""
+    rng = random.Random(7)
+    return jsonl(*({"id": f"n{n}", "text": " ".join(rng.choices(NEWS.split(), k=words))}
+                   for n in range(count)))
+
+
+@pytest.mark.parametrize("suffix", list(COMPRESSED))
+def test_a_compressed_jsonl_file_cut_short_keeps_every_line_before_the_cut(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A partial download: every whole line the bytes before the cut decompress to is an
+    article, the torn line after them none, and the file one `corrupt-jsonl` record naming
+    the last line read. Over 1 MiB comes before the cut: more than one of the reader's blocks."""
+    compress, decompressor = COMPRESSED[suffix]
+    data = varied_lines(3_000)
+    packed = compress(data)
+    before_cut = decompressor().decompress(packed[: len(packed) // 2])
+    complete = before_cut.count(b"\n")
+    assert not before_cut.endswith(b"\n") and len(before_cut) > 1024 * 1024  # a line torn
+    write(tmp_path / "src" / f"feed.jsonl.{suffix}", packed[: len(packed) // 2])
+    write(tmp_path / "src" / f"whole.jsonl.{suffix}", packed)
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    feed = [r for r in refs if r.id.startswith("feed")]
+    assert ids_and_reasons(feed) == [
+        *((f"feed/n{n}.txt", None) for n in range(complete)),
+        (f"feed.jsonl.{suffix}#unreadable", "corrupt-jsonl"),
+    ]
+    assert feed[-1].problem.detail.startswith(f"after line {complete}: ")
+    assert [r.data for r in feed[:-1]] == [
+        json.loads(line)["text"].encode() for line in data.splitlines()[:complete]
+    ]
+    whole = [r for r in refs if r.id.startswith("whole")]
+    assert ids_and_reasons(whole) == [(f"whole/n{n}.txt", None) for n in range(3_000)]
+
+
+def test_a_small_zst_file_cut_short_is_one_record_not_nothing(tmp_path: Path) -> None:
+    packed = zstandard.ZstdCompressor().compress(varied_lines(5, words=8))  # one block
+    write(tmp_path / "src" / "feed.jsonl.zst", packed[: len(packed) // 2])
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [("feed.jsonl.zst#unreadable", "corrupt-jsonl")]
+    assert refs[0].problem.detail.startswith("after line 0: ")
+
+
+def test_a_zst_file_of_frames_is_whole_only_when_cut_between_frames(tmp_path: Path) -> None:
+    """Frames with and without a checksum or a content size, empty, skippable: a file cut
+    between two frames is whole (nothing says more was meant); cut anywhere else it keeps
+    the lines before the cut and is one `corrupt-jsonl` record."""
+    lines = varied_lines(9, words=8).splitlines(keepends=True)
+    stream = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+    frames = [
+        zstandard.ZstdCompressor(write_checksum=True).compress(b"".join(lines[:3])),
+        (0x184D2A53).to_bytes(4, "little") + (6).to_bytes(4, "little") + b"skip!!",
+        zstandard.ZstdCompressor().compress(b""),
+        stream.compress(b"".join(lines[3:6])) + stream.flush(),
+        zstandard.ZstdCompressor(write_checksum=True).compress(b"".join(lines[6:])),
+    ]
+    packed = b"".join(frames)
+    ends = {sum(map(len, frames[: n + 1])) for n in range(len(frames))}
+    path = tmp_path / "feed.jsonl.zst"
+    for cut in range(1, len(packed) + 1):
+        write(path, packed[:cut])
+        complete = COMPRESSED["zst"][1]().decompress(packed[:cut]).count(b"\n")
+
+        file = SourceFile("feed.jsonl.zst", str(path), "jsonl", cut, str(cut))
+        refs = list(jsonl_articles(LOCAL, file, CONFIG))
+
+        lines_read = [(f"feed/n{n}.txt", None) for n in range(complete)]
+        if cut in ends:
+            assert ids_and_reasons(refs) == lines_read, cut
+        else:
+            broken = ("feed.jsonl.zst#unreadable", "corrupt-jsonl")
+            assert ids_and_reasons(refs) == [*lines_read, broken], cut
+            assert refs[-1].problem.detail.startswith(f"after line {complete}: "), cut
+    assert complete == 9
+
+
+def test_a_tgz_cut_short_keeps_every_member_before_the_cut(tmp_path: Path) -> None:
+    """Every member whose header and bytes the cut leaves whole is an article, though the
+    tar record (10 KiB) that holds it is cut short; the rest is one record."""
+    rng = random.Random(3)
+    members = [
+        (f"s/{n}.txt", " ".join(rng.choices(NEWS.split(), k=rng.randint(20, 300))).encode())
+        for n in range(200)
+    ]
+    packed = tar_bytes(members, "w:gz")
+    before_cut = zlib.decompressobj(wbits=31).decompress(packed[: len(packed) // 2])
+    end, complete = 0, 0
+    for _, data in members:  # a 512-byte header, the bytes padded to 512
+        if end + 512 + len(data) > len(before_cut):
+            break
+        end, complete = end + 512 + len(data) + -len(data) % 512, complete + 1
+    write(tmp_path / "src" / "pack.tgz", packed[: len(packed) // 2])
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [
+        *((f"s/{n}.txt", None) for n in range(complete)),
+        ("pack.tgz#unreadable", "corrupt-archive"),
+    ]
+    assert refs[-1].problem.detail.startswith(f"after member 's/{complete - 1}.txt': ")
 
 
 def test_random_bytes_named_jsonl_are_one_rejected_file(tmp_path: Path) -> None:
