@@ -40,12 +40,16 @@ class InputOptions(_Frozen):
         description="auto: by extension (.txt, .story, .jsonl/.jsonl.gz, .tar/.tar.gz/.tgz); "
         "otherwise every file is read as this format.",
     )
-    id_field: str = Field("id", description="JSONL: the field holding the article id.")
+    id_field: str = Field(
+        "id", min_length=1, description="JSONL: the field holding the article id."
+    )
     text_fields: tuple[str, ...] = Field(
-        ("text", "article"), description="JSONL: the first of these present is the article."
+        ("text", "article"),
+        description="JSONL: the first of these present and not null is the article.",
     )
     highlights_field: str = Field(
-        "highlights", description="JSONL: summary field, kept separate from the article."
+        "highlights", min_length=1,
+        description="JSONL: summary field, kept separate from the article.",
     )
     member_pattern: str = Field(
         "*", description="Archives: glob of member names to read (e.g. *.story)."

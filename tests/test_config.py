@@ -96,6 +96,8 @@ def test_unknown_group_names_the_path() -> None:
         ({"fetch.max_control_ratio": 2}, "fetch.max_control_ratio"),
         ({"input.text_fields": []}, "input.text_fields"),  # no line could have a text
         ({"input.text_fields": ["text", ""]}, "input.text_fields"),
+        ({"input.id_field": ""}, "input.id_field"),  # a field named nothing: a slip
+        ({"input.highlights_field": ""}, "input.highlights_field"),
     ],
 )
 def test_invalid_value_error_names_the_field(overrides: dict, field: str) -> None:

@@ -222,7 +222,8 @@ def jsonl_articles(
             yield from held or ()  # a file of fewer lines than the sample: judged by line
     except CORRUPT as exc:
         yield from held or ()
-        broken = broken_container(file, url, exc, "corrupt-jsonl", f"after line {number}")
+        where = f"after line {number}" if number else "before its first whole line"
+        broken = broken_container(file, url, exc, "corrupt-jsonl", where)
         if part is not None:  # each slice's own
             broken = replace(broken, id=f"{broken.id}@{part.start}")
         yield broken

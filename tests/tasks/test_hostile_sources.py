@@ -332,7 +332,7 @@ def test_a_small_zst_file_cut_short_is_one_record_not_nothing(tmp_path: Path) ->
     _, refs = refs_of(tmp_path / "src", tmp_path)
 
     assert ids_and_reasons(refs) == [("feed.jsonl.zst#unreadable", "corrupt-jsonl")]
-    assert refs[0].problem.detail.startswith("after line 0: ")
+    assert refs[0].problem.detail.startswith("before its first whole line: ")
 
 
 def test_a_zst_file_of_frames_is_whole_only_when_cut_between_frames(tmp_path: Path) -> None:
@@ -364,7 +364,8 @@ def test_a_zst_file_of_frames_is_whole_only_when_cut_between_frames(tmp_path: Pa
         else:
             broken = ("feed.jsonl.zst#unreadable", "corrupt-jsonl")
             assert ids_and_reasons(refs) == [*lines_read, broken], cut
-            assert refs[-1].problem.detail.startswith(f"after line {complete}: "), cut
+            where = f"after line {complete}" if complete else "before its first whole line"
+            assert refs[-1].problem.detail.startswith(f"{where}: "), cut
     assert complete == 9
 
 
