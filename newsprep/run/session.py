@@ -35,7 +35,13 @@ from newsprep.run.ledger.manifest import (
 from newsprep.run.ledger.parts import RUN_PART_KEY, OtherLedger, PartPaths
 from newsprep.run.ledger.records import ArticleRecord, Batch, BatchOutcome
 from newsprep.run.ledger.resume import Resume
-from newsprep.run.ledger.summary import RunSummary, Tally, library_versions, redact
+from newsprep.run.ledger.summary import (
+    RunSummary,
+    Tally,
+    library_versions,
+    redact,
+    shrinks_too_much,
+)
 from newsprep.run.locations import check_apart
 from newsprep.run.progress import Progress
 from newsprep.run.retry import RetryPolicy
@@ -200,7 +206,7 @@ class RunSession:
         if listed == 0:
             why = (f"SOURCE {redact(self.config.source)} lists no file: all {gone} articles "
                    "in DEST would go")
-        elif gone > limit * previous:
+        elif shrinks_too_much(previous, now, limit):
             why = (f"{gone} of DEST's {previous} articles are gone from SOURCE "
                    f"{redact(self.config.source)}, which has {now}: DEST would shrink by more "
                    f"than max_removal_fraction={limit}")

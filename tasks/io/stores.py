@@ -12,8 +12,6 @@ and removing paths under DEST by their names (`read_files`, `remove_path`).
 
 from __future__ import annotations
 
-import os
-import shutil
 from contextlib import suppress
 from glob import has_magic
 from typing import Literal
@@ -76,17 +74,12 @@ def read_files(fs: AbstractFileSystem, paths: list[str]) -> dict[str, bytes]:
 
 def remove_path(fs: AbstractFileSystem, path: str, recursive: bool = False) -> None:
     """fs.rm(path, recursive) without the glob: a path without glob characters goes to
-    fs.rm as it is (one request per 1,000 keys on S3); one with them, key by key."""
-    if not has_magic(path):
+    fs.rm as it is (one request per 1,000 keys on S3), as does any path on the local
+    disk (whose rm does not glob); one with them elsewhere, key by key."""
+    if not has_magic(path) or on_local_disk(fs):
         fs.rm(path, recursive=recursive)
         return
     path = fs._strip_protocol(path)
-    if on_local_disk(fs):
-        if recursive and os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
-        return
     found = fs.find(path, withdirs=True, detail=True) if recursive else {}
     if not found and (not recursive or fs.exists(path)):
         found = {path: {"type": "file"}}

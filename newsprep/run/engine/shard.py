@@ -50,7 +50,7 @@ from newsprep.run.ledger.parts import (
 )
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
-from newsprep.run.ledger.summary import SHARD_CRASH, Tally
+from newsprep.run.ledger.summary import SHARD_CRASH, Tally, shrinks_too_much
 from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
@@ -374,7 +374,7 @@ def _container_guard(shard: Shard, sjob: ShardJob, previous: int, now: int) -> s
     flow's guard counts a container's articles as its part's (they are known only as it
     is read), so a file cut short, a partial download, would lose them unseen."""
     limit = sjob.removal_limit
-    if shard.kind != "file" or limit is None or previous - now <= limit * previous:
+    if shard.kind != "file" or limit is None or not shrinks_too_much(previous, now, limit):
         return None
     return (
         f"{shard.path} holds {now} articles now, against the {previous} DEST holds from it "

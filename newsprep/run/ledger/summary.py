@@ -196,6 +196,12 @@ class RemovalRefused(RuntimeError):
         self.summary = summary
 
 
+def shrinks_too_much(previous: int, now: int, max_removal_fraction: float) -> bool:
+    """The removal guard's rule: of `previous` articles, `now` are left, and more than
+    `max_removal_fraction` of them would go."""
+    return previous - now > max_removal_fraction * previous
+
+
 # the reason of a shard whose worker kept dying: its articles unaccounted for this run
 SHARD_CRASH = "shard-crash"
 
