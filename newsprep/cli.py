@@ -545,11 +545,18 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         lines.append("    e.g. " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
     lines += [f"  warning: {warning}" for warning in summary.warnings]
     changes = summary.changes
-    if summary.removed_articles or any(changes.get(k) for k in ("changed", "retried", "skipped")):
+    kept = summary.kept_gone
+    if summary.removed_articles or kept or any(
+        changes.get(k) for k in ("changed", "retried", "skipped")
+    ):
         retried = changes.get("retried", 0)
+        gone = f"{summary.removed_articles + kept} gone"
+        if kept:
+            gone += f" ({'kept' if not summary.removed_articles else f'{kept} of them kept'}: " \
+                "removal refused)"
         lines.append(
             f"  since the last run: {changes.get('new', 0)} new, {changes.get('changed', 0)} "
-            f"changed, {summary.removed_articles} gone, {changes.get('skipped', 0)} unchanged"
+            f"changed, {gone}, {changes.get('skipped', 0)} unchanged"
             + (f", {retried} tried again" if retried else "")
         )
     if summary.removed_articles or summary.removed_files:
@@ -560,7 +567,7 @@ def render_summary(summary: RunSummary, wall_seconds: float | None = None) -> st
         )
     dest = summary.dest.rstrip("/")
     lines += [f"  corpus:     {summary.dest}", f"  ledger:     {dest}/_ledger/"]
-    if counts.get("rejected") or counts.get("failed"):
+    if summary.quarantined:
         lines.append(f"  quarantine: {dest}/_quarantine/")
     return "\n".join(lines)
 

@@ -40,6 +40,8 @@ def test_an_empty_source_does_not_delete_the_corpus(tmp_path: Path) -> None:
         "if they are meant to go, run again with --allow-removal"
     ]
     assert "Traceback" not in result.stderr
+    assert "  since the last run: 0 new, 0 changed, 4 gone (kept: removal refused), 0 unchanged\n" \
+        in result.stderr
     assert outputs(dest) == written
     assert ledger.ledger_bytes(dest) == before
     summary = json.loads((dest / "_run.json").read_text())
@@ -61,6 +63,8 @@ def test_a_run_that_would_remove_most_of_the_corpus_stops(tmp_path: Path) -> Non
     assert result.returncode == 2, result.stderr[-3000:]
     assert "3 of DEST's 4 articles are gone from SOURCE" in result.stderr
     assert "max_removal_fraction=0.5" in result.stderr
+    assert "  since the last run: 0 new, 0 changed, 3 gone (kept: removal refused), 1 unchanged\n" \
+        in result.stderr
     assert outputs(dest) == written and len(records(dest)) == 4
 
     # a higher limit lets them go

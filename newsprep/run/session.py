@@ -236,7 +236,9 @@ class RunSession:
         if refused:
             self.logger.error("%s", refused)
             self.index.keep_gone()  # then no record of this run makes their files stale
-            gone = 0
+            kept, gone = gone, 0
+        else:
+            kept = 0
         removed = self.removed_early + remove_stale_outputs(
             self.dest_fs, self.dest_root, self.index.stale_paths()
         )
@@ -252,12 +254,13 @@ class RunSession:
         return self._summary(
             ignored_count=self.listing.ignored_count, ignored=list(self.listing.ignored),
             warnings=list(self.listing.warnings), changes=self.resume.changes, gone=gone,
-            removed=removed, refused=refused,
+            removed=removed, refused=refused, kept=kept,
         )
 
     def _summary(
         self, ignored_count: int, ignored: list[str], warnings: list[str],
         changes: dict[str, int], gone: int, removed: int, refused: str | None, shards: int = 0,
+        kept: int = 0,
     ) -> RunSummary:
         """The run summary, written to DEST/_run.json."""
         seconds = time.monotonic() - self._started
@@ -288,7 +291,9 @@ class RunSession:
             versions={**library_versions(), **self.engine_versions},
             removed_articles=gone,
             removed_files=removed,
+            kept_gone=kept,
             removal_refused=refused,
+            quarantined=tally.quarantined,
             shards=shards,
         )
         summary.write(self.dest_fs, self.dest_root)

@@ -117,6 +117,7 @@ class ShardedSession(RunSession):
         self.changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
         self.ignored_count, self.ignored, self.warnings = 0, [], []
         self.removed_files, self.gone, self.kept_unlisted = 0, 0, 0
+        self.kept_gone = 0  # articles gone from SOURCE kept by a refused removal
         self.shard_count = self.unchanged_shards = 0
 
     def skip_clock(self, seconds: float) -> None:
@@ -305,6 +306,7 @@ class ShardedSession(RunSession):
             self.logger.warning("%s", report)
         self.removed_files += outcome.removed_files
         self.gone += outcome.gone - outcome.kept_gone
+        self.kept_gone += outcome.kept_gone
         if outcome.refused and not self.refused:
             self.refused = outcome.refused
             self.logger.error("%s", self.refused)
@@ -334,14 +336,16 @@ class ShardedSession(RunSession):
                 "kept the previous records and files of %d articles under folders that "
                 "could not be listed", kept,
             )
+        going = sum(self.dones[key].records for key in self.gone_parts if key in self.dones)
         if self.gone_parts and not self.refused:
-            going = sum(self.dones[key].records for key in self.gone_parts if key in self.dones)
             self.refused = self._exact_guard(going)
             if self.refused:
                 self.logger.error("%s", self.refused)
         if not self.refused:
             for key in self.gone_parts:
                 self.gone += self._remove_part(key, remove_files=True)
+        else:
+            self.kept_gone += going
         if self.migrating:
             self._finish_migration()
         if self.gone or self.removed_files:
@@ -354,7 +358,7 @@ class ShardedSession(RunSession):
         summary = self._summary(
             ignored_count=self.ignored_count, ignored=self.ignored, warnings=self.warnings,
             changes=self.changes, gone=self.gone, removed=self.removed_files,
-            refused=self.refused, shards=self.shard_count,
+            refused=self.refused, shards=self.shard_count, kept=self.kept_gone,
         )
         self.logger.info(
             "%d of %d shards unchanged (skipped whole)", self.unchanged_shards, self.shard_count
@@ -417,6 +421,7 @@ class ShardedSession(RunSession):
                 "ORDER BY id"
             )
             write_atomic_stream(self.fs, leftover, (row[0].encode() for row in lines))
+            self.kept_gone += gone
         else:
             self.gone += gone
             self.removed_files += remove_stale_outputs(

@@ -22,7 +22,7 @@ from newsprep.tasks.io.paths import (
     safe_id_component,
     strip_suffix,
 )
-from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container
+from newsprep.tasks.io.refs import CORRUPT, ArticleRef, SourceFile, broken_container, verdict_ref
 from newsprep.tasks.io.stream import Retry, open_container
 
 
@@ -264,10 +264,7 @@ def _not_jsonl(file: SourceFile, url: str, window: list[int], where: str) -> Art
         f"{window[1]} {where} {window[0]} lines are not JSON objects: not a JSONL file "
         "(the rest of it is not read)"
     )
-    return ArticleRef(
-        id=f"{file.relative}#unreadable", source=url, signature=file.signature,
-        problem=Problem("rejected", NOT_JSONL, detail),
-    )
+    return verdict_ref(file, url, Problem("rejected", NOT_JSONL, detail))
 
 
 def _record_article(

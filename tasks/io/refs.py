@@ -72,6 +72,14 @@ def broken_container(
         if is_transient(exc)
         else Problem("rejected", reason, detail)
     )
+    return verdict_ref(file, url, problem)
+
+
+def verdict_ref(file: SourceFile, url: str, problem: Problem) -> ArticleRef:
+    """The record-to-be of a container's verdict: the file's path and size go with it, for
+    the quarantine copy a rejection gets (a transient failure's file is not read again)."""
+    whole = problem.status == "rejected"
     return ArticleRef(
-        id=f"{file.relative}#unreadable", source=url, signature=file.signature, problem=problem
+        id=f"{file.relative}#unreadable", source=url, signature=file.signature,
+        path=file.path if whole else None, size=file.size if whole else None, problem=problem,
     )

@@ -320,12 +320,26 @@ def test_the_removal_guard_keeps_gone_shards_and_articles(tmp_path: Path) -> Non
     refused = run_sharded(src, dest, workers=1)
     assert refused.removal_refused and "--allow-removal" in refused.removal_refused
     assert (refused.removed_articles, refused.removed_files) == (0, 0)
+    assert refused.kept_gone == 3 + 3 + 1  # a/, b/ and c/0.txt: the summary says they stay
     assert corpus(dest) == before_files
     assert records(dest).keys() == before_records.keys()
     allowed = run_sharded(src, dest, workers=1, allow_removal=True)
     assert allowed.removal_refused is None and allowed.removed_articles == 7
     assert sorted(records(dest)) == ["c/1.txt", "c/2.txt"]
     assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+
+def test_a_refused_removal_by_batches_counts_the_articles_it_kept(tmp_path: Path) -> None:
+    """By batches (one ledger for DEST), as by shards: the articles gone from SOURCE whose
+    records and files a refused removal kept are counted in the summary, not as 0 gone."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_session(src, dest, workers=1, task_unit="batch")
+    shutil.rmtree(src / "a")
+    shutil.rmtree(src / "b")
+    refused = run_session(src, dest, workers=1, task_unit="batch")
+    assert refused.removal_refused
+    assert (refused.removed_articles, refused.kept_gone) == (0, 6)
+    assert len(records(dest)) == 11
 
 
 def _feed(src: Path, ids: range, archive: bool) -> None:
@@ -367,6 +381,7 @@ def test_a_container_that_lost_most_of_its_articles_keeps_them(
         assert refused.removal_refused, rerun
         assert "feed" in refused.removal_refused and "--allow-removal" in refused.removal_refused
         assert (refused.removed_articles, refused.removed_files) == (0, 0), rerun
+        assert refused.kept_gone == 8, rerun
         assert corpus(dest) == before_files, rerun
         assert records(dest).keys() == before_records.keys(), rerun
 
@@ -674,6 +689,7 @@ def test_a_refused_migration_keeps_the_records_it_could_not_place(tmp_path: Path
     for rerun in (1, 2):
         summary = run_sharded(src, dest, workers=1)
         assert summary.removal_refused, rerun
+        assert summary.kept_gone == 3 + 3, rerun
         kept = records(dest)
         assert {"a/0.txt", "b/2.txt", "c/1.txt", "feed/x.txt"} <= kept.keys(), rerun
         assert (dest / "a" / "0.txt").exists() and (dest / "b" / "2.txt").exists()
@@ -824,3 +840,53 @@ def test_a_finished_shard_keeps_no_checkpoint_in_the_runs_local_folder(tmp_path:
         summary = session.finish_shards()
     assert sorted(totals) == [2, 5, 5, 5, 5]  # feed.jsonl's two, each folder's five
     assert summary.counts["ok"] == 22
+
+
+def _tar_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_container_that_cannot_be_read_to_its_end_gets_a_quarantine_copy(
+    tmp_path: Path,
+) -> None:
+    """A JSONL file that is not JSONL, and an archive cut short, are one record each,
+    `<file>#unreadable`: like any rejected article, its bytes (the file's) are copied to
+    the quarantine; a file over quarantine_max_item_bytes is not copied, and its record
+    says so and why. A good file put in its place takes the copy away."""
+    src, dest = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    noise = b"".join(bytes([n, 255, 0]) * 20 + b"\n" for n in range(40))  # no line JSON
+    (src / "noise.jsonl").write_bytes(noise)
+    members = {f"s/{n}.txt": STORY.format(n).encode() * 20 for n in range(6)}
+    cut = _tar_of(members)[:3000]
+    (src / "cut.tar").write_bytes(cut)
+    big = _tar_of({f"b/{n}.txt": STORY.format(n).encode() * 200 for n in range(6)})
+    (src / "big.tar").write_bytes(big[: len(big) // 2])
+    limit = 8192
+    assert len(noise) < limit and len(cut) < limit < len(big) // 2
+
+    summary = run_sharded(src, dest, workers=1, quarantine_max_item_bytes=limit)
+
+    got = records(dest)
+    for name, data in (("noise.jsonl", noise), ("cut.tar", cut)):
+        record = got[f"{name}#unreadable"]
+        assert record["status"] == "rejected", record
+        assert (dest / record["quarantine"]).read_bytes() == data
+    big_record = got["big.tar#unreadable"]
+    assert (big_record["status"], big_record["reason"]) == ("rejected", "corrupt-archive")
+    assert big_record["quarantine"] is None
+    assert (f"no quarantine copy: {len(big) // 2} bytes, over quarantine_max_item_bytes="
+            f"{limit}") in big_record["detail"]
+    assert summary.counts["rejected"] == 3
+
+    (src / "noise.jsonl").write_text(json.dumps({"id": "n", "text": STORY.format("n")}) + "\n")
+    run_sharded(src, dest, workers=1, quarantine_max_item_bytes=limit)
+    assert "noise.jsonl#unreadable" not in records(dest)
+    assert not (dest / got["noise.jsonl#unreadable"]["quarantine"]).exists()
+    assert (dest / got["cut.tar#unreadable"]["quarantine"]).read_bytes() == cut

@@ -117,3 +117,31 @@ def test_a_shard_that_kept_crashing_fails_the_run_whatever_the_budget() -> None:
                                                          "failed": 1, "skipped": 0})
     with pytest.raises(FailureBudgetExceeded, match="1 shards kept crashing"):
         check_failure_budget(crashed, 1.0)
+
+
+def test_the_tally_counts_quarantine_copies_and_shards_add_them_up() -> None:
+    kept = [record("q1", "rejected", "binary-content"), record("q2", "failed", "read-error")]
+    kept[0].quarantine = "_quarantine/q1"
+    whole, added = Tally(), Tally()
+    for r in [*RECORDS, *kept]:
+        whole.add(r)
+    for part in (RECORDS, kept):
+        shard = Tally()
+        for r in part:
+            shard.add(r)
+        added.merge(shard)
+    assert whole.quarantined == added.quarantined == 1
+
+
+def test_the_printed_summary_says_what_a_refused_removal_kept_and_where_copies_are() -> None:
+    from newsprep.cli import render_summary
+
+    changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 3}
+    partly = render_summary(summary(changes=changes, removed_articles=2, kept_gone=3))
+    assert "  since the last run: 0 new, 0 changed, 5 gone (3 of them kept: removal " \
+        "refused), 3 unchanged\n" in partly
+    assert "removed 0 stale files from DEST (of 2 articles gone" in partly
+    # a failed article whose bytes could not be read has no copy: no folder is named
+    assert "_quarantine" not in render_summary(summary())
+    copied = render_summary(summary(quarantined=1))
+    assert copied.endswith("\n  quarantine: out/_quarantine/")

@@ -29,7 +29,7 @@ from newsprep.run.ledger.checkpoint import Checkpoint, checkpoint_path, read_che
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.retry import RetryPolicy
 from newsprep.tasks.io.files import read_bytes
-from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.refs import CONTAINER_VERDICTS, ArticleRef
 from newsprep.tasks.io.sinks import Sink, open_sink, output_rules, quarantine
 from newsprep.tasks.io.stores import url_on_local_disk
 from newsprep.tasks.io.stream import OpenFolders
@@ -333,6 +333,8 @@ def _read(
         record.set_problem(ref.problem)
         if ref.data is None and ref.path is not None and ref.problem.reason in _NAME_PROBLEMS:
             return record, _bytes_to_quarantine(ref, job, record, folders)
+        if ref.data is None and ref.path is not None and ref.problem.reason in CONTAINER_VERDICTS:
+            return record, _container_to_quarantine(ref, job, record, folders)
         return record, ref.data
     if ref.data is not None:
         return record, ref.data
@@ -436,6 +438,18 @@ def _bytes_to_quarantine(
     except Exception as exc:
         _no_quarantine_copy(record, exc)
         return None
+
+
+def _container_to_quarantine(
+    ref: ArticleRef, job: Job, record: ArticleRecord, folders: OpenFolders | None = None
+) -> bytes | None:
+    """A JSONL file's or archive's bytes for the quarantine copy of its verdict; a file over
+    `quarantine_max_item_bytes` is not read again (said in the detail)."""
+    limit = job.quarantine_max_item_bytes
+    if ref.size is not None and ref.size > limit:
+        _no_quarantine_copy(record, f"{ref.size} bytes, over quarantine_max_item_bytes={limit}")
+        return None
+    return _bytes_to_quarantine(ref, job, record, folders)
 
 
 def in_sample(article_id: str, fraction: float) -> bool:

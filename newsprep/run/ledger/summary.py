@@ -45,6 +45,7 @@ class Tally:
     examples: dict[str, str] = field(default_factory=dict)  # reason -> smallest article id
     problem_count: int = 0
     total: int = 0
+    quarantined: int = 0  # records with a copy of their bytes under DEST/_quarantine/
     parity: Counter = field(default_factory=Counter)  # same / differs, of the sampled
     keep_problems: int = MAX_PROBLEMS
     _problems: list[tuple[str, Any, ArticleRecord]] = field(default_factory=list, repr=False)
@@ -52,6 +53,8 @@ class Tally:
     def add(self, record: ArticleRecord) -> None:
         self.total += 1
         self.statuses[record.status] += 1
+        if record.quarantine:
+            self.quarantined += 1
         if record.parity:
             self.parity[record.parity.split(":")[0]] += 1
         reason = record.reason
@@ -80,6 +83,7 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add another tally's counts (a shard's) to this one."""
         self.total += other.total
+        self.quarantined += other.quarantined
         self.statuses.update(other.statuses)
         self.reasons.update(other.reasons)
         self.parity.update(other.parity)
@@ -143,8 +147,11 @@ class RunSummary:
     # copies of articles now ok
     removed_articles: int = 0
     removed_files: int = 0
-    # why the articles gone from SOURCE were kept (max_removal_fraction), or None
+    # why the articles gone from SOURCE were kept (max_removal_fraction), or None; how many
+    kept_gone: int = 0
     removal_refused: str | None = None
+    # records with a quarantine copy (DEST/_quarantine/ holds one per such record)
+    quarantined: int = 0
     # what ignored_files counts, the first 100 named (archive members: archive!member (what))
     ignored: list[str] = field(default_factory=list)
     # what the run found wrong with the source as a whole: a member pattern that matched
