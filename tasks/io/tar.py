@@ -281,6 +281,8 @@ def archive_articles(
     links: dict[str, list[tuple[int, str, str]]] = {}
     name = ""
     try:
+        if compression is None:  # a plain `.tar` by its name: GNU tar goes by the bytes
+            compression = _compression_by_magic(fs, file, retry)
         # a name stored more than once (`tar -r`): the last copy is the member, as GNU
         # tar extracts it; the earlier ones are ignored
         copies, repeated = _repeated_names(fs, file, compression, retry, mode, pattern)
@@ -333,6 +335,38 @@ def archive_articles(
     except CORRUPT as exc:
         after = f"after member {name!r}" if name else "before any member"
         yield broken_container(file, url, exc, "corrupt-archive", after)
+
+
+# the first bytes of a compressed stream, as GNU tar recognizes them when reading a file
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def _compression_by_magic(
+    fs: AbstractFileSystem, file: SourceFile, retry: Retry | None
+) -> str | None:
+    """The compression of an archive named as plain (a `.tgz` saved as `.tar`), by its
+    first bytes, as GNU tar finds it: None when they are a tar header (a member's name,
+    which may begin `BZh`) or no compression's."""
+    raw, _ = open_container(fs, file.path, None, retry, file.depth)
+    with raw:
+        head = raw.read(tarfile.BLOCKSIZE)
+    if _is_tar_header(head):
+        return None
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def _is_tar_header(block: bytes) -> bool:
+    """Whether a block is a tar header: its checksum field holds its checksum."""
+    if len(block) < tarfile.BLOCKSIZE:
+        return False
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-", 8)
+    except ValueError:
+        return False
+    return stored in tarfile.calc_chksums(block)
 
 
 def _repeated_names(

@@ -840,3 +840,38 @@ def test_utf32_with_a_bom_is_decoded(tmp_path: Path) -> None:
         assert outcome(records[name]) == ("ok", None)
         assert records[name].fixes[:1] == ["decode:utf-32"]
         assert (dest / name).read_text().startswith("the city council approved the new budget")
+
+
+@pytest.mark.parametrize("compress", [
+    lambda data: gzip.compress(data, mtime=0), bz2.compress, lzma.compress,
+    lambda data: zstandard.ZstdCompressor().compress(data),
+], ids=["gzip", "bz2", "xz", "zstd"])
+def test_a_compressed_archive_named_tar_is_read_as_gnu_tar_reads_it(
+    tmp_path: Path, compress
+) -> None:
+    """A compressed archive saved as `.tar` (a download renamed): GNU tar finds the
+    compression from the bytes, so its articles are read, not one `corrupt-archive`."""
+    members = [(f"s/{n}.txt", (NEWS + f"Item {n}.\n").encode()) for n in range(3)]
+    write(tmp_path / "src" / "pack.tar", compress(tar_bytes(members)))
+    if shutil.which("tar"):
+        listed = subprocess.run(["tar", "-tf", str(tmp_path / "src" / "pack.tar")],
+                                capture_output=True, text=True)
+        if listed.returncode == 0:  # GNU tar's own reading, where it has the decompressor
+            assert listed.stdout.split() == [name for name, _ in members]
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [(name, None) for name, _ in members]
+    assert [ref.data for ref in refs] == [data for _, data in members]
+
+
+def test_a_plain_tar_whose_first_name_looks_compressed_is_plain(tmp_path: Path) -> None:
+    """A plain archive's first bytes are its first member's name: one that begins as a
+    compressed stream does (`BZh`) is still a tar header, as GNU tar checks."""
+    members = [("BZh9-notes.txt", NEWS.encode()), ("b.txt", OTHER.encode())]
+    write(tmp_path / "src" / "pack.tar", tar_bytes(members))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert sorted(ref.data for ref in refs) == sorted(data for _, data in members)
+    assert all(ref.problem is None for ref in refs)
