@@ -196,12 +196,14 @@ def jsonl_articles(
             stream = _Tapped(stream, tap)
         with raw, stream:
             for number, line in iter_jsonl_lines(stream, max_bytes=max_bytes, before=before):
-                ref = _record_article(line, number, url, prefix, config.input, max_bytes)
+                ref, not_object = _record_article(
+                    line, number, url, prefix, config.input, max_bytes
+                )
                 if part is not None:
                     yield ref
                     continue
                 window[0] += 1
-                window[1] += ref.problem is not None and ref.problem.reason == "malformed-jsonl"
+                window[1] += not_object
                 if held is None:
                     yield ref
                     if window[0] == WINDOW_LINES:
@@ -270,17 +272,21 @@ def _not_jsonl(file: SourceFile, url: str, window: list[int], where: str) -> Art
 def _record_article(
     line: bytes | None, number: int, url: str, prefix: str, options: InputOptions,
     max_bytes: int,
-) -> ArticleRef:
+) -> tuple[ArticleRef, bool]:
+    """The line's article (or why it is none), and whether the line is not a JSON object:
+    what counts toward judging the file not JSONL."""
     source = f"{url}:{number}"
     if line is None:
         detail = f"line {number}: more than max_bytes={max_bytes} bytes"
         return ArticleRef(
             id=f"{prefix}/line-{number}", source=source, format="jsonl",
             signature=f"line-{number}-too-large", problem=Problem("rejected", "too-large", detail),
-        )
+        ), False
     signature = hashlib.sha1(line).hexdigest()
+    parsed = False
     try:
         article = parse_jsonl_line(line, number, options)
+        parsed = True
         text = _utf8(article.text)
         if text is None or any(_utf8(h) is None for h in article.highlights or ()):
             detail = f"line {number}: a lone surrogate (\\ud800-\\udfff) in the text"
@@ -295,11 +301,12 @@ def _record_article(
         return ArticleRef(
             id=f"{prefix}/{name or f'line-{number}'}.txt", source=source, format="jsonl",
             data=text, highlights=article.highlights, record_id=record_id, signature=signature,
-        )
+        ), False
+    not_object = not parsed and problem.reason == "malformed-jsonl"
     return ArticleRef(
         id=f"{prefix}/line-{number}", source=source, format="jsonl",
         data=line, signature=signature, problem=problem,
-    )
+    ), not_object
 
 
 def _utf8(text: str) -> bytes | None:

@@ -482,6 +482,32 @@ def test_a_file_of_lines_that_are_not_objects_is_one_record(tmp_path: Path) -> N
     assert refs[0].problem.detail.startswith("20 of the first 20 lines are not JSON objects")
 
 
+@pytest.mark.parametrize("field", ["text", "highlights"])
+def test_json_objects_with_a_lone_surrogate_are_no_sign_of_noise(
+    tmp_path: Path, field: str
+) -> None:
+    """A JSON object whose text or highlight holds a lone surrogate (`"\\ud800"`, valid
+    JSON) is one rejected line, as documented; it is still a JSON object, so 120 of them
+    are no sign that the file is not JSONL, and the articles after them are read."""
+    bad = {"text": "Story \ud800 cut.", "highlights": "fine"} if field == "text" else \
+        {"text": "A fine story.", "highlights": ["cut \udc00 here"]}
+    lines = [
+        *({"id": f"g{n}", "text": f"Story number {n} has words."} for n in range(200)),
+        *({"id": f"b{n}", **bad} for n in range(120)),
+        *({"id": f"g{n}", "text": f"Story number {n} has words."} for n in range(200, 400)),
+    ]
+    write(tmp_path / "src" / "feed.jsonl", jsonl(*lines))
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [
+        *((f"feed/g{n}.txt", None) for n in range(200)),
+        *((f"feed/line-{n}", "malformed-jsonl") for n in range(201, 321)),
+        *((f"feed/g{n}.txt", None) for n in range(200, 400)),
+    ]
+    assert "lone surrogate" in refs[200].problem.detail
+
+
 def test_lines_rejected_no_text_are_read_once_the_text_field_is_named(tmp_path: Path) -> None:
     """Nothing is lost: input.text_fields is in the fingerprint, so a run with the field
     named takes the lines the first run rejected."""
