@@ -273,22 +273,24 @@ def test_a_batch_sets_its_timer_once_not_for_each_article(
 def test_in_a_batch_each_article_gets_its_whole_limit() -> None:
     """The timer set for the first article fires during the second: it is set again for
     the second's deadline, which ends it when it runs over, and no sooner; an article with
-    a shorter limit than the one the timer was set for sets it again."""
+    a shorter limit than the one the timer was set for sets it again. The articles within
+    their limit sleep 0.35 of 0.6 s: a loaded machine's delays stay inside the margin."""
+    limit, within = 0.6, 0.35
     with BatchTimer():
-        with ArticleLimit(0.2), TimeLimit(0.2):  # within its limit
-            time.sleep(0.15)
-        with ArticleLimit(0.2), pytest.raises(ArticleTimeout), TimeLimit(0.2):
-            started = time.monotonic()
-            time.sleep(10)  # the timer fires 0.05 s in: too soon for this one
-        assert 0.2 <= time.monotonic() - started < 5
+        with ArticleLimit(limit), TimeLimit(limit):  # within its limit
+            time.sleep(within)
+        started = time.monotonic()
+        with ArticleLimit(limit), pytest.raises(ArticleTimeout), TimeLimit(limit):
+            time.sleep(10)  # the timer fires 0.25 s in: too soon for this one
+        assert limit <= time.monotonic() - started < 5
         for _ in range(2):  # each within its limit, together over it
-            with ArticleLimit(0.2), TimeLimit(0.2):
-                time.sleep(0.15)
-        time.sleep(0.3)  # between articles: the timer fires with no limit in force
+            with ArticleLimit(limit), TimeLimit(limit):
+                time.sleep(within)
+        time.sleep(0.5)  # between articles: the timer fires with no limit in force
         with ArticleLimit(10), TimeLimit(10):  # a longer limit arms it, then a shorter one
             pass
-        with ArticleLimit(0.2), pytest.raises(ArticleTimeout), TimeLimit(0.2):
-            started = time.monotonic()
+        started = time.monotonic()
+        with ArticleLimit(limit), pytest.raises(ArticleTimeout), TimeLimit(limit):
             time.sleep(10)  # ended at its own deadline, not at the longer limit's
-        assert 0.2 <= time.monotonic() - started < 5
+        assert limit <= time.monotonic() - started < 5
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
