@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from semaphores import remove_unheld, semaphores
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"  # copies of the reference pair (tests/golden/README.md)
@@ -16,39 +17,16 @@ GOLDEN_CNNDM = GOLDEN / "cnn-xinjiang.cnndm.txt"
 SAMPLE = REPO / "newsprep" / "sample"
 
 
-SHM = Path("/dev/shm")
-
-
-def _semaphores() -> set[Path]:
-    return set(SHM.glob("sem.*")) if SHM.is_dir() else set()
-
-
-def _mapped_semaphores() -> set[str]:
-    """The named semaphores some live process still has (mapped, as /proc/<pid>/maps says)."""
-    held = set()
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        try:
-            held.update(line.split()[-1] for line in maps.read_text().splitlines()
-                        if "/dev/shm/sem." in line)
-        except OSError:  # the process ended meanwhile, or is not ours to read
-            continue
-    return held
-
-
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_semaphores():
     """The tests that SIGKILL a run's process group kill multiprocessing's resource tracker
     with it, which would have unlinked the pool's named semaphores (5 files in /dev/shm a
     run): as when a machine dies, the files stay. After the session, the ones it made that
-    no live process holds are removed, so the suite does not litter /dev/shm."""
-    before = _semaphores()
+    no live process holds are removed, so the suite does not litter /dev/shm (those of
+    another session or a run going on beside it stay)."""
+    before = semaphores()
     yield
-    made = _semaphores() - before
-    if made:
-        held = _mapped_semaphores()
-        for path in made:
-            if str(path) not in held:
-                path.unlink(missing_ok=True)
+    remove_unheld(semaphores() - before)
 
 
 @pytest.fixture(scope="session")
