@@ -56,7 +56,12 @@ from newsprep.run.planning import ShardPlan
 from newsprep.run.progress import Progress
 from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import MAX_IGNORED_EXAMPLES
-from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
+from newsprep.tasks.io.paths import (
+    ARCHIVE_SUFFIXES,
+    JSONL_SUFFIXES,
+    MANIFEST_UNREADABLE,
+    strip_suffix,
+)
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 from newsprep.tasks.io.stores import read_files, remove_path
 
@@ -65,6 +70,7 @@ from newsprep.tasks.io.stores import read_files, remove_path
 GROUP_ARTICLES = 4000
 GROUP_SHARDS = 100  # and at most this many shards
 GROUPS_PER_WORKER = 2  # a smaller run is cut finer: every worker gets this many groups or more
+CONTAINER_SUFFIXES = JSONL_SUFFIXES + ARCHIVE_SUFFIXES
 TAIL_GROUPS = 1  # per worker, at the end: quarter-size groups (workers get there a group apart)
 
 
@@ -469,6 +475,7 @@ def _sort_parts(
         posixpath.dirname(path) for kind, path in regions if kind in ("file", "slice")
     }
     files = {path for kind, path in regions if kind in ("file", "slice")}
+    written = _Written(shards)
     kept, handed, gone = [], [], []
     for key in unplanned:
         kind, path = key_region(key)
@@ -481,11 +488,38 @@ def _sort_parts(
             kind == "folder" and path in file_folders
         ) or (
             kind in ("file", "slice") and (posixpath.dirname(path) in folders or path in files)
-        ):
+        ) or written.overlaps(*_writes_in(kind, path)):
             handed.append(key)
         else:
             gone.append(key)
     return kept, handed, gone
+
+
+def _writes_in(kind: str, path: str, single: bool = False) -> tuple[str, bool]:
+    """The folder under DEST a shard's articles are written in, and whether in the
+    folders below it too: a folder's files beside each other, a JSONL file's or an
+    archive's under its name without the suffix (file_namespace)."""
+    if kind in ("file", "slice"):
+        return ("", True) if single else (strip_suffix(path, CONTAINER_SUFFIXES), True)
+    return path, kind not in ("folder", "range")
+
+
+class _Written:
+    """Where the planned shards write: a gone part whose articles would be written there
+    is handed over, since a planned shard may hold them under the same ids now
+    (feed.jsonl gzipped to feed.jsonl.gz, folder a/ made a.jsonl); read like a
+    migration's, its records that no shard takes are the gone ones."""
+
+    def __init__(self, shards: list[Shard]) -> None:
+        places = [_writes_in(*key_region(shard.key), shard.single) for shard in shards]
+        self.folders = {folder for folder, _ in places}
+        self.trees = {folder for folder, below in places if below}
+        self.sorted = sorted(self.folders)
+
+    def overlaps(self, folder: str, below: bool) -> bool:
+        if folder in self.folders or any(a in self.trees for a in _ancestors(folder)):
+            return True
+        return below and _has_below(self.sorted, folder)
 
 
 def _only_cut(files: list[str]) -> bool:

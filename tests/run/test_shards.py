@@ -4,6 +4,7 @@ parts of shards that are gone or cut differently, a DEST of the single manifest)
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
@@ -452,6 +453,47 @@ def test_shards_cut_differently_hand_their_records_over(tmp_path: Path) -> None:
     assert sorted(p.name for p in (dest / "_ledger").iterdir() if p.suffix == ".jsonl") == [
         "file=feed.jsonl.jsonl", "folder=a.jsonl", "folder=b.jsonl", "folder=c.jsonl"
     ]
+
+
+def _recompress(src: Path) -> None:
+    (src / "feed.jsonl.gz").write_bytes(gzip.compress((src / "feed.jsonl").read_bytes()))
+    (src / "feed.jsonl").unlink()
+
+
+def _folder_to_jsonl(src: Path) -> None:
+    lines = [json.dumps({"id": path.stem, "text": path.read_text()}) + "\n"
+             for path in sorted((src / "a").iterdir())]
+    shutil.rmtree(src / "a")
+    (src / "a.jsonl").write_text("".join(lines))
+
+
+def _jsonl_to_folder(src: Path) -> None:
+    (src / "feed").mkdir()
+    for line in (src / "feed.jsonl").read_text().splitlines():
+        article = json.loads(line)
+        (src / "feed" / f"{article['id']}.txt").write_text(article["text"])
+    (src / "feed.jsonl").unlink()
+
+
+@pytest.mark.parametrize("change", [_recompress, _folder_to_jsonl, _jsonl_to_folder])
+def test_a_gone_shard_leaves_the_outputs_of_its_articles_new_shard(
+    tmp_path: Path, change
+) -> None:
+    """feed.jsonl gzipped to feed.jsonl.gz, folder a/ made a.jsonl (or the reverse):
+    the articles keep their ids under the new shard, which writes their files; the gone
+    shard's part goes, not those files."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run_sharded(src, dest, workers=1)
+    change(src)
+    summary = run_sharded(src, dest, workers=1)
+    clean = _clean_run(src, tmp_path)
+    assert corpus(dest) == corpus(clean)
+    assert (summary.removed_articles, summary.removed_files) == (0, 0)
+    assert {k: r["output"] for k, r in records(dest).items()} == {
+        k: r["output"] for k, r in records(clean).items()
+    }
+    again = run_sharded(src, dest, workers=1)
+    assert again.changes == {"new": 0, "changed": 0, "retried": 0, "skipped": 11}
 
 
 def test_a_killed_shard_keeps_its_journal_and_is_redone_from_it(tmp_path: Path) -> None:
