@@ -70,23 +70,26 @@ def rejected(article_id: str, reason: str, signature: str = "s1") -> ArticleReco
 def test_an_unchanged_rejected_article_is_not_tried_again(Index) -> None:
     """Rejections are deterministic: same bytes, same config, same outcome. Those that
     depend on other articles (an id used first, a path in the way) are looked at again,
-    and so is one whose quarantine copy is gone or whose bytes changed."""
+    and so is one whose quarantine copy (or its record of why) is gone or whose bytes
+    changed."""
     with Index() as index:
         index.add_previous_lines(manifest_rows([
             rejected("binary", "binary-content"), rejected("edited", "binary-content"),
             rejected("copy-gone", "too-few-tokens"), rejected("twice", "duplicate-id"),
-            rejected("blocked", "output-conflict"),
+            rejected("blocked", "output-conflict"), rejected("why-gone", "binary-content"),
         ]))
-        index.add_outputs([f"_quarantine/{name}" for name in ("binary", "edited", "twice",
-                                                                 "blocked")])
+        index.add_outputs([
+            path for name in ("binary", "edited", "twice", "blocked")
+            for path in (f"_quarantine/{name}", f"_quarantine/{name}.reason.json")
+        ] + ["_quarantine/why-gone"])
         refs = [ref("binary"), ref("edited", "s2"), ref("copy-gone"), ref("twice"),
-                ref("blocked")]
+                ref("blocked"), ref("why-gone")]
         todo, skipped, changes = plan(index, refs)
-    assert todo == ["edited", "copy-gone", "twice", "blocked"]
+    assert todo == ["edited", "copy-gone", "twice", "blocked", "why-gone"]
     assert [(r.id, r.status, r.reason, r.attempts, r.quarantine) for r in skipped] == [
         ("binary", "rejected", "binary-content", 0, "_quarantine/binary")
     ]
-    assert changes == {"new": 0, "changed": 1, "retried": 3, "skipped": 1}
+    assert changes == {"new": 0, "changed": 1, "retried": 4, "skipped": 1}
 
 
 def test_other_settings_or_force_redo_everything(Index) -> None:

@@ -64,6 +64,19 @@ def test_a_second_run_skips_what_the_first_wrote(source: Path, tmp_path: Path) -
     assert (dest / "_quarantine" / "broken" / "corrupted-upload.txt").is_file()
 
 
+def test_a_quarantine_record_deleted_from_dest_is_written_again(
+    source: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    run_session(source, dest, workers=1)
+    reason = dest / "_quarantine" / "broken" / "corrupted-upload.txt.reason.json"
+    written = reason.read_bytes()
+    reason.unlink()
+    summary = run_session(source, dest, workers=1)
+    assert summary.changes == {"new": 0, "changed": 0, "retried": 1, "skipped": 4}
+    assert reason.read_bytes() == written
+
+
 def tree(root: Path) -> dict[str, bytes | None]:
     """DEST's folders (None) and files, but the run's own report and manifest (timings,
     statuses and attempts differ between runs; see same_records)."""

@@ -295,6 +295,21 @@ def test_an_output_deleted_from_dest_is_written_again(tmp_path: Path) -> None:
     assert (dest / "a" / "1.txt").read_bytes() == written
 
 
+def test_a_quarantine_record_deleted_from_dest_is_written_again(tmp_path: Path) -> None:
+    """The rejected article's `.reason.json` is gone from DEST (its copy is still there):
+    the article is taken again, which writes both, as a clean run does."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    (src / "b" / "bad.txt").write_bytes(b"\x00\x01binary\xff" * 50)
+    run_sharded(src, dest, workers=1)
+    reason = dest / "_quarantine" / "b" / "bad.txt.reason.json"
+    written = reason.read_bytes()
+    reason.unlink()
+    summary = run_sharded(src, dest, workers=1)
+    assert summary.changes["retried"] == 1
+    assert reason.read_bytes() == written
+    assert corpus(dest) == corpus(_clean_run(src, tmp_path))
+
+
 def test_a_gone_folder_takes_its_part_and_outputs_along(tmp_path: Path) -> None:
     src, dest = make_source(tmp_path, folders="abcd"), tmp_path / "out"
     run_sharded(src, dest, workers=1)

@@ -51,7 +51,12 @@ from newsprep.run.ledger.parts import (
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.run.ledger.resume import CONTEXT_REASONS, Resume
 from newsprep.run.ledger.summary import SHARD_CRASH, Tally, shrinks_too_much
-from newsprep.tasks.io.footprint import QUARANTINE_DIR, RECORD_PATH_FIELDS, Footprint
+from newsprep.tasks.io.footprint import (
+    QUARANTINE_DIR,
+    RECORD_PATH_FIELDS,
+    Footprint,
+    with_companions,
+)
 from newsprep.tasks.io.listing import SourceListing, iter_articles, list_shard
 from newsprep.tasks.io.paths import ARCHIVE_SUFFIXES, JSONL_SUFFIXES, strip_suffix
 from newsprep.tasks.io.refs import CONTAINER_VERDICTS, ArticleRef
@@ -236,7 +241,10 @@ def _all_there(
         return None
     tally, plain = Tally(), 0
     for row in rows:
-        if not all(dest.has(row.get(name)) for name in RECORD_PATH_FIELDS if row.get(name)):
+        if not all(
+            dest.has(path) for name in RECORD_PATH_FIELDS if row.get(name)
+            for path in with_companions(row[name])
+        ):
             return None
         if row.get("reason") in CONTAINER_VERDICTS:
             return None

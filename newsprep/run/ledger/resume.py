@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from newsprep.run.ledger.index import RunIndex
 from newsprep.run.ledger.memory_index import MemoryIndex
 from newsprep.run.ledger.records import ArticleRecord
+from newsprep.tasks.io.footprint import with_companions
 from newsprep.tasks.io.refs import ArticleRef
 
 # Rejections that depend on other articles (which one came first, what is in the way),
@@ -21,7 +22,8 @@ def unchanged(
     index: RunIndex | MemoryIndex,
 ) -> bool:
     """True when a previous run already wrote this article from the same bytes and config,
-    or rejected it (a deterministic outcome) and its quarantine copy is still there."""
+    or rejected it (a deterministic outcome) and its quarantine copy and record are still
+    there."""
     if (
         previous is None
         or previous.fingerprint != fingerprint
@@ -30,7 +32,8 @@ def unchanged(
         return False
     if previous.status == "rejected":
         return previous.reason not in CONTEXT_REASONS and (
-            previous.quarantine is None or index.has_output(previous.quarantine)
+            previous.quarantine is None
+            or all(index.has_output(path) for path in with_companions(previous.quarantine))
         )
     return (
         previous.status in ("ok", "skipped")
