@@ -310,6 +310,28 @@ def test_a_quarantine_record_deleted_from_dest_is_written_again(tmp_path: Path) 
     assert corpus(dest) == corpus(_clean_run(src, tmp_path))
 
 
+@pytest.mark.parametrize("run", [run_sharded, run_session], ids=["shards", "batches"])
+def test_an_unchanged_article_that_moved_in_its_file_names_where_it_is_now(
+    tmp_path: Path, run
+) -> None:
+    """A line inserted at the top of feed.jsonl: x and y are unchanged, skipped, and
+    their records name the lines they are on now (2 and 3), as a clean run's do."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run(src, dest, workers=1)
+    feed = src / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "w", "text": STORY.format("w")}) + "\n" + feed.read_text())
+    summary = run(src, dest, workers=1)
+    assert summary.changes == {"new": 1, "changed": 0, "retried": 0, "skipped": 11}
+    sources = {k: r["source"] for k, r in records(dest).items() if k.startswith("feed/")}
+    assert sources == {f"feed/{name}.txt": f"{feed.as_uri()}:{line}"
+                       for line, name in enumerate("wxy", 1)}
+    again = run(src, dest, workers=1)
+    assert again.changes["skipped"] == 12
+    assert {k: r["source"] for k, r in records(dest).items()} == {
+        k: r["source"] for k, r in records(_clean_run(src, tmp_path)).items()
+    }
+
+
 def test_a_gone_folder_takes_its_part_and_outputs_along(tmp_path: Path) -> None:
     src, dest = make_source(tmp_path, folders="abcd"), tmp_path / "out"
     run_sharded(src, dest, workers=1)

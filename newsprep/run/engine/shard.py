@@ -316,7 +316,10 @@ def _process(
                 )
     previous.close()
     outcome.changes = resume.changes
-    adding = may_add and resume.changes["changed"] == resume.changes["retried"] == 0
+    adding = (
+        may_add and resume.changes["changed"] == resume.changes["retried"] == 0
+        and not resume.moved  # the part's records name where they were
+    )
     if adding:  # the part and its additions hold them: not journaled again
         manifest.note(skipped)
     else:

@@ -47,7 +47,8 @@ class Resume:
 
     Counts, against the previous manifest: new (not in it), changed (its bytes or the
     settings differ), retried (same bytes and settings, but it failed, or its output is
-    gone) and skipped (unchanged: written, or rejected, and its files are still there).
+    gone) and skipped (unchanged: written, or rejected, and its files are still there;
+    its record names where it is now, a JSONL line that moved its new line).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class Resume:
         self.index, self.fingerprint, self.may_skip = index, fingerprint, may_skip
         self.on_skip = on_skip
         self.changes = {"new": 0, "changed": 0, "retried": 0, "skipped": 0}
+        self.moved = 0  # skipped articles whose source is not their record's any more
 
     def plan(self, refs: Iterable[ArticleRef]) -> Iterator[ArticleRef]:
         first_run = not self.index.has_previous()  # no lookup per article then
@@ -67,7 +69,11 @@ class Resume:
             before = None if first_run else self.index.previous(ref.id)
             if self.may_skip and unchanged(before, ref.signature, self.fingerprint, self.index):
                 self.changes["skipped"] += 1
-                self.on_skip(before.skipped())
+                record = before.skipped()
+                if record.source != ref.source:  # same bytes, elsewhere: a line moved
+                    record.source = ref.source
+                    self.moved += 1
+                self.on_skip(record)
             elif before is None:
                 self.changes["new"] += 1
                 yield ref
