@@ -13,9 +13,14 @@ from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import list_source
 
 
-def run_session(src: Path, dest: Path, **options: object) -> RunSummary:
+def run_session(
+    src: Path, dest: Path, overrides: dict | None = None, **options: object
+) -> RunSummary:
     """Plan, process every batch, finish: a whole run's bookkeeping, as the flow does it."""
-    config = RunConfig(source=str(src), dest=str(dest), options=RunOptions(**options))
+    config = RunConfig(
+        source=str(src), dest=str(dest), overrides=overrides or {},
+        options=RunOptions(**options),
+    )
     with RunSession(config, logging.getLogger("test")) as session:
         listing = list_source(config.source, config.dest, session.pipeline, session.index)
         job, batches = session.plan(listing, on_progress=lambda percent, line: None)

@@ -76,6 +76,7 @@ class RunSession:
         self.tally = Tally()
         self.batch_count = 0
         self.removed_early = 0  # stale files in the way of this run's articles
+        self.outputs_listed = False  # DEST's files are in the index (plan)
         self._skipped_records: list[ArticleRecord] = []  # journaled a batch at a time
 
     def __enter__(self) -> RunSession:
@@ -123,7 +124,8 @@ class RunSession:
         for report in self.manifest.unreadable_report():
             self.logger.warning("%s", report)
         may_skip = not self.options.force and rules.per_article
-        if may_skip and self.index.has_previous():
+        self.outputs_listed = may_skip  # also without a ledger: files it lost (_account)
+        if may_skip:
             self.index.add_outputs(existing_outputs(self.dest_fs, self.dest_root))
         self.progress = Progress(total, self.logger, on_update=on_progress)
         job = self._job(listing.root, checkpoints="batches")
@@ -185,6 +187,13 @@ class RunSession:
 
     def _account(self, records: list[ArticleRecord]) -> None:
         self.manifest.append(records)
+        if self.outputs_listed:
+            unnamed = [
+                path for record in records for path in record.unnamed()
+                if self.index.has_output(path)
+            ]
+            if unnamed:
+                self.removed_early += remove_stale_outputs(self.dest_fs, self.dest_root, unnamed)
         for record in records:
             self.tally.add(record)
         self.progress.advance(len(records))

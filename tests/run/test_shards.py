@@ -332,6 +332,26 @@ def test_an_unchanged_article_that_moved_in_its_file_names_where_it_is_now(
     }
 
 
+@pytest.mark.parametrize("first, second", [
+    ({}, {"validation.min_tokens": 30}), ({"validation.min_tokens": 30}, {}),
+], ids=["now-rejected", "now-ok"])
+@pytest.mark.parametrize("run", [run_sharded, run_session], ids=["shards", "batches"])
+def test_files_written_before_their_records_go_when_their_articles_end_otherwise(
+    tmp_path: Path, first: dict, second: dict, run
+) -> None:
+    """A run killed after writing articles' files, before it journaled their records (the
+    batch in hand), then run again with other settings: an article now rejected (18
+    tokens, fewer than 30) keeps no output of before, one now ok no quarantine copy; DEST
+    holds what a clean run writes."""
+    src, dest = make_source(tmp_path), tmp_path / "out"
+    run(src, dest, first, workers=1)
+    shutil.rmtree(dest / "_ledger")  # as if killed before any record was journaled
+    run(src, dest, second, workers=1)
+    clean = tmp_path / "clean"
+    run(src, clean, second, workers=1)
+    assert corpus(dest) == corpus(clean)
+
+
 def test_a_gone_folder_takes_its_part_and_outputs_along(tmp_path: Path) -> None:
     src, dest = make_source(tmp_path, folders="abcd"), tmp_path / "out"
     run_sharded(src, dest, workers=1)

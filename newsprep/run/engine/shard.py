@@ -307,6 +307,9 @@ def _process(
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
+        unnamed = [path for record in records for path in record.unnamed() if dest.has(path)]
+        if unnamed:
+            outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, unnamed)
         _note_progress(sjob, paths, outcome.tally.total + len(records))
         for record in records:
             outcome.tally.add(record)
@@ -476,7 +479,7 @@ def _quarantined(folder: str) -> str:
 
 class DestFolders:
     """Which files DEST holds, one folder listing at a time, as they are asked about
-    (`by_file` on a local disk: each file looked up)."""
+    (`by_file` on a local disk: each file looked up, but in the quarantine)."""
 
     def __init__(self, fs: AbstractFileSystem, root: str, by_file: bool = False) -> None:
         self.fs, self.root = fs, root.rstrip("/")
@@ -487,7 +490,7 @@ class DestFolders:
     def has(self, relative: str | None) -> bool:
         if not relative:
             return False
-        if self.by_file:
+        if self.by_file and not relative.startswith(QUARANTINE_DIR + "/"):  # few there
             try:
                 return stat.S_ISREG(os.lstat(posixpath.join(self.root, relative)).st_mode)
             except OSError:

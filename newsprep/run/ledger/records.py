@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from newsprep.errors import Problem, Status
-from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS
+from newsprep.tasks.io.footprint import RECORD_PATH_FIELDS, Footprint, with_companions
 from newsprep.tasks.io.refs import ArticleRef
 
 # one encoder for every record: json.dumps with options builds a new encoder per call
@@ -58,6 +58,20 @@ class ArticleRecord:
     def files(self) -> list[str]:
         """The files under DEST it names (output, highlights, quarantine copy)."""
         return [path for name in RECORD_PATH_FIELDS if (path := getattr(self, name)) is not None]
+
+    def unnamed(self) -> list[str]:
+        """Paths of the article's footprint this record does not name, where a file would
+        be an earlier run's whose record is lost (a run killed before it journaled the
+        batch in hand): the output and highlights of an article not ok now, the quarantine
+        copy of one ok now (only those: an ok article's highlights would cost a lookup
+        each on a slice)."""
+        footprint = Footprint(self.id)
+        if self.status == "ok":
+            paths = [footprint.quarantine, footprint.quarantine_reason]
+        else:
+            paths = footprint.paths()
+        named = {path for recorded in self.files() for path in with_companions(recorded)}
+        return [path for path in paths if path not in named]
 
     # not a field (no annotation): the last line serialized, and the values it was made of
     _line = None
