@@ -103,3 +103,23 @@ print(sum(b"forkserver" in command for command in commands), "fork servers left"
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip() == "0 fork servers left", result.stderr
+
+
+def _die() -> None:
+    os._exit(9)  # as a worker killed (kill -9, out of memory) does
+
+
+def test_a_pool_whose_worker_died_before_the_flow_took_it_starts_afresh(
+    source: Path, tmp_path: Path
+) -> None:
+    """A worker of the groups begun while the command imports Prefect (early.py) dies
+    before the flow takes the pool: the flow's start of it makes a fresh pool (it raised
+    BrokenProcessPool, and the run ended in a traceback)."""
+    with StagePool(1) as pool:
+        dead = pool._current()
+        died = dead.submit(_die)
+        with pytest.raises(BrokenExecutor):
+            died.result()
+        pool.start()
+        records = pool.run(file_refs(source), 0, make_job(str(source), tmp_path / "out"))
+    assert [r.status for r in records].count("ok") == len(records) - 1  # but the binary one

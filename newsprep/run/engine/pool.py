@@ -97,10 +97,20 @@ class StagePool:
             return self._executor
 
     def start(self) -> None:
-        """Start every worker now, without waiting for them to be ready."""
+        """Start every worker now, without waiting for them to be ready (in a fresh pool
+        if one of the workers of the groups begun early died: that one is broken)."""
         executor = self._current()
-        for _ in range(self.workers):
-            executor.submit(_ready)
+        try:
+            for _ in range(self.workers):
+                executor.submit(_ready)
+        except BrokenExecutor:
+            with self._lock:
+                if self._executor is executor:
+                    self._executor = None
+            executor.shutdown(wait=False, cancel_futures=True)
+            fresh = self._current()
+            for _ in range(self.workers):
+                fresh.submit(_ready)
 
     def run(self, refs: Iterable[ArticleRef], index: int, job: Job) -> list[ArticleRecord]:
         return self.call(process_batch, tuple(refs), index, job)
