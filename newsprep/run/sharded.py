@@ -19,6 +19,7 @@ from typing import Any
 
 from newsprep.config import RunConfig
 from newsprep.run.engine.shard import (
+    OUTCOME_SUFFIX,
     ShardGroup,
     ShardJob,
     ShardOutcome,
@@ -289,7 +290,7 @@ class ShardedSession(RunSession):
         """Count what the shards still running have done so far (a worker notes the
         shard in hand in a file of the run's local folder, at most once a second)."""
         for note in self.progress_dir.iterdir():
-            if note.suffix == ".new":
+            if note.suffix in (".new", OUTCOME_SUFFIX):
                 continue
             try:
                 done = int(note.read_text() or 0)
@@ -322,6 +323,7 @@ class ShardedSession(RunSession):
         self.unchanged_shards += outcome.unchanged
         name = PartPaths.of(outcome.key).name
         (self.progress_dir / name).unlink(missing_ok=True)
+        (self.progress_dir / (name + OUTCOME_SUFFIX)).unlink(missing_ok=True)
         self.progress.advance(max(0, outcome.articles - self._heard.pop(name, 0)))
 
     def finish_shards(self) -> RunSummary:

@@ -638,7 +638,8 @@ def test_a_worker_notes_progress_at_most_once_an_interval(
     for folder in "abcdef":
         outcome = shard_module.run_shard(Shard("folder", folder), sjob)
         assert outcome.articles == 2 and outcome.batches == 1
-    noted = sorted(path.name for path in notes.iterdir())
+    noted = sorted(path.name for path in notes.iterdir()
+                   if path.suffix != shard_module.OUTCOME_SUFFIX)  # a finished shard's
     assert noted == [PartPaths.of("folder:a").name, PartPaths.of("folder:d").name]
     assert [(notes / name).read_text() for name in noted] == ["2", "2"]
 
@@ -759,6 +760,49 @@ def test_a_group_that_keeps_crashing_leaves_each_shard_a_failed_item(tmp_path: P
     assert [(o.key, o.tally.statuses["failed"], dict(o.tally.reasons)) for o in outcomes] == [
         ("folder:a", 1, {"shard-crash": 1}), ("folder:b", 1, {"shard-crash": 1})
     ]
+
+
+def test_a_shard_finished_before_its_group_crashed_counts_as_this_runs(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The settings changed, and the worker dies in the second shard of a task run, after
+    the first was written whole: the task run is run again, and the first shard's
+    articles are this run's work, ok and changed (not skipped, not unchanged), as in a
+    run without a crash."""
+    import logging
+
+    import newsprep.run.engine.shard as shard_module
+    from newsprep.config import RunConfig, RunOptions
+    from newsprep.run.sharded import ShardedSession
+
+    src, dest = make_source(tmp_path, folders="ab"), tmp_path / "out"
+    (src / "feed.jsonl").unlink()
+    run_sharded(src, dest, workers=1)
+    real, calls = shard_module.process_batch, []
+
+    def dies_in_the_second_shard(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker died")
+        return real(*args, **kwargs)
+
+    config = RunConfig(source=str(src), dest=str(dest), profile="cnndm",
+                       options=RunOptions(task_unit="shard", workers=1))
+    with ShardedSession(config, logging.getLogger("test")) as session:
+        plan = plan_shards(config.source, config.dest, session.pipeline)
+        sjob, groups = session.plan_shards(plan, on_progress=lambda percent, line: None)
+        group = shard_module.ShardGroup(tuple(s for g in groups for s in g.shards))  # shared
+        assert [shard.key for shard in group.shards] == ["folder:a", "folder:b"]
+        monkeypatch.setattr(shard_module, "process_batch", dies_in_the_second_shard)
+        with pytest.raises(RuntimeError):
+            shard_module.run_group(group, sjob)
+        monkeypatch.setattr(shard_module, "process_batch", real)
+        for outcome in shard_module.run_group(group, sjob):  # the executor runs it again
+            session.record_shard(outcome)
+        summary = session.finish_shards()
+    assert summary.counts == {"ok": 6, "rejected": 0, "failed": 0, "skipped": 0}
+    assert summary.changes == {"new": 0, "changed": 6, "retried": 0, "skipped": 0}
+    assert {r["status"] for r in records(dest).values()} == {"ok"}
 
 
 def test_a_migration_keeps_the_old_ledgers_unreadable_lines(tmp_path: Path, caplog) -> None:

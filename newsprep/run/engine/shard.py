@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import posixpath
 import sqlite3
 import stat
@@ -68,6 +69,7 @@ READS_AT_ONCE = 16  # a part's files read at once on an object store
 # shards' sizes: short shards one after the other do not each create a note file, and the
 # flow still hears of a task run's shards before it ends
 PROGRESS_NOTE_SECONDS = 1.0
+OUTCOME_SUFFIX = ".outcome"  # a finished shard's outcome, in the same folder
 _noted_at = 0.0  # when this process last noted progress (time.monotonic)
 
 
@@ -117,6 +119,9 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
     job = sjob.job
     dest_fs, dest_root = job.dest_fs()
     paths = PartPaths.of(shard.key)
+    kept = _kept_outcome(sjob, paths)
+    if kept is not None:
+        return kept
     outcome = ShardOutcome(shard.key)
     with MemoryIndex(job.checkpoint_dir) as index:
         listing = list_shard(
@@ -167,7 +172,30 @@ def run_shard(shard: Shard, sjob: ShardJob) -> ShardOutcome:
     # its records are in its part now: a run of a million shards would otherwise keep
     # every article's note in the run's local folder until its end (~0.5 KB an article)
     _remove_checkpoints(sjob.job, paths)
+    _keep_outcome(sjob, paths, outcome)
     return outcome
+
+
+def _kept_outcome(sjob: ShardJob, paths: PartPaths) -> ShardOutcome | None:
+    """The shard's outcome, if this run wrote its part whole before the task run died
+    in a later shard: run again, it would count its articles as unchanged, not as this
+    run's work (the flow removes the note when it records the shard)."""
+    if sjob.progress_dir is None:
+        return None
+    try:
+        with open(os.path.join(sjob.progress_dir, paths.name + OUTCOME_SUFFIX), "rb") as note:
+            return pickle.load(note)  # the run's own local folder, written below
+    except FileNotFoundError:
+        return None
+
+
+def _keep_outcome(sjob: ShardJob, paths: PartPaths, outcome: ShardOutcome) -> None:
+    if sjob.progress_dir is None or not os.path.isdir(sjob.progress_dir):
+        return  # a remote worker: the flow's folder is not here
+    path = os.path.join(sjob.progress_dir, paths.name + OUTCOME_SUFFIX)
+    with open(path + ".new", "wb") as note:
+        pickle.dump(outcome, note)
+    os.replace(path + ".new", path)
 
 
 @dataclass(frozen=True)
