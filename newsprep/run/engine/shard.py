@@ -335,7 +335,10 @@ def _process(
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
-        unnamed = [path for record in records for path in record.unnamed() if dest.has(path)]
+        unnamed = [  # an object store: the ok ones' quarantine folder not listed for it
+            path for record in records if dest.local or record.status != "ok"
+            for path in record.unnamed() if dest.has(path)
+        ]
         if unnamed:
             outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, unnamed)
         _note_progress(sjob, paths, outcome.tally.total + len(records))
