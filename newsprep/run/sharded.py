@@ -71,8 +71,8 @@ from newsprep.tasks.io.stores import read_files, remove_path
 GROUP_ARTICLES = 4000
 GROUP_SHARDS = 100  # and at most this many shards
 GROUPS_PER_WORKER = 2  # a smaller run is cut finer: every worker gets this many groups or more
-CONTAINER_SUFFIXES = JSONL_SUFFIXES + ARCHIVE_SUFFIXES
 TAIL_GROUPS = 1  # per worker, at the end: quarter-size groups (workers get there a group apart)
+CONTAINER_SUFFIXES = JSONL_SUFFIXES + ARCHIVE_SUFFIXES
 
 
 def group_shards(

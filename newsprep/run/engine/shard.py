@@ -185,7 +185,7 @@ def _kept_outcome(sjob: ShardJob, paths: PartPaths) -> ShardOutcome | None:
     try:
         with open(os.path.join(sjob.progress_dir, paths.name + OUTCOME_SUFFIX), "rb") as note:
             return pickle.load(note)  # the run's own local folder, written below
-    except FileNotFoundError:
+    except (OSError, EOFError, pickle.UnpicklingError):  # none, or unreadable: run it
         return None
 
 
