@@ -335,10 +335,7 @@ def _process(
         records = process_batch(batch.articles, batch.index, job)
         manifest.append(records)
         outcome.batches += 1
-        unnamed = [  # an object store: the ok ones' quarantine folder not listed for it
-            path for record in records if dest.local or record.status != "ok"
-            for path in record.unnamed() if dest.has(path)
-        ]
+        unnamed = _unnamed_files(records, dest)
         if unnamed:
             outcome.removed_files += remove_stale_outputs(dest_fs, dest_root, unnamed)
         _note_progress(sjob, paths, outcome.tally.total + len(records))
@@ -508,6 +505,21 @@ def _quarantined(folder: str) -> str:
     return posixpath.join(QUARANTINE_DIR, folder) if folder else QUARANTINE_DIR
 
 
+def _unnamed_files(records: list[ArticleRecord], dest: DestFolders) -> list[str]:
+    """Files DEST holds at the batch's articles' paths that their records do not name (an
+    earlier run's, whose records were lost: `ArticleRecord.unnamed`). An ok article's are
+    in its quarantine folder: looked for only on a local disk (a listing of that folder on
+    an object store is a request more a shard), and only when that folder holds a file."""
+    found = []
+    for record in records:
+        if record.status == "ok" and not (
+            dest.local and dest.holds_files(_quarantined(posixpath.dirname(record.id)))
+        ):
+            continue
+        found += [path for path in record.unnamed() if dest.has(path)]
+    return found
+
+
 class DestFolders:
     """Which files DEST holds, one folder listing at a time, as they are asked about
     (`by_file` on a local disk: each file looked up, but in the quarantine)."""
@@ -531,6 +543,13 @@ class DestFolders:
         if names is None:
             names = self._folders[folder] = self._list(folder)
         return name in names
+
+    def holds_files(self, folder: str) -> bool:
+        """Whether `folder` (relative to DEST) holds a file, as its listing says."""
+        names = self._folders.get(folder)
+        if names is None:
+            names = self._folders[folder] = self._list(folder)
+        return bool(names)
 
     def _list(self, folder: str) -> set[str]:
         path = posixpath.join(self.root, folder) if folder else self.root
