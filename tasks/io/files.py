@@ -29,10 +29,29 @@ def read_bytes(
         below = depth_below(path, _local_root(type(fs), root)) if root else 1
         data = _read_local(path, below, max_bytes, folders)
     else:
-        data = fs.cat_file(path, start=0, end=max_bytes + 1)
+        data = _read_range(fs, path, max_bytes + 1)
     if len(data) > max_bytes:
         raise Rejected("too-large", f"more than max_bytes={max_bytes} bytes")
     return data
+
+
+def _read_range(fs: AbstractFileSystem, path: str, end: int) -> bytes:
+    """The object's first `end` bytes. S3 refuses any range of an empty object (416,
+    InvalidRange, an OSError from s3fs): when the object is empty, that is its bytes."""
+    try:
+        return fs.cat_file(path, start=0, end=end)
+    except OSError:
+        if not _is_empty(fs, path):
+            raise
+        return b""
+
+
+def _is_empty(fs: AbstractFileSystem, path: str) -> bool:
+    try:
+        fs.invalidate_cache(path)
+        return fs.size(path) == 0
+    except OSError:
+        return False
 
 
 def _local_path(fs: AbstractFileSystem, path: str) -> str:

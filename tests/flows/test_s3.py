@@ -928,6 +928,28 @@ def test_keys_that_are_one_path_twice_or_not_plain_paths_get_a_record(s3) -> Non
     assert not [k for k in files if k.startswith(("c.txt", "x/b.txt"))]
 
 
+def test_zero_byte_objects_are_articles_like_empty_local_files(s3) -> None:
+    """S3 answers a range read of an empty object with 416 (InvalidRange): an empty `.txt`
+    or `.story` object was `failed` `read-error` every run (exit 1), where an empty local
+    file is rejected for what it holds. An empty `.txt` has no tokens (empty-output), an
+    empty `.story` no text before @highlight (no-body), each with its quarantine copy."""
+    lisbon = NEWS["world/2026-04-02-lisbon-night-trams.txt"]
+    put_tree(s3, "raw/empty", {"zero.txt": b"", "zero.story": b"", "ok.txt": lisbon})
+
+    summary = run_flow("s3://raw/empty", "s3://clean/empty", options=THREADS)
+
+    records = manifest("s3://clean/empty")
+    assert {key: (r["status"], r["reason"]) for key, r in records.items()} == {
+        "ok.txt": ("ok", None),
+        "zero.txt": ("rejected", "empty-output"),
+        "zero.story": ("rejected", "no-body"),
+    }
+    assert summary.counts == {"ok": 1, "rejected": 2, "failed": 0, "skipped": 0}
+    files = bucket_files(s3, "clean/empty")
+    assert files["ok.txt"] == LISBON.encode()
+    assert (files["_quarantine/zero.txt"], files["_quarantine/zero.story"]) == (b"", b"")
+
+
 # -- ranges of a large folder -----------------------------------------------------------------
 
 
