@@ -339,6 +339,43 @@ def test_a_large_jsonl_object_is_cut_into_slices_that_write_what_the_whole_does(
     )
 
 
+def test_a_changed_slice_keeps_the_outputs_of_its_articles_on_s3(s3, tmp_path: Path) -> None:
+    """A line changed in the middle of a sliced JSONL object gives its slice a new key: the
+    old slice's part is read like a migration's, and its articles that no slice took are
+    gone. The flow process listed _ledger/ before the workers wrote the new slice's part,
+    and s3fs answered the second listing from that cache: the new part was not seen, its
+    articles counted gone and their outputs deleted, under records that say ok/skipped."""
+    def line(n: int, word: str = "council") -> str:
+        text = f"The {word} met on day {n:03d} and voted on the new budget for the harbour."
+        return json.dumps({"id": f"n{n:03d}", "text": text})
+
+    lines = [line(n) for n in range(300)]
+    s3.pipe_file("raw/feeds/big.jsonl", ("\n".join(lines) + "\n").encode())
+    cut = RunOptions(workers=2, slice_bytes=4096)
+    first = run_flow("s3://raw/feeds", "s3://clean/feeds", options=cut)
+    assert first.shards > 3 and first.counts["ok"] == 300
+
+    lines[150] = line(150, "counsel")  # as long as before
+    s3.pipe_file("raw/feeds/big.jsonl", ("\n".join(lines) + "\n").encode())
+    s3.invalidate_cache()  # as a new `newsprep run` starts
+    again = run_flow("s3://raw/feeds", "s3://clean/feeds", options=cut)
+
+    s3.invalidate_cache()
+    files = bucket_files(s3, "clean/feeds")
+    records = manifest("s3://clean/feeds")
+    assert len(records) == 300
+    assert [key for key, r in records.items() if r["output"] not in files] == []
+    assert (again.removed_articles, again.changes["changed"]) == (0, 1), again.changes
+    assert again.counts == {"ok": 1, "rejected": 0, "failed": 0, "skipped": 299}
+    assert files["big/n150.txt"] == (
+        b"the counsel met on day 150 and voted on the new budget for the harbour .\n"
+    )
+    assert files["big/n151.txt"] == (
+        b"the council met on day 151 and voted on the new budget for the harbour .\n"
+    )
+    assert len(corpus(files)) == 300
+
+
 # -- a 50 MB JSONL object, streamed ---------------------------------------------------------
 
 BIG_BYTES = 50 * 1024 * 1024

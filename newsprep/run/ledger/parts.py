@@ -248,6 +248,7 @@ def remove_done(fs: AbstractFileSystem, dest_root: str, key: str) -> None:
 def ledger_names(fs: AbstractFileSystem, dest_root: str) -> dict[str, list[str]]:
     """The names under DEST/_ledger/ grouped by part name: {name: [file names]}."""
     folder = posixpath.join(dest_root, LEDGER_DIR)
+    fs.invalidate_cache(folder)  # other processes write it: s3fs would answer from its cache
     try:
         entries = fs.ls(folder, detail=False)
     except FileNotFoundError:
