@@ -482,6 +482,22 @@ def test_cli_s3_to_s3(s3) -> None:
     )
 
 
+def test_read_records_sees_what_a_later_run_wrote(s3) -> None:
+    """`read_records(DEST)` in a process that lives on (a notebook's, a pipeline's) read
+    the parts of DEST/_ledger/ as s3fs had listed them the first time: after a second run
+    (another process) its new parts were not read, and its new articles had no record."""
+    lisbon = NEWS["world/2026-04-02-lisbon-night-trams.txt"]
+    coffee = NEWS["business/2026-04-03-coffee-futures.txt"]
+    put_tree(s3, "raw/later", {"world/a.txt": lisbon})
+    assert run_cli("s3://raw/later", "s3://clean/later").returncode == 0
+    assert sorted(manifest("s3://clean/later")) == ["world/a.txt"]
+
+    put_tree(s3, "raw/later", {"world/b.txt": coffee, "business/c.txt": coffee})
+    assert run_cli("s3://raw/later", "s3://clean/later").returncode == 0
+
+    assert sorted(manifest("s3://clean/later")) == ["business/c.txt", "world/a.txt", "world/b.txt"]
+
+
 def test_cli_storage_options_stay_secret(s3, s3_server: str) -> None:
     put_tree(s3, "raw/news", NEWS)
     key, secret = "AKIASTORAGEOPTION01", "storage-option-secret-Xq9"

@@ -29,9 +29,11 @@ from newsprep.run.ledger.records import ArticleRecord
 def _record_paths(dest: str, storage_options: dict[str, Any]) -> tuple[Any, list[str]]:
     fs, root = fsspec.url_to_fs(dest, **storage_options)
     root = root.rstrip("/")
+    folder = posixpath.join(root, LEDGER_DIR)
+    fs.invalidate_cache(folder)  # runs write it: s3fs would answer from its first listing
     try:
         parts = sorted(
-            path for path in fs.ls(posixpath.join(root, LEDGER_DIR), detail=False)
+            path for path in fs.ls(folder, detail=False)
             if path.endswith(PART_SUFFIX)
         )
     except FileNotFoundError:
