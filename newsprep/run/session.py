@@ -50,7 +50,7 @@ from newsprep.tasks.io.listing import SourceListing, iter_articles
 from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.refs import ArticleRef
 from newsprep.tasks.io.sinks import output_rules
-from newsprep.tasks.io.stores import url_on_local_disk
+from newsprep.tasks.io.stores import forget_listings, url_on_local_disk
 from newsprep.tasks.stages.fast_tokenize import require_engine
 
 
@@ -69,6 +69,7 @@ class RunSession:
         self.fingerprint = self.pipeline.fingerprint()
         self.workers = self.options.workers or cpu_count()
         self.started_at, self._started = datetime.now(UTC), time.monotonic()
+        forget_listings()  # a process that ran before (a test's, a deployment's)
         self.dest_fs, self.dest_root = fsspec.url_to_fs(config.dest)
         self.dest_url = self.dest_fs.unstrip_protocol(self.dest_root)
         # an object store (or any filesystem but the local disk) at either end

@@ -50,6 +50,18 @@ def url_fs(url: str) -> tuple[AbstractFileSystem, str]:
     return fsspec.url_to_fs(url)
 
 
+def forget_listings() -> None:
+    """Have this process list SOURCE and DEST afresh: drop the filesystems fsspec keeps.
+    s3fs keeps every listing it makes in its filesystem for the life of the process, so
+    a process that lives on from run to run (a Dask cluster's worker, the flow's, one
+    forked from it) saw them as it had first listed them."""
+    classes: list[type[AbstractFileSystem]] = [AbstractFileSystem]
+    while classes:
+        cls = classes.pop()
+        cls.clear_instance_cache()
+        classes.extend(cls.__subclasses__())
+
+
 def url_on_local_disk(url: str) -> bool:
     """Whether the URL (for a chain, its last part) is a path on the local disk."""
     return on_local_disk(url_fs(url)[0])

@@ -219,3 +219,35 @@ def test_a_remote_clusters_workers_get_the_commands_storage_options(
         b"story 0 : the council met on monday and voted for the new road to the port .\n"
     )
     assert len(after) == 2 and all("s3" not in conf for conf in after.values()), after
+
+
+def test_a_lasting_clusters_workers_list_s3_afresh_every_run(tmp_path: Path, s3) -> None:
+    """A cluster's workers live on from run to run, and so do their s3fs filesystems, which
+    keep every listing they make: the second run's workers listed SOURCE as the first had
+    seen it, so an object put since got no record (silently left out) and one deleted
+    since was tried (`failed`, read-error). Each run has its workers list them afresh."""
+    for desk in ("a", "b"):
+        for number in range(3):
+            s3.pipe_file(f"raw/desks/{desk}/{number}.txt", STORY.format(number).encode())
+    with started_cluster(tmp_path, dict(os.environ)) as address:
+        options = RunOptions(runner="dask", dask_address=address)
+        first = run_flow("s3://raw/desks", "s3://clean/desks", options=options)
+        s3.pipe_file("raw/desks/a/new.txt", STORY.format(7).encode())
+        s3.pipe_file("raw/desks/b/new.txt", STORY.format(8).encode())
+        s3.rm_file("raw/desks/b/1.txt")
+        s3.invalidate_cache()  # as a new command's flow process starts
+        again = run_flow("s3://raw/desks", "s3://clean/desks", options=options)
+
+    assert first.counts["ok"] == 6
+    s3.invalidate_cache()
+    records = {r["id"]: r["status"] for r in ledger.records("s3://clean/desks")}
+    assert sorted(records) == [
+        "a/0.txt", "a/1.txt", "a/2.txt", "a/new.txt", "b/0.txt", "b/2.txt", "b/new.txt",
+    ]
+    assert "failed" not in records.values()
+    assert again.counts == {"ok": 2, "rejected": 0, "failed": 0, "skipped": 5}
+    assert (again.changes["new"], again.removed_articles) == (2, 1)
+    assert s3.cat_file("clean/desks/b/new.txt") == (
+        b"story 8 : the council met on monday and voted for the new road to the port .\n"
+    )
+    assert not s3.exists("clean/desks/b/1.txt")

@@ -27,6 +27,7 @@ from newsprep.run.engine.batch import Job, process_batch
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.stores import forget_listings
 
 T = TypeVar("T")
 CONNECT_SECONDS = 30  # a cluster's scheduler answers in this time, or the run stops
@@ -62,6 +63,7 @@ class DaskPool:
     def start(self) -> None:
         if self.address:
             self._client = connect(self.address)
+            self._client.run(forget_listings)  # its workers live on from run to run
             if fsspec.config.conf:  # the command's storage options, for this run only
                 self._plugin = f"newsprep-storage-{uuid.uuid4().hex}"
                 self._client.register_plugin(

@@ -27,6 +27,7 @@ from newsprep.run.engine.forkserver import fork_context
 from newsprep.run.engine.shard import ShardGroup, ShardJob, ShardOutcome, run_group
 from newsprep.run.ledger.records import ArticleRecord
 from newsprep.tasks.io.refs import ArticleRef
+from newsprep.tasks.io.stores import forget_listings
 
 T = TypeVar("T")
 IO_BOUND_OVERSUBSCRIPTION = 2  # units at once per worker when SOURCE or DEST is remote
@@ -47,6 +48,7 @@ def _start_worker(
     os.environ.update(environ)
     fsspec.config.conf.clear()
     fsspec.config.conf.update(fsspec_conf)
+    forget_listings()  # a fork of a process that listed them in an earlier run
     from newsprep.tasks.stages.tokenize import moses_tokenizer
 
     moses_tokenizer(lang)
