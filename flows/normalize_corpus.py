@@ -12,7 +12,13 @@ from prefect.utilities.annotations import quote
 
 from newsprep.config import ConfigError, RunConfig
 from newsprep.run.early import take_early_start
-from newsprep.run.ledger.summary import RemovalRefused, RunSummary, check_failure_budget, redact
+from newsprep.run.ledger.summary import (
+    FailureBudgetExceeded,
+    RemovalRefused,
+    RunSummary,
+    check_failure_budget,
+    redact,
+)
 from newsprep.run.locations import without_credentials
 from newsprep.run.orchestration.deployment_config import with_deployment_settings
 from newsprep.run.orchestration.executor import BatchExecutor, with_cluster_workers
@@ -88,5 +94,9 @@ def normalize_corpus(config: RunConfig = RunConfig()) -> RunSummary | State:  # 
     if summary.removal_refused:  # an expected outcome: a message, not a traceback
         refused = RemovalRefused(summary.removal_refused, summary)
         return Failed(message=redact(summary.removal_refused), data=refused)
-    check_failure_budget(summary, config.options.max_failure_rate)
+    try:
+        check_failure_budget(summary, config.options.max_failure_rate)
+    except FailureBudgetExceeded as exc:  # an expected outcome too: no traceback
+        logger.error("%s", redact(str(exc)))
+        return Failed(message=redact(str(exc)), data=exc)
     return summary

@@ -156,6 +156,11 @@ def test_failure_budget_exceeded_exits_1(tmp_path: Path, golden_raw: Path) -> No
     )
     assert result.returncode == 1, result.stderr[-3000:]
     assert "max_failure_rate" in result.stderr
+    # an expected outcome, said in one line: no traceback of the flow's exception
+    assert "Traceback" not in result.stderr and "FailureBudgetExceeded" not in result.stderr
+    assert "newsprep: run failed: 1 of 3 articles failed, more than max_failure_rate" in (
+        result.stderr
+    )
     # the failed run's summary is printed too (the exception carries it)
     assert "failed    1" in result.stderr and "ok        2" in result.stderr
     found = records(tmp_path / "out")
