@@ -261,8 +261,9 @@ def open_container(
     if compression == "zstd":  # fsspec's reader stops after the first frame of several
         frames = ZstdFrames(raw)
         reader = zstandard.ZstdDecompressor().stream_reader(frames, read_across_frames=True)
-        return raw, Decompressed(reader, frames)  # type: ignore[return-value]
-    return raw, Decompressed(compr[compression](raw, mode="rb"))  # type: ignore[return-value]
+        return raw, Decompressed(reader, raw, frames)  # type: ignore[return-value]
+    stream = compr[compression](raw, mode="rb")
+    return raw, Decompressed(stream, raw)  # type: ignore[return-value]
 
 
 class Decompressed:
@@ -270,10 +271,13 @@ class Decompressed:
     read that meets one (a file cut short) gives the bytes before it, and the next read
     raises it; the decompressors' own `read(n)` drops what it held of the n bytes.
     `frames`: a zstd file's, which must end where a frame ends (zstandard's reader ends
-    quietly in the middle of one)."""
+    quietly in the middle of one). A file of no bytes holds no compressed stream: gzip's
+    and zstandard's readers took it for an empty one."""
 
-    def __init__(self, stream: Any, frames: ZstdFrames | None = None) -> None:
-        self.stream, self.frames = stream, frames
+    def __init__(
+        self, stream: Any, raw: ResumableReader, frames: ZstdFrames | None = None
+    ) -> None:
+        self.stream, self.raw, self.frames = stream, raw, frames
         self._read1 = getattr(stream, "read1", stream.read)  # up to n, not waiting for n
         self._error: Exception | None = None
 
@@ -286,6 +290,8 @@ class Decompressed:
             while size < 0 or held < size:
                 piece = self._read1(size - held if size >= 0 else STREAM_BLOCK_SIZE)
                 if not piece:
+                    if self.raw.position == self.raw.start:
+                        raise EOFError("Compressed file is empty (0 bytes)")
                     if self.frames is not None and not self.frames.whole:
                         raise EOFError("Compressed file ended before the end of a zstd frame")
                     break

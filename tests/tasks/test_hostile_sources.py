@@ -325,6 +325,23 @@ def test_a_compressed_jsonl_file_cut_short_keeps_every_line_before_the_cut(
     assert ids_and_reasons(whole) == [(f"whole/n{n}.txt", None) for n in range(3_000)]
 
 
+@pytest.mark.parametrize("suffix", list(COMPRESSED))
+def test_an_empty_compressed_jsonl_file_is_one_record_not_nothing(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A download that failed before its first byte: a 0-byte `.jsonl.gz` (`.bz2`, `.xz`,
+    `.zst`) holds no compressed stream (gzip, bzip2, xz and zstd -d each say so), as a
+    0-byte `.tgz` holds no archive (corrupt-archive). It came out as no record and no
+    word. A 0-byte plain `.jsonl` is a file of no lines: nothing."""
+    write(tmp_path / "src" / f"feed.jsonl.{suffix}", b"")
+    write(tmp_path / "src" / "plain.jsonl", b"")
+
+    _, refs = refs_of(tmp_path / "src", tmp_path)
+
+    assert ids_and_reasons(refs) == [(f"feed.jsonl.{suffix}#unreadable", "corrupt-jsonl")]
+    assert refs[0].problem.detail.startswith("before its first whole line: ")
+
+
 def test_a_small_zst_file_cut_short_is_one_record_not_nothing(tmp_path: Path) -> None:
     packed = zstandard.ZstdCompressor().compress(varied_lines(5, words=8))  # one block
     write(tmp_path / "src" / "feed.jsonl.zst", packed[: len(packed) // 2])
