@@ -12,6 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from archives import build_tar
 from session_run import run_session
 from shard_run import run_sharded
 
@@ -985,16 +986,6 @@ def test_a_finished_shard_keeps_no_checkpoint_in_the_runs_local_folder(tmp_path:
     assert summary.counts["ok"] == 22
 
 
-def _tar_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def test_a_container_that_cannot_be_read_to_its_end_gets_a_quarantine_copy(
     tmp_path: Path,
 ) -> None:
@@ -1007,9 +998,9 @@ def test_a_container_that_cannot_be_read_to_its_end_gets_a_quarantine_copy(
     noise = b"".join(bytes([n, 255, 0]) * 20 + b"\n" for n in range(40))  # no line JSON
     (src / "noise.jsonl").write_bytes(noise)
     members = {f"s/{n}.txt": STORY.format(n).encode() * 20 for n in range(6)}
-    cut = _tar_of(members)[:3000]
+    cut = build_tar(list(members.items()), "w")[:3000]
     (src / "cut.tar").write_bytes(cut)
-    big = _tar_of({f"b/{n}.txt": STORY.format(n).encode() * 200 for n in range(6)})
+    big = build_tar([(f"b/{n}.txt", STORY.format(n).encode() * 200) for n in range(6)], "w")
     (src / "big.tar").write_bytes(big[: len(big) // 2])
     limit = 8192
     assert len(noise) < limit and len(cut) < limit < len(big) // 2
