@@ -760,6 +760,10 @@ REQUEST_BATCHES = RunOptions(workers=2, batch_size=REQUEST_ARTICLES // 2)
 DESKS = 3  # the folders many_articles writes: a shard each
 FLOW_REQUESTS = 20  # the DEST lock, listings, _run.json
 SHARD_REQUESTS = 8  # a shard's own: listings, its part and marker read or written
+# a shard's folder is listed by the worker that plans it and again by the one that runs
+# it, unless that is the same worker (its listing cached): which one is the pool's choice
+RELISTED = DESKS
+CONSTANT_REQUESTS = FLOW_REQUESTS + SHARD_REQUESTS * DESKS + RELISTED
 
 
 def many_articles(count: int, first: int = 0) -> dict[str, bytes]:
@@ -823,7 +827,7 @@ def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
     # _run.json: a constant; and per shard (a desk folder) a handful: its listing, its part
     # and marker written, its journal removed; and one journal object per batch. However
     # many articles.
-    assert len(fixed["constant"]) <= FLOW_REQUESTS + SHARD_REQUESTS * DESKS, fixed
+    assert len(fixed["constant"]) <= CONSTANT_REQUESTS, fixed
     assert len(fixed["journal"]) == DESKS  # a batch a desk: 8 articles, batch_size 12
 
     new = many_articles(2, first=REQUEST_ARTICLES)
@@ -838,7 +842,7 @@ def test_requests_per_article_fresh_and_incremental(s3, s3_requests) -> None:
     outputs = {k: v for k, v in by_key(incremental, "clean/many").items() if not k.startswith("_")}
     assert outputs == written(new)
     fixed_again = fixed_requests(incremental, new)
-    assert len(fixed_again["constant"]) <= FLOW_REQUESTS + SHARD_REQUESTS * DESKS, fixed_again
+    assert len(fixed_again["constant"]) <= CONSTANT_REQUESTS, fixed_again
     # the new articles' batches, and the skipped records of their shards
     assert len(fixed_again["journal"]) <= 2 * len(new)
     s3.invalidate_cache()  # this process listed the bucket before the rerun wrote to it
