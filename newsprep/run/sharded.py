@@ -57,12 +57,7 @@ from newsprep.run.planning import ShardPlan
 from newsprep.run.progress import Progress
 from newsprep.run.session import RunSession
 from newsprep.tasks.io.listing import MAX_IGNORED_EXAMPLES
-from newsprep.tasks.io.paths import (
-    ARCHIVE_SUFFIXES,
-    JSONL_SUFFIXES,
-    MANIFEST_UNREADABLE,
-    strip_suffix,
-)
+from newsprep.tasks.io.paths import MANIFEST_UNREADABLE
 from newsprep.tasks.io.sinks import output_rules, write_atomic_stream
 from newsprep.tasks.io.stores import read_files, remove_path
 
@@ -72,7 +67,6 @@ GROUP_ARTICLES = 4000
 GROUP_SHARDS = 100  # and at most this many shards
 GROUPS_PER_WORKER = 2  # a smaller run is cut finer: every worker gets this many groups or more
 TAIL_GROUPS = 1  # per worker, at the end: quarter-size groups (workers get there a group apart)
-CONTAINER_SUFFIXES = JSONL_SUFFIXES + ARCHIVE_SUFFIXES
 
 
 def group_shards(
@@ -500,9 +494,9 @@ def _sort_parts(
 def _writes_in(kind: str, path: str, single: bool = False) -> tuple[str, bool]:
     """The folder under DEST a shard's articles are written in, and whether in the
     folders below it too: a folder's files beside each other, a JSONL file's or an
-    archive's under its name without the suffix (file_namespace)."""
+    archive's under its name without the suffix (`file_namespace`'s first folder)."""
     if kind in ("file", "slice"):
-        return ("", True) if single else (strip_suffix(path, CONTAINER_SUFFIXES), True)
+        return file_namespace(path, single)[0]
     return path, kind not in ("folder", "range")
 
 

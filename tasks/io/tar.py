@@ -359,14 +359,12 @@ def _compression_by_magic(
 
 
 def _is_tar_header(block: bytes) -> bool:
-    """Whether a block is a tar header: its checksum field holds its checksum."""
-    if len(block) < tarfile.BLOCKSIZE:
-        return False
+    """Whether a block is a tar header (tarfile's own check: its length, its checksum)."""
     try:
-        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-", 8)
-    except ValueError:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
         return False
-    return stored in tarfile.calc_chksums(block)
+    return True
 
 
 def _repeated_names(

@@ -106,10 +106,7 @@ class StagePool:
             for _ in range(self.workers):
                 executor.submit(_ready)
         except BrokenExecutor:
-            with self._lock:
-                if self._executor is executor:
-                    self._executor = None
-            executor.shutdown(wait=False, cancel_futures=True)
+            self._discard(executor)
             fresh = self._current()
             for _ in range(self.workers):
                 fresh.submit(_ready)
@@ -141,11 +138,15 @@ class StagePool:
         try:
             return future.result()
         except BrokenExecutor:
-            with self._lock:
-                if self._executor is executor:
-                    self._executor = None  # the next batch starts a fresh pool
-            executor.shutdown(wait=False, cancel_futures=True)
+            self._discard(executor)
             raise
+
+    def _discard(self, executor: ProcessPoolExecutor) -> None:
+        """Drop a broken executor: the next call starts a fresh pool."""
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self, wait: bool = True) -> None:
         """Stop the pool: what is queued is dropped; with `wait`, what runs finishes first,

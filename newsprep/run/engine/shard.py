@@ -539,17 +539,18 @@ class DestFolders:
             except OSError:
                 return False
         folder, _, name = relative.rpartition("/")
-        names = self._folders.get(folder)
-        if names is None:
-            names = self._folders[folder] = self._list(folder)
-        return name in names
+        return name in self._names(folder)
 
     def holds_files(self, folder: str) -> bool:
         """Whether `folder` (relative to DEST) holds a file, as its listing says."""
+        return bool(self._names(folder))
+
+    def _names(self, folder: str) -> set[str]:
+        """The files of `folder`, listed once."""
         names = self._folders.get(folder)
         if names is None:
             names = self._folders[folder] = self._list(folder)
-        return bool(names)
+        return names
 
     def _list(self, folder: str) -> set[str]:
         path = posixpath.join(self.root, folder) if folder else self.root
